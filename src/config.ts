@@ -1,0 +1,175 @@
+/**
+ * The one configuration object of the service. Values come from the environment (SSLMEM_*) with
+ * `overrides` (CLI flags, tests) on top, and are validated once here; nothing else reads
+ * process.env. `loadConfig` returns or throws `invalid_config` — it never exits the process, so a
+ * test can build as many configurations as it likes.
+ */
+import { z } from "zod";
+import { SslmemError } from "./core/errors.ts";
+import { resolveIngestLimits, type IngestLimits } from "./data/limits.ts";
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const positiveNumber = z.coerce.number().finite().positive();
+
+const LimitsSchema = z
+  .object({
+    /** Largest blob (model, archive) one upload may carry; enforced while streaming. */
+    maxBlobBytes: int(1).default(4 * GiB),
+    /** Largest JSON request body. */
+    maxJsonBytes: int(1024, 64 * MiB).default(1 * MiB),
+    /** Largest `config` part of a multipart submission. */
+    maxConfigPartBytes: int(1024, 16 * MiB).default(256 * 1024),
+    /** Audits waiting to run; beyond it a submission gets 429 `queue_full`. */
+    maxQueue: int(1).default(100),
+    /** Uploads (blob PUTs and multipart submissions) one tenant may have in flight. */
+    maxConcurrentUploadsPerTenant: int(1).default(4),
+    /** Longest pause between two chunks of a request body before it is abandoned (408). */
+    bodyTimeoutMs: int(100).default(30_000),
+    /** Node's limit on receiving one whole request, headers and body (slow-upload defence). */
+    requestTimeoutMs: int(0).default(60 * 60_000),
+    /** Node's limit on receiving the request headers. */
+    headersTimeoutMs: int(1000).default(60_000),
+    keepAliveTimeoutMs: int(0).default(5_000),
+    /** Server-side cap on `config.views` (the schema allows up to 1024). */
+    maxViews: int(1, 1024).default(256),
+    /** Retry-After sent with `queue_full`. */
+    queueRetryAfterSeconds: int(1, 3600).default(30),
+    /** Shed requests with 503 while the event loop lags more than this (0 = never). */
+    shedEventLoopLagMs: int(0).default(0),
+  })
+  .strict();
+
+const IngestOverridesSchema = z
+  .object({
+    maxPixels: int(1).optional(),
+    maxPoints: int(1).optional(),
+    maxArchiveEntries: int(1).optional(),
+    maxExpandedBytes: int(1).optional(),
+    maxExpansionRatio: z.coerce.number().finite().min(1).optional(),
+    maxFileBytes: int(1).optional(),
+  })
+  .strict();
+
+const ProvidersSchema = z.preprocess(
+  (v) => (typeof v === "string" ? (v.trim() === "auto" ? "auto" : v.split(",").map((s) => s.trim())) : v),
+  // Provider names are checked by the engine (ProviderPreferenceSchema); importing it here would
+  // load ONNX Runtime into every process that only reads its configuration.
+  z.union([z.literal("auto"), z.array(z.string().regex(/^[a-z0-9]+$/, "provider names are lowercase, e.g. cuda,cpu")).min(1)]),
+);
+
+export const ConfigSchema = z
+  .object({
+    dataDir: z.string().min(1).default("./data"),
+    host: z.string().min(1).default("127.0.0.1"),
+    port: int(0, 65535).default(8080),
+    auth: z.enum(["enabled", "disabled"]).default("enabled"),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    providers: ProvidersSchema.default("auto"),
+    /** ONNX Runtime intra-op threads; undefined = ORT's default. */
+    threads: int(1, 1024).optional(),
+    /** Purge candidate/controls blobs of audits finished more than N hours ago (0 = never). */
+    retentionHours: z.coerce.number().finite().min(0).default(0),
+    /** How often the retention sweep runs. */
+    retentionSweepSeconds: positiveNumber.default(600),
+    /** How long SIGTERM waits for the running audit to checkpoint and requests to finish. */
+    shutdownGraceMs: int(0).default(10_000),
+    /** SSE comment sent when no event arrived for this long (keeps proxies from closing). */
+    sseHeartbeatMs: int(10).default(15_000),
+    /** SSE re-reads the store at least this often (another process may append events). */
+    ssePollMs: int(10).default(1_000),
+    limits: LimitsSchema.prefault({}),
+    ingest: IngestOverridesSchema.prefault({}),
+  })
+  .strict();
+
+type ParsedConfig = z.output<typeof ConfigSchema>;
+
+export type Config = Omit<ParsedConfig, "ingest"> & {
+  /** Candidate ingestion limits (defaults from src/data/limits.ts with the overrides applied). */
+  ingest: IngestLimits;
+};
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+export type ConfigOverrides = DeepPartial<z.input<typeof ConfigSchema>>;
+
+/** Config field (dotted path) → the environment variable that sets it. */
+export const CONFIG_ENV: Readonly<Record<string, string>> = {
+  dataDir: "SSLMEM_DATA_DIR",
+  host: "SSLMEM_HOST",
+  port: "SSLMEM_PORT",
+  auth: "SSLMEM_AUTH",
+  logLevel: "SSLMEM_LOG_LEVEL",
+  providers: "SSLMEM_PROVIDERS",
+  threads: "SSLMEM_THREADS",
+  retentionHours: "SSLMEM_RETENTION_HOURS",
+  retentionSweepSeconds: "SSLMEM_RETENTION_SWEEP_SECONDS",
+  shutdownGraceMs: "SSLMEM_SHUTDOWN_GRACE_MS",
+  sseHeartbeatMs: "SSLMEM_SSE_HEARTBEAT_MS",
+  ssePollMs: "SSLMEM_SSE_POLL_MS",
+  "limits.maxBlobBytes": "SSLMEM_MAX_BLOB_BYTES",
+  "limits.maxJsonBytes": "SSLMEM_MAX_JSON_BYTES",
+  "limits.maxConfigPartBytes": "SSLMEM_MAX_CONFIG_PART_BYTES",
+  "limits.maxQueue": "SSLMEM_MAX_QUEUE",
+  "limits.maxConcurrentUploadsPerTenant": "SSLMEM_MAX_CONCURRENT_UPLOADS_PER_TENANT",
+  "limits.bodyTimeoutMs": "SSLMEM_BODY_TIMEOUT_MS",
+  "limits.requestTimeoutMs": "SSLMEM_REQUEST_TIMEOUT_MS",
+  "limits.headersTimeoutMs": "SSLMEM_HEADERS_TIMEOUT_MS",
+  "limits.keepAliveTimeoutMs": "SSLMEM_KEEP_ALIVE_TIMEOUT_MS",
+  "limits.maxViews": "SSLMEM_MAX_VIEWS",
+  "limits.queueRetryAfterSeconds": "SSLMEM_QUEUE_RETRY_AFTER_SECONDS",
+  "limits.shedEventLoopLagMs": "SSLMEM_SHED_LAG_MS",
+  "ingest.maxPixels": "SSLMEM_MAX_PIXELS",
+  "ingest.maxPoints": "SSLMEM_MAX_POINTS",
+  "ingest.maxArchiveEntries": "SSLMEM_MAX_ARCHIVE_ENTRIES",
+  "ingest.maxExpandedBytes": "SSLMEM_MAX_EXPANDED_BYTES",
+  "ingest.maxExpansionRatio": "SSLMEM_MAX_EXPANSION_RATIO",
+  "ingest.maxFileBytes": "SSLMEM_MAX_FILE_BYTES",
+};
+
+type Plain = Record<string, unknown>;
+
+const isPlain = (v: unknown): v is Plain => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function setPath(target: Plain, path: string, value: unknown): void {
+  const keys = path.split(".");
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (!isPlain(node[key])) node[key] = {};
+    node = node[key] as Plain;
+  }
+  node[keys[keys.length - 1]] = value;
+}
+
+function merge(base: Plain, top: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [k, v] of Object.entries(top)) {
+    if (v === undefined) continue;
+    out[k] = isPlain(v) && isPlain(out[k]) ? merge(out[k] as Plain, v) : v;
+  }
+  return out;
+}
+
+/**
+ * Builds the configuration from `env` (normally process.env, passed by the caller) and
+ * `overrides`. Empty variables count as unset. Throws `invalid_config` naming the variable.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = {}, overrides: ConfigOverrides = {}): Config {
+  const fromEnv: Plain = {};
+  for (const [path, name] of Object.entries(CONFIG_ENV)) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== "") setPath(fromEnv, path, value.trim());
+  }
+  const parsed = ConfigSchema.safeParse(merge(fromEnv, overrides as Plain));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue.path.join(".");
+    const name = CONFIG_ENV[path] ?? (path || "configuration");
+    throw new SslmemError("invalid_config", `${name}: ${issue.message}`, { field: path });
+  }
+  const { ingest, ...rest } = parsed.data;
+  const ingestOverrides = Object.fromEntries(Object.entries(ingest).filter(([, v]) => v !== undefined));
+  return { ...rest, ingest: resolveIngestLimits(ingestOverrides) };
+}

@@ -1,0 +1,229 @@
+/**
+ * The audit report, version 1: the zod schema is the single source of truth. The TypeScript type
+ * is inferred from it, the published JSON Schema (schemas/report.v1.schema.json) is generated from
+ * it by scripts/gen-report-schema.ts, and buildReport validates what it builds against it. Objects
+ * are strict: a field added here without a schema bump is caught by the drift test, not shipped.
+ */
+import { z } from "zod";
+import { AuditConfigSchema, FLAG_METHODS } from "./audit-config.ts";
+import type { CalibrationDiagnostics } from "./calibration/types.ts";
+import { SslmemError } from "./errors.ts";
+import type { FlagOutcome } from "./flags.ts";
+import { AugmentationPolicySchema } from "./policy.ts";
+import type { PointResult } from "./scores.types.ts";
+import { buildSummary } from "./summary.ts";
+
+export const REPORT_SCHEMA_VERSION = "sslmem.report/v1";
+
+const count = z.number().int().min(0);
+const probability = z.number().min(0).max(1);
+
+export const DigestSchema = z
+  .string()
+  .regex(/^sha256:[0-9a-f]{64}$/)
+  .meta({ description: "Content digest of the model file: sha256 of its bytes, lowercase hex." });
+
+// `id` metadata names a $defs entry in the generated JSON Schema (used twice or more, defined once).
+export const TensorInfoSchema = z
+  .strictObject({
+    name: z.string(),
+    dtype: z.string().meta({ description: "ONNX element type, e.g. float32." }),
+    shape: z.array(z.union([z.number().int(), z.string()])).meta({ description: "Dimensions; symbolic (dynamic) ones by name." }),
+  })
+  .meta({ id: "TensorInfo" });
+
+export const EncoderInfoSchema = z
+  .strictObject({
+    digest: DigestSchema,
+    inputs: z.array(TensorInfoSchema),
+    outputs: z.array(TensorInfoSchema),
+    representation: z.strictObject({
+      output: z.string().meta({ description: "The encoder output used as the representation." }),
+      pooling: z.enum(["none", "flatten", "mean", "cls"]).meta({ description: "How a >2-D output became one vector per image; none for [N, D]." }),
+      dim: z.number().int().min(1),
+    }),
+  })
+  .meta({ id: "EncoderInfo" });
+
+const rgb = z.tuple([z.number(), z.number(), z.number()]);
+
+export const ReportPreprocessingSchema = z.strictObject({
+  height: z.number().int().min(1),
+  width: z.number().int().min(1),
+  layout: z.enum(["NCHW", "NHWC"]),
+  range: z.tuple([z.number(), z.number()]),
+  mean: rgb,
+  std: rgb,
+});
+
+/** The audit config as run: every default filled in and the augmentation preset resolved to its policy. */
+export const ReportConfigSchema = AuditConfigSchema.safeExtend({ augment: AugmentationPolicySchema });
+
+export const PointSourceSchema = z
+  .strictObject({
+    kind: z.string().min(1).meta({ description: "Where the points came from, e.g. directory, archive, npy." }),
+    count: count.meta({ description: "Points audited." }),
+    skipped: count.meta({ description: "Entries skipped (not decodable, unsupported)." }),
+  })
+  .meta({ id: "PointSource" });
+
+export const AuditInfoSchema = z.strictObject({
+  id: z.string().min(1),
+  created: z.iso.datetime({ offset: true }),
+  target: EncoderInfoSchema,
+  reference: EncoderInfoSchema,
+  provider: z.string().min(1).meta({ description: "Execution provider the encoders ran on, e.g. cpu, cuda." }),
+  engine: z.strictObject({ name: z.literal("onnxruntime"), version: z.string() }),
+  preprocessing: ReportPreprocessingSchema,
+  config: ReportConfigSchema,
+  candidatesSource: PointSourceSchema,
+  controlsSource: PointSourceSchema.optional(),
+});
+
+export const TailModelSchema = z.strictObject({
+  family: z.literal("generalized-pareto"),
+  threshold: z.number(),
+  scale: z.number().gt(0),
+  shape: z.number().min(0),
+  exceedances: count,
+});
+
+export const CalibrationDiagnosticsSchema = z.strictObject({
+  controls: count,
+  covariate: z.enum(["alignReference", "meanAlignment", "stdErr", "none"]),
+  looFalseFlagRate: probability,
+  looExpectedRate: probability,
+  neighbors: count.optional(),
+  tail: TailModelSchema.optional(),
+  qq: z.array(z.strictObject({ quantile: probability, empirical: z.number(), fitted: z.number() })).optional(),
+  qqMaxAbsDeviation: z.number().min(0).optional(),
+});
+
+export const FlagSummarySchema = z.strictObject({
+  method: z.enum(FLAG_METHODS),
+  parameters: z.record(z.string(), z.number()),
+  calibrated: z.boolean(),
+  threshold: z.number().optional().meta({ description: "Cut on the raw score scale, where one exists." }),
+  diagnostics: CalibrationDiagnosticsSchema.optional(),
+  warnings: z.array(z.string()),
+});
+
+export const HistogramSchema = z.strictObject({
+  bins: z
+    .array(
+      z.strictObject({
+        lo: z.number(),
+        hi: z.number(),
+        count: count.meta({ description: "Candidates with lo ≤ score < hi (≤ hi for the last bin)." }),
+        controls: count.meta({ description: "Controls in the same interval." }),
+      }),
+    )
+    .meta({ description: "20 equal-width bins over the candidates' score range; a single [v, v] bin when all candidate scores equal v." }),
+  controlsBelow: count.meta({ description: "Controls scoring below the candidates' range." }),
+  controlsAbove: count.meta({ description: "Controls scoring above the candidates' range." }),
+  thresholdScore: z.number().optional(),
+});
+
+export const TopPointSchema = z.strictObject({
+  id: z.string(),
+  score: z.number(),
+  scoreNormalized: z.number(),
+  pValue: probability.optional(),
+  flagged: z.boolean(),
+});
+
+export const ReportSummarySchema = z.strictObject({
+  candidates: count,
+  controls: count,
+  meanScore: z.number(),
+  medianScore: z.number(),
+  flagged: count,
+  flaggedFraction: probability,
+  flag: FlagSummarySchema,
+  histogram: HistogramSchema,
+  top: z.array(TopPointSchema).max(10),
+});
+
+export const ReportPointSchema = z.strictObject({
+  id: z.string(),
+  role: z.enum(["candidate", "control"]),
+  alignTarget: z.number(),
+  alignReference: z.number(),
+  score: z.number(),
+  stdErr: z.number().min(0),
+  scoreNormalized: z.number(),
+  pValue: probability.optional(),
+  flagged: z.boolean(),
+});
+
+export const ReportV1Schema = z
+  .strictObject({
+    schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
+    audit: AuditInfoSchema,
+    summary: ReportSummarySchema,
+    points: z.array(ReportPointSchema),
+  })
+  .meta({ title: "sslmem audit report v1", description: "SSLMem memorization scores and flags of one audit." });
+
+export type ReportV1 = z.output<typeof ReportV1Schema>;
+export type ReportAuditInfo = z.output<typeof AuditInfoSchema>;
+export type ReportSummary = z.output<typeof ReportSummarySchema>;
+export type ReportHistogram = z.output<typeof HistogramSchema>;
+export type ReportTopPoint = z.output<typeof TopPointSchema>;
+export type ReportPoint = z.output<typeof ReportPointSchema>;
+export type ReportConfig = z.output<typeof ReportConfigSchema>;
+
+// The diagnostics type is declared next to the code that computes it; fail to compile if the two drift.
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const diagnosticsMatch: Same<z.output<typeof CalibrationDiagnosticsSchema>, CalibrationDiagnostics> = true;
+void diagnosticsMatch;
+
+/** What a summary needs from the flag outcome (a FlagOutcome fits; its results are passed separately). */
+export type FlagSummaryInput = Omit<FlagOutcome, "results">;
+
+export interface ReportParts {
+  audit: ReportAuditInfo;
+  results: readonly PointResult[];
+  flag: FlagSummaryInput;
+}
+
+export function toReportPoint(r: PointResult): ReportPoint {
+  return {
+    id: r.id,
+    role: r.role,
+    alignTarget: r.alignTarget,
+    alignReference: r.alignReference,
+    score: r.score,
+    stdErr: r.stdErr,
+    scoreNormalized: r.scoreNormalized,
+    ...(r.pValue !== undefined ? { pValue: r.pValue } : {}),
+    flagged: r.flagged,
+  };
+}
+
+/** Assembles and validates the report; a report that fails its own schema is a bug (`internal`). */
+export function buildReport(parts: ReportParts): ReportV1 {
+  const report = {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    audit: parts.audit,
+    summary: buildSummary(parts.results, parts.flag),
+    points: parts.results.map(toReportPoint),
+  };
+  const parsed = ReportV1Schema.safeParse(report);
+  if (!parsed.success) {
+    throw new SslmemError("internal", "the audit report does not match its schema", {
+      issues: parsed.error.issues.slice(0, 10).map((i) => ({ path: i.path.join("."), message: i.message })),
+    });
+  }
+  return parsed.data;
+}
+
+/** The JSON Schema (draft 2020-12) of report v1, generated from ReportV1Schema. */
+export function reportJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(ReportV1Schema, { target: "draft-2020-12", io: "output" }) as Record<string, unknown>;
+}
+
+/** The schema file's exact text (2-space JSON, trailing newline), shared by the generator and its drift test. */
+export function reportJsonSchemaText(): string {
+  return JSON.stringify(reportJsonSchema(), null, 2) + "\n";
+}

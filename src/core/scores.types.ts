@@ -1,0 +1,24 @@
+import type { PointRole } from "./image.ts";
+
+/** Per-point alignment measurements, before batch-level normalization and flags. */
+export interface PointMeasurement {
+  id: string;
+  role: PointRole;
+  /** align(f, x): mean distance of the target's embeddings of the view pairs. */
+  alignTarget: number;
+  /** align(g, x): the same for the reference encoder. */
+  alignReference: number;
+  /** mean over pairs of (d_g − d_f) = alignReference − alignTarget. */
+  score: number;
+  /** sd of the per-pair differences / √K. */
+  stdErr: number;
+  /** number of pairs (K). */
+  pairs: number;
+}
+
+/** A point as reported: measurement plus batch-level normalization, p-value and flag. */
+export interface PointResult extends PointMeasurement {
+  scoreNormalized: number;
+  pValue?: number;
+  flagged: boolean;
+}

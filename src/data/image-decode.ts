@@ -1,0 +1,107 @@
+/**
+ * Encoded image bytes → 8-bit RGB, decoded the way the training pipelines of the audited encoders
+ * did (torchvision's `PIL.Image.open(f).convert("RGB")`), so the audit sees the pixels the encoder
+ * was trained on:
+ * - grey (and grey+alpha) is replicated to three channels; alpha is dropped, not composited
+ *   (PIL's convert("RGB") drops it too), so the colour under a transparent pixel is kept;
+ * - 16-bit samples keep their high byte (v >> 8), as PIL does for 16-bit RGB PNGs. (PIL clips
+ *   16-bit *grey* to 255 instead; that is a PIL defect and is not copied);
+ * - embedded ICC profiles are ignored, as PIL ignores them: the stored values are returned;
+ * - CMYK goes through libvips' built-in CMYK profile (PIL uses a naive 255 − C − K; values differ);
+ * - EXIF orientation is not applied (PIL does not rotate on open);
+ * - GIF, WebP and TIFF: the first frame/page only.
+ * Size is refused from the header, before any pixel is decoded. Errors name the point id, never a
+ * filesystem path: sharp only ever sees a buffer, and its own message goes to `cause`, not to users.
+ */
+import sharp, { type Metadata } from "sharp";
+import { SslmemError } from "../core/errors.ts";
+import type { RgbImage } from "../core/image.ts";
+import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "./limits.ts";
+import { quoteId } from "./point-id.ts";
+import { IMAGE_FORMATS_TEXT, sniffImage } from "./sniff.ts";
+
+export type DecodeLimits = Pick<IngestLimits, "maxPixels" | "maxFileBytes">;
+
+/** Sample formats that convert to 8 bits without a range guess (floats have no agreed range). */
+const DECODABLE_DEPTHS = new Set(["uchar", "char", "ushort", "short"]);
+
+/** Refusal of an image file by its byte size (readers check this before reading the bytes). */
+export function imageFileTooLarge(id: string, bytes: number, limit: number): SslmemError {
+  return new SslmemError(
+    "image_too_large",
+    `point ${quoteId(id)}: the file has ${bytes} bytes, more than the limit of ${limit} (maxFileBytes)`,
+    { id, bytes, limit },
+  );
+}
+
+export async function decodeImage(
+  bytes: Uint8Array,
+  id: string,
+  limits: DecodeLimits = DEFAULT_INGEST_LIMITS,
+): Promise<RgbImage> {
+  const point = `point ${quoteId(id)}`;
+  if (bytes.length === 0) throw new SslmemError("image_invalid", `${point}: the file is empty`, { id });
+  if (bytes.length > limits.maxFileBytes) throw imageFileTooLarge(id, bytes.length, limits.maxFileBytes);
+  const format = sniffImage(bytes);
+  if (format === null) {
+    throw new SslmemError("image_invalid", `${point}: not a supported image (${IMAGE_FORMATS_TEXT})`, { id });
+  }
+  const corrupt = (cause: unknown) =>
+    new SslmemError("image_invalid", `${point}: the ${format.toUpperCase()} data is corrupt or truncated`, { id, format }, {
+      cause,
+    });
+
+  // Header only: libvips opens lazily, so this reads dimensions without decoding pixels.
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false, pages: 1, page: 0 }).metadata();
+  } catch (e) {
+    throw corrupt(e);
+  }
+  if (meta.format !== format) throw corrupt(new Error(`sharp read ${String(meta.format)}`));
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  if (width <= 0 || height <= 0) throw corrupt(new Error("no dimensions"));
+  if (width * height > limits.maxPixels) {
+    throw new SslmemError(
+      "image_too_large",
+      `${point}: ${width}×${height} pixels is more than the limit of ${limits.maxPixels} (maxPixels)`,
+      { id, width, height, limit: limits.maxPixels },
+    );
+  }
+  if (meta.depth !== undefined && !DECODABLE_DEPTHS.has(meta.depth)) {
+    throw new SslmemError("image_invalid", `${point}: ${meta.depth} samples are not supported; use 8- or 16-bit integers`, {
+      id,
+      depth: meta.depth,
+    });
+  }
+
+  try {
+    const { data, info } = await sharp(bytes, {
+      // Enforced again while decoding, in case a format reports different sizes to metadata().
+      limitInputPixels: limits.maxPixels,
+      pages: 1,
+      page: 0,
+      ignoreIcc: true,
+      autoOrient: false,
+      // Fails on truncation and decoder errors; tolerates warnings (e.g. extraneous JPEG bytes) as PIL does.
+      failOn: "error",
+    })
+      .removeAlpha()
+      .toColourspace("srgb")
+      .raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
+      throw new Error(`unexpected decoder output: ${info.channels} channels`);
+    }
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (e) {
+    if (e instanceof Error && /pixel limit/i.test(e.message)) {
+      throw new SslmemError("image_too_large", `${point}: the image is larger than the limit of ${limits.maxPixels} pixels (maxPixels)`, {
+        id,
+        limit: limits.maxPixels,
+      }, { cause: e });
+    }
+    throw corrupt(e);
+  }
+}

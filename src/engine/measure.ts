@@ -1,0 +1,149 @@
+/**
+ * The batch pipeline: points → decoded images → seeded view parameters → augmentation graph →
+ * both encoders on the same views → per-pair distances → per-point measurements.
+ *
+ * Memory is bounded by one batch (plus the decoded images of the next one, prefetched while the
+ * encoders run), never by the number of points. Every random number of a view is keyed by
+ * (seed, point id, view index), and each point's views go through the encoders as their own rows,
+ * so a point's measurement does not depend on the batch size, the range or the order of points.
+ */
+import type { AuditConfig } from "../core/audit-config.ts";
+import { SslmemError } from "../core/errors.ts";
+import type { PointRole, RgbImage } from "../core/image.ts";
+import type { AugmentationPolicy } from "../core/policy.ts";
+import type { PointMeasurement } from "../core/scores.types.ts";
+import { measurePoint, pointDistances, viewsPerPoint } from "../core/sslmem.ts";
+import { sampleViewsForPoint } from "../core/view-params.ts";
+import type { PointSet } from "../data/point-set.ts";
+import type { Augmenter } from "./augmenter.ts";
+import type { Encoder } from "./encoder.ts";
+
+/** One measured point with its global index (candidates first, then controls). */
+export interface IndexedMeasurement extends PointMeasurement {
+  index: number;
+}
+
+/** Candidates and controls as one index space: [0, C) candidates, [C, C+N) controls. */
+export class PointCatalog {
+  constructor(
+    readonly candidates: PointSet,
+    readonly controls?: PointSet,
+  ) {}
+
+  get size(): number {
+    return this.candidates.size + (this.controls?.size ?? 0);
+  }
+
+  get candidateCount(): number {
+    return this.candidates.size;
+  }
+
+  locate(index: number): { set: PointSet; local: number; role: PointRole } {
+    if (index < this.candidates.size) return { set: this.candidates, local: index, role: "candidate" };
+    if (this.controls && index < this.size) return { set: this.controls, local: index - this.candidates.size, role: "control" };
+    throw new SslmemError("internal", `point index ${index} is out of range`);
+  }
+
+  id(index: number): string {
+    const { set, local } = this.locate(index);
+    return set.ids[local];
+  }
+}
+
+export interface MeasureContext {
+  config: AuditConfig;
+  policy: AugmentationPolicy;
+  target: Encoder;
+  reference: Encoder;
+  augmenter: Augmenter;
+  catalog: PointCatalog;
+}
+
+export interface MeasureOptions {
+  /** Global indices [from, to) to measure; default all. */
+  from?: number;
+  to?: number;
+  /** Indices already measured (a resumed audit); they are not measured again. */
+  skip?: (index: number) => boolean;
+  signal?: AbortSignal;
+  /** Receives every batch's rows as soon as they are measured (to store them). */
+  onBatch?: (rows: IndexedMeasurement[]) => Promise<void>;
+  /** Called after every batch: points done so far of the points this call measures. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+interface LoadedPoint {
+  index: number;
+  id: string;
+  role: PointRole;
+  image: RgbImage;
+}
+
+function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new SslmemError("cancelled", "the audit was cancelled");
+}
+
+async function loadBatch(catalog: PointCatalog, indices: number[]): Promise<LoadedPoint[]> {
+  return Promise.all(
+    indices.map(async (index) => {
+      const { set, local, role } = catalog.locate(index);
+      return { index, id: set.ids[local], role, image: await set.load(local) };
+    }),
+  );
+}
+
+/** Measures the points of [from, to) batch by batch; returns the measurements in index order. */
+export async function measurePoints(ctx: MeasureContext, options: MeasureOptions = {}): Promise<IndexedMeasurement[]> {
+  const { config, catalog } = ctx;
+  const from = options.from ?? 0;
+  const to = Math.min(options.to ?? catalog.size, catalog.size);
+  const todo: number[] = [];
+  for (let i = from; i < to; i++) if (!options.skip?.(i)) todo.push(i);
+  const batches: number[][] = [];
+  for (let i = 0; i < todo.length; i += config.batchSize) batches.push(todo.slice(i, i + config.batchSize));
+
+  const out: IndexedMeasurement[] = [];
+  let done = 0;
+  options.onProgress?.(0, todo.length);
+  let next: Promise<LoadedPoint[]> | undefined = batches.length ? loadBatch(catalog, batches[0]) : undefined;
+  for (let b = 0; b < batches.length; b++) {
+    throwIfAborted(options.signal);
+    const points = await next!;
+    // Decode the next batch (sharp, on libuv's pool) while this one is augmented and embedded.
+    next = b + 1 < batches.length ? loadBatch(catalog, batches[b + 1]) : undefined;
+    next?.catch(() => {}); // surfaced when awaited; avoid an unhandled rejection meanwhile
+    const rows = await measureBatch(ctx, points, options.signal);
+    out.push(...rows);
+    await options.onBatch?.(rows);
+    done += rows.length;
+    options.onProgress?.(done, todo.length);
+  }
+  return out;
+}
+
+async function measureBatch(ctx: MeasureContext, points: LoadedPoint[], signal?: AbortSignal): Promise<IndexedMeasurement[]> {
+  const { config, policy, target, reference, augmenter } = ctx;
+  const perPoint = viewsPerPoint(config.views, config.pairing);
+  const viewSize = target.viewSize;
+  const views = new Float32Array(points.length * perPoint * viewSize);
+  const out = { height: target.preprocessing.height, width: target.preprocessing.width };
+  for (let p = 0; p < points.length; p++) {
+    throwIfAborted(signal);
+    const { id, image } = points[p];
+    const params = sampleViewsForPoint(policy, config.pairing, config.seed, id, config.views, { height: image.height, width: image.width }, out);
+    views.set(await augmenter.run(image, params), p * perPoint * viewSize);
+  }
+  throwIfAborted(signal);
+  const n = points.length * perPoint;
+  const embT = await target.embed(views, n);
+  throwIfAborted(signal);
+  const embR = await reference.embed(views, n);
+  return points.map((point, p) => {
+    const slice = (e: { data: Float32Array; dim: number }) => ({
+      data: e.data.subarray(p * perPoint * e.dim, (p + 1) * perPoint * e.dim),
+      dim: e.dim,
+    });
+    const { dTarget, dReference } = pointDistances(slice(embT), slice(embR), config.pairing, config.distance);
+    return { index: point.index, ...measurePoint(point.id, point.role, dTarget, dReference) };
+  });
+}

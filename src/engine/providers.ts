@@ -1,0 +1,125 @@
+/**
+ * Which ONNX Runtime execution provider runs the encoders (and the augmentation graph).
+ *
+ * Decided once per process and preference: each candidate is probed by creating a one-node session
+ * on it alone. A probe is needed because ORT does not fall back by itself: a session created with
+ * ["cuda", "cpu"] fails outright when the CUDA provider library is missing, as it is in the stock
+ * onnxruntime-node package (which bundles cpu and webgpu only).
+ */
+import * as ort from "onnxruntime-node";
+import { z } from "zod";
+import { GraphBuilder } from "./onnx/builder.ts";
+import { SslmemError } from "../core/errors.ts";
+
+export const PROVIDER_NAMES = ["cuda", "tensorrt", "webgpu", "dml", "coreml", "cpu"] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+
+/** `auto` = cuda, then cpu. An explicit list is tried in order; the first that works is used. */
+export const ProviderPreferenceSchema = z.union([z.literal("auto"), z.array(z.enum(PROVIDER_NAMES)).min(1).max(PROVIDER_NAMES.length)]);
+export type ProviderPreference = z.infer<typeof ProviderPreferenceSchema>;
+
+const AUTO: ProviderName[] = ["cuda", "cpu"];
+
+/** The subset of a pino logger the engine uses; a pino logger satisfies it. */
+export interface EngineLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export const silentLogger: EngineLogger = { info() {}, warn() {} };
+
+export interface ProviderChoice {
+  requested: ProviderName[];
+  /** The provider that runs the work: what a report should name. */
+  provider: ProviderName;
+  /** The list to pass to ORT: the chosen provider, then cpu for the ops it lacks. */
+  executionProviders: ProviderName[];
+  /** Providers tried before the chosen one, and why each was not used. */
+  skipped: { provider: ProviderName; reason: string }[];
+}
+
+let probeModel: Uint8Array | undefined;
+
+/** Creates (and releases) a one-Relu session on `provider` alone; rejects when ORT cannot. */
+export async function probeProvider(provider: ProviderName): Promise<void> {
+  if (probeModel === undefined) {
+    const g = new GraphBuilder("provider_probe");
+    const x = g.input("x", "float", [1]);
+    g.output(g.op1("Relu", [x], {}, "y"), "float", [1]);
+    probeModel = g.toModelBytes({ opset: 17 });
+  }
+  const session = await ort.InferenceSession.create(probeModel, { executionProviders: [provider] });
+  await session.release();
+}
+
+/** First line of an ORT message with file-system paths removed (they say nothing to a user). */
+export function sanitizeOrtMessage(message: string): string {
+  const first = message.split("\n").find((l) => l.trim() !== "") ?? "unknown error";
+  return first
+    .replace(/(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}[\\/]?(?::\d+)?/g, "<path>")
+    .replace(/\u001b\[[0-9;]*m/g, "")
+    .trim()
+    .slice(0, 300);
+}
+
+export class ProviderSelector {
+  private readonly decisions = new Map<string, Promise<ProviderChoice>>();
+
+  /** The decision for `preference`, made on first call and reused afterwards. */
+  choose(preference: ProviderPreference, logger: EngineLogger = silentLogger): Promise<ProviderChoice> {
+    const requested = preference === "auto" ? AUTO : dedupe(preference);
+    const key = requested.join(",");
+    let decision = this.decisions.get(key);
+    if (decision === undefined) {
+      decision = this.decide(requested, logger);
+      this.decisions.set(key, decision);
+      // A failed decision is not cached: the next audit may run after the environment is fixed.
+      decision.catch(() => this.decisions.delete(key));
+    }
+    return decision;
+  }
+
+  private async decide(requested: ProviderName[], logger: EngineLogger): Promise<ProviderChoice> {
+    const available = new Set(ort.listSupportedBackends().map((b) => b.name));
+    const skipped: ProviderChoice["skipped"] = [];
+    for (const provider of requested) {
+      if (!available.has(provider)) {
+        skipped.push({ provider, reason: "not part of this onnxruntime-node build" });
+        continue;
+      }
+      try {
+        await probeProvider(provider);
+      } catch (e) {
+        skipped.push({ provider, reason: sanitizeOrtMessage(e instanceof Error ? e.message : String(e)) });
+        continue;
+      }
+      const choice: ProviderChoice = {
+        requested,
+        provider,
+        executionProviders: provider === "cpu" ? ["cpu"] : [provider, "cpu"],
+        skipped,
+      };
+      for (const s of skipped) {
+        logger.warn({ provider: s.provider, reason: s.reason, fallback: provider }, `execution provider ${s.provider} unavailable; using ${provider}`);
+      }
+      logger.info({ provider, requested }, `ONNX Runtime execution provider: ${provider}`);
+      return choice;
+    }
+    throw new SslmemError(
+      "engine_failure",
+      `none of the requested execution providers could be started (${skipped.map((s) => `${s.provider}: ${s.reason}`).join("; ")})`,
+      { skipped },
+    );
+  }
+}
+
+function dedupe(list: readonly ProviderName[]): ProviderName[] {
+  return [...new Set(list)];
+}
+
+/** The process-wide selector: the provider decision is made once per process. */
+export const processProviders = new ProviderSelector();
+
+export function chooseProviders(preference: ProviderPreference, options: { logger?: EngineLogger } = {}): Promise<ProviderChoice> {
+  return processProviders.choose(preference, options.logger);
+}

@@ -1,0 +1,41 @@
+/**
+ * What every handler can reach through the context (`c.var`): the services of this app instance
+ * and the request's own identity. Nothing is a module singleton, so tests build as many apps as
+ * they need, each with its own store.
+ */
+import type { Logger } from "pino";
+import type { Config } from "../config.ts";
+import type { JobRunner } from "../jobs/types.ts";
+import type { AuditNotifier } from "../jobs/notifier.ts";
+import type { BlobStore } from "../store/blob-store.ts";
+import type { Store } from "../store/types.ts";
+import type { EventLoopMonitor } from "./event-loop.ts";
+import type { HttpMetrics } from "./metrics.ts";
+import type { UploadSlots } from "./upload-slots.ts";
+
+export interface AppServices {
+  config: Config;
+  store: Store;
+  blobs: BlobStore;
+  runner: JobRunner;
+  logger: Logger;
+  notifier: AuditNotifier;
+  metrics: HttpMetrics;
+  eventLoop: EventLoopMonitor;
+  uploads: UploadSlots;
+  /** Aborted when the server begins shutting down: long-lived streams (SSE) end. */
+  shutdown: AbortSignal;
+}
+
+export interface AppVariables {
+  services: AppServices;
+  requestId: string;
+  /** Set by the auth middleware on /v1 routes. */
+  tenant: string;
+  /** The error behind a 5xx, for the request's log line (never for the response). */
+  failure: unknown;
+  /** The problem code of an error response, for the request's log line. */
+  problemCode: string;
+}
+
+export type AppEnv = { Variables: AppVariables };

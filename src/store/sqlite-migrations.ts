@@ -1,0 +1,108 @@
+/**
+ * Numbered schema migrations of the SQLite store, applied in order at open, each in the same
+ * transaction as its row in schema_migrations. Never edit a released migration: add a new one.
+ *
+ * Times are INTEGER milliseconds since the epoch; JSON is TEXT. Child tables cascade on delete so
+ * DELETE /v1/audits/{id} is one statement. Results and events are WITHOUT ROWID tables clustered on
+ * their natural key (audit, index|seq): an audit's rows are contiguous on disk and an upsert by
+ * index is a single B-tree probe.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial",
+    sql: `
+      CREATE TABLE tokens (
+        id          TEXT PRIMARY KEY,
+        tenant      TEXT NOT NULL,
+        hash        BLOB NOT NULL UNIQUE,
+        created_at  INTEGER NOT NULL,
+        revoked_at  INTEGER
+      );
+      CREATE INDEX tokens_tenant ON tokens (tenant, id);
+
+      CREATE TABLE audits (
+        id               TEXT PRIMARY KEY,
+        tenant           TEXT NOT NULL,
+        state            TEXT NOT NULL
+                         CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+        config           TEXT NOT NULL,
+        inputs           TEXT NOT NULL,
+        idempotency_key  TEXT,
+        request_hash     TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        started_at       INTEGER,
+        finished_at      INTEGER,
+        progress         TEXT,
+        summary          TEXT,
+        error            TEXT,
+        report           TEXT,
+        attempt          INTEGER NOT NULL DEFAULT 0,
+        last_event_seq   INTEGER NOT NULL DEFAULT 0,
+        inputs_purged_at INTEGER,
+        UNIQUE (tenant, idempotency_key)
+      );
+      CREATE INDEX audits_tenant ON audits (tenant, id);
+      CREATE INDEX audits_state ON audits (state, id);
+      CREATE INDEX audits_retention ON audits (finished_at)
+        WHERE finished_at IS NOT NULL AND inputs_purged_at IS NULL;
+
+      CREATE TABLE audit_blobs (
+        audit_id  TEXT NOT NULL REFERENCES audits (id) ON DELETE CASCADE,
+        role      TEXT NOT NULL CHECK (role IN ('target', 'reference', 'candidates', 'controls')),
+        digest    TEXT NOT NULL,
+        PRIMARY KEY (audit_id, role)
+      ) WITHOUT ROWID;
+      CREATE INDEX audit_blobs_digest ON audit_blobs (digest);
+
+      CREATE TABLE blobs (
+        tenant      TEXT NOT NULL,
+        digest      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        kind        TEXT,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (tenant, digest)
+      ) WITHOUT ROWID;
+      CREATE INDEX blobs_digest ON blobs (digest);
+
+      CREATE TABLE audit_results (
+        audit_id          TEXT NOT NULL REFERENCES audits (id) ON DELETE CASCADE,
+        idx               INTEGER NOT NULL,
+        point_id          TEXT NOT NULL,
+        role              TEXT NOT NULL CHECK (role IN ('candidate', 'control')),
+        align_target      REAL NOT NULL,
+        align_reference   REAL NOT NULL,
+        score             REAL NOT NULL,
+        std_err           REAL NOT NULL,
+        pairs             INTEGER NOT NULL,
+        score_normalized  REAL,
+        p_value           REAL,
+        flagged           INTEGER,
+        PRIMARY KEY (audit_id, idx)
+      ) WITHOUT ROWID;
+      CREATE INDEX audit_results_score ON audit_results (audit_id, score_normalized DESC, idx);
+
+      CREATE TABLE audit_events (
+        audit_id    TEXT NOT NULL REFERENCES audits (id) ON DELETE CASCADE,
+        seq         INTEGER NOT NULL,
+        type        TEXT NOT NULL,
+        data        TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (audit_id, seq)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE health_probe (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        nonce       TEXT NOT NULL,
+        checked_at  INTEGER NOT NULL
+      );
+    `,
+  },
+];

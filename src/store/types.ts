@@ -1,0 +1,299 @@
+/**
+ * The persistence contract of the service: tokens, audits, per-point results, SSE events and blob
+ * ownership. Every method is async so that the embedded SQLite store and a PostgreSQL store (scaled
+ * mode) implement the same interface; test/store/store-contract.ts is the suite both must pass.
+ *
+ * Timestamps are ISO-8601 strings (UTC, millisecond precision). JSON columns round-trip through
+ * JSON.stringify/parse: `undefined` properties are dropped.
+ */
+import type { PointRole } from "../core/image.ts";
+import type { PointMeasurement } from "../core/scores.types.ts";
+
+export type JsonObject = Record<string, unknown>;
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+export interface CreatedToken {
+  id: string;
+  /** The bearer token in plaintext. Returned once, never stored (only its SHA-256 is). */
+  token: string;
+}
+
+export interface TokenPrincipal {
+  tenant: string;
+  tokenId: string;
+}
+
+export interface TokenInfo {
+  id: string;
+  tenant: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audits
+
+export const AUDIT_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+export type AuditState = (typeof AUDIT_STATES)[number];
+export const TERMINAL_STATES: readonly AuditState[] = ["succeeded", "failed", "cancelled"];
+
+/**
+ * The edges of the state machine. Besides the obvious ones: running → queued puts an audit back in
+ * the queue (a restart, a stalled shard), running → running restarts it in place (attempt + 1),
+ * queued → failed rejects an audit before it starts (e.g. its inputs were purged).
+ * Terminal states have no way out.
+ */
+export const ALLOWED_TRANSITIONS: Readonly<Record<AuditState, readonly AuditState[]>> = {
+  queued: ["running", "cancelled", "failed"],
+  running: ["running", "queued", "succeeded", "failed", "cancelled"],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function isTransitionAllowed(from: AuditState, to: AuditState): boolean {
+  return ALLOWED_TRANSITIONS[from].includes(to);
+}
+
+/** Which input of an audit a blob is. */
+export const AUDIT_INPUT_ROLES = ["target", "reference", "candidates", "controls"] as const;
+export type AuditInputRole = (typeof AUDIT_INPUT_ROLES)[number];
+
+/** Blob digests ("sha256:<64 hex>") of an audit's inputs. */
+export interface AuditInputs {
+  target: string;
+  reference: string;
+  candidates: string;
+  controls?: string;
+}
+
+export interface AuditProgress {
+  stage: string;
+  done: number;
+  total: number;
+  etaSeconds?: number;
+}
+
+export interface AuditRecord {
+  /** "aud_" + 26 Crockford base32 chars, time-prefixed: ids sort by creation. */
+  id: string;
+  tenant: string;
+  state: AuditState;
+  config: JsonObject;
+  inputs: AuditInputs;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+  createdAt: string;
+  updatedAt: string;
+  /** First time the audit entered `running`. */
+  startedAt: string | null;
+  /** When it entered a terminal state. */
+  finishedAt: string | null;
+  progress: AuditProgress | null;
+  summary: JsonObject | null;
+  /** A problem object (RFC 9457 shape) when failed. */
+  error: JsonObject | null;
+  /** Report metadata (engine, providers, timings…). */
+  report: JsonObject | null;
+  /** How many times the audit entered `running`. */
+  attempt: number;
+  /** When retention or DELETE purged the audit's candidate inputs. */
+  inputsPurgedAt: string | null;
+}
+
+export interface CreateAuditInput {
+  tenant: string;
+  config: JsonObject;
+  inputs: AuditInputs;
+  /** Idempotency-Key header; unique per tenant. */
+  idempotencyKey?: string;
+  /** Hash of the request body; a replay with the same key must carry the same hash. */
+  requestHash?: string;
+}
+
+export interface CreateAuditResult {
+  audit: AuditRecord;
+  /** false when an earlier audit with the same Idempotency-Key was returned. */
+  created: boolean;
+}
+
+/** Fields written together with a state transition (null clears, undefined leaves as is). */
+export interface AuditPatch {
+  progress?: AuditProgress | null;
+  summary?: JsonObject | null;
+  error?: JsonObject | null;
+  report?: JsonObject | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface ListAuditsOptions {
+  /** 1…1000. */
+  limit: number;
+  cursor?: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-point results
+
+/** One measured point; `index` is its global position in the audit (unique per audit). */
+export interface ResultRow extends PointMeasurement {
+  index: number;
+}
+
+/** A stored point; the batch-level fields are absent until finalizeResults. */
+export interface StoredResult extends ResultRow {
+  scoreNormalized?: number;
+  pValue?: number;
+  flagged?: boolean;
+}
+
+export interface ResultFinalization {
+  index: number;
+  scoreNormalized: number;
+  pValue?: number;
+  flagged: boolean;
+}
+
+export interface ResultFilter {
+  flaggedOnly?: boolean;
+  role?: PointRole;
+}
+
+export interface ReadResultsOptions extends ResultFilter {
+  /** 1…10000. */
+  limit: number;
+  /** Skip this many matching rows (index order or score order). */
+  offset?: number;
+  /** From a previous page's nextCursor; index order only. */
+  cursor?: string | null;
+  /** "index" (default) or highest scoreNormalized first (ties by index). */
+  order?: "index" | "scoreNormalizedDesc";
+}
+
+export interface IterateResultsOptions extends ResultFilter {
+  /** Rows fetched per query (default 1000). */
+  chunkSize?: number;
+}
+
+export interface IndexRange {
+  /** inclusive */
+  from?: number;
+  /** exclusive */
+  to?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events (SSE)
+
+export interface AuditEventInput {
+  type: string;
+  data: JsonObject;
+}
+
+export interface StoredEvent extends AuditEventInput {
+  /** 1, 2, 3… per audit; the SSE `id:`. */
+  seq: number;
+  createdAt: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blob ownership (the bytes live in a BlobStore; this records who uploaded what)
+
+export interface BlobRecordInput {
+  digest: string;
+  size: number;
+  tenant: string;
+  /** Free-form hint ("model", "archive"…). */
+  kind?: string;
+}
+
+export interface ForgetBlobResult {
+  /** false when an audit of this tenant still references the digest (ownership kept). */
+  forgotten: boolean;
+  /** true when no tenant owns the digest and no audit references it: its bytes may be deleted. */
+  orphaned: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface Store {
+  // tokens
+  createToken(tenant: string): Promise<CreatedToken>;
+  /** null for unknown, malformed or revoked tokens. */
+  authenticate(token: string): Promise<TokenPrincipal | null>;
+  /** true when the token existed and was not already revoked. */
+  revokeToken(id: string): Promise<boolean>;
+  listTokens(tenant: string): Promise<TokenInfo[]>;
+
+  // audits
+  /**
+   * Inserts a queued audit. Atomically honours the Idempotency-Key per tenant (same key + same
+   * requestHash → the existing audit, created=false; different hash → `idempotency_conflict`).
+   * Every input digest must be owned by the tenant (recordBlob), else `blob_not_found`.
+   */
+  createAudit(input: CreateAuditInput): Promise<CreateAuditResult>;
+  /** null when the audit does not exist or belongs to another tenant. */
+  getAudit(tenant: string, id: string): Promise<AuditRecord | null>;
+  /** Any tenant; for the job runner. */
+  getAuditInternal(id: string): Promise<AuditRecord | null>;
+  /** Newest first. */
+  listAudits(tenant: string, options: ListAuditsOptions): Promise<Page<AuditRecord>>;
+  /** All tenants, oldest first (FIFO): what to resume at startup. */
+  listAuditsByState(states: readonly AuditState[]): Promise<AuditRecord[]>;
+  countAuditsByState(): Promise<Record<AuditState, number>>;
+  /**
+   * Moves the audit to `to` if its state is one of `from`; false otherwise (or if it does not
+   * exist). Sets startedAt (first run) and attempt+1 on entering running, finishedAt on entering a
+   * terminal state. An edge outside ALLOWED_TRANSITIONS is a programming error (throws `internal`).
+   */
+  transition(id: string, from: readonly AuditState[], to: AuditState, patch?: AuditPatch): Promise<boolean>;
+  /** Updates progress of a running audit; false if it is not running. */
+  setProgress(id: string, progress: AuditProgress): Promise<boolean>;
+  /** Removes the audit, its results and events. false when not found for this tenant. */
+  deleteAudit(tenant: string, id: string): Promise<boolean>;
+
+  // per-point results
+  /** Upserts rows by (auditId, index) in one transaction. Throws `not_found` for a deleted audit. */
+  appendResults(auditId: string, rows: readonly ResultRow[]): Promise<void>;
+  countResults(auditId: string, filter?: ResultFilter): Promise<number>;
+  /** Highest stored index, or null when none. */
+  maxCommittedIndex(auditId: string): Promise<number | null>;
+  /** Stored indices in [from, to), ascending. */
+  committedIndices(auditId: string, range?: IndexRange): Promise<number[]>;
+  /** Writes the batch-level fields in one transaction; throws `internal` for an unknown index. */
+  finalizeResults(auditId: string, updates: readonly ResultFinalization[]): Promise<void>;
+  readResults(auditId: string, options: ReadResultsOptions): Promise<Page<StoredResult>>;
+  /** Every matching row in index order, fetched in chunks: memory bounded by the chunk. */
+  iterateResults(auditId: string, options?: IterateResultsOptions): AsyncIterable<StoredResult>;
+
+  // events
+  /** Returns the event's seq (monotonic per audit, from 1). */
+  appendEvent(auditId: string, event: AuditEventInput): Promise<number>;
+  readEvents(auditId: string, afterSeq: number, limit?: number): Promise<StoredEvent[]>;
+
+  // blobs
+  /** Records that `tenant` uploaded these bytes (idempotent). */
+  recordBlob(blob: BlobRecordInput): Promise<void>;
+  tenantHasBlob(tenant: string, digest: string): Promise<boolean>;
+  /** Digests of the audit's (still referenced) inputs that no other audit references. */
+  blobsReferencedOnlyBy(auditId: string, roles?: readonly AuditInputRole[]): Promise<string[]>;
+  /** Drops the audit's references to those inputs and stamps inputsPurgedAt. */
+  markInputsPurged(auditId: string, roles: readonly AuditInputRole[]): Promise<void>;
+  /** Drops the tenant's ownership unless one of its audits still references the digest. */
+  forgetBlob(tenant: string, digest: string): Promise<ForgetBlobResult>;
+  /** Terminal audits finished more than `hours` ago whose inputs were not purged yet, oldest first. */
+  listFinishedAuditsOlderThan(hours: number, limit?: number): Promise<AuditRecord[]>;
+
+  // lifecycle
+  /** A write and a read in a scratch table; throws `store_failure` when either fails. */
+  healthCheck(): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
