@@ -121,7 +121,8 @@ export function fallbackCrop(ratio: readonly [number, number], src: Size): CropB
 
 /**
  * Blur kernel size for an output size: the op's, else the odd integer nearest 10% of the shorter
- * output side (SimCLR; at least 3), capped at 2·(shorter side) − 1 (see the file comment).
+ * output side, ties up — identical to SimCLR's int(0.1·size) made odd (2·⌊k/2⌋ + 1) — and at
+ * least 3; capped at 2·(shorter side) − 1 (see the file comment).
  */
 export function blurKernelSize(op: { kernelSize?: number }, out: Size): number {
   const side = Math.min(out.height, out.width);

@@ -269,7 +269,8 @@ export function packViewInputs(opts: AugmentGraphOptions, image: RgbImage, views
 
   views.forEach((view, v) => {
     const { crop } = view;
-    if (crop.top < 0 || crop.left < 0 || crop.height < 1 || crop.width < 1 || crop.top + crop.height > H || crop.left + crop.width > W) {
+    const whole = [crop.top, crop.left, crop.height, crop.width].every(Number.isInteger);
+    if (!whole || crop.top < 0 || crop.left < 0 || crop.height < 1 || crop.width < 1 || crop.top + crop.height > H || crop.left + crop.width > W) {
       throw new SslmemError("internal", "view crop lies outside the source image (views sampled for another image?)");
     }
     // Rows [top, top + height); columns [left, left + width), reversed when flipped: bilinear
@@ -309,8 +310,10 @@ export function packViewInputs(opts: AugmentGraphOptions, image: RgbImage, views
     if (k > 0) {
       const kernel = new Float64Array(k);
       if (view.blur) {
-        if (view.blur.kernelSize > k) throw missingStage(`blur (kernel ${view.blur.kernelSize})`);
-        kernel.set(gaussianKernel1d(view.blur.kernelSize, view.blur.sigma), (k - view.blur.kernelSize) / 2);
+        const size = view.blur.kernelSize;
+        if (!Number.isInteger(size) || size % 2 !== 1) throw new SslmemError("internal", `blur kernel size must be odd, got ${size}`);
+        if (size > k) throw missingStage(`blur (kernel ${size})`);
+        kernel.set(gaussianKernel1d(size, view.blur.sigma), (k - size) / 2);
       } else kernel[(k - 1) / 2] = 1;
       for (let ch = 0; ch < 3; ch++) blur.set(kernel, (3 * v + ch) * k);
     } else if (view.blur) throw missingStage("blur");

@@ -291,6 +291,11 @@ export class Encoder {
     return this.bound.session.provider;
   }
 
+  /** Releases the session (a no-op for sessions shared through a SessionCache). */
+  async release(): Promise<void> {
+    await this.bound.session.release();
+  }
+
   /** Values in one preprocessed view (3·H·W). */
   get viewSize(): number {
     return viewSizeOf(this.preprocessing);

@@ -23,9 +23,10 @@ import { dirname } from "node:path";
 import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
-import type { PointRole } from "../core/image.ts";
-import { createIdGenerator, isId, type IdGenerator } from "./ids.ts";
-import { SQLITE_MIGRATIONS, type Migration } from "./sqlite-migrations.ts";
+import { assertAuditCursor, indexCursor, offsetCursor, parseIndexCursor, parseOffsetCursor } from "./cursors.ts";
+import { createIdGenerator, type IdGenerator } from "./ids.ts";
+import { SQLITE_MIGRATIONS, applyMigrations, type Migration } from "./sqlite-migrations.ts";
+import { RESULT_COLUMNS, RESULT_FILTER, iso, toAudit, toResult, type AuditRow, type ResultDbRow } from "./sqlite-rows.ts";
 import { generateToken, hashToken, looksLikeToken, tokenHashesEqual } from "./tokens.ts";
 import {
   AUDIT_INPUT_ROLES,
@@ -60,11 +61,17 @@ import {
   type TokenPrincipal,
 } from "./types.ts";
 import {
+  MAX_LIST_LIMIT,
+  MAX_RESULTS_LIMIT,
+  assertAuditStates,
   assertDigest,
   assertFinite,
   assertIdempotencyKey,
+  assertInputRoles,
   assertLimit,
+  assertResultRow,
   assertTenant,
+  filterParams,
 } from "./validate.ts";
 
 export interface SqliteStoreOptions {
@@ -89,137 +96,9 @@ export interface SqliteSettings {
 }
 
 const SYNCHRONOUS_NAMES = ["OFF", "NORMAL", "FULL", "EXTRA"] as const;
-const MAX_LIST_LIMIT = 1000;
-const MAX_RESULTS_LIMIT = 10_000;
 const DEFAULT_CHUNK = 1000;
-const CURSOR_INDEX = /^i\.(\d{1,15})$/;
-const CURSOR_OFFSET = /^o\.(\d{1,15})$/;
 
-interface AuditRow {
-  id: string;
-  tenant: string;
-  state: AuditState;
-  config: string;
-  inputs: string;
-  idempotency_key: string | null;
-  request_hash: string | null;
-  created_at: number;
-  updated_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  progress: string | null;
-  summary: string | null;
-  error: string | null;
-  report: string | null;
-  attempt: number;
-  inputs_purged_at: number | null;
-}
 
-interface ResultDbRow {
-  idx: number;
-  point_id: string;
-  role: PointRole;
-  align_target: number;
-  align_reference: number;
-  score: number;
-  std_err: number;
-  pairs: number;
-  score_normalized: number | null;
-  p_value: number | null;
-  flagged: number | null;
-}
-
-const RESULT_COLUMNS =
-  "idx, point_id, role, align_target, align_reference, score, std_err, pairs, score_normalized, p_value, flagged";
-const RESULT_FILTER = "(@role IS NULL OR role = @role) AND (@flaggedOnly = 0 OR flagged = 1)";
-
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
-function parseJson<T>(text: string | null): T | null {
-  return text === null ? null : (JSON.parse(text) as T);
-}
-
-function toAudit(row: AuditRow): AuditRecord {
-  return {
-    id: row.id,
-    tenant: row.tenant,
-    state: row.state,
-    config: JSON.parse(row.config) as JsonObject,
-    inputs: JSON.parse(row.inputs) as AuditInputs,
-    idempotencyKey: row.idempotency_key,
-    requestHash: row.request_hash,
-    createdAt: iso(row.created_at)!,
-    updatedAt: iso(row.updated_at)!,
-    startedAt: iso(row.started_at),
-    finishedAt: iso(row.finished_at),
-    progress: parseJson<AuditProgress>(row.progress),
-    summary: parseJson<JsonObject>(row.summary),
-    error: parseJson<JsonObject>(row.error),
-    report: parseJson<JsonObject>(row.report),
-    attempt: row.attempt,
-    inputsPurgedAt: iso(row.inputs_purged_at),
-  };
-}
-
-function toResult(row: ResultDbRow): StoredResult {
-  const result: StoredResult = {
-    index: row.idx,
-    id: row.point_id,
-    role: row.role,
-    alignTarget: row.align_target,
-    alignReference: row.align_reference,
-    score: row.score,
-    stdErr: row.std_err,
-    pairs: row.pairs,
-  };
-  if (row.score_normalized !== null) result.scoreNormalized = row.score_normalized;
-  if (row.p_value !== null) result.pValue = row.p_value;
-  if (row.flagged !== null) result.flagged = row.flagged === 1;
-  return result;
-}
-
-function filterParams(filter: ResultFilter | undefined): { role: string | null; flaggedOnly: 0 | 1 } {
-  const role = filter?.role ?? null;
-  if (role !== null && role !== "candidate" && role !== "control") {
-    throw new SslmemError("validation_failed", "role must be 'candidate' or 'control'");
-  }
-  return { role, flaggedOnly: filter?.flaggedOnly ? 1 : 0 };
-}
-
-function assertAuditStates(states: readonly string[]): void {
-  for (const s of states) {
-    if (!(AUDIT_STATES as readonly string[]).includes(s)) {
-      throw new SslmemError("validation_failed", `unknown audit state '${s}'`);
-    }
-  }
-}
-
-function assertInputRoles(roles: readonly string[]): void {
-  for (const r of roles) {
-    if (!(AUDIT_INPUT_ROLES as readonly string[]).includes(r)) {
-      throw new SslmemError("validation_failed", `unknown audit input '${r}'`);
-    }
-  }
-}
-
-function assertResultRow(row: ResultRow): void {
-  if (!Number.isSafeInteger(row.index) || row.index < 0) {
-    throw new SslmemError("internal", "result index must be a non-negative integer");
-  }
-  if (typeof row.id !== "string" || row.id.length === 0) {
-    throw new SslmemError("internal", `result ${row.index} has no point id`);
-  }
-  if (row.role !== "candidate" && row.role !== "control") {
-    throw new SslmemError("internal", `result ${row.index} has an unknown role`);
-  }
-  assertFinite(row.alignTarget, `alignTarget of result ${row.index}`);
-  assertFinite(row.alignReference, `alignReference of result ${row.index}`);
-  assertFinite(row.score, `score of result ${row.index}`);
-  assertFinite(row.stdErr, `stdErr of result ${row.index}`);
-  if (!Number.isSafeInteger(row.pairs) || row.pairs < 0) {
-    throw new SslmemError("internal", `pairs of result ${row.index} must be a non-negative integer`);
-  }
-}
 
 /** Wraps driver errors (disk full, I/O, closed connection) into `store_failure`, keeping the cause. */
 function guard<T>(operation: string, fn: () => T): T {
@@ -252,9 +131,9 @@ export class SqliteStore implements Store {
         db.pragma("journal_mode = WAL");
         db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
         db.pragma("foreign_keys = ON");
-        db.pragma("secure_delete = OFF");
+        db.pragma("secure_delete = ON");
         db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-        migrate(db, options.migrations ?? SQLITE_MIGRATIONS, options.now ?? Date.now);
+        applyMigrations(db, options.migrations ?? SQLITE_MIGRATIONS, options.now ?? Date.now);
       } catch (e) {
         db.close();
         throw e;
@@ -356,7 +235,7 @@ export class SqliteStore implements Store {
     const config = JSON.stringify(input.config ?? {});
     const requestHash = input.requestHash ?? null;
 
-    const create = this.#db.transaction((): CreateAuditResult => {
+    const create = () => this.#db.transaction((): CreateAuditResult => {
       if (input.idempotencyKey !== undefined) {
         const existing = this.#stmt("SELECT * FROM audits WHERE tenant = ? AND idempotency_key = ?").get(
           input.tenant,
@@ -400,7 +279,7 @@ export class SqliteStore implements Store {
       return { audit: this.#auditById(id)!, created: true };
     });
     // IMMEDIATE takes the write lock up front: two processes racing on one key serialize here.
-    return guard("create an audit", () => create.immediate());
+    return guard("create an audit", () => create().immediate());
   }
 
   #auditById(id: string): AuditRecord | null {
@@ -422,9 +301,7 @@ export class SqliteStore implements Store {
   async listAudits(tenant: string, options: ListAuditsOptions): Promise<Page<AuditRecord>> {
     assertLimit(options.limit, MAX_LIST_LIMIT);
     const cursor = options.cursor ?? null;
-    if (cursor !== null && !isId("aud_", cursor)) {
-      throw new SslmemError("validation_failed", "cursor is not one returned by this endpoint");
-    }
+    if (cursor !== null) assertAuditCursor(cursor);
     return guard("list audits", () => {
       // The cursor is the last id of the previous page: ids sort by creation, so "older than the
       // cursor" is one index range scan however deep the page.
@@ -533,7 +410,7 @@ export class SqliteStore implements Store {
 
   async appendResults(auditId: string, rows: readonly ResultRow[]): Promise<void> {
     for (const row of rows) assertResultRow(row);
-    const append = this.#db.transaction(() => {
+    const append = () => this.#db.transaction(() => {
       this.#assertAuditExists(auditId);
       // Upsert: a batch recomputed after a crash replaces its rows instead of duplicating them,
       // and clears any batch-level fields (they are recomputed at finalize).
@@ -559,7 +436,7 @@ export class SqliteStore implements Store {
         });
       }
     });
-    guard("store results", () => append.immediate());
+    guard("store results", () => append().immediate());
   }
 
   async countResults(auditId: string, filter?: ResultFilter): Promise<number> {
@@ -598,7 +475,7 @@ export class SqliteStore implements Store {
       assertFinite(u.scoreNormalized, `scoreNormalized of result ${u.index}`);
       if (u.pValue !== undefined) assertFinite(u.pValue, `pValue of result ${u.index}`);
     }
-    const finalize = this.#db.transaction(() => {
+    const finalize = () => this.#db.transaction(() => {
       const update = this.#stmt(
         `UPDATE audit_results SET score_normalized = ?, p_value = ?, flagged = ? WHERE audit_id = ? AND idx = ?`,
       );
@@ -609,7 +486,7 @@ export class SqliteStore implements Store {
         }
       }
     });
-    guard("finalize results", () => finalize.immediate());
+    guard("finalize results", () => finalize().immediate());
   }
 
   async readResults(auditId: string, options: ReadResultsOptions): Promise<Page<StoredResult>> {
@@ -631,33 +508,25 @@ export class SqliteStore implements Store {
       if (order === "index") {
         // Keyset pagination on the primary key: page N costs the same as page 1.
         let after = -1;
-        if (cursor !== null) {
-          const m = CURSOR_INDEX.exec(cursor);
-          if (!m) throw new SslmemError("validation_failed", "cursor is not one returned by this endpoint");
-          after = Number(m[1]);
-        }
+        if (cursor !== null) after = parseIndexCursor(cursor);
         const rows = this.#stmt(
           `SELECT ${RESULT_COLUMNS} FROM audit_results
            WHERE audit_id = @auditId AND idx > @after AND ${RESULT_FILTER}
            ORDER BY idx LIMIT @limit OFFSET @offset`,
         ).all({ auditId, after, limit: limit + 1, offset: options.offset ?? 0, ...params }) as ResultDbRow[];
         const items = rows.slice(0, limit).map(toResult);
-        const nextCursor = rows.length > limit ? `i.${items[items.length - 1].index}` : null;
+        const nextCursor = rows.length > limit ? indexCursor(items[items.length - 1].index) : null;
         return { items, nextCursor };
       }
       let offset = options.offset ?? 0;
-      if (cursor !== null) {
-        const m = CURSOR_OFFSET.exec(cursor);
-        if (!m) throw new SslmemError("validation_failed", "cursor is not one returned by this endpoint");
-        offset = Number(m[1]);
-      }
+      if (cursor !== null) offset = parseOffsetCursor(cursor);
       // NULLS LAST spelled out: PostgreSQL sorts NULLs first in DESC order, SQLite last.
       const rows = this.#stmt(
         `SELECT ${RESULT_COLUMNS} FROM audit_results WHERE audit_id = @auditId AND ${RESULT_FILTER}
          ORDER BY score_normalized DESC NULLS LAST, idx LIMIT @limit OFFSET @offset`,
       ).all({ auditId, limit: limit + 1, offset, ...params }) as ResultDbRow[];
       const items = rows.slice(0, limit).map(toResult);
-      return { items, nextCursor: rows.length > limit ? `o.${offset + limit}` : null };
+      return { items, nextCursor: rows.length > limit ? offsetCursor(offset + limit) : null };
     });
   }
 
@@ -688,7 +557,7 @@ export class SqliteStore implements Store {
       throw new SslmemError("internal", "an event needs a type");
     }
     const data = JSON.stringify(event.data ?? {});
-    const append = this.#db.transaction((): number => {
+    const append = () => this.#db.transaction((): number => {
       // The counter lives on the audit row: the seq is allocated under the write lock, so it is
       // gap-free and monotonic even with several writers.
       const seq = this.#stmt("UPDATE audits SET last_event_seq = last_event_seq + 1 WHERE id = ? RETURNING last_event_seq")
@@ -704,7 +573,7 @@ export class SqliteStore implements Store {
       );
       return seq;
     });
-    return guard("store an event", () => append.immediate());
+    return guard("store an event", () => append().immediate());
   }
 
   async readEvents(auditId: string, afterSeq: number, limit = 1000): Promise<StoredEvent[]> {
@@ -758,18 +627,18 @@ export class SqliteStore implements Store {
 
   async markInputsPurged(auditId: string, roles: readonly AuditInputRole[]): Promise<void> {
     assertInputRoles(roles);
-    const mark = this.#db.transaction(() => {
+    const mark = () => this.#db.transaction(() => {
       this.#stmt("DELETE FROM audit_blobs WHERE audit_id = ? AND role IN (SELECT value FROM json_each(?))").run(
         auditId,
         JSON.stringify(roles),
       );
       this.#stmt("UPDATE audits SET inputs_purged_at = coalesce(inputs_purged_at, ?) WHERE id = ?").run(this.#now(), auditId);
     });
-    guard("mark inputs purged", () => mark.immediate());
+    guard("mark inputs purged", () => mark().immediate());
   }
 
   async forgetBlob(tenant: string, digest: string): Promise<ForgetBlobResult> {
-    const forget = this.#db.transaction((): ForgetBlobResult => {
+    const forget = () => this.#db.transaction((): ForgetBlobResult => {
       const stillUsed = this.#stmt(
         "SELECT 1 FROM audit_blobs ab JOIN audits a ON a.id = ab.audit_id WHERE ab.digest = ? AND a.tenant = ?",
       ).get(digest, tenant);
@@ -779,7 +648,7 @@ export class SqliteStore implements Store {
       const referenced = this.#stmt("SELECT 1 FROM audit_blobs WHERE digest = ?").get(digest);
       return { forgotten: true, orphaned: !owned && !referenced };
     });
-    return guard("forget a blob", () => forget.immediate());
+    return guard("forget a blob", () => forget().immediate());
   }
 
   async listFinishedAuditsOlderThan(hours: number, limit = 100): Promise<AuditRecord[]> {
@@ -802,7 +671,7 @@ export class SqliteStore implements Store {
 
   async healthCheck(): Promise<void> {
     const nonce = randomUUID();
-    const probe = this.#db.transaction(() => {
+    const probe = () => this.#db.transaction(() => {
       this.#stmt(
         `INSERT INTO health_probe (id, nonce, checked_at) VALUES (1, ?, ?)
          ON CONFLICT (id) DO UPDATE SET nonce = excluded.nonce, checked_at = excluded.checked_at`,
@@ -810,7 +679,7 @@ export class SqliteStore implements Store {
       return this.#stmt("SELECT nonce FROM health_probe WHERE id = 1").pluck().get();
     });
     guard("pass its health check", () => {
-      if (probe.immediate() !== nonce) throw new Error("health probe read back a different value");
+      if (probe().immediate() !== nonce) throw new Error("health probe read back a different value");
     });
   }
 
@@ -822,29 +691,6 @@ export class SqliteStore implements Store {
   }
 }
 
-/** Applies the pending migrations in one IMMEDIATE transaction (two processes opening at once serialize). */
-function migrate(db: Database.Database, migrations: readonly Migration[], now: () => number): void {
-  db.exec(
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-  );
-  const sorted = [...migrations].sort((a, b) => a.version - b.version);
-  const latest = sorted.length ? sorted[sorted.length - 1].version : 0;
-  const apply = db.transaction(() => {
-    const current = Number(db.prepare("SELECT coalesce(max(version), 0) FROM schema_migrations").pluck().get());
-    if (current > latest) {
-      throw new SslmemError(
-        "store_failure",
-        `the database has schema version ${current} but this sslmem knows only up to ${latest}; upgrade sslmem`,
-      );
-    }
-    for (const m of sorted) {
-      if (m.version <= current) continue;
-      db.exec(m.sql);
-      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(m.version, m.name, now());
-    }
-  });
-  apply.immediate();
-}
 
 export function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   return SqliteStore.open(options);

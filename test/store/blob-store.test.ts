@@ -123,7 +123,7 @@ describe("FileBlobStore", () => {
     await assert.rejects(
       blobs.put(Readable.from([Buffer.from("what it sent")]), { maxBytes: 100, expectedDigest: claimed }),
       (e: unknown) => {
-        assert.ok(e instanceof SslmemError);
+        assert.ok(e instanceof SslmemError, "an SslmemError");
         assert.equal(e.code, "digest_mismatch");
         assert.equal(e.details?.actual, sha(Buffer.from("what it sent")));
         return true;

@@ -39,12 +39,12 @@ describe("tokens", () => {
   it("are sslm_ + 32 random bytes, and hash deterministically", () => {
     const a = generateToken();
     const b = generateToken();
-    assert.ok(looksLikeToken(a));
+    assert.ok(looksLikeToken(a), "well-formed");
     assert.notEqual(a, b);
     assert.equal(Buffer.from(a.slice(5), "base64url").length, 32);
-    assert.ok(tokenHashesEqual(hashToken(a), hashToken(a)));
-    assert.ok(!tokenHashesEqual(hashToken(a), hashToken(b)));
-    assert.ok(!tokenHashesEqual(hashToken(a), hashToken(a).subarray(1)));
+    assert.ok(tokenHashesEqual(hashToken(a), hashToken(a)), "same token, same hash");
+    assert.ok(!tokenHashesEqual(hashToken(a), hashToken(b)), "different tokens");
+    assert.ok(!tokenHashesEqual(hashToken(a), hashToken(a).subarray(1)), "different lengths");
     // sha256("abc"), from FIPS 180-2.
     assert.equal(hashToken("abc").toString("hex"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assert.equal(looksLikeToken("sslm_short"), false);

@@ -92,14 +92,14 @@ describe("SqliteStore specifics", () => {
       { version: 1000, name: "broken", sql: "CREATE TABLE half_done (a INTEGER); SELECT * FROM no_such_table;" },
     ];
     await assert.rejects(SqliteStore.open({ path, migrations: broken }), (e: unknown) => {
-      assert.ok(e instanceof SslmemError);
+      assert.ok(e instanceof SslmemError, "an SslmemError");
       assert.equal(e.code, "store_failure");
       return true;
     });
     const db = new Database(path, { readonly: true });
     try {
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all();
-      assert.ok(!tables.includes("half_done"));
+      assert.ok(!tables.includes("half_done"), "the failing migration left no table");
       assert.ok(!tables.includes("audits"), "earlier migrations of the same run are rolled back too");
     } finally {
       db.close();
@@ -116,7 +116,7 @@ describe("SqliteStore specifics", () => {
     db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)").run();
     db.close();
     await assert.rejects(SqliteStore.open({ path }), (e: unknown) => {
-      assert.ok(e instanceof SslmemError);
+      assert.ok(e instanceof SslmemError, "an SslmemError");
       assert.equal(e.code, "store_failure");
       assert.match(e.message, /schema version 999/);
       return true;
@@ -126,7 +126,7 @@ describe("SqliteStore specifics", () => {
   it("wraps driver failures as store_failure", async () => {
     // A directory where the database file should be.
     await assert.rejects(SqliteStore.open({ path: root }), (e: unknown) => {
-      assert.ok(e instanceof SslmemError);
+      assert.ok(e instanceof SslmemError, "an SslmemError");
       assert.equal(e.code, "store_failure");
       assert.ok(!e.message.includes(root), "the message carries no path");
       return true;
@@ -189,7 +189,7 @@ describe("SqliteStore specifics", () => {
     store = await SqliteStore.open({ path });
     assert.equal(await store.deleteAudit("acme", a.id), true);
     await store.close();
-    assert.ok(!fileBytes(path).includes(Buffer.from(marker)));
+    assert.ok(!fileBytes(path).includes(Buffer.from(marker)), "the deleted point id is gone from the file");
   });
 
   it("shares one file between two connections (CLI next to a server)", async () => {

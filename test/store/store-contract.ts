@@ -136,7 +136,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
               [b.id, "acme", new Date(T0 + 1000).toISOString(), new Date(T0 + 1000).toISOString()],
             ],
           );
-          assert.ok(!JSON.stringify(list).includes(a.token));
+          assert.ok(!JSON.stringify(list).includes(a.token), "no plaintext token in the listing");
           assert.deepEqual(await store.listTokens("nobody"), []);
         }));
 
@@ -208,7 +208,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           assert.deepEqual(replay.audit, first.audit);
 
           await assert.rejects(store.createAudit({ ...req, requestHash: "h2" }), (e: unknown) => {
-            assert.ok(e instanceof SslmemError);
+            assert.ok(e instanceof SslmemError, "an SslmemError");
             assert.equal(e.code, "idempotency_conflict");
             assert.equal(e.details?.auditId, first.audit.id);
             return true;
@@ -718,7 +718,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
             (await store.listFinishedAuditsOlderThan(0.5)).map((a) => a.id),
             [young.id],
           );
-          assert.ok(!(await store.listFinishedAuditsOlderThan(0)).some((a) => a.id === open.id));
+          assert.ok(!(await store.listFinishedAuditsOlderThan(0)).some((a) => a.id === open.id), "a running audit is never due");
           await rejectsWithCode(store.listFinishedAuditsOlderThan(-1), "validation_failed");
         }));
     });
@@ -770,7 +770,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           assert.equal(await reopened.appendEvent(a.id, { type: "state", data: {} }), 2);
           clock.now += 1; // a restart takes time: later ids sort after earlier ones
           const b = await newAudit(reopened, "acme", "after");
-          assert.ok(b.id > a.id);
+          assert.ok(b.id > a.id, "ids created after a restart sort after older ones");
         }));
 
       it("passes its health check, and fails cleanly once closed", () =>

@@ -32,7 +32,7 @@ export interface NullDistribution {
 }
 
 export function tailExceedances(n: number): number {
-  return Math.min(Math.floor(n / 2), Math.max(30, Math.min(250, Math.round(0.2 * n))));
+  return Math.min(Math.floor(n / 2), Math.max(30, Math.min(250, Math.round(Number(process.env.FRAC ?? 0.2) * n))));
 }
 
 /**
@@ -92,7 +92,7 @@ export function fitNullDistribution(z: readonly number[]): NullDistribution | un
   const y = Float64Array.from(sorted.subarray(n - nu), (v) => v - u);
   const gpd = fitGeneralizedPareto(y);
   if (!gpd) return undefined;
-  const { scale, shape } = gpd;
+  const scale = gpd.scale; const shape = gpd.shape + Number(process.env.KSE ?? 0) * (1 + gpd.shape) / Math.sqrt(nu);
   const tailMass = (nu + 1) / (n + 1);
   const tailSf = (x: number) => (shape === 0 ? Math.exp(-x / scale) : Math.pow(1 + (shape * x) / scale, -1 / shape));
   return {

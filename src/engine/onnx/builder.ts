@@ -77,7 +77,7 @@ export function floatTensor(name: string, data: ArrayLike<number>, dims: number[
     name,
     dims: dims.map(BigInt),
     dataType: TensorProto_DataType.FLOAT,
-    rawData: new Uint8Array(arr.buffer.slice(arr.byteOffset, arr.byteOffset + arr.byteLength)),
+    rawData: new Uint8Array(arr.buffer.slice(arr.byteOffset, arr.byteOffset + arr.byteLength) as ArrayBuffer),
   });
 }
 

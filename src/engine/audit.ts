@@ -1,0 +1,147 @@
+/**
+ * One audit, in three steps that both the CLI and the service's job executor use:
+ *
+ *   prepareAudit   — providers, both encoders (checked and compatible), the augmentation graph;
+ *                    everything that can refuse the inputs happens here, before any view;
+ *   measurePoints  — (measure.ts) the batch pipeline over any range of points;
+ *   finalizeAudit  — normalization, calibration and flags over the whole set, and the report.
+ */
+import * as ort from "onnxruntime-node";
+import type { AuditConfig } from "../core/audit-config.ts";
+import { flagConfigFrom, flagPoints, type FlagOutcome } from "../core/flags.ts";
+import { resolvePolicy, type AugmentationPolicy } from "../core/policy.ts";
+import { buildReport, type ReportAuditInfo, type ReportV1 } from "../core/report.ts";
+import type { PointMeasurement } from "../core/scores.types.ts";
+import type { PointSet } from "../data/point-set.ts";
+import { Augmenter } from "./augmenter.ts";
+import type { Encoder } from "./encoder.ts";
+import { loadEncoderPair, type EncoderPair } from "./load-encoders.ts";
+import { PointCatalog, type MeasureContext } from "./measure.ts";
+import { chooseProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
+import type { SessionCache } from "./session.ts";
+import type { ValueSummary } from "./onnx/inspect.ts";
+
+export interface EngineSettings {
+  /** "auto" (cuda when it loads, else cpu) or an explicit list. */
+  providers: ProviderPreference;
+  /** ORT intra-op threads per session; default: the number of cores. */
+  threads?: number;
+  logger?: EngineLogger;
+  /** Reuse encoder sessions across audits (the service keeps one per process). */
+  cache?: SessionCache;
+}
+
+export interface AuditInputs {
+  target: Uint8Array;
+  reference: Uint8Array;
+  candidates: PointSet;
+  controls?: PointSet;
+}
+
+export interface PreparedAudit {
+  context: MeasureContext;
+  providers: ProviderChoice;
+  encoders: EncoderPair;
+  policy: AugmentationPolicy;
+  release(): Promise<void>;
+}
+
+export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, engine: EngineSettings): Promise<PreparedAudit> {
+  const logger = engine.logger ?? silentLogger;
+  const providers = await chooseProviders(engine.providers, { logger });
+  const encoders = await loadEncoderPair(inputs.target, inputs.reference, {
+    providers,
+    intraOpThreads: engine.threads,
+    logger,
+    cache: engine.cache,
+    preprocessing: config.preprocessing,
+    outputName: config.outputName,
+    pool: config.pool,
+  });
+  const policy = resolvePolicy(config.augment);
+  const prep = encoders.preprocessing;
+  const augmenter = await Augmenter.create({
+    policy,
+    out: { height: prep.height, width: prep.width },
+    layout: prep.layout,
+    mean: prep.mean,
+    std: prep.std,
+    range: prep.range,
+    executionProviders: [...providers.executionProviders],
+    sessionOptions: engine.threads ? { intraOpNumThreads: engine.threads } : undefined,
+  });
+  const context: MeasureContext = {
+    config,
+    policy,
+    target: encoders.target,
+    reference: encoders.reference,
+    augmenter,
+    catalog: new PointCatalog(inputs.candidates, inputs.controls),
+  };
+  return {
+    context,
+    providers,
+    encoders,
+    policy,
+    async release() {
+      await augmenter.release();
+      if (!engine.cache) {
+        await encoders.target.release();
+        await encoders.reference.release();
+      }
+    },
+  };
+}
+
+function encoderReportInfo(encoder: Encoder): ReportAuditInfo["target"] {
+  // Unknown dimensions (null) are reported by a placeholder name, as ONNX tools print them.
+  const tensor = (v: ValueSummary) => ({
+    name: v.name,
+    dtype: v.dtype ?? "unknown",
+    shape: (v.dims ?? []).map((d) => d ?? "?"),
+  });
+  const rank = encoder.output.dims?.length ?? 2;
+  return {
+    digest: encoder.info.digest,
+    inputs: encoder.info.inputs.map(tensor),
+    outputs: encoder.info.outputs.map(tensor),
+    representation: { output: encoder.output.name, pooling: rank <= 2 ? "none" : encoder.pool, dim: encoder.dim },
+  };
+}
+
+export interface AuditIdentity {
+  id: string;
+  created: Date;
+}
+
+/** The `audit` section of the report: what was run, on what, with which settings. */
+export function describeAudit(prepared: PreparedAudit, identity: AuditIdentity, config: AuditConfig): ReportAuditInfo {
+  const { encoders, context } = prepared;
+  const { candidates, controls } = context.catalog;
+  const prep = encoders.preprocessing;
+  return {
+    id: identity.id,
+    created: identity.created.toISOString(),
+    target: encoderReportInfo(encoders.target),
+    reference: encoderReportInfo(encoders.reference),
+    provider: prepared.providers.provider,
+    engine: { name: "onnxruntime", version: ort.env.versions.node ?? ort.env.versions.common },
+    preprocessing: { height: prep.height, width: prep.width, layout: prep.layout, range: prep.range, mean: prep.mean, std: prep.std },
+    config: { ...config, augment: prepared.policy },
+    candidatesSource: { kind: candidates.kind, count: candidates.size, skipped: candidates.skipped.length },
+    ...(controls ? { controlsSource: { kind: controls.kind, count: controls.size, skipped: controls.skipped.length } } : {}),
+  };
+}
+
+/** Normalization, calibration and flags over all measured points, and the v1 report. */
+export function finalizeAudit(
+  audit: ReportAuditInfo,
+  measurements: readonly PointMeasurement[],
+  config: AuditConfig,
+): { report: ReportV1; flags: FlagOutcome } {
+  const candidates = measurements.filter((m) => m.role === "candidate");
+  const controls = measurements.filter((m) => m.role === "control");
+  const flags = flagPoints(candidates, controls, flagConfigFrom(config, controls.length > 0));
+  const { results, ...flagSummary } = flags;
+  return { report: buildReport({ audit, results, flag: flagSummary }), flags };
+}

@@ -1,0 +1,73 @@
+/**
+ * The app factory: the whole HTTP API as a value built from its dependencies. server.ts serves it;
+ * tests build one per test against temporary stores. Installed here, in order: services + request
+ * id + wide log line, load shedding and bearer auth for /v1, the routes, and the problem+json
+ * handlers for errors and unknown routes.
+ */
+import type { MiddlewareHandler } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Logger } from "pino";
+import type { Config } from "../config.ts";
+import { AuditNotifier } from "../jobs/notifier.ts";
+import type { JobRunner } from "../jobs/types.ts";
+import type { BlobStore } from "../store/blob-store.ts";
+import type { Store } from "../store/types.ts";
+import { authenticate } from "./auth.ts";
+import type { AppEnv, AppServices } from "./context.ts";
+import { EventLoopMonitor } from "./event-loop.ts";
+import { HttpMetrics } from "./metrics.ts";
+import { openApiDocument, registerSecuritySchemes, type OpenApiDocument } from "./openapi.ts";
+import { HttpProblemError, defaultHook, notFound, onError } from "./problem-response.ts";
+import { requestContext } from "./request-context.ts";
+import { mountRoutes } from "./routes/index.ts";
+import { UploadSlots } from "./upload-slots.ts";
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  blobs: BlobStore;
+  runner: JobRunner;
+  logger: Logger;
+  /** Share the runner's notifier so SSE streams wake on new events (else they poll). */
+  notifier?: AuditNotifier;
+  /** Aborted at shutdown: open SSE streams end so the server can close. */
+  shutdown?: AbortSignal;
+  eventLoop?: EventLoopMonitor;
+}
+
+/** 503 for API calls while the event loop lags past SSLMEM_SHED_LAG_MS (health stays answered). */
+function shedWhenLagging(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const { config, eventLoop } = c.var.services;
+    const limitMs = config.limits.shedEventLoopLagMs;
+    if (limitMs > 0 && eventLoop.lag().p99 * 1000 > limitMs) {
+      throw new HttpProblemError("unavailable", "the server is overloaded", { "Retry-After": "1" });
+    }
+    await next();
+  };
+}
+
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const services: AppServices = {
+    config: deps.config,
+    store: deps.store,
+    blobs: deps.blobs,
+    runner: deps.runner,
+    logger: deps.logger,
+    notifier: deps.notifier ?? new AuditNotifier(),
+    metrics: new HttpMetrics(),
+    eventLoop: deps.eventLoop ?? new EventLoopMonitor(),
+    uploads: new UploadSlots(deps.config.limits.maxConcurrentUploadsPerTenant),
+    shutdown: deps.shutdown ?? new AbortController().signal,
+  };
+  const app = new OpenAPIHono<AppEnv>({ defaultHook });
+  app.use(requestContext(services));
+  app.use("/v1/*", shedWhenLagging());
+  app.use("/v1/*", authenticate());
+  registerSecuritySchemes(app);
+  let document: OpenApiDocument | undefined;
+  mountRoutes(app, () => (document ??= openApiDocument(app)));
+  app.notFound(notFound);
+  app.onError(onError);
+  return app;
+}

@@ -1,0 +1,37 @@
+/** AuditRecord (store) → the Audit resource of the API: no tenant, no idempotency internals. */
+import type { z } from "@hono/zod-openapi";
+import type { AuditRecord } from "../store/types.ts";
+import type { AuditResourceSchema } from "./schemas.ts";
+
+export type AuditResource = z.infer<typeof AuditResourceSchema>;
+
+export function auditPath(id: string): string {
+  return `/v1/audits/${id}`;
+}
+
+export function toAuditResource(audit: AuditRecord): AuditResource {
+  const self = auditPath(audit.id);
+  return {
+    id: audit.id,
+    state: audit.state,
+    createdAt: audit.createdAt,
+    updatedAt: audit.updatedAt,
+    startedAt: audit.startedAt,
+    finishedAt: audit.finishedAt,
+    attempt: audit.attempt,
+    inputs: { ...audit.inputs },
+    inputsPurgedAt: audit.inputsPurgedAt,
+    config: audit.config,
+    progress: audit.progress,
+    summary: audit.summary,
+    // Stored by the runner as a Problem (auditFailureProblem); the schema describes it.
+    error: audit.error as AuditResource["error"],
+    links: {
+      self,
+      results: `${self}/results`,
+      report: `${self}/report`,
+      events: `${self}/events`,
+      cancel: `${self}:cancel`,
+    },
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Result rows as NDJSON and CSV, and the negotiation between them and paginated JSON.
+ */
+import { SslmemError } from "../core/errors.ts";
+import type { StoredResult } from "../store/types.ts";
+
+export const RESULT_FORMATS = ["json", "ndjson", "csv"] as const;
+export type ResultFormat = (typeof RESULT_FORMATS)[number];
+
+export const RESULT_MEDIA_TYPES: Readonly<Record<ResultFormat, string>> = {
+  json: "application/json",
+  ndjson: "application/x-ndjson",
+  csv: "text/csv",
+};
+
+export const CSV_COLUMNS = [
+  "index",
+  "id",
+  "role",
+  "alignTarget",
+  "alignReference",
+  "score",
+  "stdErr",
+  "pairs",
+  "scoreNormalized",
+  "pValue",
+  "flagged",
+] as const satisfies readonly (keyof StoredResult)[];
+
+/** Parses an Accept header into media ranges ordered by preference (q, then specificity). */
+export function acceptedMediaTypes(accept: string | undefined): string[] {
+  if (!accept) return ["*/*"];
+  return accept
+    .split(",")
+    .map((part, order) => {
+      const [type, ...params] = part.trim().split(";");
+      const q = params.map((p) => /^\s*q\s*=\s*([0-9.]+)\s*$/.exec(p)).find(Boolean);
+      return { type: type.trim().toLowerCase(), q: q ? Number(q[1]) : 1, order };
+    })
+    .filter((r) => r.type !== "" && r.q > 0)
+    .sort((a, b) => b.q - a.q || a.order - b.order)
+    .map((r) => r.type);
+}
+
+/**
+ * Picks a format: `?format=` wins, then the first Accept range this endpoint can produce.
+ * `not_acceptable` when Accept names only types it cannot.
+ */
+export function negotiate<F extends string>(
+  explicit: F | undefined,
+  accept: string | undefined,
+  mediaTypes: Readonly<Record<F, string>>,
+  fallback: F,
+): F {
+  if (explicit !== undefined) return explicit;
+  const formats = Object.keys(mediaTypes) as F[];
+  for (const range of acceptedMediaTypes(accept)) {
+    if (range === "*/*") return fallback;
+    const exact = formats.find((f) => mediaTypes[f] === range);
+    if (exact) return exact;
+    if (range.endsWith("/*")) {
+      const prefix = range.slice(0, -1);
+      const match = formats.find((f) => mediaTypes[f].startsWith(prefix));
+      if (match) return match;
+    }
+  }
+  throw new SslmemError(
+    "not_acceptable",
+    `this endpoint produces ${formats.map((f) => mediaTypes[f]).join(", ")}; use one of them in Accept or ?format=`,
+  );
+}
+
+export function ndjsonLine(row: StoredResult): string {
+  return JSON.stringify(row) + "\n";
+}
+
+/**
+ * One CSV field (RFC 4180). Point ids are file names chosen by the uploader: a leading = + - @
+ * (or tab/CR) would run as a formula when the CSV is opened in a spreadsheet, so it is
+ * neutralised with a leading apostrophe (OWASP CSV injection guidance).
+ */
+export function csvField(value: unknown): string {
+  if (value === undefined || value === null) return "";
+  let text = String(value);
+  if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function csvHeader(): string {
+  return CSV_COLUMNS.join(",") + "\r\n";
+}
+
+export function csvLine(row: StoredResult): string {
+  return CSV_COLUMNS.map((c) => csvField(row[c])).join(",") + "\r\n";
+}

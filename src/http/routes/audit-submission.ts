@@ -1,0 +1,202 @@
+/**
+ * Turning a submission (JSON or multipart) into a queued audit. Both forms end in the same
+ * request object validated by the same schema, so errors have the same shape and paths.
+ *
+ * "A refused request changes nothing": multipart files are streamed into the blob store first
+ * (content-addressed, invisible to tenants until ownership is recorded); on any failure the bytes
+ * that nobody else owns are deleted again.
+ */
+import { createHash } from "node:crypto";
+import { AuditConfigSchema } from "../../core/audit-config.ts";
+import { SslmemError, isSslmemError } from "../../core/errors.ts";
+import { forgetBlobs } from "../../jobs/purge.ts";
+import { AUDIT_INPUT_ROLES, type AuditInputRole, type AuditInputs, type CreateAuditResult } from "../../store/types.ts";
+import { bodyChunks } from "../body.ts";
+import type { AppServices } from "../context.ts";
+import { multipartBoundary, readMultipart } from "../multipart.ts";
+import { validationError } from "../problem.ts";
+import { HttpProblemError, fieldErrors } from "../problem-response.ts";
+import { CreateAuditRequestSchema, type CreateAuditRequest } from "./audits.routes.ts";
+
+const MULTIPART_FIELDS = [...AUDIT_INPUT_ROLES, "config"] as const;
+
+export function isMultipart(contentType: string | undefined): boolean {
+  return /^multipart\/form-data\b/i.test(contentType ?? "");
+}
+
+export function assertQueueHasRoom(s: AppServices): void {
+  if (s.runner.queueDepth() >= s.config.limits.maxQueue) {
+    const retry = String(s.config.limits.queueRetryAfterSeconds);
+    throw new HttpProblemError(
+      "queue_full",
+      `${s.config.limits.maxQueue} audits are already waiting; retry after ${retry} s`,
+      { "Retry-After": retry },
+      { retryAfterSeconds: Number(retry) },
+    );
+  }
+}
+
+/** Server-side limits on top of the schema's own ranges. */
+function assertWithinServerLimits(s: AppServices, request: CreateAuditRequest): void {
+  const views = request.config?.views;
+  if (views !== undefined && views > s.config.limits.maxViews) {
+    throw validationError("the audit configuration exceeds a server limit", [
+      { path: "config.views", message: `must be at most ${s.config.limits.maxViews} on this server`, location: "body" },
+    ]);
+  }
+}
+
+/** Stable JSON (sorted keys) so that equal requests hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Validates a submission against the blobs the tenant owns and queues it. */
+export async function submitAudit(
+  s: AppServices,
+  tenant: string,
+  request: CreateAuditRequest,
+  idempotencyKey: string | undefined,
+): Promise<CreateAuditResult> {
+  assertWithinServerLimits(s, request);
+  const inputs: AuditInputs = {
+    target: request.target,
+    reference: request.reference,
+    candidates: request.candidates,
+    ...(request.controls !== undefined ? { controls: request.controls } : {}),
+  };
+  for (const role of AUDIT_INPUT_ROLES) {
+    const digest = inputs[role];
+    if (digest !== undefined && !(await s.store.tenantHasBlob(tenant, digest))) {
+      throw new SslmemError("blob_not_found", `the ${role} blob ${digest} has not been uploaded; PUT it to /v1/blobs/${digest} first`, {
+        errors: [{ path: role, message: "you have not uploaded a blob with this digest", location: "body" }],
+      });
+    }
+  }
+  // Defaults applied once, here: the stored config is what ran, and equal requests hash equally.
+  const config = AuditConfigSchema.parse(request.config ?? {});
+  const requestHash = createHash("sha256").update(canonicalJson({ inputs, config })).digest("hex");
+  const result = await s.store.createAudit({
+    tenant,
+    config,
+    inputs,
+    requestHash,
+    ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+  });
+  if (result.created) {
+    await s.store.appendEvent(result.audit.id, { type: "state", data: { state: "queued" } });
+    try {
+      await s.runner.enqueue(result.audit.id);
+    } catch (err) {
+      // Queued in the store all the same: the next start of the runner picks it up.
+      s.logger.warn({ auditId: result.audit.id, err }, "audit stored but not handed to the runner");
+    }
+  }
+  return result;
+}
+
+interface Uploaded {
+  role: AuditInputRole;
+  digest: string;
+  size: number;
+  /** false when the tenant already owned it before this request (never forgotten on failure). */
+  newForTenant: boolean;
+}
+
+async function readText(body: AsyncIterable<Buffer>, maxBytes: number, part: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      throw new SslmemError("payload_too_large", `the ${part} part is larger than ${maxBytes} bytes`, { maxBytes, part });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function shortName(name: string): string {
+  return name.length > 64 ? `${name.slice(0, 64)}…` : name;
+}
+
+/** Streams the parts: files into the blob store (recorded in `uploaded`), `config` parsed as JSON. */
+async function readMultipartFields(
+  s: AppServices,
+  tenant: string,
+  request: Request,
+  uploaded: Uploaded[],
+): Promise<Record<string, unknown>> {
+  const boundary = multipartBoundary(request.headers.get("content-type") ?? undefined);
+  const fields: Record<string, unknown> = {};
+  const parts = readMultipart(bodyChunks(request, s.config.limits.bodyTimeoutMs), boundary, {
+    maxParts: MULTIPART_FIELDS.length,
+    maxHeaderBytes: 16 * 1024,
+  });
+  for await (const part of parts) {
+    const name = part.name;
+    if (!(MULTIPART_FIELDS as readonly string[]).includes(name)) {
+      throw validationError(`unknown part '${shortName(name)}'`, [
+        { path: shortName(name), message: `unknown part; expected one of ${MULTIPART_FIELDS.join(", ")}`, location: "body" },
+      ]);
+    }
+    if (name in fields) {
+      throw validationError(`the part '${name}' appears twice`, [{ path: name, message: "duplicate part", location: "body" }]);
+    }
+    if (name === "config") {
+      const text = await readText(part.body, s.config.limits.maxConfigPartBytes, "config");
+      try {
+        fields.config = JSON.parse(text);
+      } catch {
+        throw validationError("the config part is not valid JSON", [{ path: "config", message: "not valid JSON", location: "body" }]);
+      }
+      continue;
+    }
+    const role = name as AuditInputRole;
+    let stored;
+    try {
+      stored = await s.blobs.put(part.body, { maxBytes: s.config.limits.maxBlobBytes });
+    } catch (err) {
+      if (isSslmemError(err) && err.code === "payload_too_large") {
+        throw new SslmemError("payload_too_large", `the ${role} part is larger than ${s.config.limits.maxBlobBytes} bytes`, {
+          maxBytes: s.config.limits.maxBlobBytes,
+          part: role,
+        });
+      }
+      throw err;
+    }
+    uploaded.push({ role, ...stored, newForTenant: !(await s.store.tenantHasBlob(tenant, stored.digest)) });
+    fields[role] = stored.digest;
+  }
+  return fields;
+}
+
+/** The multipart form of POST /v1/audits, from the first byte to the queued audit. */
+export async function submitMultipartAudit(
+  s: AppServices,
+  tenant: string,
+  request: Request,
+  idempotencyKey: string | undefined,
+): Promise<CreateAuditResult> {
+  const uploaded: Uploaded[] = [];
+  try {
+    const fields = await readMultipartFields(s, tenant, request, uploaded);
+    const parsed = CreateAuditRequestSchema.safeParse(fields);
+    if (!parsed.success) throw validationError("the multipart submission is invalid", fieldErrors(parsed.error, "body"));
+    for (const u of uploaded) await s.store.recordBlob({ digest: u.digest, size: u.size, tenant, kind: u.role });
+    return await submitAudit(s, tenant, parsed.data, idempotencyKey);
+  } catch (err) {
+    const fresh = uploaded.filter((u) => u.newForTenant).map((u) => u.digest);
+    await forgetBlobs(s.store, s.blobs, tenant, fresh).catch((cleanupErr: unknown) =>
+      s.logger.error({ err: cleanupErr }, "could not discard the blobs of a refused submission"),
+    );
+    throw err;
+  }
+}

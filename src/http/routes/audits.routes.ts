@@ -1,0 +1,146 @@
+/** Contracts of the audit resource: submit, list, read, cancel, delete. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { AuditConfigSchema } from "../../core/audit-config.ts";
+import {
+  AuditIdParams,
+  AuditIdSchema,
+  AuditPageSchema,
+  AuditResourceSchema,
+  BearerSecurity,
+  DigestSchema,
+  problemResponses,
+} from "../schemas.ts";
+
+export const CreateAuditRequestSchema = z
+  .object({
+    target: DigestSchema.openapi({ description: "Digest of the target encoder (trained on the candidates)." }),
+    reference: DigestSchema.openapi({ description: "Digest of the reference encoder (not trained on them)." }),
+    candidates: DigestSchema.openapi({ description: "Digest of the candidate archive (tar, tar.gz, zip or .npy)." }),
+    controls: DigestSchema.optional().openapi({ description: "Digest of a held-out archive; calibrates the flags." }),
+    config: AuditConfigSchema.openapi("AuditConfig").optional().openapi({ description: "The audit configuration (as `sslmem audit` flags)." }),
+  })
+  .strict()
+  .openapi("CreateAuditRequest");
+
+export type CreateAuditRequest = z.output<typeof CreateAuditRequestSchema>;
+
+const fileField = (description: string) => ({ type: "string" as const, format: "binary", description });
+
+/** Described for the document only; the handler streams the parts itself (see multipart.ts). */
+const MultipartAuditSchema = {
+  type: "object" as const,
+  required: ["target", "reference", "candidates"],
+  properties: {
+    target: fileField("The target encoder (ONNX)."),
+    reference: fileField("The reference encoder (ONNX)."),
+    candidates: fileField("The candidate archive."),
+    controls: fileField("Optional held-out archive."),
+    config: { type: "string" as const, contentMediaType: "application/json", description: "Optional AuditConfig as JSON." },
+  },
+};
+
+export const IdempotencyHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/, "must be 1–255 printable ASCII characters")
+    .optional()
+    .openapi({
+      description: "Retry-safe submission: the same key with the same request returns the same audit.",
+    }),
+});
+
+const auditLocation = { Location: { schema: { type: "string" as const }, description: "/v1/audits/{id}" } };
+const auditJson = { "application/json": { schema: AuditResourceSchema } };
+
+export const createAudit = createRoute({
+  method: "post",
+  path: "/v1/audits",
+  tags: ["audits"],
+  summary: "Submit an audit",
+  description:
+    "Either JSON referencing uploaded blobs by digest, or multipart/form-data with the files themselves (streamed " +
+    "to the blob store) and an optional `config` JSON part. The audit is queued and runs asynchronously.",
+  security: BearerSecurity,
+  request: {
+    headers: IdempotencyHeaders,
+    body: {
+      required: false,
+      content: {
+        "application/json": { schema: CreateAuditRequestSchema },
+        "multipart/form-data": { schema: MultipartAuditSchema },
+      },
+    },
+  },
+  responses: {
+    202: { description: "Queued.", headers: auditLocation, content: auditJson },
+    200: { description: "Replay of an earlier request with the same Idempotency-Key.", headers: auditLocation, content: auditJson },
+    ...problemResponses(400, 401, 408, 413, 415, 422, 429, 500, 503),
+  },
+});
+
+export const listAudits = createRoute({
+  method: "get",
+  path: "/v1/audits",
+  tags: ["audits"],
+  summary: "Your audits, newest first",
+  security: BearerSecurity,
+  request: {
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(100).default(20),
+      cursor: AuditIdSchema.optional().openapi({ description: "nextCursor of the previous page." }),
+    }),
+  },
+  responses: {
+    200: { description: "A page of audits.", content: { "application/json": { schema: AuditPageSchema } } },
+    ...problemResponses(400, 401, 500),
+  },
+});
+
+export const getAudit = createRoute({
+  method: "get",
+  path: "/v1/audits/{id}",
+  tags: ["audits"],
+  summary: "State, progress, summary or error of an audit",
+  security: BearerSecurity,
+  request: { params: AuditIdParams },
+  responses: {
+    200: { description: "The audit.", content: auditJson },
+    ...problemResponses(400, 401, 404, 500),
+  },
+});
+
+/**
+ * Documentation only. Hono cannot route a parameter followed by a literal in one segment
+ * (`{id}:cancel`), so the handler is mounted on a regex route; see audits.index.ts.
+ */
+export const cancelAudit = createRoute({
+  method: "post",
+  path: "/v1/audits/{id}:cancel",
+  tags: ["audits"],
+  summary: "Cancel a queued or running audit",
+  security: BearerSecurity,
+  request: { params: AuditIdParams },
+  responses: {
+    200: { description: "Cancelled (or already cancelled).", content: auditJson },
+    202: { description: "Cancellation requested; the running batch is stopping.", content: auditJson },
+    ...problemResponses(400, 401, 404, 409, 500),
+  },
+});
+
+export const deleteAudit = createRoute({
+  method: "delete",
+  path: "/v1/audits/{id}",
+  tags: ["audits"],
+  summary: "Delete an audit and purge its data",
+  description:
+    "Cancels it if needed, deletes its results and events, and purges its candidate and control blobs unless " +
+    "another audit uses them. The models are kept.",
+  security: BearerSecurity,
+  request: { params: AuditIdParams },
+  responses: {
+    204: { description: "Deleted." },
+    ...problemResponses(400, 401, 404, 500),
+  },
+});

@@ -1,0 +1,40 @@
+/** Results: a JSON page, or every row streamed as NDJSON / CSV straight from the store. */
+import type { RouteHandler } from "@hono/zod-openapi";
+import type { StoredResult } from "../../store/types.ts";
+import type { AppEnv } from "../context.ts";
+import { RESULT_MEDIA_TYPES, csvHeader, csvLine, ndjsonLine, negotiate } from "../results-format.ts";
+import { batched, streamOf } from "../streaming.ts";
+import { findAudit } from "./audits.handlers.ts";
+import type { getResults } from "./results.routes.ts";
+
+async function* lines(rows: AsyncIterable<StoredResult>, header: string, line: (r: StoredResult) => string, signal: AbortSignal) {
+  if (header) yield header;
+  for await (const row of rows) {
+    if (signal.aborted) return;
+    yield line(row);
+  }
+}
+
+export const list: RouteHandler<typeof getResults, AppEnv> = async (c) => {
+  const s = c.var.services;
+  const audit = await findAudit(s, c.var.tenant, c.req.valid("param").id);
+  const q = c.req.valid("query");
+  const format = negotiate(q.format, c.req.header("accept"), RESULT_MEDIA_TYPES, "json");
+  const filter = { flaggedOnly: q.flagged, ...(q.role ? { role: q.role } : {}) };
+  if (format === "json") {
+    const page = await s.store.readResults(audit.id, { ...filter, limit: q.limit, cursor: q.cursor ?? null });
+    return c.json(page, 200);
+  }
+  const csv = format === "csv";
+  const body = streamOf(
+    (signal) =>
+      batched(lines(s.store.iterateResults(audit.id, filter), csv ? csvHeader() : "", csv ? csvLine : ndjsonLine, signal)),
+    s.logger,
+    { reqId: c.var.requestId, auditId: audit.id },
+  );
+  return c.body(body, 200, {
+    "Content-Type": csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
+    ...(csv ? { "Content-Disposition": `attachment; filename="${audit.id}-results.csv"` } : {}),
+    "Cache-Control": "no-store",
+  });
+};

@@ -1,0 +1,40 @@
+/** Contract of the per-point results download. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { RESULT_FORMATS } from "../results-format.ts";
+import { AuditIdParams, BearerSecurity, ResultPageSchema, problemResponses } from "../schemas.ts";
+
+export const ResultsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({ description: "Rows per page (JSON only)." }),
+  cursor: z.string().min(1).max(64).optional().openapi({ description: "nextCursor of the previous page (JSON only)." }),
+  flagged: z
+    .enum(["true", "false"])
+    .optional()
+    .transform((v) => v === "true")
+    .openapi({ description: "Only flagged points." }),
+  role: z.enum(["candidate", "control"]).optional(),
+  format: z.enum(RESULT_FORMATS).optional().openapi({ description: "Overrides the Accept header." }),
+});
+
+export const getResults = createRoute({
+  method: "get",
+  path: "/v1/audits/{id}/results",
+  tags: ["results"],
+  summary: "Per-point scores and flags",
+  description:
+    "`application/json`: one page (`limit`, `cursor`). `application/x-ndjson` and `text/csv`: every matching row, " +
+    "streamed. Choose with Accept or `?format=`. Rows of a running audit appear as batches commit; " +
+    "`scoreNormalized`, `pValue` and `flagged` appear when it succeeded.",
+  security: BearerSecurity,
+  request: { params: AuditIdParams, query: ResultsQuery },
+  responses: {
+    200: {
+      description: "Results.",
+      content: {
+        "application/json": { schema: ResultPageSchema },
+        "application/x-ndjson": { schema: { type: "string" as const, description: "One ResultRow JSON object per line." } },
+        "text/csv": { schema: { type: "string" as const, description: "Header row, then one row per point." } },
+      },
+    },
+    ...problemResponses(400, 401, 404, 406, 500),
+  },
+});

@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { fromBinary } from "@bufbuild/protobuf";
+import { ModelProtoSchema } from "onnx-buf";
+import { referenceAugment } from "../../src/core/augment-reference.ts";
+import { isSslmemError } from "../../src/core/errors.ts";
+import type { RgbImage } from "../../src/core/image.ts";
+import { AugmentationPolicySchema, OP_ORDER, PRESETS, type AugmentationPolicy } from "../../src/core/policy.ts";
+import { viewStream, type RandomStream } from "../../src/core/rng.ts";
+import { fallbackCrop, sampleViewsForPoint, type Size, type ViewParams } from "../../src/core/view-params.ts";
+import { buildAugmentGraph, stagesForPolicy } from "../../src/engine/augment-graph.ts";
+import { Augmenter, MAX_VIEWS_PER_RUN, type AugmenterOptions } from "../../src/engine/augmenter.ts";
+import { maxAbsDiff, noiseImage, toHwc, viewWith } from "../helpers/augment-images.ts";
+
+const TOLERANCE = 1e-4;
+
+/** A policy in which every stage is present (p > 0), for testing ops in isolation. */
+const EVERY_STAGE = AugmentationPolicySchema.parse({
+  ops: [
+    { op: "randomResizedCrop" },
+    { op: "horizontalFlip", p: 0.5 },
+    { op: "colorJitter", p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 },
+    { op: "grayscale", p: 0.2 },
+    { op: "gaussianBlur", p: 0.5, kernelSize: 5 },
+    { op: "solarize", p: 0.2 },
+  ],
+});
+
+const augmenters: Augmenter[] = [];
+after(async () => {
+  await Promise.all(augmenters.map((a) => a.release()));
+});
+
+async function augmenter(policy: AugmentationPolicy, out: Size, extra: Partial<AugmenterOptions> = {}): Promise<Augmenter> {
+  const a = await Augmenter.create({
+    policy,
+    out,
+    layout: "NCHW",
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+    range: [0, 1],
+    executionProviders: ["cpu"],
+    ...extra,
+  });
+  augmenters.push(a);
+  return a;
+}
+
+/** Max abs difference between the graph and the reference for each view (NCHW, [0,1] scale). */
+async function perViewDiffs(aug: Augmenter, image: RgbImage, views: ViewParams[], out: Size): Promise<number[]> {
+  const got = await aug.run(image, views);
+  const n = 3 * out.height * out.width;
+  assert.equal(got.length, views.length * n);
+  return views.map((v, i) => maxAbsDiff(got.subarray(i * n, (i + 1) * n), referenceAugment(image, v, out)));
+}
+
+function assertMatches(diffs: number[], labels: string[]): void {
+  const bad = diffs.flatMap((d, i) => (d <= TOLERANCE ? [] : [`${labels[i]}: ${d}`]));
+  assert.deepEqual(bad, [], "graph differs from the reference");
+}
+
+describe("augmentation graph vs reference, one op at a time", () => {
+  const src = { height: 11, width: 17 };
+  const image = noiseImage(src.height, src.width, 3);
+  const out = { height: 9, width: 12 };
+  const jitter = (patch: Partial<{ brightness: number; contrast: number; saturation: number; hue: number }>) => ({
+    order: [0, 1, 2, 3],
+    brightness: 1,
+    contrast: 1,
+    saturation: 1,
+    hue: 0,
+    ...patch,
+  });
+  const cases: [string, ViewParams][] = [
+    ["whole image", viewWith(src, {})],
+    ["crop (upsampling)", viewWith(src, { crop: { top: 2, left: 3, height: 5, width: 7 } })],
+    ["crop of one pixel", viewWith(src, { crop: { top: 10, left: 16, height: 1, width: 1 } })],
+    ["crop touching the left edge, flipped", viewWith(src, { crop: { top: 1, left: 0, height: 9, width: 6 }, flip: true })],
+    ["flip", viewWith(src, { flip: true })],
+    ["fallback crop", viewWith(src, { crop: fallbackCrop([5, 6], src) })],
+    ["brightness", viewWith(src, { jitter: jitter({ brightness: 1.37 }) })],
+    ["contrast", viewWith(src, { jitter: jitter({ contrast: 0.41 }) })],
+    ["saturation", viewWith(src, { jitter: jitter({ saturation: 1.73 }) })],
+    ["hue +", viewWith(src, { jitter: jitter({ hue: 0.21 }) })],
+    ["hue −", viewWith(src, { jitter: jitter({ hue: -0.45 }) })],
+    ["grayscale", viewWith(src, { grayscale: true })],
+    ["blur, graph kernel", viewWith(src, { blur: { sigma: 0.7, kernelSize: 5 } })],
+    ["blur, smaller kernel", viewWith(src, { blur: { sigma: 1.9, kernelSize: 3 } })],
+    ["solarize", viewWith(src, { solarize: { threshold: 0.4 } })],
+  ];
+
+  it(`matches within ${TOLERANCE} for each op`, async () => {
+    const aug = await augmenter(EVERY_STAGE, out);
+    const diffs = await perViewDiffs(aug, image, cases.map((c) => c[1]), out);
+    assertMatches(diffs, cases.map((c) => c[0]));
+  });
+
+  it("matches for all 24 orders of the colour-jitter ops", async () => {
+    const views: ViewParams[] = [];
+    const permute = (rest: number[], prefix: number[]): void => {
+      if (rest.length === 0) views.push(viewWith(src, { jitter: { order: prefix, brightness: 1.3, contrast: 0.6, saturation: 1.8, hue: 0.15 } }));
+      rest.forEach((o, i) => permute([...rest.slice(0, i), ...rest.slice(i + 1)], [...prefix, o]));
+    };
+    permute([0, 1, 2, 3], []);
+    assert.equal(views.length, 24);
+    const aug = await augmenter(EVERY_STAGE, out);
+    const got = await perViewDiffs(aug, image, views, out);
+    assertMatches(got, views.map((v) => v.jitter!.order.join("")));
+  });
+
+  it("matches when the policy uses only some jitter components (fewer blend stages)", async () => {
+    const policy = AugmentationPolicySchema.parse({ ops: [{ op: "colorJitter", p: 1, brightness: 0.5, saturation: 0.5 }] });
+    assert.deepEqual(stagesForPolicy(policy, out).jitter, [0, 2]);
+    const views = [
+      viewWith(src, { jitter: { order: [2, 3, 0, 1], brightness: 0.7, contrast: 1, saturation: 1.4, hue: 0 } }),
+      viewWith(src, { jitter: { order: [0, 1, 3, 2], brightness: 1.2, contrast: 1, saturation: 0.2, hue: 0 } }),
+      viewWith(src, {}),
+    ];
+    assertMatches(await perViewDiffs(await augmenter(policy, out), image, views, out), ["s,b", "b,s", "identity"]);
+  });
+});
+
+/** A random valid policy: a random subset of ops in the fixed order, random parameters. */
+function randomPolicy(rng: RandomStream): AugmentationPolicy {
+  const p = () => [0, 1, rng.uniform()][rng.randint(3)];
+  const pair = (lo: number, hi: number) => {
+    const a = rng.uniformRange(lo, hi);
+    const b = rng.uniformRange(lo, hi);
+    return [Math.min(a, b), Math.max(a, b)];
+  };
+  const strength = (max: number) => (rng.bernoulli(0.3) ? 0 : rng.uniformRange(0, max));
+  const make: Record<string, () => object> = {
+    randomResizedCrop: () => ({ op: "randomResizedCrop", scale: pair(0.05, 1), ratio: pair(0.3, 3) }),
+    horizontalFlip: () => ({ op: "horizontalFlip", p: p() }),
+    colorJitter: () => ({ op: "colorJitter", p: p(), brightness: strength(1), contrast: strength(1.5), saturation: strength(2), hue: strength(0.5) }),
+    grayscale: () => ({ op: "grayscale", p: p() }),
+    gaussianBlur: () => ({ op: "gaussianBlur", p: p(), sigma: pair(0.05, 3), ...(rng.bernoulli(0.5) ? { kernelSize: 1 + 2 * rng.randint(4) } : {}) }),
+    solarize: () => ({ op: "solarize", p: p(), threshold: rng.uniform() }),
+  };
+  const ops = () => OP_ORDER.filter(() => rng.bernoulli(0.7)).map((name) => make[name]());
+  return AugmentationPolicySchema.parse({ ops: ops(), ...(rng.bernoulli(0.5) ? { secondViewOps: ops() } : {}) });
+}
+
+describe("augmentation graph vs reference, whole policies", () => {
+  const cases: { name: string; policy: AugmentationPolicy; src: Size; out: Size; pairing: "views" | "original" }[] = [
+    { name: "simclr", policy: PRESETS.simclr, src: { height: 7, width: 13 }, out: { height: 8, width: 8 }, pairing: "views" },
+    { name: "byol", policy: PRESETS.byol, src: { height: 30, width: 21 }, out: { height: 12, width: 16 }, pairing: "views" },
+    { name: "dino-global", policy: PRESETS["dino-global"], src: { height: 16, width: 16 }, out: { height: 24, width: 24 }, pairing: "original" },
+    { name: "mae", policy: PRESETS.mae, src: { height: 5, width: 40 }, out: { height: 6, width: 6 }, pairing: "views" },
+    { name: "none", policy: PRESETS.none, src: { height: 13, width: 7 }, out: { height: 9, width: 5 }, pairing: "original" },
+    { name: "simclr, one-pixel source", policy: PRESETS.simclr, src: { height: 1, width: 1 }, out: { height: 3, width: 2 }, pairing: "views" },
+    { name: "byol, one-pixel output", policy: PRESETS.byol, src: { height: 9, width: 9 }, out: { height: 1, width: 1 }, pairing: "views" },
+  ];
+  const policyRng = viewStream(2024, "random-policies", 0);
+  for (let i = 0; i < 4; i++) {
+    const dims = [
+      { height: 7, width: 13 },
+      { height: 19, width: 11 },
+    ][i % 2];
+    cases.push({ name: `random policy ${i}`, policy: randomPolicy(policyRng), src: dims, out: { height: 5 + 3 * i, width: 10 - i }, pairing: i % 2 ? "original" : "views" });
+  }
+
+  for (const c of cases) {
+    it(`matches within ${TOLERANCE}: ${c.name}, ${c.src.height}×${c.src.width} → ${c.out.height}×${c.out.width}`, async () => {
+      const image = noiseImage(c.src.height, c.src.width, c.name.length);
+      const views = sampleViewsForPoint(c.policy, c.pairing, 99, c.name, 3, c.src, c.out);
+      const diffs = await perViewDiffs(await augmenter(c.policy, c.out), image, views, c.out);
+      assertMatches(diffs, views.map((v, i) => `view ${i} ${JSON.stringify(v)}`));
+    });
+  }
+});
+
+describe("augmentation graph: normalization, layout, stages, errors", () => {
+  const src = { height: 10, width: 14 };
+  const image = noiseImage(src.height, src.width, 8);
+  const out = { height: 6, width: 5 };
+  const views = sampleViewsForPoint(PRESETS.simclr, "views", 5, "norm", 2, src, out);
+  const mean: [number, number, number] = [0.485, 0.456, 0.406];
+  const std: [number, number, number] = [0.229, 0.224, 0.225];
+
+  for (const layout of ["NCHW", "NHWC"] as const) {
+    it(`normalizes to lo + (hi − lo)·(x − mean)/std in ${layout}`, async () => {
+      const aug = await augmenter(PRESETS.simclr, out, { layout, mean, std, range: [-1, 254] });
+      const got = await aug.run(image, views);
+      const plane = out.height * out.width;
+      const expected = views.flatMap((v) => {
+        const ref = referenceAugment(image, v, out).map((x, i) => -1 + (255 * (x - mean[Math.floor(i / plane)])) / std[Math.floor(i / plane)]);
+        return Array.from(layout === "NHWC" ? toHwc(ref, out) : ref);
+      });
+      // the [0,1] tolerance, scaled by the largest gain (hi − lo)/std
+      assert.ok(maxAbsDiff(got, expected) <= (TOLERANCE * 255) / 0.224, `max diff ${maxAbsDiff(got, expected)}`);
+    });
+  }
+
+  it("builds only the stages a policy uses", () => {
+    const opTypes = (policy: AugmentationPolicy) => {
+      const bytes = buildAugmentGraph({ stages: stagesForPolicy(policy, out), views: 2, out, layout: "NCHW", mean: [0, 0, 0], std: [1, 1, 1], range: [0, 1] });
+      return new Set(fromBinary(ModelProtoSchema, bytes).graph!.node.map((n) => n.opType));
+    };
+    const cheap = ["Conv", "Where", "ReduceSum", "ReduceMean", "Clip", "Mul", "Add"];
+    for (const preset of ["none", "mae"] as const) {
+      const ops = opTypes(PRESETS[preset]);
+      assert.deepEqual(cheap.filter((t) => ops.has(t)), [], `${preset} builds ${[...ops].join(", ")}`);
+    }
+    const simclr = opTypes(PRESETS.simclr);
+    assert.ok(["Conv", "Where", "ReduceMean", "ReduceMax"].every((t) => simclr.has(t)));
+    assert.ok(!simclr.has("GreaterOrEqual"), "simclr has no solarize stage");
+    assert.ok(opTypes(PRESETS.byol).has("GreaterOrEqual"));
+  });
+
+  it("runs more views than one graph holds, in chunks", async () => {
+    const tiny = { height: 3, width: 4 };
+    const many = sampleViewsForPoint(PRESETS.mae, "views", 1, "chunks", Math.ceil((MAX_VIEWS_PER_RUN + 3) / 2), src, tiny);
+    assert.ok(many.length > MAX_VIEWS_PER_RUN);
+    const diffs = await perViewDiffs(await augmenter(PRESETS.mae, tiny), image, many, tiny);
+    assertMatches(diffs, many.map((_, i) => `view ${i}`));
+  });
+
+  it("reads an image whose bytes are a view into a larger buffer (as decoders return)", async () => {
+    const backing = new Uint8Array(11 + image.data.length);
+    backing.set(image.data, 11);
+    const offsetImage = { ...src, data: backing.subarray(11) };
+    const v = [viewWith(src, { crop: { top: 1, left: 2, height: 7, width: 9 }, flip: true })];
+    assertMatches(await perViewDiffs(await augmenter(PRESETS.mae, out), offsetImage, v, out), ["offset image"]);
+  });
+
+  it("rejects views that need a stage the graph lacks, and malformed images", async () => {
+    const aug = await augmenter(PRESETS.mae, out);
+    await assert.rejects(aug.run(image, [viewWith(src, { blur: { sigma: 1, kernelSize: 3 } })]), (e) => isSslmemError(e) && /blur/.test(e.message));
+    await assert.rejects(aug.run(image, [viewWith(src, { crop: { top: 5, left: 0, height: 6, width: 3 } })]), (e) => isSslmemError(e) && e.code === "internal");
+    const broken = { height: 10, width: 14, data: new Uint8Array(10) };
+    await assert.rejects(aug.run(broken, [viewWith(src, {})]), (e) => isSslmemError(e) && e.code === "image_invalid");
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * Builds the real service for a test: SQLite file and blob directory in a temp dir, the
+ * in-process runner with a TestExecutor, the app served by @hono/node-server on 127.0.0.1:0.
+ * Every harness is independent (no shared state between tests) and `close()` releases it all.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { createHash } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import assert from "node:assert/strict";
+import { serve } from "@hono/node-server";
+import { pino, type Logger } from "pino";
+import { loadConfig, type Config, type ConfigOverrides } from "../../src/config.ts";
+import { createApp } from "../../src/http/app.ts";
+import { EventLoopMonitor } from "../../src/http/event-loop.ts";
+import { InProcessRunner } from "../../src/jobs/in-process-runner.ts";
+import { AuditNotifier } from "../../src/jobs/notifier.ts";
+import type { AuditExecutor } from "../../src/jobs/types.ts";
+import { FileBlobStore } from "../../src/store/blob-store.ts";
+import { SqliteStore } from "../../src/store/sqlite-store.ts";
+import type { Store } from "../../src/store/types.ts";
+import { TestExecutor, type TestExecutorOptions } from "../jobs/test-executor.ts";
+
+export const digestOf = (bytes: string | Uint8Array): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+
+export interface HarnessOptions {
+  config?: ConfigOverrides;
+  executor?: TestExecutorOptions;
+  /** Wraps the real store (fault injection). */
+  wrapStore?: (store: Store) => Store;
+  /** Reuse a data directory (restart tests). */
+  dir?: string;
+  /** Start the runner (default true). */
+  startRunner?: boolean;
+}
+
+export interface Harness {
+  url: string;
+  dir: string;
+  config: Config;
+  store: SqliteStore;
+  blobs: FileBlobStore;
+  runner: InProcessRunner;
+  executor: TestExecutor;
+  logs: string[];
+  tokens: { alice: string; bob: string };
+  /** fetch against the server; `token` adds the bearer header (null: none). */
+  request(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
+  /** Stops everything; keeps the directory when `keepDir`. */
+  close(options?: { keepDir?: boolean }): Promise<void>;
+}
+
+function memoryLogger(lines: string[]): Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString("utf8"));
+      done();
+    },
+  });
+  return pino({ level: "debug" }, sink);
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "sslmem-http-"));
+  const config = loadConfig({}, { dataDir: dir, port: 0, ...options.config });
+  const store = await SqliteStore.open({ path: join(dir, "sslmem.db"), synchronous: "NORMAL" });
+  const blobs = await FileBlobStore.open(join(dir, "blobs"));
+  const wrapped = options.wrapStore ? options.wrapStore(store) : store;
+  const logs: string[] = [];
+  const logger = memoryLogger(logs);
+  const notifier = new AuditNotifier();
+  const executor = new TestExecutor(store, options.executor);
+  const runner = new InProcessRunner({ store: wrapped, executor, logger, notifier, cancelWaitMs: 5_000 });
+  if (options.startRunner ?? true) await runner.start();
+  const shutdown = new AbortController();
+  const eventLoop = new EventLoopMonitor();
+  const app = createApp({ config, store: wrapped, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
+  const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }) as Server;
+  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const tokens = { alice: (await store.createToken("alice")).token, bob: (await store.createToken("bob")).token };
+
+  let closed = false;
+  return {
+    url,
+    dir,
+    config,
+    store,
+    blobs,
+    runner,
+    executor,
+    logs,
+    tokens,
+    request(path, init = {}) {
+      const { token, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      const bearer = token === undefined ? tokens.alice : token;
+      if (bearer !== null) headers.set("authorization", `Bearer ${bearer}`);
+      return fetch(url + path, { ...rest, headers });
+    },
+    async close({ keepDir = false } = {}) {
+      if (closed) return;
+      closed = true;
+      shutdown.abort();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await runner.stop({ graceMs: 5_000 });
+      eventLoop.stop();
+      await store.close();
+      if (!keepDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function uploadBlob(h: Harness, bytes: string | Uint8Array, token?: string): Promise<string> {
+  const digest = digestOf(bytes);
+  const res = await h.request(`/v1/blobs/${digest}`, {
+    method: "PUT",
+    body: bytes,
+    headers: { "content-type": "application/octet-stream" },
+    ...(token !== undefined ? { token } : {}),
+  });
+  const text = await res.text();
+  assert.ok(res.status === 201 || res.status === 200, `upload answered ${res.status}: ${text}`);
+  return digest;
+}
+
+export interface AuditInputsBytes {
+  target: string;
+  reference: string;
+  candidates: string;
+  controls?: string;
+}
+
+/** Uploads three small blobs and returns their digests (distinct per `tag`). */
+export async function uploadInputs(h: Harness, tag = "a", token?: string): Promise<AuditInputsBytes> {
+  return {
+    target: await uploadBlob(h, `target-model-${tag}`, token),
+    reference: await uploadBlob(h, `reference-model-${tag}`, token),
+    candidates: await uploadBlob(h, `candidate-archive-${tag}`, token),
+  };
+}
+
+export async function submitJson(h: Harness, body: unknown, init: { token?: string; headers?: Record<string, string> } = {}): Promise<Response> {
+  return h.request("/v1/audits", {
+    method: "POST",
+    headers: { "content-type": "application/json", ...init.headers },
+    body: JSON.stringify(body),
+    ...(init.token !== undefined ? { token: init.token } : {}),
+  });
+}
+
+/** Submits an audit and returns its id (asserting 202). */
+export async function createAudit(h: Harness, body: Record<string, unknown> = {}, token?: string): Promise<string> {
+  const inputs = await uploadInputs(h, "a", token);
+  const res = await submitJson(h, { ...inputs, ...body }, token !== undefined ? { token } : {});
+  const json = (await res.json()) as { id: string };
+  assert.equal(res.status, 202, JSON.stringify(json));
+  return json.id;
+}
+
+/** Polls the store (not the clock) until the audit reaches one of `states`. */
+export async function waitForState(store: Store, id: string, states: readonly string[], maxPolls = 2000): Promise<string> {
+  for (let i = 0; i < maxPolls; i++) {
+    const audit = await store.getAuditInternal(id);
+    if (audit && states.includes(audit.state)) return audit.state;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`audit ${id} never reached ${states.join("|")}`);
+}
+
+export async function problemOf(res: Response): Promise<Record<string, unknown>> {
+  assert.equal(res.headers.get("content-type"), "application/problem+json", `status ${res.status}`);
+  return (await res.json()) as Record<string, unknown>;
+}
