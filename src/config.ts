@@ -166,7 +166,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue.path.join(".");
-    const name = CONFIG_ENV[path] ?? (path || "configuration");
+    // The variable of the field, or of its nearest parent (e.g. providers.0 → SSLMEM_PROVIDERS).
+    const keys = issue.path.map(String);
+    let name = path || "configuration";
+    for (let n = keys.length; n > 0; n--) {
+      const env = CONFIG_ENV[keys.slice(0, n).join(".")];
+      if (env) {
+        name = env;
+        break;
+      }
+    }
     throw new SslmemError("invalid_config", `${name}: ${issue.message}`, { field: path });
   }
   const { ingest, ...rest } = parsed.data;

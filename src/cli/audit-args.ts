@@ -117,7 +117,7 @@ function augmentSetting(v: string | undefined): unknown {
   throw new UsageError(`--augment must be a preset (${PRESET_NAMES.join(", ")}) or a policy .json file; got '${v}'`);
 }
 
-/** Parses `-o json=report.json`, `-o report.json` (format from --format), or `--output FILE`. */
+/** Parses `-o json=report.json`, `-o junit` (stdout), `-o report.json` (format from --format). */
 export function parseOutputs(values: string[] | undefined, format: string | undefined): OutputTarget[] {
   const defaultFormat = (format ?? "table") as OutputFormat;
   if (!(OUTPUT_FORMATS as readonly string[]).includes(defaultFormat)) {
@@ -125,6 +125,8 @@ export function parseOutputs(values: string[] | undefined, format: string | unde
   }
   if (!values || values.length === 0) return [{ format: defaultFormat }];
   return values.map((v) => {
+    // "-o junit" alone: that format on stdout.
+    if ((OUTPUT_FORMATS as readonly string[]).includes(v)) return { format: v as OutputFormat };
     const eq = v.indexOf("=");
     if (eq > 0 && (OUTPUT_FORMATS as readonly string[]).includes(v.slice(0, eq))) {
       return { format: v.slice(0, eq) as OutputFormat, file: v.slice(eq + 1) || undefined };

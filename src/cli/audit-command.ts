@@ -58,7 +58,8 @@ export async function runLocalAudit(cmd: AuditCommand): Promise<ReportV1> {
     const prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, {
       providers: cmd.providers && cmd.providers.length ? (cmd.providers as never) : "auto",
       threads: cmd.threads,
-      logger: stderrLogger(cmd.quiet),
+      // With the default (auto), falling back from cuda to cpu is expected, not worth a warning.
+      logger: stderrLogger(cmd.quiet || !cmd.providers),
     });
     try {
       const measurements = await measurePoints(prepared.context, {

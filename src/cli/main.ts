@@ -1,7 +1,7 @@
 /**
  * `sslmem <command>`: the dispatcher. Each command lives in its own module, loaded lazily so that
  * `sslmem --help` and `sslmem gate` start fast. Every failure ends here as one line on stderr and
- * exit code 1 — never a stack trace (set SSLMEM_DEBUG=1 to see one).
+ * exit code 1 — never a stack trace.
  */
 import { isSslmemError } from "../core/errors.ts";
 import { EXIT, UsageError } from "./errors.ts";
@@ -14,7 +14,6 @@ Commands:
   audit     score candidates locally (or on a server with --server) and apply a CI gate
   gate      re-apply a gate to a saved JSON report, offline
   serve     run the HTTP service (embedded: SQLite + local blobs under SSLMEM_DATA_DIR)
-  worker    run a queue worker (scaled mode)
   token     manage API tokens: token create --tenant NAME
   openapi   print the OpenAPI document
 
@@ -28,7 +27,6 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   audit: async () => (await import("./audit-command.ts")).auditCommand,
   gate: async () => (await import("./gate-command.ts")).gateCommand,
   serve: async () => (await import("./serve-command.ts")).serveCommand,
-  worker: async () => (await import("./worker-command.ts")).workerCommand,
   token: async () => (await import("./token-command.ts")).tokenCommand,
   openapi: async () => (await import("./openapi-command.ts")).openapiCommand,
 };
@@ -60,7 +58,6 @@ export async function main(argv: string[]): Promise<number> {
     return await (await load())(rest);
   } catch (e) {
     process.stderr.write(`${describeError(e)}\n`);
-    if (process.env.SSLMEM_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     return EXIT.error;
   }
 }

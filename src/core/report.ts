@@ -80,22 +80,31 @@ export const AuditInfoSchema = z.strictObject({
   controlsSource: PointSourceSchema.optional(),
 });
 
-export const TailModelSchema = z.strictObject({
-  family: z.literal("generalized-pareto"),
-  threshold: z.number(),
-  scale: z.number().gt(0),
-  shape: z.number().min(0),
-  exceedances: count,
-});
+export const TailModelSchema = z
+  .strictObject({
+    family: z.literal("generalized-pareto"),
+    threshold: z.number().meta({ description: "u: standardized score above which the GPD applies (the body is the controls' empirical distribution)." }),
+    scale: z.number().gt(0),
+    shape: z.number().min(0).meta({ description: "ξ as used: the ML estimate (constrained ≥ 0) plus half its standard error." }),
+    exceedances: count.meta({ description: "Controls above u that the GPD was fitted to." }),
+  })
+  .meta({ description: "Upper tail of the fdr null of standardized scores." });
 
 export const CalibrationDiagnosticsSchema = z.strictObject({
   controls: count,
-  covariate: z.enum(["alignReference", "meanAlignment", "stdErr", "none"]),
-  looFalseFlagRate: probability,
-  looExpectedRate: probability,
-  neighbors: count.optional(),
+  covariate: z
+    .enum(["alignReference", "meanAlignment", "stdErr", "none"])
+    .meta({ description: "Per-point covariate the null's location and scale depend on; none: one global scale." }),
+  looFalseFlagRate: probability.meta({
+    description: "Fraction of controls that would be flagged if each were scored as a candidate against the others (leave-one-out), at the candidates' cut.",
+  }),
+  looExpectedRate: probability.meta({ description: "The rate a calibrated null predicts at that cut (α for fpr, the BH p-value cut for fdr)." }),
+  neighbors: count.optional().meta({ description: "Controls per local window of the fdr null." }),
   tail: TailModelSchema.optional(),
-  qq: z.array(z.strictObject({ quantile: probability, empirical: z.number(), fitted: z.number() })).optional(),
+  qq: z
+    .array(z.strictObject({ quantile: probability, empirical: z.number(), fitted: z.number() }))
+    .optional()
+    .meta({ description: "Quantiles of the controls' leave-one-out standardized scores vs the fitted null." }),
   qqMaxAbsDeviation: z.number().min(0).optional(),
 });
 

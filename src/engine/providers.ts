@@ -11,6 +11,11 @@ import { z } from "zod";
 import { GraphBuilder } from "./onnx/builder.ts";
 import { SslmemError } from "../core/errors.ts";
 
+// ORT prints its own errors to stderr (e.g. a multi-line "Failed to load library" for every
+// provider probed that is absent). Failures reach us as exceptions, which are logged properly,
+// so ORT's own log is limited to fatal messages. Set before the first session creates ORT's env.
+ort.env.logLevel = "fatal";
+
 export const PROVIDER_NAMES = ["cuda", "tensorrt", "webgpu", "dml", "coreml", "cpu"] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 

@@ -1,16 +1,23 @@
 /**
- * The report of a succeeded audit in the requested format.
+ * The report of a succeeded audit in the requested format, through the shared renderers
+ * (src/report). The executor stores the v1 report on the audit; when it stores it without its
+ * `points` (they can be millions of rows, and they are already in the results table), the points
+ * are read back from the store here. Either way the result is checked against ReportV1Schema: a
+ * stored report that does not match is a bug (`internal`, logged), never a half-rendered page.
  *
- * TODO(lead): wire `renderReport(report: ReportV1, format)` from src/report/index.ts here for
- * html, junit, sarif and csv (and for json, if the renderer adds anything to the stored report).
- * Until then only json is served and the other formats answer 406 `not_acceptable`.
+ * TODO(lead): thumbnails for the HTML report (RenderOptions.thumbnails, src/report/thumbnails.ts)
+ * need the candidate images; wire them here if the executor does not keep them, and skip them once
+ * the inputs were purged (audit.inputsPurgedAt).
  */
 import { SslmemError } from "../core/errors.ts";
-import type { AuditRecord } from "../store/types.ts";
+import { ReportV1Schema, type ReportPoint, type ReportV1 } from "../core/report.ts";
+import { HTML_CSP, REPORT_CONTENT_TYPES, renderReport } from "../report/index.ts";
+import type { AuditRecord, Store, StoredResult } from "../store/types.ts";
 
 export const REPORT_FORMATS = ["json", "html", "junit", "sarif", "csv"] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
+/** Media type of each format without parameters (what Accept names). */
 export const REPORT_MEDIA_TYPES: Readonly<Record<ReportFormat, string>> = {
   json: "application/json",
   html: "text/html",
@@ -27,8 +34,51 @@ export const REPORT_FILE_EXTENSIONS: Readonly<Record<ReportFormat, string>> = {
   csv: "csv",
 };
 
-export async function renderAuditReport(audit: AuditRecord, format: ReportFormat): Promise<string> {
-  if (audit.report === null) throw new SslmemError("internal", `audit ${audit.id} succeeded without a report`);
-  if (format === "json") return JSON.stringify(audit.report);
-  throw new SslmemError("not_acceptable", `the ${format} report is not available on this server yet; ask for json`);
+function toReportPoint(r: StoredResult, auditId: string): ReportPoint {
+  if (r.scoreNormalized === undefined || r.flagged === undefined) {
+    throw new SslmemError("internal", `result ${r.index} of audit ${auditId} was never finalized`);
+  }
+  return {
+    id: r.id,
+    role: r.role,
+    alignTarget: r.alignTarget,
+    alignReference: r.alignReference,
+    score: r.score,
+    stdErr: r.stdErr,
+    scoreNormalized: r.scoreNormalized,
+    ...(r.pValue !== undefined ? { pValue: r.pValue } : {}),
+    flagged: r.flagged,
+  };
+}
+
+export async function loadReport(store: Store, audit: AuditRecord): Promise<ReportV1> {
+  const stored = audit.report;
+  if (stored === null) throw new SslmemError("internal", `audit ${audit.id} succeeded without a report`);
+  let candidate: Record<string, unknown> = stored;
+  if (!Array.isArray(stored.points)) {
+    const points: ReportPoint[] = [];
+    for await (const row of store.iterateResults(audit.id)) points.push(toReportPoint(row, audit.id));
+    candidate = { ...stored, points };
+  }
+  const parsed = ReportV1Schema.safeParse(candidate);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SslmemError("internal", `the stored report of audit ${audit.id} does not match report v1 (${issue?.path.join(".")}: ${issue?.message})`);
+  }
+  return parsed.data;
+}
+
+export interface RenderedReport {
+  body: string;
+  contentType: string;
+  headers: Record<string, string>;
+}
+
+export async function renderAuditReport(store: Store, audit: AuditRecord, format: ReportFormat): Promise<RenderedReport> {
+  const report = await loadReport(store, audit);
+  const headers: Record<string, string> =
+    format === "json" ? {} : { "Content-Disposition": `inline; filename="${audit.id}.${REPORT_FILE_EXTENSIONS[format]}"` };
+  // The page is self-contained; its CSP (also in a <meta>) forbids every external load.
+  if (format === "html") headers["Content-Security-Policy"] = HTML_CSP;
+  return { body: renderReport(report, format), contentType: REPORT_CONTENT_TYPES[format], headers };
 }

@@ -119,6 +119,23 @@ describe("GET /v1/audits/{id}/events", () => {
     assert.deepEqual(states, ["queued", "running", "cancelled"]);
   });
 
+  it("stops following an audit when the client disconnects", async () => {
+    const own = await startHarness({ startRunner: false, config: { sseHeartbeatMs: 10_000, ssePollMs: 10_000 } });
+    try {
+      const id = await createAudit(own);
+      const sse = sseReader(await own.request(`/v1/audits/${id}/events`));
+      await sse.next(); // retry
+      assert.equal((await sse.next())?.data?.state, "queued");
+      for (let i = 0; i < 2000 && own.notifier.waiting() === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(own.notifier.waiting(), 1, "the stream waits for new events");
+      await sse.cancel();
+      for (let i = 0; i < 2000 && own.notifier.waiting() > 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(own.notifier.waiting(), 0, "a closed stream stops waiting");
+    } finally {
+      await own.close();
+    }
+  });
+
   it("refuses a malformed Last-Event-ID", async () => {
     const id = await createAudit(h);
     const res = await h.request(`/v1/audits/${id}/events`, { headers: { "last-event-id": "abc" } });

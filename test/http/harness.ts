@@ -45,6 +45,7 @@ export interface Harness {
   blobs: FileBlobStore;
   runner: InProcessRunner;
   executor: TestExecutor;
+  notifier: AuditNotifier;
   logs: string[];
   tokens: { alice: string; bob: string };
   /** fetch against the server; `token` adds the bearer header (null: none). */
@@ -92,6 +93,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     blobs,
     runner,
     executor,
+    notifier,
     logs,
     tokens,
     request(path, init = {}) {

@@ -71,15 +71,34 @@ describe("results and report", () => {
     assert.equal((await problemOf(bad)).code, "validation_failed");
   });
 
-  it("serves the JSON report of a succeeded audit", async () => {
+  it("serves the v1 report with the points read back from the store", async () => {
     const res = await h.request(`/v1/audits/${id}/report`);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { version: 1, auditId: id, summary: { points: POINTS, flagged: POINTS / 4 } });
-    const explicit = await h.request(`/v1/audits/${id}/report?format=json`, { headers: { accept: "text/html" } });
-    assert.equal(explicit.status, 200);
-    await explicit.body?.cancel();
+    assert.equal(res.headers.get("content-type"), "application/json");
+    const report = (await res.json()) as { schemaVersion: string; audit: { id: string }; points: { id: string; score: number; flagged: boolean }[] };
+    assert.equal(report.schemaVersion, "sslmem.report/v1");
+    assert.equal(report.audit.id, id);
+    assert.equal(report.points.length, POINTS);
+    assert.deepEqual([report.points[8].id, report.points[8].score, report.points[8].flagged], ["img/0008.png", scoreOf(8), true]);
     const unknown = await h.request(`/v1/audits/${id}/report`, { headers: { accept: "image/png" } });
     assert.equal(unknown.status, 406);
+  });
+
+  it("renders html, junit, sarif and csv by Accept or ?format=", async () => {
+    const cases: [string, Record<string, string>, RegExp, RegExp][] = [
+      ["", { accept: "text/html" }, /^text\/html/, /<html[\s\S]*img\/2496\.png/],
+      ["?format=junit", {}, /^application\/xml/, /<testsuite[\s\S]*img\/2496\.png/],
+      ["?format=sarif", { accept: "text/html" }, /^application\/sarif\+json/, /"version":\s*"2\.1\.0"[\s\S]*img\/2496\.png/],
+      ["?format=csv", {}, /^text\/csv/, /img\/2496\.png/],
+    ];
+    for (const [query, headers, type, body] of cases) {
+      const res = await h.request(`/v1/audits/${id}/report${query}`, { headers });
+      assert.equal(res.status, 200, query);
+      assert.match(res.headers.get("content-type") ?? "", type);
+      assert.match(res.headers.get("content-disposition") ?? "", new RegExp(`filename="${id}\\.`));
+      assert.match(await res.text(), body, query);
+      if (type.source.includes("html")) assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+    }
   });
 });
 

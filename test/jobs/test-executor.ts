@@ -7,6 +7,8 @@
  * learn (deterministically) that it got there.
  */
 import { SslmemError } from "../../src/core/errors.ts";
+import type { ReportV1 } from "../../src/core/report.ts";
+import { fixtureReport } from "../helpers/report-fixture.ts";
 import type { AuditExecution, AuditExecutor, ExecutionContext } from "../../src/jobs/types.ts";
 import type { AuditRecord, ResultRow, Store } from "../../src/store/types.ts";
 
@@ -45,6 +47,8 @@ export interface TestExecutorOptions {
   gates?: Map<string, { gate: Gate; atIndex?: number }>;
   /** A gate every audit passes before its first batch (for "hold whatever runs next"). */
   firstBatchGate?: () => Gate | undefined;
+  /** A gate by the order the audit started in (0 = first) and the batch's first index. */
+  gateAt?: (ordinal: number, atIndex: number) => Gate | undefined;
   /** Thrown at the first batch of an audit whose id is in the map. */
   failures?: Map<string, Error>;
 }
@@ -79,7 +83,7 @@ export class TestExecutor implements AuditExecutor {
   }
 
   async execute(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditExecution> {
-    this.started.push(audit.id);
+    const ordinal = this.started.push(audit.id) - 1;
     const n = this.options.points ?? 10;
     const batch = this.options.batchSize ?? 4;
     const committed = new Set(await this.#store.committedIndices(audit.id));
@@ -91,6 +95,7 @@ export class TestExecutor implements AuditExecutor {
       if (failure) throw failure;
       const gated = this.options.gates?.get(audit.id);
       if (gated && (gated.atIndex ?? 0) === start) await gated.gate.pass(ctx.signal);
+      await this.options.gateAt?.(ordinal, start)?.pass(ctx.signal);
       const rows: ResultRow[] = [];
       for (let i = start; i < Math.min(n, start + batch); i++) if (!committed.has(i)) rows.push(rowOf(i));
       if (rows.length > 0) await this.#store.appendResults(audit.id, rows);
@@ -103,8 +108,22 @@ export class TestExecutor implements AuditExecutor {
     await this.#store.finalizeResults(audit.id, updates);
     const flagged = updates.filter((u) => u.flagged).length;
     const summary = { points: n, flagged };
-    return { summary, report: { version: 1, auditId: audit.id, summary } };
+    return { summary, report: reportWithoutPoints(audit.id) };
   }
+}
+
+let template: Omit<ReportV1, "points"> | undefined;
+
+/**
+ * A valid v1 report without its points (the engine's executor stores it like this; the points are
+ * the rows in the store). Its audit info and summary come from the report fixture.
+ */
+export function reportWithoutPoints(auditId: string): Record<string, unknown> {
+  if (!template) {
+    const { points: _points, ...rest } = fixtureReport("robust", { candidates: 20, hostileIds: false });
+    template = rest;
+  }
+  return { ...template, audit: { ...template.audit, id: auditId } };
 }
 
 export const userFailure = () => new SslmemError("model_invalid", "the target model is not an ONNX file; export it with torch.onnx.export");

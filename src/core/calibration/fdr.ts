@@ -26,7 +26,7 @@ import { benjaminiHochberg } from "./bh.ts";
 import { binomialSf } from "./distributions.ts";
 import { conformalPValue } from "./fpr.ts";
 import { fitLocalNull } from "./local-null.ts";
-import { countAtLeast, quantileOfSorted, sortedCopy } from "./stats.ts";
+import { countAtLeast, extent, quantileOfSorted, sortedCopy } from "./stats.ts";
 import { fitNullDistribution } from "./tail-fit.ts";
 import type { CalibrationDiagnostics, MethodOutcome, NullCovariate, QuantileComparison } from "./types.ts";
 
@@ -68,6 +68,24 @@ export function looWarnings(d: Pick<CalibrationDiagnostics, "controls" | "looFal
   ];
 }
 
+/**
+ * A warning when more candidates lie outside the controls' covariate range than chance allows
+ * (each does with probability 2/(n + 1) when candidates and controls are exchangeable): the
+ * controls may not represent the candidates, and the null at those points is extrapolated.
+ */
+export function covariateRangeWarnings(candidateCovariates: readonly number[], controlCovariates: readonly number[], covariate: NullCovariate): string[] {
+  if (covariate === "none" || candidateCovariates.length === 0 || controlCovariates.length === 0) return [];
+  const { min: lo, max: hi } = extent(controlCovariates);
+  let outside = 0;
+  for (const c of candidateCovariates) if (c < lo || c > hi) outside++;
+  const m = candidateCovariates.length;
+  if (outside === 0 || binomialSf(outside, m, 2 / (controlCovariates.length + 1)) >= 0.001) return [];
+  return [
+    `${outside} of ${m} candidates (${pct(outside / m)}) have a ${covariate} outside the controls' range, more than chance allows: ` +
+      `the controls may not come from the candidates' distribution, and the null for those candidates is extrapolated`,
+  ];
+}
+
 function pct(x: number): string {
   return `${(100 * x).toPrecision(2)}%`;
 }
@@ -97,11 +115,10 @@ export function fdrFlags(candidates: readonly PointMeasurement[], controls: read
   const candidateScores = candidates.map((p) => p.score);
   const m = candidates.length;
 
-  const local = fitLocalNull(
-    controlScores,
-    controls.map((p) => covariateOf(p, covariate)),
-    covariate === "none" ? n : opts.neighbors,
-  );
+  const controlCovariates = controls.map((p) => covariateOf(p, covariate));
+  const candidateCovariates = candidates.map((p) => covariateOf(p, covariate));
+  warnings.push(...covariateRangeWarnings(candidateCovariates, controlCovariates, covariate));
+  const local = fitLocalNull(controlScores, controlCovariates, covariate === "none" ? n : opts.neighbors);
   const zLoo = local
     ? controls.map((p, i) => {
         const f = local.leaveOneOut(i);
@@ -132,8 +149,8 @@ export function fdrFlags(candidates: readonly PointMeasurement[], controls: read
     };
   }
 
-  const candidateP = candidates.map((p) => {
-    const f = local.at(covariateOf(p, covariate));
+  const candidateP = candidates.map((p, i) => {
+    const f = local.at(candidateCovariates[i]);
     return nullZ.sf((p.score - f.location) / f.scale);
   });
   const controlP = zLoo.map((z) => nullZ.sfLeaveOneOut(z));

@@ -13,6 +13,17 @@ export function mean(xs: ArrayLike<number>): number {
   return s / xs.length;
 }
 
+/** Smallest and largest value (a loop: spreading a large array into Math.min overflows the stack). */
+export function extent(xs: ArrayLike<number>): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < xs.length; i++) {
+    if (xs[i] < min) min = xs[i];
+    if (xs[i] > max) max = xs[i];
+  }
+  return { min, max };
+}
+
 /** Sample standard deviation (n − 1 denominator); 0 for fewer than two values. */
 export function sampleSd(xs: ArrayLike<number>): number {
   const n = xs.length;

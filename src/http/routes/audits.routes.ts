@@ -17,7 +17,8 @@ export const CreateAuditRequestSchema = z
     reference: DigestSchema.openapi({ description: "Digest of the reference encoder (not trained on them)." }),
     candidates: DigestSchema.openapi({ description: "Digest of the candidate archive (tar, tar.gz, zip or .npy)." }),
     controls: DigestSchema.optional().openapi({ description: "Digest of a held-out archive; calibrates the flags." }),
-    config: AuditConfigSchema.openapi("AuditConfig").optional().openapi({ description: "The audit configuration (as `sslmem audit` flags)." }),
+    // .meta, not .openapi: AuditConfigSchema may be built before @hono/zod-openapi extends zod.
+    config: AuditConfigSchema.meta({ id: "AuditConfig", description: "The audit configuration (as `sslmem audit` flags)." }).optional(),
   })
   .strict()
   .openapi("CreateAuditRequest");

@@ -1,22 +1,19 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { SslmemError } from "../../core/errors.ts";
 import type { AppEnv } from "../context.ts";
-import { REPORT_FILE_EXTENSIONS, REPORT_MEDIA_TYPES, renderAuditReport } from "../report-render.ts";
+import { REPORT_MEDIA_TYPES, renderAuditReport } from "../report-render.ts";
 import { negotiate } from "../results-format.ts";
 import { findAudit } from "./audits.handlers.ts";
 import type { getReport } from "./report.routes.ts";
 
 export const get: RouteHandler<typeof getReport, AppEnv> = async (c) => {
-  const audit = await findAudit(c.var.services, c.var.tenant, c.req.valid("param").id);
+  const s = c.var.services;
+  const audit = await findAudit(s, c.var.tenant, c.req.valid("param").id);
   const format = negotiate(c.req.valid("query").format, c.req.header("accept"), REPORT_MEDIA_TYPES, "json");
   if (audit.state !== "succeeded") {
-    const why = audit.state === "queued" || audit.state === "running" ? "it is still " + audit.state : `it ${audit.state}`;
+    const why = audit.state === "queued" || audit.state === "running" ? `it is still ${audit.state}` : `it ${audit.state}`;
     throw new SslmemError("audit_not_finished", `the report exists once the audit succeeded; ${why}`, { state: audit.state });
   }
-  const body = await renderAuditReport(audit, format);
-  const type = REPORT_MEDIA_TYPES[format];
-  return c.body(body, 200, {
-    "Content-Type": type.startsWith("text/") || type === "application/xml" ? `${type}; charset=utf-8` : type,
-    ...(format === "json" ? {} : { "Content-Disposition": `inline; filename="${audit.id}.${REPORT_FILE_EXTENSIONS[format]}"` }),
-  });
+  const report = await renderAuditReport(s.store, audit, format);
+  return c.body(report.body, 200, { "Content-Type": report.contentType, ...report.headers });
 };

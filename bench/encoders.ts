@@ -1,0 +1,60 @@
+/**
+ * Benchmark encoders built in TypeScript with random weights (no download, no torch):
+ * a ResNet-18-sized plain convnet, so that the encoder work per view is realistic and the
+ * ratio "audit throughput / raw encoder throughput" measures the pipeline's overhead.
+ */
+import { floatTensor, GraphBuilder } from "../src/engine/onnx/builder.ts";
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function weights(seed: number, n: number, scale: number): Float32Array {
+  const r = lcg(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
+  return out;
+}
+
+export interface BenchEncoderSpec {
+  seed: number;
+  size: number;
+  /** Output channels of each stage; each stage = stride-2 conv then `depth` stride-1 convs. */
+  widths: number[];
+  depth: number;
+  dim: number;
+}
+
+/** ~1.7 GFLOPs per 128×128 view with the default widths — about a ResNet-18 at 224×224. */
+export const RESNET18_LIKE: Omit<BenchEncoderSpec, "seed"> = { size: 128, widths: [64, 128, 256, 512], depth: 1, dim: 512 };
+
+/** The size of the fixture encoders (tiny: augmentation and decoding dominate). */
+export const TINY: Omit<BenchEncoderSpec, "seed"> = { size: 32, widths: [16, 32, 64], depth: 1, dim: 64 };
+
+export function benchEncoder(spec: BenchEncoderSpec): Uint8Array {
+  const g = new GraphBuilder("bench_encoder");
+  let x = g.input("image", "float", ["N", 3, spec.size, spec.size]);
+  let cin = 3;
+  let k = 0;
+  const conv = (cout: number, stride: number) => {
+    const he = Math.sqrt(2 / (cin * 9));
+    const w = g.initializer(floatTensor(`w${k}`, weights(spec.seed * 1000 + k, cout * cin * 9, he), [cout, cin, 3, 3]));
+    const b = g.initializer(floatTensor(`b${k}`, new Float32Array(cout), [cout]));
+    k++;
+    x = g.op1("Relu", [g.op1("Conv", [x, w, b], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [stride, stride] })]);
+    cin = cout;
+  };
+  for (const width of spec.widths) {
+    conv(width, 2);
+    for (let d = 0; d < spec.depth; d++) conv(width, 1);
+  }
+  const pooled = g.op1("Flatten", [g.op1("GlobalAveragePool", [x])], { axis: 1 });
+  const fc = g.initializer(floatTensor("fc", weights(spec.seed * 1000 + 999, cin * spec.dim, 1 / Math.sqrt(cin)), [cin, spec.dim]));
+  g.op1("MatMul", [pooled, fc], {}, "embedding");
+  g.output("embedding", "float", ["N", spec.dim]);
+  return g.toModelBytes({ opset: 17, producer: "sslmem-bench" });
+}

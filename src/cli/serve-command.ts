@@ -1,0 +1,47 @@
+/**
+ * `sslmem serve`: the HTTP service on the embedded default (SQLite + blob directory under
+ * SSLMEM_DATA_DIR, in-process runner). Flags override the SSLMEM_* variables.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadConfig, type ConfigOverrides } from "../config.ts";
+import { engineExecutorFactory } from "../jobs/execute-audit.ts";
+import { startServer } from "../server.ts";
+import { EXIT, UsageError } from "./errors.ts";
+
+const HELP = `sslmem serve — run the audit HTTP service
+
+Usage: sslmem serve [--host H] [--port P] [--data-dir DIR]
+
+Every setting is also an environment variable (SSLMEM_HOST, SSLMEM_PORT, SSLMEM_DATA_DIR,
+SSLMEM_AUTH, SSLMEM_PROVIDERS, SSLMEM_THREADS, SSLMEM_RETENTION_HOURS, limits…; see the README).
+Stops gracefully on SIGTERM/SIGINT: running audits are checkpointed and resumed on restart.
+`;
+
+export async function serveCommand(argv: string[], env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { host: { type: "string" }, port: { type: "string" }, "data-dir": { type: "string" }, help: { type: "boolean", short: "h" } },
+    }));
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.split("\n")[0]} (see 'sslmem serve --help')`);
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  const overrides: ConfigOverrides = {};
+  if (values.host) overrides.host = values.host;
+  if (values.port) overrides.port = Number(values.port) as never;
+  if (values["data-dir"]) overrides.dataDir = values["data-dir"];
+  const config = loadConfig(env, overrides);
+  mkdirSync(join(config.dataDir, "tmp"), { recursive: true });
+  const server = await startServer(config, { executor: (deps) => engineExecutorFactory(deps) });
+  process.stderr.write(`sslmem: serving on ${server.url} (data in ${config.dataDir}; docs at ${server.url}/docs)\n`);
+  // The process lives until SIGTERM/SIGINT, which startServer handles (graceful shutdown).
+  await new Promise<void>(() => {});
+  return EXIT.ok;
+}
