@@ -4,10 +4,7 @@
  * `points` (they can be millions of rows, and they are already in the results table), the points
  * are read back from the store here. Either way the result is checked against ReportV1Schema: a
  * stored report that does not match is a bug (`internal`, logged), never a half-rendered page.
- *
- * TODO(lead): thumbnails for the HTML report (RenderOptions.thumbnails, src/report/thumbnails.ts)
- * need the candidate images; wire them here if the executor does not keep them, and skip them once
- * the inputs were purged (audit.inputsPurgedAt).
+ * The HTML format gets thumbnails of the listed candidates from report-thumbnails.ts.
  */
 import { SslmemError } from "../core/errors.ts";
 import { ReportV1Schema, type ReportPoint, type ReportV1 } from "../core/report.ts";
@@ -74,11 +71,17 @@ export interface RenderedReport {
   headers: Record<string, string>;
 }
 
-export async function renderAuditReport(store: Store, audit: AuditRecord, format: ReportFormat): Promise<RenderedReport> {
+export async function renderAuditReport(
+  store: Store,
+  audit: AuditRecord,
+  format: ReportFormat,
+  thumbnails?: (report: ReportV1) => Promise<Map<string, string>>,
+): Promise<RenderedReport> {
   const report = await loadReport(store, audit);
   const headers: Record<string, string> =
     format === "json" ? {} : { "Content-Disposition": `inline; filename="${audit.id}.${REPORT_FILE_EXTENSIONS[format]}"` };
   // The page is self-contained; its CSP (also in a <meta>) forbids every external load.
   if (format === "html") headers["Content-Security-Policy"] = HTML_CSP;
-  return { body: renderReport(report, format), contentType: REPORT_CONTENT_TYPES[format], headers };
+  const pictures = format === "html" && thumbnails ? await thumbnails(report) : undefined;
+  return { body: renderReport(report, format, { thumbnails: pictures }), contentType: REPORT_CONTENT_TYPES[format], headers };
 }

@@ -10,14 +10,16 @@
  * equal footing, while the mean alignment and the stdErr also involve f, which memorization
  * changes. ("meanAlignment", "stdErr" and "none" — one global scale — remain selectable.)
  *
- * Steps: (1) μ(c), σ(c) by the median and MAD of the k nearest controls in c (local-null.ts);
+ * Steps: (1) μ(c), σ(c) by the median and MAD of the controls nearest in c (local-null.ts);
  * (2) each control's leave-one-out standardized score z = (s − μ₋ᵢ(c))/σ₋ᵢ(c); (3) the null of z:
  * the controls' empirical distribution with a generalized Pareto upper tail (tail-fit.ts), so
  * p-values are not limited to ≥ 1/(n + 1); (4) candidate p = P(Z ≥ z); (5) BH at q.
  *
  * Diagnostics: the leave-one-out false-flag rate (the fraction of controls whose p-value, scored
  * like a candidate's, falls at or below the BH cut) against the rate a calibrated null predicts
- * (the cut itself), and a QQ summary of the controls' z against the fitted null. The tail is fitted once
+ * (the cut itself), and a QQ summary of the controls' z against the fitted null. A warning also
+ * fires when more candidates than chance allows lie outside the controls' covariate range: the
+ * controls then do not represent the candidates, which no fit can repair. The tail is fitted once
  * on all controls rather than n times; one control moves it by O(1/n).
  */
 import { SslmemError } from "../errors.ts";

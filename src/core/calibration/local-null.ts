@@ -4,8 +4,11 @@
  * median and 1.4826·MAD. Nearest-neighbour windows adapt to however the controls' covariates are
  * spread (a fixed binning would leave sparse atypical regions with a handful of points), depend
  * only on the order of c (so c and log c give the same fit), and are robust to the odd extreme
- * control. σ has a floor of 1% of the controls' global robust scale, so a window of tied scores
- * cannot make every difference infinitely significant.
+ * control. Where σ jumps (typical → atypical points), a centred window straddling the jump would
+ * standardize atypical points by their narrow neighbours and over-flag them, so σ(c) is the largest
+ * of the centred and the two one-sided windows' scales (see windowStats). σ has a floor of 1% of
+ * the controls' global robust scale, so a window of tied scores cannot make every difference
+ * infinitely significant.
  *
  * `leaveOneOut(i)` refits at control i's covariate without control i: the standardized score of a
  * control against it is distributed like a non-memorized candidate's against the full fit, which

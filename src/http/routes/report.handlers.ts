@@ -1,5 +1,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
+import { join } from "node:path";
 import { SslmemError } from "../../core/errors.ts";
+import { candidateThumbnails } from "../report-thumbnails.ts";
 import type { AppEnv } from "../context.ts";
 import { REPORT_MEDIA_TYPES, renderAuditReport } from "../report-render.ts";
 import { negotiate } from "../results-format.ts";
@@ -14,6 +16,8 @@ export const get: RouteHandler<typeof getReport, AppEnv> = async (c) => {
     const why = audit.state === "queued" || audit.state === "running" ? `it is still ${audit.state}` : `it ${audit.state}`;
     throw new SslmemError("audit_not_finished", `the report exists once the audit succeeded; ${why}`, { state: audit.state });
   }
-  const report = await renderAuditReport(s.store, audit, format);
+  const report = await renderAuditReport(s.store, audit, format, (r) =>
+    candidateThumbnails(audit, r, { blobs: s.blobs, ingest: s.config.ingest, tmpDir: join(s.config.dataDir, "tmp"), logger: s.logger }),
+  );
   return c.body(report.body, 200, { "Content-Type": report.contentType, ...report.headers });
 };

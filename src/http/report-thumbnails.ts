@@ -1,0 +1,50 @@
+/**
+ * Thumbnails of the candidates the HTML report lists (its flagged table, or the top points),
+ * made on demand from the audit's candidate upload. They are never stored: once the candidates
+ * are purged (DELETE or retention), the report renders without pictures — private images do not
+ * outlive their purge inside a report.
+ */
+import type { Logger } from "pino";
+import type { ReportV1 } from "../core/report.ts";
+import type { IngestLimits } from "../data/limits.ts";
+import { openPointSet } from "../data/sources.ts";
+import { HTML_FLAGGED_LIMIT } from "../report/html.ts";
+import { flaggedCandidatesByScore } from "../report/selection.ts";
+import { makeThumbnail } from "../report/thumbnails.ts";
+import type { BlobStore } from "../store/blob-store.ts";
+import type { AuditRecord } from "../store/types.ts";
+
+export interface ThumbnailDeps {
+  blobs: BlobStore;
+  ingest: Partial<IngestLimits>;
+  tmpDir: string;
+  logger: Logger;
+}
+
+/** The ids the HTML page shows: flagged candidates by score (its table), else the top points. */
+export function thumbnailIds(report: ReportV1): string[] {
+  const flagged = flaggedCandidatesByScore(report).slice(0, HTML_FLAGGED_LIMIT).map((p) => p.id);
+  return flagged.length > 0 ? flagged : report.summary.top.map((t) => t.id);
+}
+
+export async function candidateThumbnails(audit: AuditRecord, report: ReportV1, deps: ThumbnailDeps): Promise<Map<string, string>> {
+  const thumbnails = new Map<string, string>();
+  const digest = audit.inputs.candidates;
+  if (audit.inputsPurgedAt !== null || !(await deps.blobs.has(digest))) return thumbnails;
+  const wanted = new Set(thumbnailIds(report));
+  if (wanted.size === 0) return thumbnails;
+  try {
+    const set = await openPointSet(deps.blobs.pathFor(digest), deps.ingest, { tmpDir: deps.tmpDir });
+    try {
+      for (let i = 0; i < set.size && thumbnails.size < wanted.size; i++) {
+        if (wanted.has(set.ids[i])) thumbnails.set(set.ids[i], await makeThumbnail(await set.load(i)));
+      }
+    } finally {
+      await set.close();
+    }
+  } catch (e) {
+    // Pictures are a convenience: the report renders without them, and the reason is logged.
+    deps.logger.warn({ auditId: audit.id, err: e instanceof Error ? e.message : String(e) }, "report thumbnails unavailable");
+  }
+  return thumbnails;
+}
