@@ -42,6 +42,24 @@ const LimitsSchema = z
   })
   .strict();
 
+/** BullMQ settings of the scaled mode; the defaults suit production, tests shorten the timings. */
+const QueueSchema = z
+  .object({
+    /** BullMQ queue name and Redis key prefix: two deployments on one Redis must differ in one. */
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, "letters, digits, '_', '.', '-'").default("sslmem"),
+    prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, "letters, digits, '_', '.', '-'").default("bull"),
+    /** A worker's lock on a job; a worker that dies loses it after this long and the job is retried. */
+    lockMs: int(100).default(30_000),
+    /** How often workers look for jobs whose lock expired (stalled: their worker died). */
+    stalledIntervalMs: int(100).default(30_000),
+    /** Times a job may stall (its worker killed) before it fails. */
+    maxStalledCount: int(0, 100).default(2),
+    /** Attempts of a job that fails with a transient error (backoff doubles from backoffMs). */
+    attempts: int(1, 100).default(5),
+    backoffMs: int(1).default(2_000),
+  })
+  .strict();
+
 const IngestOverridesSchema = z
   .object({
     maxPixels: int(1).optional(),
@@ -63,6 +81,11 @@ const ProvidersSchema = z.preprocess(
 export const ConfigSchema = z
   .object({
     dataDir: z.string().min(1).default("./data"),
+    /** PostgreSQL URL (scaled mode); unset = the embedded SQLite file under dataDir. */
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, "must be a postgres:// or postgresql:// URL")
+      .optional(),
     host: z.string().min(1).default("127.0.0.1"),
     port: int(0, 65535).default(8080),
     auth: z.enum(["enabled", "disabled"]).default("enabled"),
@@ -70,6 +93,11 @@ export const ConfigSchema = z
     providers: ProvidersSchema.default("auto"),
     /** ONNX Runtime intra-op threads; undefined = ORT's default. */
     threads: int(1, 1024).optional(),
+    /**
+     * Where the engine measures: "worker" (a worker thread; the HTTP event loop stays responsive)
+     * or "main" (inline, for debugging and for measuring the difference).
+     */
+    engineThread: z.enum(["worker", "main"]).default("worker"),
     /** Purge candidate/controls blobs of audits finished more than N hours ago (0 = never). */
     retentionHours: z.coerce.number().finite().min(0).default(0),
     /** How often the retention sweep runs. */
@@ -80,6 +108,17 @@ export const ConfigSchema = z
     sseHeartbeatMs: int(10).default(15_000),
     /** SSE re-reads the store at least this often (another process may append events). */
     ssePollMs: int(10).default(1_000),
+    /** Scaled mode: the BullMQ queue's Redis (redis://…). Unset: the embedded in-process runner. */
+    queueUrl: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").optional(),
+    /** Scaled mode: points per shard (one queue job each; any worker may run it). */
+    shardSize: int(1).default(256),
+    /** `sslmem worker`: port of /livez, /readyz and /metrics. */
+    workerHealthPort: int(0, 65535).default(9090),
+    /** `sslmem worker`: address of the health server (all interfaces, for the kubelet's probes). */
+    workerHealthHost: z.string().min(1).default("0.0.0.0"),
+    /** `sslmem worker`: jobs run at once; 1 per device. */
+    workerConcurrency: int(1, 64).default(1),
+    queue: QueueSchema.prefault({}),
     limits: LimitsSchema.prefault({}),
     ingest: IngestOverridesSchema.prefault({}),
   })
@@ -98,17 +137,31 @@ export type ConfigOverrides = DeepPartial<z.input<typeof ConfigSchema>>;
 /** Config field (dotted path) → the environment variable that sets it. */
 export const CONFIG_ENV: Readonly<Record<string, string>> = {
   dataDir: "SSLMEM_DATA_DIR",
+  databaseUrl: "SSLMEM_DATABASE_URL",
   host: "SSLMEM_HOST",
   port: "SSLMEM_PORT",
   auth: "SSLMEM_AUTH",
   logLevel: "SSLMEM_LOG_LEVEL",
   providers: "SSLMEM_PROVIDERS",
   threads: "SSLMEM_THREADS",
+  engineThread: "SSLMEM_ENGINE_THREAD",
   retentionHours: "SSLMEM_RETENTION_HOURS",
   retentionSweepSeconds: "SSLMEM_RETENTION_SWEEP_SECONDS",
   shutdownGraceMs: "SSLMEM_SHUTDOWN_GRACE_MS",
   sseHeartbeatMs: "SSLMEM_SSE_HEARTBEAT_MS",
   ssePollMs: "SSLMEM_SSE_POLL_MS",
+  queueUrl: "SSLMEM_QUEUE",
+  shardSize: "SSLMEM_SHARD_SIZE",
+  workerHealthPort: "SSLMEM_WORKER_HEALTH_PORT",
+  workerHealthHost: "SSLMEM_WORKER_HEALTH_HOST",
+  workerConcurrency: "SSLMEM_WORKER_CONCURRENCY",
+  "queue.name": "SSLMEM_QUEUE_NAME",
+  "queue.prefix": "SSLMEM_QUEUE_PREFIX",
+  "queue.lockMs": "SSLMEM_QUEUE_LOCK_MS",
+  "queue.stalledIntervalMs": "SSLMEM_QUEUE_STALLED_INTERVAL_MS",
+  "queue.maxStalledCount": "SSLMEM_QUEUE_MAX_STALLED",
+  "queue.attempts": "SSLMEM_QUEUE_ATTEMPTS",
+  "queue.backoffMs": "SSLMEM_QUEUE_BACKOFF_MS",
   "limits.maxBlobBytes": "SSLMEM_MAX_BLOB_BYTES",
   "limits.maxJsonBytes": "SSLMEM_MAX_JSON_BYTES",
   "limits.maxConfigPartBytes": "SSLMEM_MAX_CONFIG_PART_BYTES",

@@ -18,9 +18,11 @@ import { EventLoopMonitor } from "./http/event-loop.ts";
 import { InProcessRunner } from "./jobs/in-process-runner.ts";
 import { AuditNotifier } from "./jobs/notifier.ts";
 import { RetentionSweeper } from "./jobs/retention.ts";
-import type { AuditExecutor } from "./jobs/types.ts";
+import { BullMqRunner } from "./jobs/bullmq-runner.ts";
+import { queueSettings } from "./jobs/queue-jobs.ts";
+import type { AuditExecutor, JobRunner } from "./jobs/types.ts";
 import { FileBlobStore, type BlobStore } from "./store/blob-store.ts";
-import { SqliteStore } from "./store/sqlite-store.ts";
+import { openStore, storeBackend } from "./store/open-store.ts";
 import type { Store } from "./store/types.ts";
 
 export interface ExecutorDeps {
@@ -44,12 +46,12 @@ export interface RunningServer {
   address: AddressInfo;
   store: Store;
   blobs: BlobStore;
-  runner: InProcessRunner;
+  runner: JobRunner;
   /** Graceful shutdown; idempotent. Resolves when the store is closed. */
   close(): Promise<void>;
 }
 
-export const DATABASE_FILE = "sslmem.db";
+export { DATABASE_FILE } from "./store/open-store.ts";
 export const BLOB_DIR = "blobs";
 
 export function createLogger(config: Config): Logger {
@@ -71,10 +73,13 @@ function listen(server: Server, config: Config): Promise<AddressInfo> {
 export async function startServer(config: Config, options: StartServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
   const dataDir = resolve(config.dataDir);
-  const store = await SqliteStore.open({ path: join(dataDir, DATABASE_FILE) });
+  const store = await openStore(config, { onIdleError: (err) => logger.warn({ err }, "a pooled database connection failed; it will be replaced") });
   const blobs = await FileBlobStore.open(join(dataDir, BLOB_DIR));
   const notifier = new AuditNotifier();
-  const runner = new InProcessRunner({ store, executor: options.executor({ config, store, blobs, logger }), logger, notifier });
+  // Scaled mode (SSLMEM_QUEUE): audits run on `sslmem worker` processes; this process only queues.
+  const runner: JobRunner = config.queueUrl
+    ? new BullMqRunner({ store, logger, notifier, settings: queueSettings(config) })
+    : new InProcessRunner({ store, executor: options.executor({ config, store, blobs, logger }), logger, notifier });
   const retention = new RetentionSweeper({
     store,
     blobs,
@@ -116,7 +121,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
     logger.warn("authentication is DISABLED (SSLMEM_AUTH=disabled): every request acts as tenant 'local'; use only on a private machine");
   }
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
-  logger.info({ url, dataDir, auth: config.auth }, "sslmem listening");
+  logger.info({ url, dataDir, auth: config.auth, store: storeBackend(config) }, "sslmem listening");
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>

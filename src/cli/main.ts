@@ -14,6 +14,7 @@ Commands:
   audit     score candidates locally (or on a server with --server) and apply a CI gate
   gate      re-apply a gate to a saved JSON report, offline
   serve     run the HTTP service (embedded: SQLite + local blobs under SSLMEM_DATA_DIR)
+  worker    run audit shards from the scaled mode's queue (SSLMEM_QUEUE=redis://…)
   token     manage API tokens: token create --tenant NAME
   openapi   print the OpenAPI document
 
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   audit: async () => (await import("./audit-command.ts")).auditCommand,
   gate: async () => (await import("./gate-command.ts")).gateCommand,
   serve: async () => (await import("./serve-command.ts")).serveCommand,
+  worker: async () => (await import("./worker-command.ts")).workerCommand,
   token: async () => (await import("./token-command.ts")).tokenCommand,
   openapi: async () => (await import("./openapi-command.ts")).openapiCommand,
 };

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig, type ConfigOverrides } from "../config.ts";
 import { engineExecutorFactory } from "../jobs/execute-audit.ts";
+import { workerEngineExecutorFactory, type WorkerEngineExecutor } from "../jobs/worker-executor.ts";
 import { startServer } from "../server.ts";
 import { EXIT, UsageError } from "./errors.ts";
 
@@ -39,9 +40,25 @@ export async function serveCommand(argv: string[], env: Readonly<Record<string, 
   if (values["data-dir"]) overrides.dataDir = values["data-dir"];
   const config = loadConfig(env, overrides);
   mkdirSync(join(config.dataDir, "tmp"), { recursive: true });
-  const server = await startServer(config, { executor: (deps) => engineExecutorFactory(deps) });
+  // The engine runs on a worker thread unless SSLMEM_ENGINE_THREAD=main (see worker-executor.ts).
+  let worker: WorkerEngineExecutor | undefined;
+  const server = await startServer(config, {
+    executor: (deps) => (config.engineThread === "worker" ? (worker = workerEngineExecutorFactory(deps)) : engineExecutorFactory(deps)),
+    handleSignals: false,
+  });
   process.stderr.write(`sslmem: serving on ${server.url} (data in ${config.dataDir}; docs at ${server.url}/docs)\n`);
-  // The process lives until SIGTERM/SIGINT, which startServer handles (graceful shutdown).
-  await new Promise<void>(() => {});
+  // The process lives until SIGTERM/SIGINT: then a graceful shutdown (the running audit is
+  // checkpointed back into the queue), the engine worker ends, and the command returns 0.
+  await new Promise<void>((resolve, reject) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
+      process.stderr.write(`sslmem: ${signal} received, shutting down\n`);
+      server
+        .close()
+        .then(() => worker?.close())
+        .then(resolve, reject);
+    };
+    process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
+  });
   return EXIT.ok;
 }

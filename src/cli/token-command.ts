@@ -1,13 +1,11 @@
 /**
  * `sslmem token create --tenant NAME` prints a new bearer token once (only its hash is stored);
- * `sslmem token list --tenant NAME`, `sslmem token revoke ID`. Works on the store of SSLMEM_DATA_DIR.
+ * `sslmem token list --tenant NAME`, `sslmem token revoke ID`. Works on the store of SSLMEM_DATA_DIR
+ * (or SSLMEM_DATABASE_URL).
  */
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config.ts";
-import { DATABASE_FILE } from "../server.ts";
-import { SqliteStore } from "../store/sqlite-store.ts";
+import { openStore } from "../store/open-store.ts";
 import { EXIT, UsageError } from "./errors.ts";
 
 const HELP = `sslmem token — API tokens
@@ -37,8 +35,7 @@ export async function tokenCommand(argv: string[], env: Readonly<Record<string, 
     return parsed.values.help ? EXIT.ok : EXIT.error;
   }
   const config = loadConfig(env, parsed.values["data-dir"] ? { dataDir: parsed.values["data-dir"] } : {});
-  mkdirSync(config.dataDir, { recursive: true });
-  const store = await SqliteStore.open({ path: join(config.dataDir, DATABASE_FILE) });
+  const store = await openStore(config);
   try {
     const tenant = parsed.values.tenant;
     const tenantOk = (t: string | undefined): t is string => typeof t === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(t);

@@ -46,6 +46,16 @@ export async function decodeImage(
   if (format === null) {
     throw new SslmemError("image_invalid", `${point}: not a supported image (${IMAGE_FORMATS_TEXT})`, { id });
   }
+  const tooLarge = (width: number, height: number) =>
+    new SslmemError(
+      "image_too_large",
+      `${point}: ${width}×${height} pixels is more than the limit of ${limits.maxPixels} (maxPixels)`,
+      { id, width, height, limit: limits.maxPixels },
+    );
+  // libspng calls a header whose sizes overflow its own bounds "corrupt" (e.g. 2^31−1 × 1), so
+  // the declared size of a PNG is read here first: a bomb is refused as one, whatever the decoder.
+  const declared = format === "png" ? pngDeclaredSize(bytes) : null;
+  if (declared !== null && declared.width * declared.height > limits.maxPixels) throw tooLarge(declared.width, declared.height);
   const corrupt = (cause: unknown) =>
     new SslmemError("image_invalid", `${point}: the ${format.toUpperCase()} data is corrupt or truncated`, { id, format }, {
       cause,
@@ -62,13 +72,7 @@ export async function decodeImage(
   const width = meta.width ?? 0;
   const height = meta.pageHeight ?? meta.height ?? 0;
   if (width <= 0 || height <= 0) throw corrupt(new Error("no dimensions"));
-  if (width * height > limits.maxPixels) {
-    throw new SslmemError(
-      "image_too_large",
-      `${point}: ${width}×${height} pixels is more than the limit of ${limits.maxPixels} (maxPixels)`,
-      { id, width, height, limit: limits.maxPixels },
-    );
-  }
+  if (width * height > limits.maxPixels) throw tooLarge(width, height);
   if (meta.depth !== undefined && !DECODABLE_DEPTHS.has(meta.depth)) {
     throw new SslmemError("image_invalid", `${point}: ${meta.depth} samples are not supported; use 8- or 16-bit integers`, {
       id,
@@ -104,4 +108,12 @@ export async function decodeImage(
     }
     throw corrupt(e);
   }
+}
+
+/** Width and height from a PNG's IHDR (always the first chunk), or null when it is not there. */
+function pngDeclaredSize(bytes: Uint8Array): { width: number; height: number } | null {
+  if (bytes.length < 24) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const isIhdr = bytes[12] === 0x49 && bytes[13] === 0x48 && bytes[14] === 0x44 && bytes[15] === 0x52;
+  return isIhdr ? { width: view.getUint32(16), height: view.getUint32(20) } : null;
 }

@@ -4,7 +4,6 @@
  * file handle and an upload slot forever (slow-loris).
  */
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { SslmemError } from "../core/errors.ts";
 import type { AppEnv } from "./context.ts";
 import { HttpProblemError } from "./problem-response.ts";
@@ -50,16 +49,29 @@ export async function* bodyChunks(request: Request, idleTimeoutMs: number): Asyn
   }
 }
 
-/** Caps a JSON body (read whole by the validator) at SSLMEM_MAX_JSON_BYTES, while it streams. */
+/**
+ * Reads a JSON body (the validator parses it whole) under two limits, both while it streams:
+ * SSLMEM_MAX_JSON_BYTES (413 at the first byte over, whatever Content-Length claimed) and
+ * SSLMEM_BODY_TIMEOUT_MS between chunks (408), so a client cannot hold a connection open by
+ * trickling a small JSON body.
+ */
 export function jsonBodyLimit(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (!/^application\/([a-z0-9.+-]+\+)?json\b/i.test(c.req.header("content-type") ?? "")) return next();
-    const maxSize = c.var.services.config.limits.maxJsonBytes;
-    return bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new HttpProblemError("payload_too_large", `the JSON body is larger than ${maxSize} bytes`, { Connection: "close" }, { maxBytes: maxSize });
-      },
-    })(c, next);
+    const { maxJsonBytes: maxSize, bodyTimeoutMs } = c.var.services.config.limits;
+    const tooLarge = () =>
+      new HttpProblemError("payload_too_large", `the JSON body is larger than ${maxSize} bytes`, { Connection: "close" }, { maxBytes: maxSize });
+    const declared = c.req.header("content-length");
+    if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > maxSize) throw tooLarge();
+    if (!c.req.raw.body) return next();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of bodyChunks(c.req.raw, bodyTimeoutMs)) {
+      size += chunk.byteLength;
+      if (size > maxSize) throw tooLarge();
+      chunks.push(chunk);
+    }
+    c.req.raw = new Request(c.req.raw, { body: Buffer.concat(chunks) });
+    return next();
   };
 }

@@ -41,6 +41,8 @@ export interface MetricsSnapshot {
   auditsByState: Record<AuditState, number>;
   throughput: ThroughputSnapshot;
   queueDepth: number;
+  /** Scaled mode: BullMQ jobs by state (shards waiting and running: the autoscaling signal). */
+  queueJobs?: Record<string, number>;
   eventLoopLag: EventLoopLag;
 }
 
@@ -64,6 +66,11 @@ export function renderPrometheus(m: MetricsSnapshot): string {
 
   header(lines, "sslmem_audit_queue_depth", "gauge", "Audits waiting for the runner of this process.");
   lines.push(`sslmem_audit_queue_depth ${m.queueDepth}`);
+
+  if (m.queueJobs) {
+    header(lines, "sslmem_queue_jobs", "gauge", "Jobs in the shared queue by state (scaled mode; same value on every API replica).");
+    for (const [state, n] of Object.entries(m.queueJobs)) lines.push(`sslmem_queue_jobs${labelText({ state })} ${n}`);
+  }
 
   header(lines, "sslmem_points_scored_total", "counter", "Points measured by this process since it started.");
   lines.push(`sslmem_points_scored_total ${m.throughput.pointsScoredTotal}`);

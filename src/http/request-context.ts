@@ -10,6 +10,13 @@ import { routePath } from "hono/route";
 import type { AppEnv, AppServices } from "./context.ts";
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Anything shaped like one of our tokens (a client that put its token in the URL by mistake). */
+const TOKEN_LIKE = /sslm_[A-Za-z0-9_-]{8,}/g;
+
+/** The path as logged: token-shaped segments redacted (the log must never hold a credential). */
+export function loggablePath(path: string): string {
+  return path.replace(TOKEN_LIKE, "sslm_[redacted]");
+}
 
 /** Hono's route pattern → the label used in metrics and logs (`/v1/audits/{id}`). */
 export function routeLabel(pattern: string): string {
@@ -23,7 +30,8 @@ export function requestContext(services: AppServices): MiddlewareHandler<AppEnv>
     const started = performance.now();
     c.set("services", services);
     const given = c.req.header("x-request-id");
-    const requestId = given !== undefined && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
+    // A client's id is echoed and logged: never one that looks like a token.
+    const requestId = given !== undefined && CLIENT_REQUEST_ID.test(given) && !given.includes("sslm_") ? given : randomUUID();
     c.set("requestId", requestId);
     await next();
     c.res.headers.set("X-Request-Id", requestId);
@@ -34,7 +42,7 @@ export function requestContext(services: AppServices): MiddlewareHandler<AppEnv>
     const line = {
       reqId: requestId,
       method: c.req.method,
-      path: c.req.path,
+      path: loggablePath(c.req.path),
       route,
       status,
       durationMs: Math.round(seconds * 1e4) / 10,

@@ -2,22 +2,26 @@
  * The engine's AuditExecutor: what one audit does inside the service. The runner owns the state
  * machine; this measures points batch by batch (results appended idempotently, so a resumed audit
  * skips what was committed), then finalizes normalization, calibration and flags over all rows.
+ *
+ * The same work is available in the steps the scaled mode distributes: `planAudit` (open the
+ * inputs, count the points), `measureShard` (one range of points, on any worker) and `mergeAudit`
+ * (the whole-set statistics, once every shard is in the store). Because each view's randomness
+ * is keyed by (seed, point id, view), the steps give the same scores as `execute`.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { AuditConfigSchema, type AuditConfig } from "../core/audit-config.ts";
-import { SslmemError, isSslmemError } from "../core/errors.ts";
+import type { AuditConfig } from "../core/audit-config.ts";
+import { SslmemError } from "../core/errors.ts";
+import type { ReportAuditInfo } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import type { IngestLimits } from "../data/limits.ts";
-import type { PointSet } from "../data/point-set.ts";
-import { openPointSet } from "../data/sources.ts";
-import { describeAudit, finalizeAudit, prepareAudit } from "../engine/audit.ts";
+import { describeAudit, finalizeAudit } from "../engine/audit.ts";
 import { measurePoints } from "../engine/measure.ts";
 import type { ProviderPreference } from "../engine/providers.ts";
 import { SessionCache } from "../engine/session.ts";
 import type { BlobStore } from "../store/blob-store.ts";
 import type { AuditRecord, JsonObject, Store } from "../store/types.ts";
+import { WorkspaceCache, openAuditWorkspace, parseStoredConfig, type AuditWorkspace, type WorkspaceLease } from "./audit-workspace.ts";
 import type { AuditExecution, AuditExecutor, ExecutionContext } from "./types.ts";
 
 export interface EngineExecutorDeps {
@@ -29,110 +33,206 @@ export interface EngineExecutorDeps {
   ingest: Partial<IngestLimits>;
   /** Where .tar.gz uploads are decompressed while an audit runs. */
   tmpDir: string;
+  /**
+   * Keep an audit's inputs and graphs open between calls (a worker running many shards of one
+   * audit). Without it every call opens and closes its own workspace.
+   */
+  keepWorkspaces?: { idleMs?: number; maxIdle?: number };
 }
 
-/** Error messages of the readers speak of "the candidate set"; say which input it was. */
-function inputError(e: unknown, role: "candidates" | "controls"): unknown {
-  if (isSslmemError(e) && role === "controls") return new SslmemError(e.code, `controls: ${e.message}`, e.details);
-  return e;
+/** A range of global point indices: [from, to). */
+export interface PointRange {
+  from: number;
+  to: number;
 }
 
-async function openInput(blobs: BlobStore, digest: string, role: "candidates" | "controls", deps: EngineExecutorDeps): Promise<PointSet> {
-  if (!(await blobs.has(digest))) {
-    throw new SslmemError("blob_not_found", `the ${role} upload is no longer stored (purged by retention or deleted); upload it again`);
+export interface AuditPlan {
+  /** Points of the audit (candidates then controls). */
+  total: number;
+  candidates: number;
+  controls: number;
+  skipped: number;
+  provider: string;
+}
+
+/**
+ * Reads every measured row of an audit, computes normalization, calibration and flags over the
+ * whole set, writes the per-point results back and returns the summary and report. Separate from
+ * the engine so its cost (the merge of a sharded audit) can be measured on its own.
+ */
+export async function finalizeFromStore(
+  store: Store,
+  auditId: string,
+  info: ReportAuditInfo,
+  config: AuditConfig,
+  total: number,
+): Promise<AuditExecution> {
+  const measurements: (PointMeasurement & { index: number })[] = [];
+  for await (const row of store.iterateResults(auditId)) measurements.push(row);
+  if (measurements.length !== total) {
+    throw new SslmemError("store_failure", `expected ${total} measured points, found ${measurements.length}`);
   }
-  try {
-    return await openPointSet(blobs.pathFor(digest), deps.ingest, { tmpDir: deps.tmpDir });
-  } catch (e) {
-    throw inputError(e, role);
-  }
-}
-
-async function readModel(blobs: BlobStore, digest: string, role: "target" | "reference"): Promise<Uint8Array> {
-  if (!(await blobs.has(digest))) throw new SslmemError("blob_not_found", `the ${role} model upload is no longer stored; upload it again`);
-  return new Uint8Array(await readFile(blobs.pathFor(digest)));
+  measurements.sort((a, b) => a.index - b.index);
+  const { report, flags } = finalizeAudit(info, measurements, config);
+  // flagPoints returns candidates then controls, each in input order: index order here.
+  const candidateRows = measurements.filter((m) => m.role === "candidate");
+  const controlRows = measurements.filter((m) => m.role === "control");
+  const ordered = [...candidateRows, ...controlRows];
+  await store.finalizeResults(
+    auditId,
+    flags.results.map((r, i) => ({
+      index: ordered[i].index,
+      scoreNormalized: r.scoreNormalized,
+      ...(r.pValue !== undefined ? { pValue: r.pValue } : {}),
+      flagged: r.flagged,
+    })),
+  );
+  const { points: _points, ...withoutPoints } = report;
+  return { summary: report.summary as unknown as JsonObject, report: withoutPoints as unknown as JsonObject };
 }
 
 export class EngineExecutor implements AuditExecutor {
   /** Sessions are kept across audits: CI re-audits against the same reference encoder. */
   private readonly cache = new SessionCache();
+  private readonly workspaces: WorkspaceCache | undefined;
 
-  constructor(private readonly deps: EngineExecutorDeps) {}
+  constructor(private readonly deps: EngineExecutorDeps) {
+    const open = (audit: AuditRecord) => this.#open(audit);
+    this.workspaces = deps.keepWorkspaces ? new WorkspaceCache(open, deps.keepWorkspaces) : undefined;
+  }
 
   async execute(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditExecution> {
-    const { store, blobs, logger } = this.deps;
-    const parsed = AuditConfigSchema.safeParse(audit.config);
-    if (!parsed.success) throw new SslmemError("invalid_config", "the stored audit config is not valid for this version of sslmem");
-    const config: AuditConfig = parsed.data;
-
+    const { store } = this.deps;
+    parseStoredConfig(audit); // refuse a stale config before announcing any work
     await ctx.progress({ stage: "loading", done: 0, total: 0 });
-    const target = await readModel(blobs, audit.inputs.target, "target");
-    const reference = await readModel(blobs, audit.inputs.reference, "reference");
-    const candidates = await openInput(blobs, audit.inputs.candidates, "candidates", this.deps);
-    let controls: PointSet | undefined;
+    const lease = await this.#lease(audit);
     try {
-      controls = audit.inputs.controls ? await openInput(blobs, audit.inputs.controls, "controls", this.deps) : undefined;
-      const prepared = await prepareAudit({ target, reference, candidates, controls }, config, {
-        providers: this.deps.providers,
-        threads: this.deps.threads,
-        logger,
-        cache: this.cache,
-      });
-      try {
-        const catalog = prepared.context.catalog;
-        await ctx.event("engine", {
-          provider: prepared.providers.provider,
-          candidates: candidates.size,
-          controls: controls?.size ?? 0,
-          skipped: candidates.skipped.length + (controls?.skipped.length ?? 0),
-        });
-        const committed = new Set(await store.committedIndices(audit.id));
-        const total = catalog.size;
-        const viewsPerPoint = config.pairing === "views" ? 2 * config.views : config.views + 1;
-        await measurePoints(prepared.context, {
-          skip: (i) => committed.has(i),
-          signal: ctx.signal,
-          onBatch: async (rows) => {
-            await store.appendResults(audit.id, rows);
-            for (const r of rows) committed.add(r.index);
-            ctx.scored({ points: rows.length, views: rows.length * viewsPerPoint });
-            await ctx.progress({ stage: "measuring", done: committed.size, total });
-          },
-        });
-        ctx.signal.throwIfAborted();
-
-        await ctx.progress({ stage: "finalizing", done: total, total });
-        const measurements: (PointMeasurement & { index: number })[] = [];
-        for await (const row of store.iterateResults(audit.id)) measurements.push(row);
-        if (measurements.length !== total) {
-          throw new SslmemError("store_failure", `expected ${total} measured points, found ${measurements.length}`);
-        }
-        measurements.sort((a, b) => a.index - b.index);
-        const info = describeAudit(prepared, { id: audit.id, created: new Date(audit.createdAt) }, config);
-        const { report, flags } = finalizeAudit(info, measurements, config);
-        // flagPoints returns candidates then controls, each in input order: index order here.
-        const candidateRows = measurements.filter((m) => m.role === "candidate");
-        const controlRows = measurements.filter((m) => m.role === "control");
-        const ordered = [...candidateRows, ...controlRows];
-        await store.finalizeResults(
-          audit.id,
-          flags.results.map((r, i) => ({
-            index: ordered[i].index,
-            scoreNormalized: r.scoreNormalized,
-            ...(r.pValue !== undefined ? { pValue: r.pValue } : {}),
-            flagged: r.flagged,
-          })),
-        );
-        const { points: _points, ...withoutPoints } = report;
-        return { summary: report.summary as unknown as JsonObject, report: withoutPoints as unknown as JsonObject };
-      } finally {
-        await prepared.release();
-      }
+      const ws = lease.workspace;
+      await ctx.event("engine", engineEventData(ws));
+      const committed = new Set(await store.committedIndices(audit.id));
+      await this.#measure(ws, audit, { from: 0, to: ws.total }, ctx, committed, () => committed.size);
+      ctx.signal.throwIfAborted();
+      await ctx.progress({ stage: "finalizing", done: ws.total, total: ws.total });
+      return await this.#finalize(ws, audit);
     } finally {
-      await candidates.close();
-      await controls?.close();
+      await lease.release();
     }
   }
+
+  /** Opens the inputs and the engine (refusing bad inputs once, before any shard) and counts the points. */
+  async planAudit(audit: AuditRecord): Promise<AuditPlan> {
+    const lease = await this.#lease(audit);
+    try {
+      const ws = lease.workspace;
+      return {
+        total: ws.total,
+        candidates: ws.candidates.size,
+        controls: ws.controls?.size ?? 0,
+        skipped: ws.candidates.skipped.length + (ws.controls?.skipped.length ?? 0),
+        provider: ws.prepared.providers.provider,
+      };
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /**
+   * Measures the points of [from, to) that are not committed yet and appends their rows (an
+   * upsert: a shard retried after its worker died rewrites the same values). Progress reports
+   * the audit's committed rows across all shards. Returns the points this call measured.
+   */
+  async measureShard(audit: AuditRecord, range: PointRange, ctx: ExecutionContext): Promise<{ measured: number }> {
+    const { store } = this.deps;
+    const lease = await this.#lease(audit);
+    try {
+      const ws = lease.workspace;
+      const committed = new Set(await store.committedIndices(audit.id, range));
+      const before = committed.size;
+      await this.#measure(ws, audit, range, ctx, committed, () => store.countResults(audit.id));
+      return { measured: committed.size - before };
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** Normalization, calibration and flags over all rows of the audit, once every shard is stored. */
+  async mergeAudit(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditExecution> {
+    const lease = await this.#lease(audit);
+    try {
+      const ws = lease.workspace;
+      await ctx.progress({ stage: "finalizing", done: ws.total, total: ws.total });
+      return await this.#finalize(ws, audit);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** Closes an ended audit's cached workspace (no-op without keepWorkspaces or while in use). */
+  async forget(auditId: string): Promise<void> {
+    await this.workspaces?.forget(auditId);
+  }
+
+  /** Releases cached workspaces and encoder sessions (process shutdown). */
+  async close(): Promise<void> {
+    await this.workspaces?.close();
+    await this.cache.clear();
+  }
+
+  async #measure(
+    ws: AuditWorkspace,
+    audit: AuditRecord,
+    range: PointRange,
+    ctx: ExecutionContext,
+    committed: Set<number>,
+    done: () => number | Promise<number>,
+  ): Promise<void> {
+    const { store } = this.deps;
+    const viewsPerPoint = ws.config.pairing === "views" ? 2 * ws.config.views : ws.config.views + 1;
+    await measurePoints(ws.prepared.context, {
+      from: range.from,
+      to: range.to,
+      skip: (i) => committed.has(i),
+      signal: ctx.signal,
+      onBatch: async (rows) => {
+        await store.appendResults(audit.id, rows);
+        for (const r of rows) committed.add(r.index);
+        ctx.scored({ points: rows.length, views: rows.length * viewsPerPoint });
+        await ctx.progress({ stage: "measuring", done: await done(), total: ws.total });
+      },
+    });
+  }
+
+  async #finalize(ws: AuditWorkspace, audit: AuditRecord): Promise<AuditExecution> {
+    const info = describeAudit(ws.prepared, { id: audit.id, created: new Date(audit.createdAt) }, ws.config);
+    return finalizeFromStore(this.deps.store, audit.id, info, ws.config, ws.total);
+  }
+
+  #open(audit: AuditRecord): Promise<AuditWorkspace> {
+    return openAuditWorkspace(audit, {
+      blobs: this.deps.blobs,
+      logger: this.deps.logger,
+      providers: this.deps.providers,
+      threads: this.deps.threads,
+      ingest: this.deps.ingest,
+      tmpDir: this.deps.tmpDir,
+      cache: this.cache,
+    });
+  }
+
+  async #lease(audit: AuditRecord): Promise<WorkspaceLease> {
+    if (this.workspaces) return this.workspaces.lease(audit);
+    const workspace = await this.#open(audit);
+    return { workspace, release: () => workspace.close() };
+  }
+}
+
+function engineEventData(ws: AuditWorkspace): JsonObject {
+  return {
+    provider: ws.prepared.providers.provider,
+    candidates: ws.candidates.size,
+    controls: ws.controls?.size ?? 0,
+    skipped: ws.candidates.skipped.length + (ws.controls?.skipped.length ?? 0),
+  };
 }
 
 export function engineExecutorFactory(deps: {
@@ -140,6 +240,7 @@ export function engineExecutorFactory(deps: {
   store: Store;
   blobs: BlobStore;
   logger: Logger;
+  keepWorkspaces?: EngineExecutorDeps["keepWorkspaces"];
 }): EngineExecutor {
   return new EngineExecutor({
     store: deps.store,
@@ -149,5 +250,6 @@ export function engineExecutorFactory(deps: {
     threads: deps.config.threads,
     ingest: deps.config.ingest,
     tmpDir: join(deps.config.dataDir, "tmp"),
+    ...(deps.keepWorkspaces ? { keepWorkspaces: deps.keepWorkspaces } : {}),
   });
 }

@@ -222,7 +222,9 @@ export class InProcessRunner implements JobRunner {
       log.info("audit checkpointed for shutdown; it resumes at the next start");
     } else {
       const problem = auditFailureProblem(err, auditId);
-      if (isSslmemError(err) && problem.status < 500) log.warn({ code: err.code, detail: err.message }, "audit failed");
+      // Only the code: a user error's message names the user's data (point ids are file names,
+      // which can be private); the owner reads it in the audit's `error`.
+      if (isSslmemError(err) && problem.status < 500) log.warn({ code: err.code }, "audit failed");
       else log.error({ err }, "audit failed in the engine");
       await this.#finish(auditId, "failed", { error: problem }, { error: problem });
     }

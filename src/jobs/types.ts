@@ -30,6 +30,8 @@ export interface JobRunner {
   isAlive(): boolean;
   /** Points and views measured, for /metrics. */
   throughput(): ThroughputSnapshot;
+  /** Scaled mode: the queue's jobs by state (waiting, active…), for autoscaling; absent in process. */
+  jobCounts?(): Record<string, number> | undefined;
   /**
    * Graceful shutdown: take no more work, abort the running audit and wait up to `graceMs` for it
    * to stop. The audit is put back in the queue (or left `running` if it does not stop in time):

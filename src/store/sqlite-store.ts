@@ -264,6 +264,12 @@ export class SqliteStore implements Store {
           );
         }
       }
+      if (input.maxQueued !== undefined) {
+        const queued = this.#stmt("SELECT count(*) FROM audits WHERE state = 'queued'").pluck().get() as number;
+        if (queued >= input.maxQueued) {
+          throw new SslmemError("queue_full", `${input.maxQueued} audits are already waiting; retry later`, { maxQueued: input.maxQueued });
+        }
+      }
       const id = this.#newId("aud_");
       const now = this.#now();
       this.#stmt(
@@ -397,7 +403,15 @@ export class SqliteStore implements Store {
 
   async deleteAudit(tenant: string, id: string): Promise<boolean> {
     // Results, events and input references go with the row (ON DELETE CASCADE), in one statement.
-    return guard("delete an audit", () => this.#stmt("DELETE FROM audits WHERE id = ? AND tenant = ?").run(id, tenant).changes > 0);
+    return guard("delete an audit", () => {
+      const deleted = this.#stmt("DELETE FROM audits WHERE id = ? AND tenant = ?").run(id, tenant).changes > 0;
+      // secure_delete zeroes the rows in the new page images, but the WAL still holds the old
+      // ones (point ids, scores) until it is overwritten: copy it back and truncate it now, so a
+      // purge leaves nothing in the files. Best effort: a reader in another process can keep
+      // part of the WAL alive until the next checkpoint.
+      if (deleted && this.#db.pragma("journal_mode", { simple: true }) === "wal") this.#db.pragma("wal_checkpoint(TRUNCATE)");
+      return deleted;
+    });
   }
 
   // --- per-point results ---------------------------------------------------------------------

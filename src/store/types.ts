@@ -111,6 +111,13 @@ export interface CreateAuditInput {
   idempotencyKey?: string;
   /** Hash of the request body; a replay with the same key must carry the same hash. */
   requestHash?: string;
+  /**
+   * Admission control: refuse with `queue_full` when this many audits (all tenants) are already
+   * `queued`. Checked in the same transaction as the insert and after the Idempotency-Key lookup,
+   * so concurrent submissions cannot overshoot the limit and a replay of an accepted request is
+   * answered even while the queue is full. Omitted: no limit.
+   */
+  maxQueued?: number;
 }
 
 export interface CreateAuditResult {

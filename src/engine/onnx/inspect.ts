@@ -136,7 +136,10 @@ export function inspectOnnx(bytes: Uint8Array): OnnxModelSummary {
   if (outputs.length === 0) {
     throw new SslmemError("model_output_invalid", "the model's graph declares no outputs");
   }
-  for (const v of [...inputs, ...outputs]) refuseUnrepresentableType(v, graph);
+  for (const v of [...inputs, ...outputs]) {
+    refuseUnrepresentableType(v, graph);
+    refuseImplausibleSize(v, graph);
+  }
   if (!outputs.some(isNumericTensor)) {
     throw new SslmemError(
       "model_output_invalid",
@@ -215,6 +218,37 @@ function refuseUnrepresentableType(v: ValueSummary, graph: GraphProto): void {
     "model_unsupported",
     `${where} ${quoteName(v.name)} has element type ${v.dtype}, which ONNX Runtime for Node cannot exchange; export it as float32`,
   );
+}
+
+/**
+ * Most values one example (one view, or one representation row) may declare: 2^26 floats, 256 MiB.
+ * The largest view sslmem builds is 3×4096×4096 (50M); a static shape beyond this bound is a
+ * hostile or broken export, and sizing buffers from it would fail with a RangeError (or exhaust
+ * memory) instead of refusing the model.
+ */
+export const MAX_VALUES_PER_EXAMPLE = 2 ** 26;
+
+/**
+ * Static sizes the engine sizes buffers and loops from. A zero or negative dimension is a broken
+ * export (a static batch of 0 would make the batching loop spin forever); an absurd one, a bomb.
+ */
+function refuseImplausibleSize(v: ValueSummary, graph: GraphProto): void {
+  if (v.kind !== "tensor" || v.dims === null) return;
+  const where = graph.output.some((o) => o.name === v.name) ? "output" : "input";
+  const bad = v.dims.find((d) => typeof d === "number" && d < 1);
+  if (bad !== undefined) {
+    throw new SslmemError("model_invalid", `${where} ${quoteName(v.name)} declares shape ${formatDims(v.dims)}, with a dimension of ${bad}; every static dimension must be at least 1`);
+  }
+  // The first axis is the batch; a static batch multiplies the buffers too.
+  let perExample = 1;
+  for (const d of v.dims.slice(1)) if (typeof d === "number") perExample *= d;
+  const batch = typeof v.dims[0] === "number" ? v.dims[0] : 1;
+  if (perExample > MAX_VALUES_PER_EXAMPLE || batch * perExample > 4 * MAX_VALUES_PER_EXAMPLE) {
+    throw new SslmemError(
+      "model_unsupported",
+      `${where} ${quoteName(v.name)} declares shape ${formatDims(v.dims)}, more than ${MAX_VALUES_PER_EXAMPLE} values per example; export the encoder with its real input size and representation`,
+    );
+  }
 }
 
 // ---- external data -------------------------------------------------------------------------

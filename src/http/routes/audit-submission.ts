@@ -24,16 +24,26 @@ export function isMultipart(contentType: string | undefined): boolean {
   return /^multipart\/form-data\b/i.test(contentType ?? "");
 }
 
+export function isJson(contentType: string | undefined): boolean {
+  return /^application\/([a-z0-9.+-]+\+)?json\b/i.test(contentType ?? "");
+}
+
+function queueFull(s: AppServices): HttpProblemError {
+  const retry = String(s.config.limits.queueRetryAfterSeconds);
+  return new HttpProblemError(
+    "queue_full",
+    `${s.config.limits.maxQueue} audits are already waiting; retry after ${retry} s`,
+    { "Retry-After": retry },
+    { retryAfterSeconds: Number(retry) },
+  );
+}
+
+/**
+ * A cheap early refusal before a body is read. The binding check is the store's (createAudit with
+ * maxQueued), atomic with the insert; this one only spares a client an upload.
+ */
 export function assertQueueHasRoom(s: AppServices): void {
-  if (s.runner.queueDepth() >= s.config.limits.maxQueue) {
-    const retry = String(s.config.limits.queueRetryAfterSeconds);
-    throw new HttpProblemError(
-      "queue_full",
-      `${s.config.limits.maxQueue} audits are already waiting; retry after ${retry} s`,
-      { "Retry-After": retry },
-      { retryAfterSeconds: Number(retry) },
-    );
-  }
+  if (s.runner.queueDepth() >= s.config.limits.maxQueue) throw queueFull(s);
 }
 
 /** Server-side limits on top of the schema's own ranges. */
@@ -83,13 +93,20 @@ export async function submitAudit(
   // Defaults applied once, here: the stored config is what ran, and equal requests hash equally.
   const config = AuditConfigSchema.parse(request.config ?? {});
   const requestHash = createHash("sha256").update(canonicalJson({ inputs, config })).digest("hex");
-  const result = await s.store.createAudit({
-    tenant,
-    config,
-    inputs,
-    requestHash,
-    ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
-  });
+  let result: CreateAuditResult;
+  try {
+    result = await s.store.createAudit({
+      tenant,
+      config,
+      inputs,
+      requestHash,
+      maxQueued: s.config.limits.maxQueue,
+      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+    });
+  } catch (err) {
+    if (isSslmemError(err) && err.code === "queue_full") throw queueFull(s);
+    throw err;
+  }
   if (result.created) {
     await s.store.appendEvent(result.audit.id, { type: "state", data: { state: "queued" } });
     try {

@@ -9,7 +9,7 @@ import type { AppEnv, AppServices } from "../context.ts";
 import { validationError } from "../problem.ts";
 import { AuditIdSchema } from "../schemas.ts";
 import { acquireUploadSlot } from "./blobs.handlers.ts";
-import { assertQueueHasRoom, isMultipart, submitAudit, submitMultipartAudit } from "./audit-submission.ts";
+import { assertQueueHasRoom, isJson, isMultipart, submitAudit, submitMultipartAudit } from "./audit-submission.ts";
 import type { CreateAuditRequest, createAudit, deleteAudit, getAudit, listAudits } from "./audits.routes.ts";
 
 /** The caller's audit, or 404 — the same answer whether it does not exist or is someone else's. */
@@ -24,7 +24,9 @@ export const create: RouteHandler<typeof createAudit, AppEnv> = async (c) => {
   const tenant = c.var.tenant;
   const idempotencyKey = c.req.valid("header")["idempotency-key"];
   // Checked before reading the body: a full queue costs the client one round trip, not an upload.
-  assertQueueHasRoom(s);
+  // Not for a request with an Idempotency-Key: it may replay an accepted audit, which is answered
+  // even while the queue is full (the store decides, atomically, in createAudit).
+  if (idempotencyKey === undefined) assertQueueHasRoom(s);
   let result;
   if (isMultipart(c.req.header("content-type"))) {
     const release = acquireUploadSlot(s, tenant);
@@ -34,7 +36,9 @@ export const create: RouteHandler<typeof createAudit, AppEnv> = async (c) => {
       release();
     }
   } else {
-    if (!c.req.header("content-type")) {
+    // Any other media type (e.g. a form) would reach submitAudit unvalidated: the route's JSON
+    // validator only runs for JSON bodies.
+    if (!isJson(c.req.header("content-type"))) {
       throw new SslmemError("unsupported_media_type", "send the audit as application/json or multipart/form-data");
     }
     // The multipart content is described by a plain JSON schema (a zod one would make zod-openapi

@@ -14,11 +14,13 @@ export const ready: RouteHandler<typeof readyz, AppEnv> = async (c) => {
 
 export const prometheus: RouteHandler<typeof metrics, AppEnv> = async (c) => {
   const s = c.var.services;
+  const queueJobs = s.runner.jobCounts?.();
   const text = renderPrometheus({
     http: s.metrics,
     auditsByState: await s.store.countAuditsByState(),
     throughput: s.runner.throughput(),
     queueDepth: s.runner.queueDepth(),
+    ...(queueJobs ? { queueJobs } : {}),
     eventLoopLag: s.eventLoop.lag(),
   });
   return c.text(text, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-store" });
