@@ -16,7 +16,7 @@ import type { PointSet } from "../data/point-set.ts";
 import { Augmenter } from "./augmenter.ts";
 import type { Encoder } from "./encoder.ts";
 import { loadEncoderPair, type EncoderPair } from "./load-encoders.ts";
-import { PointCatalog, type MeasureContext } from "./measure.ts";
+import { checkViewBudget, PointCatalog, type MeasureContext } from "./measure.ts";
 import { chooseProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
 import type { SessionCache } from "./session.ts";
 import type { ValueSummary } from "./onnx/inspect.ts";
@@ -78,6 +78,13 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     augmenter,
     catalog: new PointCatalog(inputs.candidates, inputs.controls),
   };
+  try {
+    checkViewBudget(context);
+  } catch (e) {
+    await augmenter.release();
+    if (!engine.cache) await Promise.all([encoders.target.release(), encoders.reference.release()]);
+    throw e;
+  }
   return {
     context,
     providers,

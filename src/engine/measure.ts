@@ -112,13 +112,44 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
     // Decode the next batch (sharp, on libuv's pool) while this one is augmented and embedded.
     next = b + 1 < batches.length ? loadBatch(catalog, batches[b + 1]) : undefined;
     next?.catch(() => {}); // surfaced when awaited; avoid an unhandled rejection meanwhile
-    const rows = await measureBatch(ctx, points, options.signal);
+    // A batch whose views would not fit the memory budget is measured a few points at a time.
+    const perChunk = pointsPerChunk(ctx);
+    const rows: IndexedMeasurement[] = [];
+    for (let i = 0; i < points.length; i += perChunk) rows.push(...(await measureBatch(ctx, points.slice(i, i + perChunk), options.signal)));
     out.push(...rows);
     await options.onBatch?.(rows);
     done += rows.length;
     options.onProgress?.(done, todo.length);
   }
   return out;
+}
+
+/**
+ * The views of one batch are held in one Float32Array for both encoders. Their size is
+ * points × views × 3·H·W, which a legal config (e.g. 4096×4096 inputs) can push past any memory:
+ * at most this many values are held at once.
+ */
+export const MAX_VIEW_VALUES = 2 ** 27; // 512 MiB of float32
+
+/** Values the views of one point take (all of its 2K or K+1 views). */
+export function viewValuesPerPoint(ctx: Pick<MeasureContext, "config" | "target">): number {
+  return viewsPerPoint(ctx.config.views, ctx.config.pairing) * ctx.target.viewSize;
+}
+
+/** Refuses a config whose views of a single point exceed the memory budget, before any work. */
+export function checkViewBudget(ctx: Pick<MeasureContext, "config" | "target">): void {
+  const perPoint = viewValuesPerPoint(ctx);
+  if (perPoint > MAX_VIEW_VALUES) {
+    const mib = Math.round((perPoint * 4) / 2 ** 20);
+    throw new SslmemError(
+      "invalid_config",
+      `the views of one point would take ${mib} MiB (views × 3 × input height × width); use fewer views or a smaller input size`,
+    );
+  }
+}
+
+function pointsPerChunk(ctx: MeasureContext): number {
+  return Math.max(1, Math.min(ctx.config.batchSize, Math.floor(MAX_VIEW_VALUES / viewValuesPerPoint(ctx))));
 }
 
 async function measureBatch(ctx: MeasureContext, points: LoadedPoint[], signal?: AbortSignal): Promise<IndexedMeasurement[]> {

@@ -43,7 +43,9 @@ export class AuditLifecycle {
     const problem = auditFailureProblem(err, auditId);
     const failed = await this.transition(auditId, ["queued", "running"], "failed", { error: problem }, { error: problem });
     if (failed) {
-      if (isSslmemError(err) && problem.status < 500) this.#logger.warn({ auditId, code: err.code, detail: err.message }, "audit failed");
+      // A user error's message can name a point (a file name: private); it is in the audit's
+      // error, for its owner, and the log keeps only the code.
+      if (isSslmemError(err) && problem.status < 500) this.#logger.warn({ auditId, code: err.code }, "audit failed");
       else this.#logger.error({ auditId, err }, "audit failed in the engine");
     }
     return failed;

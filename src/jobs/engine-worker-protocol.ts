@@ -47,6 +47,8 @@ export interface SerializedError {
 export type ToWorker =
   | { type: "run"; job: number; audit: AuditRecord; settings: EngineWorkerSettings; paths: Record<string, string> }
   | { type: "abort"; job: number; reason: SerializedError }
+  /** End the worker at its next safe point (never inside an ONNX Runtime call). */
+  | { type: "shutdown" }
   | { type: "reply"; call: number; ok: true; value: unknown }
   | { type: "reply"; call: number; ok: false; error: SerializedError };
 

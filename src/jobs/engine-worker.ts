@@ -144,6 +144,12 @@ port.on("message", (message: ToWorker) => {
     case "abort":
       if (current?.id === message.job) current.controller.abort(deserializeError(message.reason));
       break;
+    case "shutdown":
+      // Handled between two ORT calls, never during one: ending the thread here is safe, while
+      // Worker.terminate() during a native session run aborts the whole process (an uncaught
+      // Napi::Error in the binding).
+      current?.controller.abort(new SslmemError("unavailable", "the engine worker is shutting down"));
+      process.exit(0);
     case "reply": {
       const waiter = pending.get(message.call);
       pending.delete(message.call);

@@ -6,10 +6,13 @@
  * logs stay on the main thread; the worker asks for them by message.
  *
  * One worker serves the whole process, one audit at a time (the runner's contract), and keeps its
- * encoder sessions across audits. A worker that dies (a crash in native code surfaces as an
- * `error`/`exit` of the thread) fails the running audit with `engine_failure` and is replaced for
- * the next one. An audit that does not stop within `abortGraceMs` of a cancel or shutdown (a long
- * session run cannot be interrupted) has its worker terminated.
+ * encoder sessions across audits. A worker that dies fails the running audit with
+ * `engine_failure` and is replaced for the next one. The worker is never `terminate()`d: doing
+ * that while ONNX Runtime runs a session aborts the whole process (the binding throws a C++
+ * exception nobody catches). It is asked to exit instead, which it does between two ORT calls;
+ * an audit that does not stop within `abortGraceMs` of a cancel or shutdown (one long session run
+ * cannot be interrupted) is settled at once and its worker left to exit after that run, while
+ * the next audit gets a fresh worker.
  */
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
@@ -32,7 +35,7 @@ export interface WorkerEngineExecutorDeps {
   blobs: BlobStore;
   logger: Logger;
   settings: EngineWorkerSettings;
-  /** After an abort, how long the worker may take to stop before it is terminated (default 3 s). */
+  /** After an abort, how long the worker may take to stop before its audit is settled and the worker replaced (default 3 s). */
   abortGraceMs?: number;
 }
 
@@ -80,8 +83,8 @@ export class WorkerEngineExecutor implements AuditExecutor {
       const onAbort = () => {
         this.#post({ type: "abort", job: id, reason: serializeError(ctx.signal.reason) });
         killTimer = setTimeout(() => {
-          this.#deps.logger.warn({ auditId: audit.id, graceMs: this.#abortGraceMs }, "engine worker did not stop after an abort; terminating it");
-          this.#discardWorker();
+          this.#deps.logger.warn({ auditId: audit.id, graceMs: this.#abortGraceMs }, "engine worker did not stop after an abort; replacing it");
+          this.#retireWorker();
           job.settle({ ok: false, error: ctx.signal.reason });
         }, this.#abortGraceMs);
       };
@@ -108,12 +111,19 @@ export class WorkerEngineExecutor implements AuditExecutor {
     });
   }
 
-  /** Terminates the worker (its sessions go with it); an audit still running fails. */
+  /**
+   * Ends the worker (its sessions go with it); an audit still running fails. Waits at most
+   * `abortGraceMs` for the thread to exit (it exits after the ORT call in progress, if any).
+   */
   async close(): Promise<void> {
     const worker = this.#worker;
     if (!worker) return;
-    this.#lost(worker, "the engine worker was stopped");
-    await worker.terminate();
+    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    this.#retireWorker();
+    this.#job?.settle({ ok: false, error: new SslmemError("engine_failure", "the engine worker was stopped") });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#abortGraceMs)))]);
+    clearTimeout(timer);
   }
 
   #post(message: ToWorker): void {
@@ -135,17 +145,17 @@ export class WorkerEngineExecutor implements AuditExecutor {
     return worker;
   }
 
-  #discardWorker(): void {
+  /** Asks the current worker to exit at its next safe point; the next audit gets a new one. */
+  #retireWorker(): void {
     const worker = this.#worker;
     this.#worker = undefined;
-    void worker?.terminate();
+    worker?.postMessage({ type: "shutdown" } satisfies ToWorker);
   }
 
   /** The worker is gone: the audit it was running fails; the next audit gets a new worker. */
   #lost(worker: Worker, why: string): void {
     if (this.#worker !== worker) return;
     this.#worker = undefined;
-    void worker.terminate();
     this.#job?.settle({ ok: false, error: new SslmemError("engine_failure", why) });
   }
 

@@ -109,6 +109,8 @@ const WRITE_CHUNK = 5000;
 const TX_ATTEMPTS = 3;
 const RETRYABLE_CODES = new Set(["40001", "40P01"]); // serialization_failure, deadlock_detected
 const HEALTH_TIMEOUT_MS = 5000;
+/** pg_advisory_xact_lock key of audit admission (createAudit with maxQueued); any fixed bigint. */
+const ADMISSION_LOCK = 0x55_4d_51; // "UMQ"
 
 type Queryable = Pick<pg.ClientBase, "query">;
 
@@ -344,6 +346,15 @@ export class PgStore implements Store {
               `the ${role} blob ${digest} has not been uploaded; PUT it to /v1/blobs/${digest} first`,
               { input: role, digest },
             );
+          }
+        }
+        if (input.maxQueued !== undefined) {
+          // Admission control: the lock (held to commit) serializes admissions across replicas,
+          // so two transactions cannot both see room for the last queued audit.
+          await this.#query("SELECT pg_advisory_xact_lock($1)", [ADMISSION_LOCK], c);
+          const { rows: queued } = await this.#query<{ n: number }>("SELECT count(*)::int AS n FROM audits WHERE state = 'queued'", [], c);
+          if (queued[0].n >= input.maxQueued) {
+            throw new SslmemError("queue_full", `${input.maxQueued} audits are already waiting; retry later`, { maxQueued: input.maxQueued });
           }
         }
         const id = this.#newId("aud_");

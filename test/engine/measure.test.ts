@@ -84,3 +84,12 @@ test("the 'none' policy makes both views identical: every distance and score is 
     assert.ok(Math.abs(r.alignTarget) < 1e-6 && Math.abs(r.alignReference) < 1e-6, `identical views of ${r.id}`);
   }
 });
+
+test("a config whose views of one point exceed the memory budget is refused before any work", async () => {
+  const { checkViewBudget, MAX_VIEW_VALUES } = await import("../../src/engine/measure.ts");
+  const config = AuditConfigSchema.parse({ views: 16 });
+  const big = { config, target: { viewSize: 3 * 4096 * 4096 } } as never;
+  assert.throws(() => checkViewBudget(big), (e: { code?: string }) => e.code === "invalid_config", "32 views of 4096×4096 are refused");
+  const fits = { config, target: { viewSize: Math.floor(MAX_VIEW_VALUES / 32) } } as never;
+  assert.doesNotThrow(() => checkViewBudget(fits), "exactly the budget is accepted");
+});

@@ -91,14 +91,14 @@ describe("the engine worker thread", () => {
     const dir = s.dir;
     try {
       const pair = tinyEncoderPair();
-      const inputs = await uploadAuditInputs(s.alice, { ...pair, candidates: randomNpy(200, 16, 5) });
-      const first = await s.alice.submit({ ...inputs, config: { views: 8, batchSize: 2 } });
+      const inputs = await uploadAuditInputs(s.alice, { ...pair, candidates: randomNpy(60, 16, 5) });
+      const first = await s.alice.submit({ ...inputs, config: { views: 4, batchSize: 2 } });
       await s.alice.waitFor(first.body.id, (a) => a.progress?.stage === "measuring" && a.progress.done > 0, 5);
       const cancel = await s.alice.json<{ state: string }>(`/v1/audits/${first.body.id}:cancel`, { method: "POST" });
       assert.ok([200, 202].includes(cancel.status));
       assert.equal((await s.alice.waitFor(first.body.id)).state, "cancelled");
 
-      const second = await s.alice.submit({ ...inputs, config: { views: 8, batchSize: 2, seed: 1 } });
+      const second = await s.alice.submit({ ...inputs, config: { views: 4, batchSize: 2, seed: 1 } });
       await s.alice.waitFor(second.body.id, (a) => a.progress?.stage === "measuring" && a.progress.done > 0, 5);
       await s.close({ keepDir: true });
       s = await startEngineServer({ engineThread: "worker", dir });
@@ -107,7 +107,7 @@ describe("the engine worker thread", () => {
       assert.equal(done.attempt, 2, "resumed after the checkpoint");
       const states = (await s.store.readEvents(second.body.id, 0)).filter((e) => e.type === "state").map((e) => e.data.state);
       assert.deepEqual(states, ["queued", "running", "queued", "running", "succeeded"], "checkpointed at shutdown, not failed");
-      assert.equal(await s.store.countResults(second.body.id), 200);
+      assert.equal(await s.store.countResults(second.body.id), 60);
     } finally {
       await s.close();
     }

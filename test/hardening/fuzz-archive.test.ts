@@ -138,7 +138,7 @@ test("mutated tar, tar.gz, zip and .npy files: only ingestion SslmemErrors escap
         assert.deepEqual(await readdir(scratch), [], "no scratch file outlives the set (extracted .tar.gz)");
       }
     }),
-    1600,
+    1200,
   );
   assert.ok(opened > 200 && loaded > 200, `the generator must reach the readers and the decoder (opened ${opened}, loaded ${loaded})`);
 });

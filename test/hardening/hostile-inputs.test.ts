@@ -21,12 +21,13 @@ import { IMAGE_CASES } from "./cases/images.ts";
 import { CHEAP_CONFIG, validCandidates, validReference, validTarget } from "./cases/inputs.ts";
 import { MODEL_CASES } from "./cases/models.ts";
 import { REQUEST_CASES } from "./cases/requests.ts";
+import { REQUEST_STREAM_CASES } from "./cases/requests-streams.ts";
 import type { CaseContext, HostileCase } from "./cases/types.ts";
 import { createContext, toOutcome } from "./support/context.ts";
 import { startHardeningServer, type HardeningServer } from "./support/server.ts";
 import { assertOnlyOwnAdditions, assertUnchanged, takeSnapshot } from "./support/snapshot.ts";
 
-const CASES: HostileCase[] = [...MODEL_CASES, ...IMAGE_CASES, ...ARCHIVE_CASES, ...REQUEST_CASES];
+const CASES: HostileCase[] = [...MODEL_CASES, ...IMAGE_CASES, ...ARCHIVE_CASES, ...REQUEST_CASES, ...REQUEST_STREAM_CASES];
 const REPO = realpathSync(new URL("../..", import.meta.url).pathname);
 
 function assertNoLeak(text: string, dataDir: string, label: string): void {

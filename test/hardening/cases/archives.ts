@@ -140,6 +140,16 @@ export const ARCHIVE_CASES: HostileCase[] = [
     checks: 'detail starts with "controls:"',
     run: (ctx) => ctx.audit({ controls: tarWithValid({ name: "../escape.png", data: png() }) }),
   },
+  {
+    id: "A38",
+    category: "archive",
+    input: "tar member whose pax path is 60000 characters ending in /../x.png",
+    layer: "ingest: member names (pax); message length capped",
+    expect: { kind: "failed", code: "archive_unsafe" },
+    detail: (detail) => assert.ok(detail.length < 1000, `the detail stays short: ${detail.length} characters`),
+    checks: "the detail stays under 1000 characters",
+    run: withCandidates(() => tarWithValid({ name: "fine.png", data: png(), pax: { path: `${"a/".repeat(30_000)}../x.png` } })),
+  },
   // ---- bombs and floods ----
   {
     id: "A14",

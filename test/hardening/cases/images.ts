@@ -12,6 +12,9 @@ import { seededRandom } from "../../helpers/tiny-encoders.ts";
 import { noisePng, tarOf, tarWithValid } from "./inputs.ts";
 import type { CaseContext, FinishedAudit, HostileCase } from "./types.ts";
 
+/** A member name that is a spreadsheet formula with a newline and a terminal escape in it. */
+const HOSTILE_NAME = '=HYPERLINK("x")\n\u001b[2J.png';
+
 const withCandidates = (build: () => Buffer | Promise<Buffer>) => async (ctx: CaseContext) => ctx.audit({ candidates: await build() });
 
 /** A JPEG whose SOF0 header declares width × height (the scan data stays 8×8). */
@@ -225,6 +228,26 @@ export const IMAGE_CASES: HostileCase[] = [
     },
     checks: "measured, finite scores",
     run: withCandidates(() => tarWithValid({ name: "strip.png", data: noisePng(20_000, 1, 8) })),
+  },
+  {
+    id: "I15",
+    category: "image",
+    input: "image named =HYPERLINK(\"x\")\\n\\u001b[2J.png (formula, newline, terminal escape)",
+    layer: "ingest + results — ACCEPTED, id kept verbatim, CSV neutralised",
+    expect: {
+      kind: "succeeded",
+      check: async (audit, ctx) => {
+        const ids = (await ctx.results(audit.id)).map((r) => r.id);
+        assert.ok(ids.includes(HOSTILE_NAME), `the id is kept verbatim: ${JSON.stringify(ids)}`);
+        const csv = await ctx.request(`/v1/audits/${audit.id}/results?format=csv`);
+        assert.equal(csv.status, 200);
+        assert.ok(csv.text.includes(`"'=HYPERLINK(""x"")`), `the id is neutralised with an apostrophe: ${csv.text}`);
+        // (A minus sign starts the negative numbers; only text cells are formulas.)
+        assert.doesNotMatch(csv.text, /(^|,|\r\n)"?([=+@]|-[^0-9])/, "no CSV cell starts a formula");
+      },
+    },
+    checks: "results JSON has the exact id; no CSV cell starts with = + - @",
+    run: withCandidates(() => tarWithValid({ name: "safe.png", data: noisePng(8, 8, 11), pax: { path: HOSTILE_NAME } })),
   },
   {
     id: "I13",

@@ -162,12 +162,25 @@ export function deeplyNestedModel(depth: number): Uint8Array {
     return Buffer.from(out);
   };
   const field = (tag: number, body: Buffer) => Buffer.concat([varint((tag << 3) | 2), varint(body.length), body]);
+  const head = (tag: number, length: number) => Buffer.concat([varint((tag << 3) | 2), varint(length)]);
+  // node_k = prefix_k ‖ node_(k−1): the innermost node is a suffix of every level, so only the
+  // prefixes are built (lengths first) and joined once — linear, where nesting concatenations
+  // would copy the growing message at every level.
   let node = field(4, Buffer.from("Identity")); // NodeProto.op_type
+  let length = node.length;
+  const prefixes: Buffer[] = [];
+  const opType = field(4, Buffer.from("If"));
+  const name = field(1, Buffer.from("then_branch"));
   for (let i = 0; i < depth; i++) {
-    const graph = field(1, node); // GraphProto.node
-    const attr = Buffer.concat([field(1, Buffer.from("then_branch")), field(6, graph)]); // AttributeProto.name, .g
-    node = Buffer.concat([field(4, Buffer.from("If")), field(5, attr)]); // NodeProto.op_type, .attribute
+    const graphHead = head(1, length); // GraphProto.node
+    const graphLength = graphHead.length + length;
+    const attrHead = Buffer.concat([name, head(6, graphLength)]); // AttributeProto.name, .g
+    const attrLength = attrHead.length + graphLength;
+    const prefix = Buffer.concat([opType, head(5, attrLength), attrHead, graphHead]); // NodeProto.op_type, .attribute
+    prefixes.push(prefix);
+    length += prefix.length;
   }
+  node = Buffer.concat([...prefixes.reverse(), node]);
   const graph = field(1, node);
   const opset = Buffer.concat([Buffer.from([0x10]), varint(17)]); // OperatorSetIdProto.version = 17
   // ModelProto: ir_version (1) = 8, opset_import (8), graph (7)

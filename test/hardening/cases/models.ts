@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { HARDENING_LIMITS } from "../support/server.ts";
 import { digestOf } from "../support/context.ts";
-import { convEncoder, customDomainModel, externalDataModel, nanEncoder, stringOutputModel, twoInputModel, uint8InputModel, unknownOpModel } from "../../helpers/tiny-encoders.ts";
+import { convEncoder, customDomainModel, externalDataModel, nanEncoder, stringOutputModel, twoInputModel, twoOutputEncoder, uint8InputModel, unknownOpModel } from "../../helpers/tiny-encoders.ts";
 import {
   deeplyNestedModel,
   declaredWidthModel,
@@ -17,10 +17,14 @@ import {
   tensorNotModel,
   validTarget,
 } from "./inputs.ts";
-import type { HostileCase } from "./types.ts";
+import type { CaseContext, HostileCase } from "./types.ts";
 
-const asTarget = (bytes: Uint8Array) => (ctx: Parameters<HostileCase["run"]>[0]) => ctx.audit({ target: bytes });
-const asPair = (bytes: Uint8Array) => (ctx: Parameters<HostileCase["run"]>[0]) => ctx.audit({ target: bytes, reference: bytes });
+/** The model is built when the case runs, not when the suite loads. */
+const asTarget = (build: () => Uint8Array) => (ctx: CaseContext) => ctx.audit({ target: build() });
+const asPair = (build: () => Uint8Array) => (ctx: CaseContext) => {
+  const bytes = build();
+  return ctx.audit({ target: bytes, reference: bytes });
+};
 
 /** The refusal must come from the static inspection, never from ONNX Runtime reading the file. */
 const refusedBeforeOrt = (detail: string) => {
@@ -35,7 +39,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "target is a text file, not ONNX",
     layer: "engine: inspect (protobuf parse)",
     expect: { kind: "failed", code: "model_invalid" },
-    run: asTarget(new TextEncoder().encode("def forward(x):\n    return x  # a Python file, not a model\n")),
+    run: asTarget(() => new TextEncoder().encode("def forward(x):\n    return x  # a Python file, not a model\n")),
   },
   {
     id: "M02",
@@ -54,7 +58,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "target is an empty (0-byte) upload",
     layer: "engine: inspect",
     expect: { kind: "failed", code: "model_invalid" },
-    run: asTarget(new Uint8Array(0)),
+    run: asTarget(() => new Uint8Array(0)),
   },
   {
     id: "M04",
@@ -62,7 +66,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "valid protobuf that is not a model (a serialized TensorProto)",
     layer: "engine: inspect (no graph / opset)",
     expect: { kind: "failed", code: "model_invalid" },
-    run: asTarget(tensorNotModel()),
+    run: asTarget(() => tensorNotModel()),
   },
   {
     id: "M05",
@@ -70,7 +74,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "valid graph that declares no outputs",
     layer: "engine: inspect",
     expect: { kind: "failed", code: "model_output_invalid" },
-    run: asTarget(noOutputModel()),
+    run: asTarget(() => noOutputModel()),
   },
   {
     id: "M06",
@@ -78,7 +82,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "only output is a string tensor",
     layer: "engine: inspect",
     expect: { kind: "failed", code: "model_output_invalid" },
-    run: asTarget(stringOutputModel(true)),
+    run: asTarget(() => stringOutputModel(true)),
   },
   {
     id: "M07",
@@ -88,7 +92,7 @@ export const MODEL_CASES: HostileCase[] = [
     expect: { kind: "failed", code: "model_output_invalid" },
     detail: /contains NaN/,
     checks: "detail says NaN",
-    run: asPair(nanEncoder({ channels: 4 }).bytes),
+    run: asPair(() => nanEncoder({ channels: 4 }).bytes),
   },
   {
     id: "M08",
@@ -98,7 +102,7 @@ export const MODEL_CASES: HostileCase[] = [
     expect: { kind: "failed", code: "model_output_invalid" },
     detail: /infinite value/,
     checks: "detail says infinite",
-    run: asPair(infModel()),
+    run: asPair(() => infModel()),
   },
   {
     id: "M09",
@@ -106,7 +110,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "input has 5 channels ([N,5,16,16]): no RGB axis",
     layer: "engine: encoder contract",
     expect: { kind: "failed", code: "model_unsupported" },
-    run: asPair(inputShapeModel(["N", 5, 16, 16])),
+    run: asPair(() => inputShapeModel(["N", 5, 16, 16])),
   },
   {
     id: "M10",
@@ -114,7 +118,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "input of rank 2 ([N,768]): not an image batch",
     layer: "engine: encoder contract",
     expect: { kind: "failed", code: "model_unsupported" },
-    run: asPair(inputShapeModel(["N", 768])),
+    run: asPair(() => inputShapeModel(["N", 768])),
   },
   {
     id: "M11",
@@ -138,7 +142,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "input with symbolic H×W and no inputSize in the config",
     layer: "engine: preprocessing contract",
     expect: { kind: "failed", code: "preprocessing_required" },
-    run: asPair(convEncoder({ dynamicHW: true, channels: 4 }).bytes),
+    run: asPair(() => convEncoder({ dynamicHW: true, channels: 4 }).bytes),
   },
   {
     id: "M14",
@@ -146,7 +150,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "input declares a 100000×100000 image (views of 120 GB)",
     layer: "engine: inspect (declared sizes)",
     expect: { kind: "failed", code: "model_unsupported" },
-    run: asPair(inputShapeModel(["N", 3, 100_000, 100_000])),
+    run: asPair(() => inputShapeModel(["N", 3, 100_000, 100_000])),
   },
   {
     id: "M15",
@@ -154,7 +158,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "output declares 10^12 values per view with a static batch of 1",
     layer: "engine: inspect (declared sizes)",
     expect: { kind: "failed", code: "model_unsupported" },
-    run: asPair(declaredWidthModel(1e12, 1)),
+    run: asPair(() => declaredWidthModel(1e12, 1)),
   },
   {
     id: "M29",
@@ -163,7 +167,7 @@ export const MODEL_CASES: HostileCase[] = [
     layer: "engine: inspect (declared sizes)",
     expect: { kind: "failed", code: "model_invalid" },
     detail: /dimension of 0/,
-    run: asPair(inputShapeModel([0, 3, 16, 16])),
+    run: asPair(() => inputShapeModel([0, 3, 16, 16])),
   },
   {
     id: "M30",
@@ -171,7 +175,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "output declares a negative width ([1,-4])",
     layer: "engine: inspect (declared sizes)",
     expect: { kind: "failed", code: "model_invalid" },
-    run: asPair(declaredWidthModel(-4, 1)),
+    run: asPair(() => declaredWidthModel(-4, 1)),
   },
   {
     id: "M16",
@@ -197,7 +201,7 @@ export const MODEL_CASES: HostileCase[] = [
     expect: { kind: "failed", code: "model_unsupported" },
     detail: refusedBeforeOrt,
     checks: "detail is the static refusal (inspect.ts), not ONNX Runtime's; the location is not echoed",
-    run: asTarget(externalDataModel("../../etc/passwd")),
+    run: asTarget(() => externalDataModel("../../etc/passwd")),
   },
   {
     id: "M19",
@@ -207,7 +211,7 @@ export const MODEL_CASES: HostileCase[] = [
     expect: { kind: "failed", code: "model_unsupported" },
     detail: refusedBeforeOrt,
     checks: "as M18",
-    run: asTarget(externalDataModel("/etc/passwd")),
+    run: asTarget(() => externalDataModel("/etc/passwd")),
   },
   {
     id: "M20",
@@ -217,7 +221,7 @@ export const MODEL_CASES: HostileCase[] = [
     expect: { kind: "failed", code: "model_unsupported" },
     detail: refusedBeforeOrt,
     checks: "as M18",
-    run: asTarget(externalInSubgraphModel("../../../proc/self/environ")),
+    run: asTarget(() => externalInSubgraphModel("../../../proc/self/environ")),
   },
   {
     id: "M21",
@@ -225,7 +229,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "node in custom operator domain com.example.ops (needs a native library)",
     layer: "engine: inspect, before ONNX Runtime",
     expect: { kind: "failed", code: "model_unsupported" },
-    run: asTarget(customDomainModel()),
+    run: asTarget(() => customDomainModel()),
   },
   {
     id: "M22",
@@ -233,7 +237,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "standard-domain op type that does not exist (NotAnOnnxOp)",
     layer: "engine: ONNX Runtime load",
     expect: { kind: "failed", code: "model_unsupported" },
-    run: asTarget(unknownOpModel()),
+    run: asTarget(() => unknownOpModel()),
   },
   {
     id: "M23",
@@ -241,7 +245,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "uint8 image input",
     layer: "engine: encoder contract",
     expect: { kind: "failed", code: "model_unsupported" },
-    run: asTarget(uint8InputModel()),
+    run: asTarget(() => uint8InputModel()),
   },
   {
     id: "M24",
@@ -249,7 +253,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "two graph inputs (image and mask)",
     layer: "engine: encoder contract",
     expect: { kind: "failed", code: "model_unsupported" },
-    run: asTarget(twoInputModel()),
+    run: asTarget(() => twoInputModel()),
   },
   {
     id: "M25",
@@ -257,7 +261,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "graph nested 20000 subgraphs deep (parser stack exhaustion)",
     layer: "engine: inspect (protobuf parse)",
     expect: { kind: "failed", code: "model_invalid" },
-    run: asTarget(deeplyNestedModel(20_000)),
+    run: asTarget(() => deeplyNestedModel(20_000)),
   },
   {
     id: "M26",
@@ -265,7 +269,7 @@ export const MODEL_CASES: HostileCase[] = [
     input: "metadata sslmem.std = 0,0,0 (division by zero in normalization)",
     layer: "engine: declared preprocessing",
     expect: { kind: "failed", code: "model_invalid" },
-    run: asPair(convEncoder({ channels: 4, metadata: { "sslmem.std": "0,0,0" } }).bytes),
+    run: asPair(() => convEncoder({ channels: 4, metadata: { "sslmem.std": "0,0,0" } }).bytes),
   },
   {
     id: "M27",
@@ -274,6 +278,19 @@ export const MODEL_CASES: HostileCase[] = [
     layer: "engine: representation",
     expect: { kind: "failed", code: "model_output_invalid" },
     run: (ctx) => ctx.audit({ config: { views: 2, outputName: "../../secret" } }),
+  },
+  {
+    id: "M31",
+    category: "model",
+    input: "config pool \"cls\" on a [N,C,H,W] feature-map output",
+    layer: "engine: representation (pooling vs declared rank)",
+    expect: { kind: "failed", code: "invalid_config" },
+    detail: /pooling "cls"/,
+    checks: "detail names the pooling",
+    run: (ctx) => {
+      const bytes = twoOutputEncoder({ channels: 4 }).bytes;
+      return ctx.audit({ target: bytes, reference: bytes, config: { views: 2, outputName: "features", pool: "cls" } });
+    },
   },
   {
     id: "M28",

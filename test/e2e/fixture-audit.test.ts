@@ -1,0 +1,71 @@
+/**
+ * The proof that the audit finds what an encoder was trained on. fixtures/make_fixtures.py trained
+ * two small SimCLR encoders: the target on shared ∪ members, the reference on shared ∪ independent
+ * images. The candidates are members (`member/…`) and held-out non-members (`nonmember/…`), atypical
+ * images among both; the controls are more held-out images. The real CLI, in a child process, must
+ * rank members above non-members (AUC ≥ 0.8) and its `fpr` flags must keep the false-positive rate
+ * on the held-out non-members within 2α.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ReportV1Schema, type ReportV1 } from "../../src/core/report.ts";
+import { tempDir } from "../helpers/audit-inputs.ts";
+
+const root = new URL("../..", import.meta.url).pathname;
+const fixtures = join(root, "fixtures");
+const manifest = JSON.parse(readFileSync(join(fixtures, "manifest.json"), "utf8")) as {
+  normalization: { mean: number[]; std: number[] };
+};
+
+/** Mann–Whitney AUC: P(score of a member > score of a non-member), ties count half. */
+function auc(positives: number[], negatives: number[]): number {
+  let wins = 0;
+  for (const p of positives) for (const n of negatives) wins += p > n ? 1 : p === n ? 0.5 : 0;
+  return wins / (positives.length * negatives.length);
+}
+
+function runCli(args: string[]): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, "bin/sslmem.js"), ...args], { encoding: "utf8", timeout: 300_000 });
+  return { status: r.status, stderr: r.stderr };
+}
+
+test("the audit finds the fixture encoder's training members, with calibrated flags", async () => {
+  const out = join(tempDir(), "report.json");
+  const alpha = 0.01;
+  const { status, stderr } = runCli([
+    "audit",
+    "--target", join(fixtures, "encoders/target.onnx"),
+    "--reference", join(fixtures, "encoders/reference.onnx"),
+    "--candidates", join(fixtures, "data/candidates"),
+    "--controls", join(fixtures, "data/controls.npy"),
+    "--mean", manifest.normalization.mean.join(","),
+    "--std", manifest.normalization.std.join(","),
+    "--seed", "1",
+    "--fpr", String(alpha),
+    "--batch-size", "32",
+    "-o", `json=${out}`,
+    "--quiet",
+  ]);
+  assert.equal(status, 0, `the CLI exits 0 without a gate; stderr: ${stderr}`);
+  const report: ReportV1 = ReportV1Schema.parse(JSON.parse(readFileSync(out, "utf8")));
+
+  const candidates = report.points.filter((p) => p.role === "candidate");
+  const members = candidates.filter((p) => p.id.startsWith("member/"));
+  const nonMembers = candidates.filter((p) => p.id.startsWith("nonmember/"));
+  assert.ok(members.length >= 50 && nonMembers.length >= 50, `fixture has both groups (${members.length}, ${nonMembers.length})`);
+  assert.ok(members.some((p) => p.id.includes("atypical")) && nonMembers.some((p) => p.id.includes("atypical")), "atypical images in both groups");
+
+  const a = auc(members.map((p) => p.score), nonMembers.map((p) => p.score));
+  assert.ok(a >= 0.8, `members score above non-members: AUC ${a.toFixed(3)} ≥ 0.8`);
+
+  assert.equal(report.summary.flag.method, "fpr", "fpr is the default with controls");
+  assert.equal(report.summary.flag.calibrated, true, "flags are calibrated against the controls");
+  const falseFlags = nonMembers.filter((p) => p.flagged).length;
+  const fpr = falseFlags / nonMembers.length;
+  assert.ok(fpr <= 2 * alpha, `false-positive rate on held-out non-members ${fpr.toFixed(3)} ≤ 2α = ${2 * alpha}`);
+  const tpr = members.filter((p) => p.flagged).length / members.length;
+  assert.ok(tpr > fpr, `flags find members (TPR ${tpr.toFixed(3)}) more often than non-members (FPR ${fpr.toFixed(3)})`);
+});
