@@ -34,9 +34,7 @@ function runCli(args: string[]): { status: number | null; stderr: string } {
 
 test("the audit finds the fixture encoder's training members, with calibrated flags", async () => {
   const out = join(tempDir(), "report.json");
-  // α = 0.05: with 300 controls and 200 held-out non-members the realized rate at α = 0.01 is
-  // 2 ± 1.5 false flags — too few to tell calibration from luck; at 0.05 it is resolved.
-  const alpha = 0.05;
+  const alpha = 0.01; // the default of --fpr
   const { status, stderr } = runCli([
     "audit",
     "--target", join(fixtures, "encoders/target.onnx"),
@@ -46,7 +44,6 @@ test("the audit finds the fixture encoder's training members, with calibrated fl
     "--mean", manifest.encoders.normalization.mean.join(","),
     "--std", manifest.encoders.normalization.std.join(","),
     "--seed", "1",
-    "--fpr", String(alpha),
     "--batch-size", "32",
     "-o", `json=${out}`,
     "--quiet",
@@ -65,6 +62,7 @@ test("the audit finds the fixture encoder's training members, with calibrated fl
 
   assert.equal(report.summary.flag.method, "fpr", "fpr is the default with controls");
   assert.equal(report.summary.flag.calibrated, true, "flags are calibrated against the controls");
+  assert.equal(report.summary.flag.parameters.alpha, alpha, "α is the default");
   const falseFlags = nonMembers.filter((p) => p.flagged).length;
   const fpr = falseFlags / nonMembers.length;
   assert.ok(fpr <= 2 * alpha, `false-positive rate on held-out non-members ${fpr.toFixed(3)} ≤ 2α = ${2 * alpha}`);
