@@ -98,6 +98,23 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 
 const parse = (p: unknown) => AugmentationPolicySchema.parse(p);
 
+/**
+ * BYOL's recipe, also DINO's global crops: the same crop, flip, jitter and grayscale for both views
+ * of a pair, but blur always on the first view and rarely on the second, and solarize only on the
+ * second.
+ */
+function asymmetric(o: { scale: [number, number]; saturation: number }): AugmentationPolicy {
+  const view = (blurP: number, solarizeP: number) => [
+    { op: "randomResizedCrop", scale: o.scale, ratio: [3 / 4, 4 / 3] },
+    { op: "horizontalFlip", p: 0.5 },
+    { op: "colorJitter", p: 0.8, brightness: 0.4, contrast: 0.4, saturation: o.saturation, hue: 0.1 },
+    { op: "grayscale", p: 0.2 },
+    { op: "gaussianBlur", p: blurP, sigma: [0.1, 2.0] },
+    { op: "solarize", p: solarizeP, threshold: 0.5 },
+  ];
+  return parse({ ops: view(1.0, 0.0), secondViewOps: view(0.1, 0.2) });
+}
+
 /** torchvision recipes of the respective papers (crop size comes from the encoder). */
 export const PRESETS: Record<PresetName, AugmentationPolicy> = {
   simclr: parse({
@@ -109,42 +126,8 @@ export const PRESETS: Record<PresetName, AugmentationPolicy> = {
       { op: "gaussianBlur", p: 0.5, sigma: [0.1, 2.0] },
     ],
   }),
-  byol: parse({
-    ops: [
-      { op: "randomResizedCrop", scale: [0.08, 1], ratio: [3 / 4, 4 / 3] },
-      { op: "horizontalFlip", p: 0.5 },
-      { op: "colorJitter", p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1 },
-      { op: "grayscale", p: 0.2 },
-      { op: "gaussianBlur", p: 1.0, sigma: [0.1, 2.0] },
-      { op: "solarize", p: 0.0, threshold: 0.5 },
-    ],
-    secondViewOps: [
-      { op: "randomResizedCrop", scale: [0.08, 1], ratio: [3 / 4, 4 / 3] },
-      { op: "horizontalFlip", p: 0.5 },
-      { op: "colorJitter", p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1 },
-      { op: "grayscale", p: 0.2 },
-      { op: "gaussianBlur", p: 0.1, sigma: [0.1, 2.0] },
-      { op: "solarize", p: 0.2, threshold: 0.5 },
-    ],
-  }),
-  "dino-global": parse({
-    ops: [
-      { op: "randomResizedCrop", scale: [0.4, 1], ratio: [3 / 4, 4 / 3] },
-      { op: "horizontalFlip", p: 0.5 },
-      { op: "colorJitter", p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1 },
-      { op: "grayscale", p: 0.2 },
-      { op: "gaussianBlur", p: 1.0, sigma: [0.1, 2.0] },
-      { op: "solarize", p: 0.0, threshold: 0.5 },
-    ],
-    secondViewOps: [
-      { op: "randomResizedCrop", scale: [0.4, 1], ratio: [3 / 4, 4 / 3] },
-      { op: "horizontalFlip", p: 0.5 },
-      { op: "colorJitter", p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1 },
-      { op: "grayscale", p: 0.2 },
-      { op: "gaussianBlur", p: 0.1, sigma: [0.1, 2.0] },
-      { op: "solarize", p: 0.2, threshold: 0.5 },
-    ],
-  }),
+  byol: asymmetric({ scale: [0.08, 1], saturation: 0.2 }),
+  "dino-global": asymmetric({ scale: [0.4, 1], saturation: 0.2 }),
   mae: parse({
     ops: [
       { op: "randomResizedCrop", scale: [0.2, 1], ratio: [3 / 4, 4 / 3] },

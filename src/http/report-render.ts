@@ -7,7 +7,7 @@
  * The HTML format gets thumbnails of the listed candidates from report-thumbnails.ts.
  */
 import { SslmemError } from "../core/errors.ts";
-import { ReportV1Schema, type ReportPoint, type ReportV1 } from "../core/report.ts";
+import { ReportV1Schema, toReportPoint, type ReportPoint, type ReportV1 } from "../core/report.ts";
 import { HTML_CSP, REPORT_CONTENT_TYPES, renderReport } from "../report/index.ts";
 import type { AuditRecord, Store, StoredResult } from "../store/types.ts";
 
@@ -31,21 +31,11 @@ export const REPORT_FILE_EXTENSIONS: Readonly<Record<ReportFormat, string>> = {
   csv: "csv",
 };
 
-function toReportPoint(r: StoredResult, auditId: string): ReportPoint {
+function storedToReportPoint(r: StoredResult, auditId: string): ReportPoint {
   if (r.scoreNormalized === undefined || r.flagged === undefined) {
     throw new SslmemError("internal", `result ${r.index} of audit ${auditId} was never finalized`);
   }
-  return {
-    id: r.id,
-    role: r.role,
-    alignTarget: r.alignTarget,
-    alignReference: r.alignReference,
-    score: r.score,
-    stdErr: r.stdErr,
-    scoreNormalized: r.scoreNormalized,
-    ...(r.pValue !== undefined ? { pValue: r.pValue } : {}),
-    flagged: r.flagged,
-  };
+  return toReportPoint({ ...r, scoreNormalized: r.scoreNormalized, flagged: r.flagged });
 }
 
 export async function loadReport(store: Store, audit: AuditRecord): Promise<ReportV1> {
@@ -54,7 +44,7 @@ export async function loadReport(store: Store, audit: AuditRecord): Promise<Repo
   let candidate: Record<string, unknown> = stored;
   if (!Array.isArray(stored.points)) {
     const points: ReportPoint[] = [];
-    for await (const row of store.iterateResults(audit.id)) points.push(toReportPoint(row, audit.id));
+    for await (const row of store.iterateResults(audit.id)) points.push(storedToReportPoint(row, audit.id));
     candidate = { ...stored, points };
   }
   const parsed = ReportV1Schema.safeParse(candidate);
