@@ -19,6 +19,7 @@
 import { SslmemError } from "./errors.ts";
 import { opsForView, type AugmentationOp, type AugmentationPolicy } from "./policy.ts";
 import { viewStream, type RandomStream } from "./rng.ts";
+import { viewsPerPoint } from "./sslmem.ts";
 
 export interface Size {
   readonly height: number;
@@ -200,7 +201,7 @@ export function sampleViewsForPoint(
   if (!Number.isInteger(views) || views < 1) throw new SslmemError("invalid_config", `views must be a positive integer, got ${views}`);
   checkSize("image", src);
   const result: ViewParams[] = [];
-  const count = pairing === "views" ? 2 * views : views + 1;
+  const count = viewsPerPoint(views, pairing);
   for (let i = 0; i < count; i++) {
     if (pairing === "original" && i === 0) {
       result.push(identityView(src));

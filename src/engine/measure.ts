@@ -66,7 +66,10 @@ export interface MeasureOptions {
   /** Indices already measured (a resumed audit); they are not measured again. */
   skip?: (index: number) => boolean;
   signal?: AbortSignal;
-  /** Receives every batch's rows as soon as they are measured (to store them). */
+  /**
+   * Receives every batch's rows as soon as they are measured (to store them). With it, rows are
+   * not also kept in memory: the caller owns them, and memory stays bounded by the batch.
+   */
   onBatch?: (rows: IndexedMeasurement[]) => Promise<void>;
   /** Called after every batch: points done so far of the points this call measures. */
   onProgress?: (done: number, total: number) => void;
@@ -92,7 +95,10 @@ async function loadBatch(catalog: PointCatalog, indices: number[]): Promise<Load
   );
 }
 
-/** Measures the points of [from, to) batch by batch; returns the measurements in index order. */
+/**
+ * Measures the points of [from, to) batch by batch. Returns the measurements in index order —
+ * or nothing when `onBatch` receives them.
+ */
 export async function measurePoints(ctx: MeasureContext, options: MeasureOptions = {}): Promise<IndexedMeasurement[]> {
   const { config, catalog } = ctx;
   const from = options.from ?? 0;
@@ -103,6 +109,9 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
   for (let i = 0; i < todo.length; i += config.batchSize) batches.push(todo.slice(i, i + config.batchSize));
 
   const out: IndexedMeasurement[] = [];
+  const keep = !options.onBatch;
+  // A batch whose views would not fit the memory budget is measured a few points at a time.
+  const perChunk = pointsPerChunk(ctx);
   let done = 0;
   options.onProgress?.(0, todo.length);
   let next: Promise<LoadedPoint[]> | undefined = batches.length ? loadBatch(catalog, batches[0]) : undefined;
@@ -112,12 +121,10 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
     // Decode the next batch (sharp, on libuv's pool) while this one is augmented and embedded.
     next = b + 1 < batches.length ? loadBatch(catalog, batches[b + 1]) : undefined;
     next?.catch(() => {}); // surfaced when awaited; avoid an unhandled rejection meanwhile
-    // A batch whose views would not fit the memory budget is measured a few points at a time.
-    const perChunk = pointsPerChunk(ctx);
     const rows: IndexedMeasurement[] = [];
     for (let i = 0; i < points.length; i += perChunk) rows.push(...(await measureBatch(ctx, points.slice(i, i + perChunk), options.signal)));
-    out.push(...rows);
-    await options.onBatch?.(rows);
+    if (keep) out.push(...rows);
+    else await options.onBatch!(rows);
     done += rows.length;
     options.onProgress?.(done, todo.length);
   }

@@ -17,6 +17,7 @@ import type { PointMeasurement } from "../core/scores.types.ts";
 import type { IngestLimits } from "../data/limits.ts";
 import { describeAudit, finalizeAudit } from "../engine/audit.ts";
 import { measurePoints } from "../engine/measure.ts";
+import { viewsPerPoint } from "../core/sslmem.ts";
 import type { ProviderPreference } from "../engine/providers.ts";
 import { SessionCache } from "../engine/session.ts";
 import type { BlobStore } from "../store/blob-store.ts";
@@ -74,14 +75,12 @@ export async function finalizeFromStore(
   }
   measurements.sort((a, b) => a.index - b.index);
   const { report, flags } = finalizeAudit(info, measurements, config);
-  // flagPoints returns candidates then controls, each in input order: index order here.
-  const candidateRows = measurements.filter((m) => m.role === "candidate");
-  const controlRows = measurements.filter((m) => m.role === "control");
-  const ordered = [...candidateRows, ...controlRows];
+  // flagPoints returns candidates then controls, each in input order. Candidates hold indices
+  // [0, C) and controls [C, N), so that is index order: result i is measurements[i].
   await store.finalizeResults(
     auditId,
     flags.results.map((r, i) => ({
-      index: ordered[i].index,
+      index: measurements[i].index,
       scoreNormalized: r.scoreNormalized,
       ...(r.pValue !== undefined ? { pValue: r.pValue } : {}),
       flagged: r.flagged,
@@ -187,7 +186,7 @@ export class EngineExecutor implements AuditExecutor {
     done: () => number | Promise<number>,
   ): Promise<void> {
     const { store } = this.deps;
-    const viewsPerPoint = ws.config.pairing === "views" ? 2 * ws.config.views : ws.config.views + 1;
+    const views = viewsPerPoint(ws.config.views, ws.config.pairing);
     await measurePoints(ws.prepared.context, {
       from: range.from,
       to: range.to,
@@ -196,7 +195,7 @@ export class EngineExecutor implements AuditExecutor {
       onBatch: async (rows) => {
         await store.appendResults(audit.id, rows);
         for (const r of rows) committed.add(r.index);
-        ctx.scored({ points: rows.length, views: rows.length * viewsPerPoint });
+        ctx.scored({ points: rows.length, views: rows.length * views });
         await ctx.progress({ stage: "measuring", done: await done(), total: ws.total });
       },
     });

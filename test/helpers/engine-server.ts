@@ -7,17 +7,12 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
-import { serve } from "@hono/node-server";
 import { pino, type Logger } from "pino";
 import { loadConfig, type Config, type ConfigOverrides } from "../../src/config.ts";
-import { createApp } from "../../src/http/app.ts";
-import { EventLoopMonitor } from "../../src/http/event-loop.ts";
 import { engineExecutorFactory } from "../../src/jobs/execute-audit.ts";
 import { InProcessRunner } from "../../src/jobs/in-process-runner.ts";
-import { AuditNotifier } from "../../src/jobs/notifier.ts";
 import type { AuditExecutor } from "../../src/jobs/types.ts";
+import { serveApp } from "./serve-app.ts";
 import { WorkerEngineExecutor, workerEngineExecutorFactory } from "../../src/jobs/worker-executor.ts";
 import { FileBlobStore } from "../../src/store/blob-store.ts";
 import { SqliteStore } from "../../src/store/sqlite-store.ts";
@@ -69,16 +64,8 @@ export async function startEngineServer(options: EngineServerOptions = {}): Prom
   const logger = captureLogger(logs);
   const deps = { config, store: wrapped, blobs, logger };
   const executor = (options.engineThread ?? "worker") === "worker" ? workerEngineExecutorFactory(deps) : engineExecutorFactory(deps);
-  const notifier = new AuditNotifier();
-  const runner = new InProcessRunner({ store: wrapped, executor, logger, notifier, cancelWaitMs: 5_000 });
-  await runner.start();
-  const shutdown = new AbortController();
-  const eventLoop = new EventLoopMonitor();
-  const app = createApp({ config, store: wrapped, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
-  const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }) as Server;
-  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const tokens = { alice: (await store.createToken("alice")).token, bob: (await store.createToken("bob")).token };
+  const served = await serveApp({ config, store: wrapped, tokenStore: store, blobs, executor, logger });
+  const { url, runner, tokens } = served;
   let closed = false;
   return {
     url,
@@ -96,12 +83,8 @@ export async function startEngineServer(options: EngineServerOptions = {}): Prom
     async close({ keepDir = false } = {}) {
       if (closed) return;
       closed = true;
-      shutdown.abort();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await runner.stop({ graceMs: 5_000 });
+      await served.stop();
       if (executor instanceof WorkerEngineExecutor) await executor.close();
-      eventLoop.stop();
       await store.close();
       if (!keepDir) rmSync(dir, { recursive: true, force: true });
     },

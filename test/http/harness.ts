@@ -8,21 +8,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createHash } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import assert from "node:assert/strict";
-import { serve } from "@hono/node-server";
 import { pino, type Logger } from "pino";
 import { loadConfig, type Config, type ConfigOverrides } from "../../src/config.ts";
-import { createApp } from "../../src/http/app.ts";
-import { EventLoopMonitor } from "../../src/http/event-loop.ts";
 import { InProcessRunner } from "../../src/jobs/in-process-runner.ts";
 import { AuditNotifier } from "../../src/jobs/notifier.ts";
-import type { AuditExecutor } from "../../src/jobs/types.ts";
 import { FileBlobStore } from "../../src/store/blob-store.ts";
 import { SqliteStore } from "../../src/store/sqlite-store.ts";
 import type { Store } from "../../src/store/types.ts";
 import { TestExecutor, type TestExecutorOptions } from "../jobs/test-executor.ts";
+import { bearerFetch, serveApp } from "../helpers/serve-app.ts";
 
 export const digestOf = (bytes: string | Uint8Array): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
@@ -72,45 +67,25 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const wrapped = options.wrapStore ? options.wrapStore(store) : store;
   const logs: string[] = [];
   const logger = memoryLogger(logs);
-  const notifier = new AuditNotifier();
   const executor = new TestExecutor(store, options.executor);
-  const runner = new InProcessRunner({ store: wrapped, executor, logger, notifier, cancelWaitMs: 5_000 });
-  if (options.startRunner ?? true) await runner.start();
-  const shutdown = new AbortController();
-  const eventLoop = new EventLoopMonitor();
-  const app = createApp({ config, store: wrapped, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
-  const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }) as Server;
-  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const tokens = { alice: (await store.createToken("alice")).token, bob: (await store.createToken("bob")).token };
-
+  const served = await serveApp({ config, store: wrapped, tokenStore: store, blobs, executor, logger, startRunner: options.startRunner });
   let closed = false;
   return {
-    url,
+    url: served.url,
     dir,
     config,
     store,
     blobs,
-    runner,
+    runner: served.runner,
     executor,
-    notifier,
+    notifier: served.notifier,
     logs,
-    tokens,
-    request(path, init = {}) {
-      const { token, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      const bearer = token === undefined ? tokens.alice : token;
-      if (bearer !== null) headers.set("authorization", `Bearer ${bearer}`);
-      return fetch(url + path, { ...rest, headers });
-    },
+    tokens: served.tokens,
+    request: bearerFetch(served.url, served.tokens),
     async close({ keepDir = false } = {}) {
       if (closed) return;
       closed = true;
-      shutdown.abort();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await runner.stop({ graceMs: 5_000 });
-      eventLoop.stop();
+      await served.stop();
       await store.close();
       if (!keepDir) rmSync(dir, { recursive: true, force: true });
     },

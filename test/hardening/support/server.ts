@@ -3,6 +3,7 @@
  * Runtime on the CPU), SQLite and blobs in a private temp dir, served on 127.0.0.1:0, with small
  * limits so oversized inputs are cheap to send. Two tenants: alice (the attacker, usually) and bob.
  */
+import { bearerFetch } from "../../helpers/serve-app.ts";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -71,13 +72,7 @@ export async function startHardeningServer(): Promise<HardeningServer> {
     config,
     running,
     tokens,
-    request(path, init = {}) {
-      const { token, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      const bearer = token === undefined ? tokens.alice : token;
-      if (bearer !== null) headers.set("authorization", `Bearer ${bearer}`);
-      return fetch(running.url + path, { ...rest, headers });
-    },
+    request: bearerFetch(running.url, tokens),
     async close() {
       await running.close();
       rmSync(dir, { recursive: true, force: true });
