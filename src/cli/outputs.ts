@@ -28,17 +28,12 @@ export async function writeOutputs(
   }
 }
 
-/** Flagged candidates of a report (controls are never flagged). */
-export function flaggedCount(report: ReportV1): number {
-  return report.summary.flagged;
-}
-
 /**
  * The gate: with --fail-on-flagged N, more than N flagged candidates trips it (exit 2).
  * Without it the audit only reports (exit 0). One line on stderr says which way it went.
  */
 export function applyGate(report: ReportV1, failOnFlagged: number | undefined, stderr: NodeJS.WritableStream = process.stderr): number {
-  const flagged = flaggedCount(report);
+  const flagged = report.summary.flagged; // candidates only: controls are never flagged
   const method = report.summary.flag.method;
   const calibrated = report.summary.flag.calibrated ? "calibrated" : "uncalibrated";
   if (failOnFlagged === undefined) {

@@ -8,8 +8,3 @@ export interface RgbImage {
 
 export type PointRole = "candidate" | "control";
 
-/** One point of an audit: a stable id (path relative to the root, or .npy index) and a loader. */
-export interface PointRef {
-  readonly id: string;
-  load(): Promise<RgbImage>;
-}

@@ -138,7 +138,8 @@ export class EngineExecutor implements AuditExecutor {
   /**
    * Measures the points of [from, to) that are not committed yet and appends their rows (an
    * upsert: a shard retried after its worker died rewrites the same values). Progress reports
-   * the audit's committed rows across all shards. Returns the points this call measured.
+   * the audit's committed rows across all shards as of the shard's start, plus its own since.
+   * Returns the points this call measured.
    */
   async measureShard(audit: AuditRecord, range: PointRange, ctx: ExecutionContext): Promise<{ measured: number }> {
     const { store } = this.deps;
@@ -147,7 +148,10 @@ export class EngineExecutor implements AuditExecutor {
       const ws = lease.workspace;
       const committed = new Set(await store.committedIndices(audit.id, range));
       const before = committed.size;
-      await this.#measure(ws, audit, range, ctx, committed, () => store.countResults(audit.id));
+      // The audit's rows across all shards, counted once here (a count per batch would scan all
+      // rows every batch); this shard's own rows are added as they come.
+      const auditRows = await store.countResults(audit.id);
+      await this.#measure(ws, audit, range, ctx, committed, () => auditRows + committed.size - before);
       return { measured: committed.size - before };
     } finally {
       await lease.release();
@@ -183,7 +187,7 @@ export class EngineExecutor implements AuditExecutor {
     range: PointRange,
     ctx: ExecutionContext,
     committed: Set<number>,
-    done: () => number | Promise<number>,
+    done: () => number,
   ): Promise<void> {
     const { store } = this.deps;
     const views = viewsPerPoint(ws.config.views, ws.config.pairing);
@@ -196,7 +200,7 @@ export class EngineExecutor implements AuditExecutor {
         await store.appendResults(audit.id, rows);
         for (const r of rows) committed.add(r.index);
         ctx.scored({ points: rows.length, views: rows.length * views });
-        await ctx.progress({ stage: "measuring", done: await done(), total: ws.total });
+        await ctx.progress({ stage: "measuring", done: done(), total: ws.total });
       },
     });
   }
