@@ -25,6 +25,9 @@ import type { AuditRecord, JsonObject, Store } from "../store/types.ts";
 import { WorkspaceCache, openAuditWorkspace, parseStoredConfig, type AuditWorkspace, type WorkspaceLease } from "./audit-workspace.ts";
 import type { AuditExecution, AuditExecutor, ExecutionContext } from "./types.ts";
 
+/** How often a shard recounts the audit's rows for progress (a count reads every row). */
+const COUNT_REFRESH_MS = 1_000;
+
 export interface EngineExecutorDeps {
   store: Store;
   blobs: BlobStore;
@@ -138,8 +141,7 @@ export class EngineExecutor implements AuditExecutor {
   /**
    * Measures the points of [from, to) that are not committed yet and appends their rows (an
    * upsert: a shard retried after its worker died rewrites the same values). Progress reports
-   * the audit's committed rows across all shards as of the shard's start, plus its own since.
-   * Returns the points this call measured.
+   * the audit's committed rows across all shards. Returns the points this call measured.
    */
   async measureShard(audit: AuditRecord, range: PointRange, ctx: ExecutionContext): Promise<{ measured: number }> {
     const { store } = this.deps;
@@ -148,10 +150,24 @@ export class EngineExecutor implements AuditExecutor {
       const ws = lease.workspace;
       const committed = new Set(await store.committedIndices(audit.id, range));
       const before = committed.size;
-      // The audit's rows across all shards, counted once here (a count per batch would scan all
-      // rows every batch); this shard's own rows are added as they come.
-      const auditRows = await store.countResults(audit.id);
-      await this.#measure(ws, audit, range, ctx, committed, () => auditRows + committed.size - before);
+      // The audit's rows across all shards: a count scans them all, so it is refreshed at most
+      // once a second and this shard's own rows are added in between; the shard's last progress
+      // is a fresh count (the last shard to finish reports the whole audit).
+      let counted = await store.countResults(audit.id);
+      let countedAt = Date.now();
+      let ownAtCount = committed.size;
+      const done = async () => {
+        if (Date.now() - countedAt >= COUNT_REFRESH_MS) {
+          counted = await store.countResults(audit.id);
+          countedAt = Date.now();
+          ownAtCount = committed.size;
+        }
+        return counted + committed.size - ownAtCount;
+      };
+      await this.#measure(ws, audit, range, ctx, committed, done);
+      if (committed.size > before) {
+        await ctx.progress({ stage: "measuring", done: await store.countResults(audit.id), total: ws.total });
+      }
       return { measured: committed.size - before };
     } finally {
       await lease.release();
@@ -187,7 +203,7 @@ export class EngineExecutor implements AuditExecutor {
     range: PointRange,
     ctx: ExecutionContext,
     committed: Set<number>,
-    done: () => number,
+    done: () => number | Promise<number>,
   ): Promise<void> {
     const { store } = this.deps;
     const views = viewsPerPoint(ws.config.views, ws.config.pairing);
@@ -200,7 +216,7 @@ export class EngineExecutor implements AuditExecutor {
         await store.appendResults(audit.id, rows);
         for (const r of rows) committed.add(r.index);
         ctx.scored({ points: rows.length, views: rows.length * views });
-        await ctx.progress({ stage: "measuring", done: done(), total: ws.total });
+        await ctx.progress({ stage: "measuring", done: await done(), total: ws.total });
       },
     });
   }
