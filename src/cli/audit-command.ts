@@ -30,9 +30,8 @@ async function openPoints(path: string, role: "candidates" | "controls"): Promis
   try {
     return await openPointSet(path);
   } catch (e) {
-    // The readers word their errors for candidates; say which flag the problem is about.
-    if (isSslmemError(e) && role === "controls") throw new SslmemError(e.code, `--controls: ${e.message}`, e.details);
-    if (isSslmemError(e) && e.code === "candidates_not_found") throw new SslmemError(e.code, `--candidates '${path}': ${e.message}`, e.details);
+    // The readers' messages do not say which input they are about; the flag and path are added here.
+    if (isSslmemError(e)) throw new SslmemError(e.code, `--${role} '${path}': ${e.message}`, e.details);
     throw e;
   }
 }

@@ -34,7 +34,7 @@ export interface PointSet {
   close(): Promise<void>;
 }
 
-export function tooManyPoints(limits: IngestLimits, what = "the candidate set"): SslmemError {
+export function tooManyPoints(limits: IngestLimits, what = "the point set"): SslmemError {
   return new SslmemError(
     "too_many_points",
     `${what} holds more than ${limits.maxPoints} points (maxPoints); split it into several audits or raise the limit`,
@@ -60,7 +60,7 @@ export function makePointSet<P extends { readonly id: string }>(parts: PointSetP
   const skipped = [...parts.skipped].sort(byId);
   if (points.length === 0) {
     const example = skipped[0] ? `; ${skipped.length} skipped, e.g. ${quoteId(skipped[0].id)}: ${skipped[0].reason}` : "";
-    throw new SslmemError("candidates_empty", `the candidate set holds no images${example}`, {
+    throw new SslmemError("candidates_empty", `the point set holds no images${example}`, {
       skipped: skipped.length,
     });
   }

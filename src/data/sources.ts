@@ -1,7 +1,8 @@
 /**
  * Opens a candidate (or control) set: a folder, a .tar, .tar.gz, .zip or .npy file. The kind is
  * decided by content, not by name, so uploaded blobs (stored under digests) open the same way.
- * Errors never contain the path: the caller knows it and may add it where that is safe (the CLI).
+ * Errors never contain the path, nor which input it is: the caller knows both and prefixes them
+ * (the CLI with the flag and path, the service with the input's role).
  */
 import { mkdtemp, open, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -39,12 +40,12 @@ export async function openPointSet(
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === "EACCES" || code === "EPERM") {
-      throw new SslmemError("candidates_not_found", "the candidate path cannot be read (permission denied)", undefined, { cause: e });
+      throw new SslmemError("candidates_not_found", "the path cannot be read (permission denied)", undefined, { cause: e });
     }
-    throw new SslmemError("candidates_not_found", `the candidate path does not exist; give ${ACCEPTED}`, undefined, { cause: e });
+    throw new SslmemError("candidates_not_found", `the path does not exist; give ${ACCEPTED}`, undefined, { cause: e });
   }
   if (info.isDirectory()) return openDirectory(path, resolved);
-  if (!info.isFile()) throw new SslmemError("archive_invalid", `the candidate path is not a regular file or folder; give ${ACCEPTED}`);
+  if (!info.isFile()) throw new SslmemError("archive_invalid", `the path is not a regular file or folder; give ${ACCEPTED}`);
 
   const head = await readHead(path);
   const kind = sniff(head);
@@ -65,9 +66,9 @@ export async function openPointSet(
   // An empty tar is 1024+ zero bytes; it is still a tar (and then an empty set).
   if (head.length === SNIFF_BYTES && head.every((b) => b === 0)) return openTar(path, "tar", resolved, async () => {});
   if (kind.kind === "image") {
-    throw new SslmemError("archive_invalid", `the candidate path is a single image; give ${ACCEPTED}`);
+    throw new SslmemError("archive_invalid", `the path is a single image; give ${ACCEPTED}`);
   }
-  throw new SslmemError("archive_invalid", `the candidate file is not recognised; give ${ACCEPTED}`);
+  throw new SslmemError("archive_invalid", `the file is not recognised; give ${ACCEPTED}`);
 }
 
 async function readHead(path: string): Promise<Buffer> {

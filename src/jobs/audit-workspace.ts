@@ -40,10 +40,9 @@ export interface AuditWorkspace {
   close(): Promise<void>;
 }
 
-/** Error messages of the readers speak of "the candidate set"; say which input it was. */
+/** The readers' messages do not say which input they are about; the role is prefixed here. */
 function inputError(e: unknown, role: "candidates" | "controls"): unknown {
-  if (isSslmemError(e) && role === "controls") return new SslmemError(e.code, `controls: ${e.message}`, e.details);
-  return e;
+  return isSslmemError(e) ? new SslmemError(e.code, `${role}: ${e.message}`, e.details, { cause: e.cause }) : e;
 }
 
 async function openInput(digest: string, role: "candidates" | "controls", deps: WorkspaceDeps): Promise<PointSet> {
