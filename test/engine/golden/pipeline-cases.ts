@@ -21,9 +21,9 @@ const conv = () => ({
 });
 
 export const PIPELINE_CASES: PipelineCase[] = [
-  ...["simclr", "byol", "dino-global", "mae", "none"].map((augment) => ({ name: `${augment} views l2`, config: { augment, views: 4, seed: 3 }, encoders: conv })),
-  { name: "simclr original cosine", config: { augment: "simclr", views: 3, seed: 5, pairing: "original", distance: "cosine" }, encoders: conv },
-  { name: "byol views cosine", config: { augment: "byol", views: 2, seed: 9, distance: "cosine" }, encoders: conv },
+  ...(["simclr", "byol", "dino-global", "mae", "none"] as const).map((augment): PipelineCase => ({ name: `${augment} views l2`, config: { augment, views: 4, seed: 3 }, encoders: conv })),
+  { name: "simclr original cosine", config: { augment: "simclr", views: 3, seed: 5, pairing: "original" as const, distance: "cosine" as const }, encoders: conv },
+  { name: "byol views cosine", config: { augment: "byol", views: 2, seed: 9, distance: "cosine" as const }, encoders: conv },
   {
     name: "tokens mean, normalized input",
     config: { augment: "simclr", views: 3, seed: 2, pool: "mean", preprocessing: { mean: [0.4, 0.5, 0.6], std: [0.2, 0.25, 0.3] } },
