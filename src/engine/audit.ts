@@ -13,7 +13,8 @@ import { resolvePolicy, type AugmentationPolicy } from "../core/policy.ts";
 import { buildReport, type ReportAuditInfo, type ReportV1 } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import type { PointSet } from "../data/point-set.ts";
-import { Augmenter } from "./augmenter.ts";
+import { augmentGraphOptions } from "./augmenter.ts";
+import { createBatchPipeline, type PipelineDescription } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
 import { loadEncoderPair, type EncoderPair } from "./load-encoders.ts";
 import { checkViewBudget, PointCatalog, type MeasureContext } from "./measure.ts";
@@ -29,6 +30,8 @@ export interface EngineSettings {
   logger?: EngineLogger;
   /** Reuse encoder sessions across audits (the service keeps one per process). */
   cache?: SessionCache;
+  /** "auto" (default): one composed graph per batch when the encoders compose; "chained": never compose. */
+  pipeline?: "auto" | "chained";
 }
 
 export interface AuditInputs {
@@ -43,6 +46,8 @@ export interface PreparedAudit {
   providers: ProviderChoice;
   encoders: EncoderPair;
   policy: AugmentationPolicy;
+  /** How batches run: one composed graph, or chained sessions and why. */
+  pipeline: PipelineDescription;
   release(): Promise<void>;
 }
 
@@ -60,29 +65,46 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
   });
   const policy = resolvePolicy(config.augment);
   const prep = encoders.preprocessing;
-  const augmenter = await Augmenter.create({
+  const augment = augmentGraphOptions({
     policy,
     out: { height: prep.height, width: prep.width },
     layout: prep.layout,
     mean: prep.mean,
     std: prep.std,
     range: prep.range,
-    executionProviders: [...providers.executionProviders],
-    sessionOptions: engine.threads ? { intraOpNumThreads: engine.threads } : undefined,
   });
+  const releaseEncoders = async () => {
+    if (!engine.cache) await Promise.all([encoders.target.release(), encoders.reference.release()]);
+  };
+  let pipeline;
+  try {
+    pipeline = await createBatchPipeline({
+      augment,
+      target: { bytes: inputs.target, encoder: encoders.target },
+      reference: { bytes: inputs.reference, encoder: encoders.reference },
+      config,
+      providers,
+      threads: engine.threads,
+      logger,
+      forceChained: engine.pipeline === "chained" ? "chained pipeline requested" : undefined,
+    });
+  } catch (e) {
+    await releaseEncoders();
+    throw e;
+  }
   const context: MeasureContext = {
     config,
     policy,
     target: encoders.target,
     reference: encoders.reference,
-    augmenter,
+    pipeline,
     catalog: new PointCatalog(inputs.candidates, inputs.controls),
   };
   try {
     checkViewBudget(context);
   } catch (e) {
-    await augmenter.release();
-    if (!engine.cache) await Promise.all([encoders.target.release(), encoders.reference.release()]);
+    await pipeline.release();
+    await releaseEncoders();
     throw e;
   }
   return {
@@ -90,12 +112,10 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     providers,
     encoders,
     policy,
+    pipeline: pipeline.description,
     async release() {
-      await augmenter.release();
-      if (!engine.cache) {
-        await encoders.target.release();
-        await encoders.reference.release();
-      }
+      await pipeline.release();
+      await releaseEncoders();
     },
   };
 }

@@ -53,12 +53,18 @@ export class Augmenter {
   private released = false;
 
   private constructor(
-    private readonly opts: AugmenterOptions,
     readonly graph: AugmentGraphOptions,
+    private readonly executionProviders: string[],
+    private readonly sessionOptions: ort.InferenceSession.SessionOptions = {},
   ) {}
 
   static async create(opts: AugmenterOptions): Promise<Augmenter> {
-    return new Augmenter(opts, augmentGraphOptions(opts));
+    return new Augmenter(augmentGraphOptions(opts), opts.executionProviders, opts.sessionOptions);
+  }
+
+  /** An augmenter for graph options already checked (augmentGraphOptions). */
+  static fromGraph(graph: AugmentGraphOptions, executionProviders: string[], sessionOptions?: ort.InferenceSession.SessionOptions): Augmenter {
+    return new Augmenter(graph, executionProviders, sessionOptions);
   }
 
   get stages(): AugmentStages {
@@ -67,12 +73,12 @@ export class Augmenter {
 
   private open(): Promise<ort.InferenceSession> {
     if (!this.session) {
-      const user = this.opts.sessionOptions ?? {};
+      const user = this.sessionOptions;
       const userExtra = (user.extra ?? {}) as Record<string, Record<string, unknown>>;
       // No spinning: the augmenter shares the CPU with the encoders; spinning threads would steal it.
       const options: ort.InferenceSession.SessionOptions = {
         ...user,
-        executionProviders: this.opts.executionProviders as ort.InferenceSession.SessionOptions["executionProviders"],
+        executionProviders: this.executionProviders as ort.InferenceSession.SessionOptions["executionProviders"],
         graphOptimizationLevel: "all",
         extra: {
           ...userExtra,

@@ -1,9 +1,10 @@
 /**
- * The batch pipeline: points → decoded images → seeded view parameters → augmentation graph →
- * both encoders on the same views → per-pair distances → per-point measurements.
+ * The audit loop: points → decoded images → seeded view parameters → one run of the batch
+ * pipeline (batch-pipeline.ts: augmentation, both encoders on the same views, per-pair distances,
+ * on the execution provider) → per-point measurements.
  *
  * Memory is bounded by one batch (plus the decoded images of the next one, prefetched while the
- * encoders run), never by the number of points. Every random number of a view is keyed by
+ * batch runs), never by the number of points. Every random number of a view is keyed by
  * (seed, point id, view index), and each point's views go through the encoders as their own rows,
  * so a point's measurement does not depend on the batch size, the range or the order of points.
  */
@@ -12,10 +13,10 @@ import { SslmemError } from "../core/errors.ts";
 import type { PointRole, RgbImage } from "../core/image.ts";
 import type { AugmentationPolicy } from "../core/policy.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
-import { measurePoint, pointDistances, viewsPerPoint } from "../core/sslmem.ts";
+import { measurePoint, viewsPerPoint } from "../core/sslmem.ts";
 import { sampleViewsForPoint } from "../core/view-params.ts";
 import type { PointSet } from "../data/point-set.ts";
-import type { Augmenter } from "./augmenter.ts";
+import type { BatchPipeline } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
 
 /** One measured point with its global index (candidates first, then controls). */
@@ -55,7 +56,7 @@ export interface MeasureContext {
   policy: AugmentationPolicy;
   target: Encoder;
   reference: Encoder;
-  augmenter: Augmenter;
+  pipeline: BatchPipeline;
   catalog: PointCatalog;
 }
 
@@ -160,28 +161,18 @@ function pointsPerChunk(ctx: MeasureContext): number {
 }
 
 async function measureBatch(ctx: MeasureContext, points: LoadedPoint[], signal?: AbortSignal): Promise<IndexedMeasurement[]> {
-  const { config, policy, target, reference, augmenter } = ctx;
-  const perPoint = viewsPerPoint(config.views, config.pairing);
-  const viewSize = target.viewSize;
-  const views = new Float32Array(points.length * perPoint * viewSize);
+  const { config, policy, target, pipeline } = ctx;
   const out = { height: target.preprocessing.height, width: target.preprocessing.width };
-  for (let p = 0; p < points.length; p++) {
-    throwIfAborted(signal);
-    const { id, image } = points[p];
-    const params = sampleViewsForPoint(policy, config.pairing, config.seed, id, config.views, { height: image.height, width: image.width }, out);
-    views.set(await augmenter.run(image, params), p * perPoint * viewSize);
-  }
+  const batch = points.map(({ id, image }) => ({
+    image,
+    views: sampleViewsForPoint(policy, config.pairing, config.seed, id, config.views, { height: image.height, width: image.width }, out),
+  }));
   throwIfAborted(signal);
-  const n = points.length * perPoint;
-  const embT = await target.embed(views, n);
-  throwIfAborted(signal);
-  const embR = await reference.embed(views, n);
+  const d = await pipeline.run(batch);
+  const K = config.views;
   return points.map((point, p) => {
-    const slice = (e: { data: Float32Array; dim: number }) => ({
-      data: e.data.subarray(p * perPoint * e.dim, (p + 1) * perPoint * e.dim),
-      dim: e.dim,
-    });
-    const { dTarget, dReference } = pointDistances(slice(embT), slice(embR), config.pairing, config.distance);
+    const dTarget = Array.from(d.target.subarray(p * K, (p + 1) * K));
+    const dReference = Array.from(d.reference.subarray(p * K, (p + 1) * K));
     return { index: point.index, ...measurePoint(point.id, point.role, dTarget, dReference) };
   });
 }
