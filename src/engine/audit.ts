@@ -18,6 +18,7 @@ import { createBatchPipeline, type PipelineDescription } from "./batch-pipeline.
 import type { Encoder } from "./encoder.ts";
 import { loadEncoderPair, type EncoderPair } from "./load-encoders.ts";
 import { checkViewBudget, PointCatalog, type MeasureContext } from "./measure.ts";
+import { DEFAULT_MEMORY_BUDGET, type BatchPlan } from "./memory.ts";
 import { chooseProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
 import type { SessionCache } from "./session.ts";
 import type { ValueSummary } from "./onnx/inspect.ts";
@@ -30,6 +31,13 @@ export interface EngineSettings {
   logger?: EngineLogger;
   /** Reuse encoder sessions across audits (the service keeps one per process). */
   cache?: SessionCache;
+  /**
+   * Bytes the audit may keep resident; batches are sized to it from a measured probe (memory.ts).
+   * Default DEFAULT_MEMORY_BUDGET; null: no budget, the configured batch size.
+   */
+  memoryBudget?: number | null;
+  /** Called once the batch size is planned from the memory probe (logs, benchmarks). */
+  onBatchPlan?: (plan: BatchPlan) => void;
   /** "auto" (default): one composed graph per batch when the encoders compose; "chained": never compose. */
   pipeline?: "auto" | "chained";
 }
@@ -100,6 +108,18 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     pipeline,
     catalog: new PointCatalog(inputs.candidates, inputs.controls),
   };
+  const budget = engine.memoryBudget === undefined ? DEFAULT_MEMORY_BUDGET : engine.memoryBudget;
+  if (budget !== null) {
+    context.memory = {
+      budget,
+      onPlan: (plan) => {
+        const fields = { budgetMiB: mib(plan.budget), perPointMiB: plan.perPoint && mib(plan.perPoint), baseMiB: plan.base && mib(plan.base), batchSize: plan.batchSize };
+        if (plan.note) logger.warn({ ...fields, note: plan.note }, "batch size from the memory budget");
+        else logger.info(fields, "batch size from the memory budget");
+        engine.onBatchPlan?.(plan);
+      },
+    };
+  }
   try {
     checkViewBudget(context);
   } catch (e) {
@@ -118,6 +138,10 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
       await releaseEncoders();
     },
   };
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
 }
 
 function encoderReportInfo(encoder: Encoder): ReportAuditInfo["target"] {

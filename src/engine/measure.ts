@@ -18,6 +18,7 @@ import { sampleViewsForPoint } from "../core/view-params.ts";
 import type { PointSet } from "../data/point-set.ts";
 import type { BatchPipeline } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
+import { measurePeak, planBatchSize, type BatchPlan } from "./memory.ts";
 
 /** One measured point with its global index (candidates first, then controls). */
 export interface IndexedMeasurement extends PointMeasurement {
@@ -58,6 +59,8 @@ export interface MeasureContext {
   reference: Encoder;
   pipeline: BatchPipeline;
   catalog: PointCatalog;
+  /** Batch size from a memory budget (memory.ts); without it, the configured batch size. */
+  memory?: { budget: number; plan?: BatchPlan; onPlan?: (plan: BatchPlan) => void };
 }
 
 export interface MeasureOptions {
@@ -101,35 +104,78 @@ async function loadBatch(catalog: PointCatalog, indices: number[]): Promise<Load
  * or nothing when `onBatch` receives them.
  */
 export async function measurePoints(ctx: MeasureContext, options: MeasureOptions = {}): Promise<IndexedMeasurement[]> {
-  const { config, catalog } = ctx;
+  const { catalog } = ctx;
   const from = options.from ?? 0;
   const to = Math.min(options.to ?? catalog.size, catalog.size);
   const todo: number[] = [];
   for (let i = from; i < to; i++) if (!options.skip?.(i)) todo.push(i);
-  const batches: number[][] = [];
-  for (let i = 0; i < todo.length; i += config.batchSize) batches.push(todo.slice(i, i + config.batchSize));
+  let taken = 0;
+  const take = (n: number) => todo.slice(taken, (taken += n));
+  const load = (indices: number[]) => {
+    if (indices.length === 0) return undefined;
+    const loading = loadBatch(catalog, indices);
+    loading.catch(() => {}); // surfaced when awaited; avoid an unhandled rejection meanwhile
+    return loading;
+  };
 
   const out: IndexedMeasurement[] = [];
   const keep = !options.onBatch;
-  // A batch whose views would not fit the memory budget is measured a few points at a time.
-  const perChunk = pointsPerChunk(ctx);
+  const sizer = batchSizer(ctx);
   let done = 0;
   options.onProgress?.(0, todo.length);
-  let next: Promise<LoadedPoint[]> | undefined = batches.length ? loadBatch(catalog, batches[0]) : undefined;
-  for (let b = 0; b < batches.length; b++) {
+  let next = load(take(sizer.next()));
+  while (next) {
     throwIfAborted(options.signal);
-    const points = await next!;
-    // Decode the next batch (sharp, on libuv's pool) while this one is augmented and embedded.
-    next = b + 1 < batches.length ? loadBatch(catalog, batches[b + 1]) : undefined;
-    next?.catch(() => {}); // surfaced when awaited; avoid an unhandled rejection meanwhile
-    const rows: IndexedMeasurement[] = [];
-    for (let i = 0; i < points.length; i += perChunk) rows.push(...(await measureBatch(ctx, points.slice(i, i + perChunk), options.signal)));
+    const points = await next;
+    let rows: IndexedMeasurement[];
+    if (sizer.probing) {
+      // The next batch's size depends on this batch's measured memory: no prefetch while probing.
+      const measured = await measurePeak(() => measureBatch(ctx, points, options.signal));
+      sizer.record(points.length, measured.peak);
+      rows = measured.value;
+      next = load(take(sizer.next()));
+    } else {
+      // Decode the next batch (sharp, on libuv's pool) while this one runs.
+      next = load(take(sizer.next()));
+      rows = await measureBatch(ctx, points, options.signal);
+    }
     if (keep) out.push(...rows);
     else await options.onBatch!(rows);
     done += rows.length;
     options.onProgress?.(done, todo.length);
   }
   return out;
+}
+
+/**
+ * Points per batch: the configured batch size, capped by the views' size (MAX_VIEW_VALUES); with a
+ * memory budget, a one-point and a two-point probe batch first, then the planned size (memory.ts).
+ * The plan is kept on the context, so later ranges of the same prepared audit reuse it.
+ */
+function batchSizer(ctx: MeasureContext) {
+  const cap = pointsPerChunk(ctx);
+  const memory = ctx.memory;
+  const peaks: (number | undefined)[] = [];
+  return {
+    get probing(): boolean {
+      return memory !== undefined && memory.plan === undefined && cap > 1;
+    },
+    next(): number {
+      if (!this.probing) return memory?.plan?.batchSize ?? cap;
+      return peaks.length + 1; // 1 point, then 2
+    },
+    record(points: number, peak: number | undefined): void {
+      if (!memory || points !== peaks.length + 1) {
+        // A range shorter than the probe: measure what is left at the cap, plan next time.
+        return;
+      }
+      peaks.push(peak);
+      if (peaks.length === 2) {
+        memory.plan = planBatchSize(memory.budget, cap, peaks[0], peaks[1]);
+        memory.onPlan?.(memory.plan);
+      }
+    },
+  };
 }
 
 /**
@@ -156,7 +202,7 @@ export function checkViewBudget(ctx: Pick<MeasureContext, "config" | "target">):
   }
 }
 
-function pointsPerChunk(ctx: MeasureContext): number {
+function pointsPerChunk(ctx: Pick<MeasureContext, "config" | "target">): number {
   return Math.max(1, Math.min(ctx.config.batchSize, Math.floor(MAX_VIEW_VALUES / viewValuesPerPoint(ctx))));
 }
 
