@@ -78,8 +78,8 @@ export interface AugmentGraphOptions {
 
 /** A graph input ready for an ORT tensor. */
 export interface PackedInput {
-  type: "float32" | "uint8" | "bool" | "int64";
-  data: Float32Array | Uint8Array | BigInt64Array;
+  type: "float32" | "uint8" | "bool" | "int64" | "int32";
+  data: Float32Array | Uint8Array | BigInt64Array | Int32Array;
   dims: number[];
 }
 
@@ -159,21 +159,23 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
   const sources = g.input(AUGMENT_INPUTS.sources, "uint8", ["sources", "source_height", "source_width", 3]);
   const rows = g.op1("Div", [g.op1("Cast", [g.op1("Flatten", [sources], { axis: 2 })], { to: elemTypeCode("float") }), g.constFloat(255)]);
   // Rows: view v's output row y blends source rows row_index0/1[v,y] (global: s·Hmax + y).
-  const rowIndex = AUGMENT_INPUTS.rowIndex.map((n) => g.input(n, "int64", ["views", oh]));
+  // Gather indices are int32: the host fills them without BigInt conversions (int32 limits a
+  // batch to 2^31 source rows and view columns, far beyond any memory budget).
+  const rowIndex = AUGMENT_INPUTS.rowIndex.map((n) => g.input(n, "int32", ["views", oh]));
   const rowWeight = AUGMENT_INPUTS.rowWeight.map((n) => g.input(n, "float", ["views", oh, 1]));
   const byRow = lerp(g.op1("Gather", [rows, rowIndex[0]], { axis: 0 }), rowWeight[0], g.op1("Gather", [rows, rowIndex[1]], { axis: 0 }), rowWeight[1]); // [V,oh,Wmax·3]
   // Columns: transpose so that each (view, source column) is one row of oh·3 values, then blend
   // the rows col_index0/1[v,x] (global: v·Wmax + x).
   const perColumn = g.op1("Transpose", [g.op1("Reshape", [byRow, g.constInt64([0, oh, -1, 3])])], { perm: [0, 2, 1, 3] }); // [V,Wmax,oh,3]
   const columns = g.op1("Flatten", [perColumn], { axis: 2 }); // [V·Wmax, oh·3]
-  const colIndex = AUGMENT_INPUTS.colIndex.map((n) => g.input(n, "int64", ["views", ow]));
+  const colIndex = AUGMENT_INPUTS.colIndex.map((n) => g.input(n, "int32", ["views", ow]));
   const colWeight = AUGMENT_INPUTS.colWeight.map((n) => g.input(n, "float", ["views", ow, 1]));
   const byColumn = lerp(g.op1("Gather", [columns, colIndex[0]], { axis: 0 }), colWeight[0], g.op1("Gather", [columns, colIndex[1]], { axis: 0 }), colWeight[1]); // [V,ow,oh·3]
   let x = g.op1("Transpose", [g.op1("Reshape", [byColumn, g.constInt64([0, ow, oh, 3])])], { perm: [0, 3, 2, 1] }); // [V,3,oh,ow]
 
   const gray = (t: string) => ops.reduce("ReduceSum", g.op1("Mul", [t, g.constFloat(GRAY_WEIGHTS, [1, 3, 1, 1])]), [1], 1);
 
-  // Blend stages (see the file comment). Input `jitter` [stages, 3, V,1,1,1]: factor f, α, β.
+  // Blend stages (see the file comment). Input `jitter` [stages, 3, V,1,1,1]: f, (1 − f)·α, (1 − f)·β.
   const usesGray = stages.jitter.includes(JITTER_SATURATION);
   const usesMean = stages.jitter.includes(JITTER_CONTRAST);
   const blendParams = blendStageCount(stages) > 0 ? g.input("jitter", "float", [blendStageCount(stages), 3, "views", 1, 1, 1]) : "";
@@ -184,14 +186,11 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
       const param = (k: number) => g.op1("Gather", [params, g.constInt64(k, [])], { axis: 0 });
       const f = param(0);
       let blended = g.op1("Mul", [t, f]);
-      if (usesGray || usesMean) {
-        const grayT = gray(t);
-        const terms: string[] = [];
-        if (usesGray) terms.push(g.op1("Mul", [grayT, param(1)]));
-        if (usesMean) terms.push(g.op1("Mul", [ops.reduce("ReduceMean", grayT, [1, 2, 3], 1), param(2)]));
-        const target = terms.length === 2 ? g.op1("Add", terms) : terms[0];
-        blended = g.op1("Add", [blended, g.op1("Mul", [target, g.op1("Sub", [one(), f])])]);
-      }
+      // (1 − f)·α and (1 − f)·β come from the host: α, β ∈ {0, 1}, so each term is exactly
+      // (1 − f)·gray or (1 − f)·mean, or exactly 0.
+      const grayT = usesGray || usesMean ? gray(t) : "";
+      if (usesGray) blended = g.op1("Add", [blended, g.op1("Mul", [grayT, param(1)])]);
+      if (usesMean) blended = g.op1("Add", [blended, g.op1("Mul", [ops.reduce("ReduceMean", grayT, [1, 2, 3], 1), param(2)])]);
       t = clip01(blended);
     }
     return t;
@@ -298,12 +297,18 @@ function checkImage(image: RgbImage): void {
   }
 }
 
-/** Row-major band matrix [n,n] of a separable blur with reflect padding: out = M·in. */
+/**
+ * Writes the row-major band matrix [n,n] of a 1-D blur with reflect padding (out = M·in, or its
+ * transpose) into a zeroed `into` at `offset`. A kernel of one tap is the identity.
+ */
 function blurMatrix(kernel: Float64Array, n: number, into: Float32Array, offset: number, transpose: boolean): void {
   const half = (kernel.length - 1) / 2;
-  const acc = new Float64Array(n * n);
-  for (let o = 0; o < n; o++) for (let t = 0; t < kernel.length; t++) acc[o * n + reflectIndex(o + t - half, n)] += kernel[t];
-  for (let o = 0; o < n; o++) for (let i = 0; i < n; i++) into[offset + (transpose ? i * n + o : o * n + i)] = acc[o * n + i];
+  for (let o = 0; o < n; o++) {
+    for (let t = 0; t < kernel.length; t++) {
+      const i = reflectIndex(o + t - half, n);
+      into[offset + (transpose ? i * n + o : o * n + i)] += kernel[t];
+    }
+  }
 }
 
 /**
@@ -327,13 +332,13 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
     else for (let y = 0; y < image.height; y++) sources.set(image.data.subarray(y * rowBytes, (y + 1) * rowBytes), (s * Hmax + y) * Wmax * 3);
   });
 
-  const rowIndex = [new BigInt64Array(V * oh), new BigInt64Array(V * oh)];
+  const rowIndex = [new Int32Array(V * oh), new Int32Array(V * oh)];
   const rowWeight = [new Float32Array(V * oh), new Float32Array(V * oh)];
-  const colIndex = [new BigInt64Array(V * ow), new BigInt64Array(V * ow)];
+  const colIndex = [new Int32Array(V * ow), new Int32Array(V * ow)];
   const colWeight = [new Float32Array(V * ow), new Float32Array(V * ow)];
   const nStages = blendStageCount(stages);
   const n = stages.jitter.length;
-  // Blend parameters [stage][f, α, β][view]; identity (f = 1, α = β = 0) by default.
+  // Blend parameters [stage][f, (1 − f)·α, (1 − f)·β][view]; identity (f = 1, 0, 0) by default.
   const blend = new Float32Array(nStages * 3 * V);
   for (let i = 0; i < nStages; i++) blend.fill(1, i * 3 * V, i * 3 * V + V);
   const hue = new Float32Array(V);
@@ -359,8 +364,8 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
         const y0 = Math.floor(ys[y]);
         const y1 = Math.min(y0 + 1, H - 1);
         const wy = ys[y] - y0;
-        rowIndex[0][v * oh + y] = BigInt(s * Hmax + y0);
-        rowIndex[1][v * oh + y] = BigInt(s * Hmax + y1);
+        rowIndex[0][v * oh + y] = s * Hmax + y0;
+        rowIndex[1][v * oh + y] = s * Hmax + y1;
         rowWeight[0][v * oh + y] = 1 - wy;
         rowWeight[1][v * oh + y] = wy;
       }
@@ -369,8 +374,8 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
         const x0 = Math.floor(xs[x]);
         const x1 = Math.min(x0 + 1, W - 1);
         const wx = xs[x] - x0;
-        colIndex[0][v * ow + x] = BigInt(v * Wmax + x0);
-        colIndex[1][v * ow + x] = BigInt(v * Wmax + x1);
+        colIndex[0][v * ow + x] = v * Wmax + x0;
+        colIndex[1][v * ow + x] = v * Wmax + x1;
         colWeight[0][v * ow + x] = 1 - wx;
         colWeight[1][v * ow + x] = wx;
       }
@@ -391,9 +396,11 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
           if (factorOf[op] === 1) continue;
           if (!stages.jitter.includes(op)) throw missingStage("colour-jitter");
           const at = (q: number) => (stage * 3 + q) * V + v;
-          blend[at(0)] = factorOf[op];
-          blend[at(1)] = op === JITTER_SATURATION ? 1 : 0;
-          blend[at(2)] = op === JITTER_CONTRAST ? 1 : 0;
+          const f = Math.fround(factorOf[op]);
+          const complement = Math.fround(1 - f); // as float32 1 − f in the graph
+          blend[at(0)] = f;
+          blend[at(1)] = op === JITTER_SATURATION ? complement : 0;
+          blend[at(2)] = op === JITTER_CONTRAST ? complement : 0;
           stage++;
         }
       }
@@ -425,9 +432,9 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
     [AUGMENT_INPUTS.sources]: { type: "uint8", data: sources, dims: [S, Hmax, Wmax, 3] },
   };
   for (let i = 0; i < 2; i++) {
-    inputs[AUGMENT_INPUTS.rowIndex[i]] = { type: "int64", data: rowIndex[i], dims: [V, oh] };
+    inputs[AUGMENT_INPUTS.rowIndex[i]] = { type: "int32", data: rowIndex[i], dims: [V, oh] };
     inputs[AUGMENT_INPUTS.rowWeight[i]] = { type: "float32", data: rowWeight[i], dims: [V, oh, 1] };
-    inputs[AUGMENT_INPUTS.colIndex[i]] = { type: "int64", data: colIndex[i], dims: [V, ow] };
+    inputs[AUGMENT_INPUTS.colIndex[i]] = { type: "int32", data: colIndex[i], dims: [V, ow] };
     inputs[AUGMENT_INPUTS.colWeight[i]] = { type: "float32", data: colWeight[i], dims: [V, ow, 1] };
   }
   if (nStages > 0) inputs.jitter = { type: "float32", data: blend, dims: [nStages, 3, V, 1, 1, 1] };
