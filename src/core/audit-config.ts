@@ -53,7 +53,12 @@ export const AuditConfigSchema = z
     threshold: z.number().finite().optional(),
     /** z cut-off for `robust`. */
     robustZ: z.number().gt(0).max(100).default(3.5),
-    /** Points per batch. Memory is bounded by this, never by the number of candidates. */
+    /**
+     * Arithmetic of the encoders: fp32, or fp16 (fast on GPUs; on CPU, ONNX Runtime runs fp16 graphs
+     * through float32 kernels, so no faster). Augmentation and distances stay fp32.
+     */
+    precision: z.enum(["fp32", "fp16"]).default("fp32"),
+    /** Points per batch (at most; a memory budget may choose fewer). Memory is bounded by this, never by the number of candidates. */
     batchSize: z.number().int().min(1).max(4096).default(8),
   })
   .strict()

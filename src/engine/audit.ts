@@ -26,6 +26,8 @@ import type { ValueSummary } from "./onnx/inspect.ts";
 export interface EngineSettings {
   /** "auto" (cuda when it loads, else cpu) or an explicit list. */
   providers: ProviderPreference;
+  /** GPU ordinal for cuda / tensorrt / dml (ORT's device_id); default: the provider's (0). */
+  deviceId?: number;
   /** ORT intra-op threads per session; default: the number of cores. */
   threads?: number;
   logger?: EngineLogger;
@@ -61,7 +63,7 @@ export interface PreparedAudit {
 
 export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, engine: EngineSettings): Promise<PreparedAudit> {
   const logger = engine.logger ?? silentLogger;
-  const providers = await chooseProviders(engine.providers, { logger });
+  const providers = await chooseProviders(engine.providers, { logger, deviceId: engine.deviceId });
   const encoders = await loadEncoderPair(inputs.target, inputs.reference, {
     providers,
     intraOpThreads: engine.threads,
@@ -72,6 +74,9 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     pool: config.pool,
   });
   const policy = resolvePolicy(config.augment);
+  if (config.precision === "fp16" && providers.provider === "cpu") {
+    logger.warn({ precision: "fp16", provider: "cpu" }, "fp16 on the CPU provider runs through float32 kernels: scores at fp16 precision, no speed-up");
+  }
   const prep = encoders.preprocessing;
   const augment = augmentGraphOptions({
     policy,

@@ -23,7 +23,7 @@ import { packAugmentInputs } from "./augment-graph.ts";
 import { Augmenter, toFeeds } from "./augmenter.ts";
 import type { Encoder } from "./encoder.ts";
 import { buildFusedGraph, FUSED_OUTPUTS } from "./fused-graph.ts";
-import { sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice } from "./providers.ts";
+import { ortExecutionProviders, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice } from "./providers.ts";
 
 /** One point of a batch: its decoded image and the views sampled for it. */
 export interface PointViews {
@@ -65,7 +65,7 @@ export interface BatchPipelineOptions {
   augment: AugmentGraphOptions;
   target: { bytes: Uint8Array; encoder: Encoder };
   reference: { bytes: Uint8Array; encoder: Encoder };
-  config: Pick<AuditConfig, "views" | "pairing" | "distance">;
+  config: Pick<AuditConfig, "views" | "pairing" | "distance" | "precision">;
   providers: ProviderChoice;
   threads?: number;
   logger?: EngineLogger;
@@ -75,7 +75,7 @@ export interface BatchPipelineOptions {
 
 function sessionOptions(providers: ProviderChoice, threads: number): ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: [...providers.executionProviders],
+    executionProviders: ortExecutionProviders(providers),
     graphOptimizationLevel: "all",
     intraOpNumThreads: threads,
     executionMode: "sequential",
@@ -92,7 +92,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
   const logger = options.logger ?? silentLogger;
   const threads = options.threads ?? availableParallelism();
   const chained = (reason?: string) => ChainedPipeline.create(options, threads, reason);
-  if (options.forceChained !== undefined) return chained();
+  if (options.forceChained !== undefined && options.config.precision !== "fp16") return chained();
   const fused = buildFusedGraph({
     augment: options.augment,
     target: options.target,
@@ -100,7 +100,11 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     pairs: options.config.views,
     pairing: options.config.pairing,
     distance: options.config.distance,
+    float16: options.config.precision === "fp16",
   });
+  if (!fused.ok && options.config.precision === "fp16") {
+    throw new SslmemError("invalid_config", `precision fp16 needs encoders that compose into one graph, and these do not: ${fused.reason}`);
+  }
   if (!fused.ok) {
     logger.warn({ reason: fused.reason }, "encoders not composed into one graph; chaining their sessions");
     return chained(fused.reason);
@@ -110,6 +114,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     session = await ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads));
   } catch (e) {
     const reason = `ONNX Runtime could not load the composed graph: ${sanitizeOrtMessage(e instanceof Error ? e.message : String(e))}`;
+    if (options.config.precision === "fp16") throw new SslmemError("model_unsupported", `precision fp16: ${reason}`, undefined, { cause: e });
     logger.warn({ reason }, "encoders not composed into one graph; chaining their sessions");
     return chained(reason);
   }
@@ -174,7 +179,7 @@ class ChainedPipeline implements BatchPipeline {
   ) {}
 
   static async create(options: BatchPipelineOptions, threads: number, reason = options.forceChained ?? "requested"): Promise<BatchPipeline> {
-    const augmenter = Augmenter.fromGraph(options.augment, [...options.providers.executionProviders], { intraOpNumThreads: threads });
+    const augmenter = Augmenter.fromGraph(options.augment, ortExecutionProviders(options.providers), { intraOpNumThreads: threads });
     return new ChainedPipeline(augmenter, options, { mode: "chained", reason, threads });
   }
 

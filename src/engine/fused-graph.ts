@@ -37,6 +37,8 @@ export interface FusedGraphSpec {
   pairs: number;
   pairing: Pairing;
   distance: DistanceKind;
+  /** Encoders in float16 (views cast down before, representations cast up after). */
+  float16?: boolean;
 }
 
 export type FusedGraph = { ok: true; model: Uint8Array; opset: number } | { ok: false; reason: string };
@@ -74,8 +76,10 @@ export function buildFusedGraph(spec: FusedGraphSpec): FusedGraph {
   ] as const;
   for (const [name, side, model] of sides) {
     const { encoder } = side;
-    const raw = appendEncoder(g, model, { prefix: `${name}::`, inputName: encoder.info.input.name, source: views, output: encoder.output.name, opset });
-    const rows = pool(g, ops, raw, encoder);
+    const source = spec.float16 ? g.op1("Cast", [views], { to: elemTypeCode("float16") }) : views;
+    let raw = appendEncoder(g, model, { prefix: `${name}::`, inputName: encoder.info.input.name, source, output: encoder.output.name, opset, float16: spec.float16 });
+    if (spec.float16) raw = g.op1("Cast", [raw], { to: elemTypeCode("float") });
+    const rows = pool(g, ops, raw, spec.float16 ? "float32" : encoder.output.dtype, encoder);
     g.op1("Identity", [rows], {}, FUSED_OUTPUTS.representation[name]);
     g.output(FUSED_OUTPUTS.representation[name], "float", ["views", encoder.dim]);
     const d = pairDistances(g, ops, rows, encoder.dim, perPoint, spec.pairing, spec.distance);
@@ -87,10 +91,10 @@ export function buildFusedGraph(spec: FusedGraphSpec): FusedGraph {
 }
 
 /** The representation rows [V,D] of an encoder output, as representation.ts pools them. */
-function pool(g: GraphBuilder, ops: OpsetOps, output: string, encoder: Encoder): string {
+function pool(g: GraphBuilder, ops: OpsetOps, output: string, dtype: string | null, encoder: Encoder): string {
   const rank = encoder.output.dims!.length;
   let rows = output;
-  if (encoder.output.dtype !== "float32") rows = g.op1("Cast", [rows], { to: elemTypeCode("float") });
+  if (dtype !== "float32") rows = g.op1("Cast", [rows], { to: elemTypeCode("float") });
   if (rank === 2) return rows;
   if (encoder.pool === "flatten") return g.op1("Flatten", [rows], { axis: 1 });
   if (encoder.pool === "cls") return g.op1("Gather", [rows, g.constInt64(0, [])], { axis: 1 });
