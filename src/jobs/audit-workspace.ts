@@ -22,6 +22,8 @@ export interface WorkspaceDeps {
   logger: EngineLogger;
   providers: ProviderPreference;
   threads?: number;
+  /** Bytes an audit may keep resident (the engine plans its batches to it). */
+  memoryBudget?: number;
   ingest: Partial<IngestLimits>;
   /** Where .tar.gz uploads are decompressed while an audit runs. */
   tmpDir: string;
@@ -79,6 +81,7 @@ export async function openAuditWorkspace(audit: AuditRecord, deps: WorkspaceDeps
     const prepared = await prepareAudit({ target, reference, candidates, controls }, config, {
       providers: deps.providers,
       threads: deps.threads,
+      memoryBudget: deps.memoryBudget,
       logger: deps.logger,
       cache: deps.cache,
     });

@@ -16,6 +16,7 @@ import type { AuditExecution } from "./types.ts";
 export interface EngineWorkerSettings {
   providers: string[] | "auto";
   threads?: number;
+  memoryBudget?: number;
   ingest: Record<string, number>;
   tmpDir: string;
 }

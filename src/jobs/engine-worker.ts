@@ -109,6 +109,7 @@ function executorFor(settings: EngineWorkerSettings): EngineExecutor {
         logger,
         providers: settings.providers as never,
         threads: settings.threads,
+        memoryBudget: settings.memoryBudget,
         ingest: settings.ingest,
         tmpDir: settings.tmpDir,
       }),

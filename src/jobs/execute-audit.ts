@@ -34,6 +34,7 @@ export interface EngineExecutorDeps {
   logger: Logger;
   providers: ProviderPreference;
   threads?: number;
+  memoryBudget?: number;
   ingest: Partial<IngestLimits>;
   /** Where .tar.gz uploads are decompressed while an audit runs. */
   tmpDir: string;
@@ -232,6 +233,7 @@ export class EngineExecutor implements AuditExecutor {
       logger: this.deps.logger,
       providers: this.deps.providers,
       threads: this.deps.threads,
+      memoryBudget: this.deps.memoryBudget,
       ingest: this.deps.ingest,
       tmpDir: this.deps.tmpDir,
       cache: this.cache,
@@ -255,7 +257,7 @@ function engineEventData(ws: AuditWorkspace): JsonObject {
 }
 
 export function engineExecutorFactory(deps: {
-  config: { providers: ProviderPreference | string[] | "auto"; threads?: number; dataDir: string; ingest: Partial<IngestLimits> };
+  config: { providers: ProviderPreference | string[] | "auto"; threads?: number; memoryBudget?: number; dataDir: string; ingest: Partial<IngestLimits> };
   store: Store;
   blobs: BlobStore;
   logger: Logger;
@@ -267,6 +269,7 @@ export function engineExecutorFactory(deps: {
     logger: deps.logger,
     providers: deps.config.providers as ProviderPreference,
     threads: deps.config.threads,
+    memoryBudget: deps.config.memoryBudget,
     ingest: deps.config.ingest,
     tmpDir: join(deps.config.dataDir, "tmp"),
     ...(deps.keepWorkspaces ? { keepWorkspaces: deps.keepWorkspaces } : {}),

@@ -241,7 +241,7 @@ export class WorkerEngineExecutor implements AuditExecutor {
 
 /** Same inputs as engineExecutorFactory (execute-audit.ts), with the engine on a worker thread. */
 export function workerEngineExecutorFactory(deps: {
-  config: { providers: string[] | "auto"; threads?: number; dataDir: string; ingest: Record<string, number> | object };
+  config: { providers: string[] | "auto"; threads?: number; memoryBudget?: number; dataDir: string; ingest: Record<string, number> | object };
   store: Store;
   blobs: BlobStore;
   logger: Logger;
@@ -253,6 +253,7 @@ export function workerEngineExecutorFactory(deps: {
     settings: {
       providers: deps.config.providers,
       ...(deps.config.threads !== undefined ? { threads: deps.config.threads } : {}),
+      ...(deps.config.memoryBudget !== undefined ? { memoryBudget: deps.config.memoryBudget } : {}),
       ingest: { ...(deps.config.ingest as Record<string, number>) },
       tmpDir: join(deps.config.dataDir, "tmp"),
     },
