@@ -7,6 +7,7 @@
 import type { MiddlewareHandler } from "hono";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Logger } from "pino";
+import { AuditService } from "../audits/audit-service.ts";
 import type { Config } from "../config.ts";
 import { AuditNotifier } from "../jobs/notifier.ts";
 import type { JobRunner } from "../jobs/types.ts";
@@ -25,6 +26,8 @@ import { UploadSlots } from "./upload-slots.ts";
 export interface AppDeps {
   config: Config;
   store: Store;
+  /** Shared with the runner (default: one of this app's own, waking this app's SSE streams). */
+  audits?: AuditService;
   blobs: BlobStore;
   runner: JobRunner;
   logger: Logger;
@@ -48,13 +51,15 @@ function shedWhenLagging(): MiddlewareHandler<AppEnv> {
 }
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const notifier = deps.notifier ?? new AuditNotifier();
   const services: AppServices = {
     config: deps.config,
     store: deps.store,
+    audits: deps.audits ?? new AuditService({ store: deps.store, logger: deps.logger, onEvent: (id) => notifier.notify(id) }),
     blobs: deps.blobs,
     runner: deps.runner,
     logger: deps.logger,
-    notifier: deps.notifier ?? new AuditNotifier(),
+    notifier,
     metrics: new HttpMetrics(),
     eventLoop: deps.eventLoop ?? new EventLoopMonitor(),
     uploads: new UploadSlots(deps.config.limits.maxConcurrentUploadsPerTenant),

@@ -4,6 +4,7 @@
  * they need, each with its own store.
  */
 import type { Logger } from "pino";
+import type { AuditService } from "../audits/audit-service.ts";
 import type { Config } from "../config.ts";
 import type { JobRunner } from "../jobs/types.ts";
 import type { AuditNotifier } from "../jobs/notifier.ts";
@@ -16,6 +17,8 @@ import type { UploadSlots } from "./upload-slots.ts";
 export interface AppServices {
   config: Config;
   store: Store;
+  /** The one writer of audit state: submissions go through it. */
+  audits: AuditService;
   blobs: BlobStore;
   runner: JobRunner;
   logger: Logger;

@@ -8,35 +8,29 @@
  * (the whole-set statistics, once every shard is in the store). Because each view's randomness
  * is keyed by (seed, point id, view), the steps give the same scores as `execute`.
  */
-import { join } from "node:path";
-import type { Logger } from "pino";
 import type { AuditConfig } from "../core/audit-config.ts";
 import { SslmemError } from "../core/errors.ts";
 import type { ReportAuditInfo } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
-import type { IngestLimits } from "../data/limits.ts";
 import { describeAudit, finalizeAudit } from "../engine/audit.ts";
 import { measurePoints } from "../engine/measure.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
-import type { ProviderPreference } from "../engine/providers.ts";
+import type { EngineLogger } from "../engine/providers.ts";
 import { SessionCache } from "../engine/session.ts";
-import type { BlobStore } from "../store/blob-store.ts";
-import type { AuditRecord, JsonObject, Store } from "../store/types.ts";
+import type { BlobReader } from "../store/blob-store.ts";
+import type { AuditRecord, JsonObject, MeasurementStore } from "../store/types.ts";
 import { WorkspaceCache, openAuditWorkspace, parseStoredConfig, type AuditWorkspace, type WorkspaceLease } from "./audit-workspace.ts";
-import type { AuditExecution, AuditExecutor, ExecutionContext } from "./types.ts";
+import { engineSettings, type EngineSettings } from "./engine-settings.ts";
+import type { AuditExecution, AuditExecutor, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 /** How often a shard recounts the audit's rows for progress (a count reads every row). */
 const COUNT_REFRESH_MS = 1_000;
 
 export interface EngineExecutorDeps {
-  store: Store;
-  blobs: BlobStore;
-  logger: Logger;
-  providers: ProviderPreference;
-  threads?: number;
-  ingest: Partial<IngestLimits>;
-  /** Where .tar.gz uploads are decompressed while an audit runs. */
-  tmpDir: string;
+  store: MeasurementStore;
+  blobs: BlobReader;
+  logger: EngineLogger;
+  settings: EngineSettings;
   /**
    * Keep an audit's inputs and graphs open between calls (a worker running many shards of one
    * audit). Without it every call opens and closes its own workspace.
@@ -65,7 +59,7 @@ export interface AuditPlan {
  * the engine so its cost (the merge of a sharded audit) can be measured on its own.
  */
 export async function finalizeFromStore(
-  store: Store,
+  store: Pick<MeasurementStore, "iterateResults" | "finalizeResults">,
   auditId: string,
   info: ReportAuditInfo,
   config: AuditConfig,
@@ -227,15 +221,7 @@ export class EngineExecutor implements AuditExecutor {
   }
 
   #open(audit: AuditRecord): Promise<AuditWorkspace> {
-    return openAuditWorkspace(audit, {
-      blobs: this.deps.blobs,
-      logger: this.deps.logger,
-      providers: this.deps.providers,
-      threads: this.deps.threads,
-      ingest: this.deps.ingest,
-      tmpDir: this.deps.tmpDir,
-      cache: this.cache,
-    });
+    return openAuditWorkspace(audit, { ...this.deps.settings, blobs: this.deps.blobs, logger: this.deps.logger, cache: this.cache });
   }
 
   async #lease(audit: AuditRecord): Promise<WorkspaceLease> {
@@ -254,21 +240,13 @@ function engineEventData(ws: AuditWorkspace): JsonObject {
   };
 }
 
-export function engineExecutorFactory(deps: {
-  config: { providers: ProviderPreference | string[] | "auto"; threads?: number; dataDir: string; ingest: Partial<IngestLimits> };
-  store: Store;
-  blobs: BlobStore;
-  logger: Logger;
-  keepWorkspaces?: EngineExecutorDeps["keepWorkspaces"];
-}): EngineExecutor {
+/** The executor of the embedded mode and of `sslmem worker`, its settings built from Config. */
+export function engineExecutorFactory(deps: ExecutorDeps & { keepWorkspaces?: EngineExecutorDeps["keepWorkspaces"] }): EngineExecutor {
   return new EngineExecutor({
     store: deps.store,
     blobs: deps.blobs,
     logger: deps.logger,
-    providers: deps.config.providers as ProviderPreference,
-    threads: deps.config.threads,
-    ingest: deps.config.ingest,
-    tmpDir: join(deps.config.dataDir, "tmp"),
+    settings: engineSettings(deps.config),
     ...(deps.keepWorkspaces ? { keepWorkspaces: deps.keepWorkspaces } : {}),
   });
 }

@@ -23,6 +23,7 @@
  */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { isTransitionAllowed } from "../core/audit-states.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import { assertAuditCursor, indexCursor, offsetCursor, parseIndexCursor, parseOffsetCursor } from "./cursors.ts";
 import { createIdGenerator, type IdGenerator } from "./ids.ts";
@@ -43,7 +44,6 @@ import {
   AUDIT_INPUT_ROLES,
   AUDIT_STATES,
   TERMINAL_STATES,
-  isTransitionAllowed,
   type AuditEventInput,
   type AuditInputRole,
   type AuditInputs,

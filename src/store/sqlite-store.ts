@@ -22,6 +22,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
+import { isTransitionAllowed } from "../core/audit-states.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import { assertAuditCursor, indexCursor, offsetCursor, parseIndexCursor, parseOffsetCursor } from "./cursors.ts";
 import { createIdGenerator, type IdGenerator } from "./ids.ts";
@@ -32,7 +33,6 @@ import {
   AUDIT_INPUT_ROLES,
   AUDIT_STATES,
   TERMINAL_STATES,
-  isTransitionAllowed,
   type AuditEventInput,
   type AuditInputRole,
   type AuditInputs,

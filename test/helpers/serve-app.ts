@@ -15,6 +15,7 @@ import { AuditNotifier } from "../../src/jobs/notifier.ts";
 import type { AuditExecutor } from "../../src/jobs/types.ts";
 import type { FileBlobStore } from "../../src/store/blob-store.ts";
 import type { Store } from "../../src/store/types.ts";
+import { AuditService } from "../../src/audits/audit-service.ts";
 
 export interface ServedApp {
   url: string;
@@ -38,11 +39,12 @@ export async function serveApp(deps: {
 }): Promise<ServedApp> {
   const { config, store, blobs, executor, logger } = deps;
   const notifier = new AuditNotifier();
-  const runner = new InProcessRunner({ store, executor, logger, notifier, cancelWaitMs: 5_000 });
+  const audits = new AuditService({ store, logger, onEvent: (id) => notifier.notify(id) });
+  const runner = new InProcessRunner({ audits, store, executor, logger, cancelWaitMs: 5_000 });
   if (deps.startRunner ?? true) await runner.start();
   const shutdown = new AbortController();
   const eventLoop = new EventLoopMonitor();
-  const app = createApp({ config, store, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
+  const app = createApp({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
   const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }) as Server;
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -11,6 +11,7 @@ import { InProcessRunner } from "../../src/jobs/in-process-runner.ts";
 import type { AuditExecutor } from "../../src/jobs/types.ts";
 import { SqliteStore } from "../../src/store/sqlite-store.ts";
 import { Gate, TestExecutor, reportWithoutPoints, type TestExecutorOptions } from "./test-executor.ts";
+import { AuditService } from "../../src/audits/audit-service.ts";
 
 const digest = (s: string) => `sha256:${createHash("sha256").update(s).digest("hex")}`;
 
@@ -51,7 +52,8 @@ describe("InProcessRunner", () => {
       logger,
       runners: [],
       runner(executor) {
-        const r = new InProcessRunner({ store: this.store, executor, logger, cancelWaitMs: 5000 });
+        const audits = new AuditService({ store: this.store, logger });
+        const r = new InProcessRunner({ audits, store: this.store, executor, logger, cancelWaitMs: 5000 });
         this.runners.push(r);
         return r;
       },

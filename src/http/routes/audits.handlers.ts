@@ -6,7 +6,7 @@ import { deleteAuditAndInputs } from "../../jobs/purge.ts";
 import { TERMINAL_STATES, type AuditRecord } from "../../store/types.ts";
 import { auditPath, toAuditResource } from "../audit-resource.ts";
 import type { AppEnv, AppServices } from "../context.ts";
-import { validationError } from "../problem.ts";
+import { validationError } from "../../core/problem.ts";
 import { AuditIdSchema } from "../schemas.ts";
 import { acquireUploadSlot } from "./blobs.handlers.ts";
 import { assertQueueHasRoom, isJson, isMultipart, submitAudit, submitMultipartAudit } from "./audit-submission.ts";

@@ -7,14 +7,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { SslmemError } from "../core/errors.ts";
-import { runProbes, type Probe } from "../http/health.ts";
-import type { Store } from "../store/types.ts";
-import type { ShardWorker } from "./shard-worker.ts";
+import type { ShardWorker } from "../jobs/shard-worker.ts";
+import { conditionProbe, runProbes, storeProbe, type Probe } from "../process/health.ts";
+import type { StoreHealth } from "../store/types.ts";
 import { renderWorkerMetrics } from "./worker-metrics.ts";
 
 export interface WorkerHealthOptions {
   worker: ShardWorker;
-  store: Store;
+  store: StoreHealth;
   logger: Logger;
   host: string;
   port: number;
@@ -25,18 +25,8 @@ export interface WorkerHealthServer {
   close(): Promise<void>;
 }
 
-export function workerProbes(worker: ShardWorker, store: Store): Probe[] {
-  return [
-    {
-      name: "worker",
-      critical: true,
-      timeoutMs: 100,
-      run: () => {
-        if (!worker.isReady()) throw new Error("not connected to the queue, or shutting down");
-      },
-    },
-    { name: "store", critical: true, timeoutMs: 2000, run: () => store.healthCheck() },
-  ];
+export function workerProbes(worker: Pick<ShardWorker, "isReady">, store: StoreHealth): Probe[] {
+  return [conditionProbe("worker", true, () => worker.isReady(), "not connected to the queue, or shutting down"), storeProbe(store)];
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
