@@ -4,7 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
-import { AUDIT_STATES } from "../store/types.ts";
+import { AUDIT_STATES } from "../core/audit-states.ts";
 import { ID_BODY_PATTERN } from "../store/ids.ts";
 import { PROBLEM_CONTENT_TYPE } from "../core/problem.ts";
 

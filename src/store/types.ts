@@ -36,7 +36,6 @@ export interface TokenInfo {
 // ---------------------------------------------------------------------------------------------
 // Audits
 
-export { AUDIT_STATES, TERMINAL_STATES, type AuditState } from "../core/audit-states.ts";
 
 /** Which input of an audit a blob is. */
 export const AUDIT_INPUT_ROLES = ["target", "reference", "candidates", "controls"] as const;
