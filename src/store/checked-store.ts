@@ -100,7 +100,7 @@ export class CheckedStore implements Store {
     return { tenant: row.tenant, tokenId: row.id };
   }
 
-  revokeToken(id: string): Promise<boolean> {
+  async revokeToken(id: string): Promise<boolean> {
     return guard("revoke a token", () => this.#sql.revokeToken(id, this.#now()));
   }
 
@@ -141,11 +141,11 @@ export class CheckedStore implements Store {
     }
   }
 
-  getAudit(tenant: string, id: string): Promise<AuditRecord | null> {
+  async getAudit(tenant: string, id: string): Promise<AuditRecord | null> {
     return guard("read an audit", () => this.#sql.auditById(id, tenant));
   }
 
-  getAuditInternal(id: string): Promise<AuditRecord | null> {
+  async getAuditInternal(id: string): Promise<AuditRecord | null> {
     return guard("read an audit", () => this.#sql.auditById(id));
   }
 
@@ -160,7 +160,7 @@ export class CheckedStore implements Store {
     return { items, nextCursor: more ? items[items.length - 1].id : null };
   }
 
-  listAuditsByState(states: readonly AuditState[]): Promise<AuditRecord[]> {
+  async listAuditsByState(states: readonly AuditState[]): Promise<AuditRecord[]> {
     assertAuditStates(states);
     return guard("list audits", () => this.#sql.auditsInStates(states));
   }
@@ -187,11 +187,11 @@ export class CheckedStore implements Store {
     return guard("update an audit", () => this.#sql.changeState(change));
   }
 
-  setProgress(id: string, progress: AuditProgress): Promise<boolean> {
+  async setProgress(id: string, progress: AuditProgress): Promise<boolean> {
     return guard("update progress", () => this.#sql.setProgress(id, progress, this.#now()));
   }
 
-  deleteAudit(tenant: string, id: string): Promise<boolean> {
+  async deleteAudit(tenant: string, id: string): Promise<boolean> {
     // Results, events and input references go with the row (ON DELETE CASCADE).
     return guard("delete an audit", () => this.#sql.deleteAudit(tenant, id));
   }
@@ -205,16 +205,16 @@ export class CheckedStore implements Store {
     if (!(await guard("store results", () => this.#sql.upsertResults(auditId, batch)))) throw deletedAudit(auditId);
   }
 
-  countResults(auditId: string, filter?: ResultFilter): Promise<number> {
+  async countResults(auditId: string, filter?: ResultFilter): Promise<number> {
     const query = resultQuery(filter);
     return guard("count results", () => this.#sql.countResults(auditId, query));
   }
 
-  maxCommittedIndex(auditId: string): Promise<number | null> {
+  async maxCommittedIndex(auditId: string): Promise<number | null> {
     return guard("read results", () => this.#sql.maxCommittedIndex(auditId));
   }
 
-  committedIndices(auditId: string, range: IndexRange = {}): Promise<number[]> {
+  async committedIndices(auditId: string, range: IndexRange = {}): Promise<number[]> {
     return guard("read results", () => this.#sql.committedIndices(auditId, range.from ?? null, range.to ?? null));
   }
 
@@ -263,7 +263,7 @@ export class CheckedStore implements Store {
     return seq;
   }
 
-  readEvents(auditId: string, afterSeq: number, limit = 1000): Promise<StoredEvent[]> {
+  async readEvents(auditId: string, afterSeq: number, limit = 1000): Promise<StoredEvent[]> {
     assertLimit(limit, MAX_RESULTS_LIMIT);
     return guard("read events", () => this.#sql.eventsAfter(auditId, Math.max(0, Math.floor(afterSeq) || 0), limit));
   }
@@ -275,11 +275,11 @@ export class CheckedStore implements Store {
     await guard("record a blob", () => this.#sql.upsertBlob(blob, this.#now()));
   }
 
-  tenantHasBlob(tenant: string, digest: string): Promise<boolean> {
+  async tenantHasBlob(tenant: string, digest: string): Promise<boolean> {
     return guard("read blob ownership", () => this.#sql.tenantHasBlob(tenant, digest));
   }
 
-  blobsReferencedOnlyBy(auditId: string, roles: readonly AuditInputRole[] = AUDIT_INPUT_ROLES): Promise<string[]> {
+  async blobsReferencedOnlyBy(auditId: string, roles: readonly AuditInputRole[] = AUDIT_INPUT_ROLES): Promise<string[]> {
     assertInputRoles(roles);
     return guard("read blob references", () => this.#sql.blobsReferencedOnlyBy(auditId, roles));
   }
@@ -289,7 +289,7 @@ export class CheckedStore implements Store {
     await guard("mark inputs purged", () => this.#sql.markInputsPurged(auditId, roles, this.#now()));
   }
 
-  forgetBlob(tenant: string, digest: string): Promise<ForgetBlobResult> {
+  async forgetBlob(tenant: string, digest: string): Promise<ForgetBlobResult> {
     return guard("forget a blob", () => this.#sql.forgetBlob(tenant, digest));
   }
 
@@ -302,7 +302,7 @@ export class CheckedStore implements Store {
     });
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     return this.#sql.close();
   }
 }
