@@ -84,7 +84,7 @@ export async function finalizeFromStore(
     })),
   );
   const { points: _points, ...withoutPoints } = report;
-  return { summary: report.summary as unknown as JsonObject, report: withoutPoints as unknown as JsonObject };
+  return { summary: report.summary, report: withoutPoints };
 }
 
 export class EngineExecutor implements AuditExecutor {
