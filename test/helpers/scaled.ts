@@ -16,6 +16,7 @@ import type { BlobStore } from "../../src/store/blob-store.ts";
 import type { AuditInputs, Store } from "../../src/store/types.ts";
 import { writeNpy } from "./data-npy.ts";
 import { convNet, seededRandom } from "./tiny-encoders.ts";
+import { pollUntil } from "./poll.ts";
 
 export const REDIS_TEST_URL = process.env.SSLMEM_TEST_REDIS_URL || "redis://127.0.0.1:6379";
 export const SKIP_REDIS = process.env.SSLMEM_SKIP_REDIS === "1";
@@ -133,11 +134,5 @@ export async function createQueuedAudit(store: Store, blobs: BlobStore, bytes: A
 
 /** Polls `check` every `everyMs` until it returns a value; fails after `timeoutMs`. */
 export async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  return pollUntil<T | undefined | false>(check, { what, timeoutMs, everyMs }) as Promise<Exclude<T, undefined | null | false>>;
 }

@@ -12,6 +12,7 @@ import type { AuditExecutor } from "../../src/jobs/types.ts";
 import { SqliteStore } from "../../src/store/sqlite-store.ts";
 import { Gate, TestExecutor, reportWithoutPoints, type TestExecutorOptions } from "./test-executor.ts";
 import { AuditService } from "../../src/audits/audit-service.ts";
+import { pollUntil } from "../helpers/poll.ts";
 
 const digest = (s: string) => `sha256:${createHash("sha256").update(s).digest("hex")}`;
 
@@ -28,11 +29,7 @@ interface World {
 }
 
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.fail("condition never became true");
+  await pollUntil(check, { what: "the runner's condition" });
 }
 
 const stateOf = async (w: World, id: string) => (await w.store.getAuditInternal(id))?.state;
