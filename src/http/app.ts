@@ -15,7 +15,7 @@ import type { BlobStore } from "../store/blob-store.ts";
 import type { Store } from "../store/types.ts";
 import { authenticate } from "./auth.ts";
 import type { AppEnv, AppServices } from "./context.ts";
-import { EventLoopMonitor } from "./event-loop.ts";
+import { EventLoopMonitor, type EventLoopLagSource } from "./event-loop.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { openApiDocument, registerSecuritySchemes, type OpenApiDocument } from "./openapi.ts";
 import { HttpProblemError, defaultHook, notFound, onError } from "./problem-response.ts";
@@ -35,7 +35,8 @@ export interface AppDeps {
   notifier?: AuditNotifier;
   /** Aborted at shutdown: open SSE streams end so the server can close. */
   shutdown?: AbortSignal;
-  eventLoop?: EventLoopMonitor;
+  /** The lag that load shedding and readiness read (default: a monitor of this process's loop). */
+  eventLoop?: EventLoopLagSource;
 }
 
 /** 503 for API calls while the event loop lags past SSLMEM_SHED_LAG_MS (health stays answered). */

@@ -10,7 +10,7 @@ import type { JobRunner } from "../jobs/types.ts";
 import type { AuditNotifier } from "../jobs/notifier.ts";
 import type { BlobStore } from "../store/blob-store.ts";
 import type { Store } from "../store/types.ts";
-import type { EventLoopMonitor } from "./event-loop.ts";
+import type { EventLoopLagSource } from "./event-loop.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import type { UploadSlots } from "./upload-slots.ts";
 
@@ -24,7 +24,7 @@ export interface AppServices {
   logger: Logger;
   notifier: AuditNotifier;
   metrics: HttpMetrics;
-  eventLoop: EventLoopMonitor;
+  eventLoop: EventLoopLagSource;
   uploads: UploadSlots;
   /** Aborted when the server begins shutting down: long-lived streams (SSE) end. */
   shutdown: AbortSignal;

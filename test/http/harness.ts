@@ -19,6 +19,7 @@ import type { Store } from "../../src/store/types.ts";
 import { TestExecutor, type TestExecutorOptions } from "../jobs/test-executor.ts";
 import { bearerFetch, serveApp } from "../helpers/serve-app.ts";
 import { pollUntil } from "../helpers/poll.ts";
+import type { EventLoopLagSource } from "../../src/http/event-loop.ts";
 
 export const digestOf = (bytes: string | Uint8Array): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
@@ -31,6 +32,8 @@ export interface HarnessOptions {
   dir?: string;
   /** Start the runner (default true). */
   startRunner?: boolean;
+  /** The event-loop lag the app sees (default: the real loop's). */
+  eventLoop?: EventLoopLagSource;
 }
 
 export interface Harness {
@@ -69,7 +72,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const logs: string[] = [];
   const logger = memoryLogger(logs);
   const executor = new TestExecutor(store, options.executor);
-  const served = await serveApp({ config, store: wrapped, tokenStore: store, blobs, executor, logger, startRunner: options.startRunner });
+  const served = await serveApp({ config, store: wrapped, tokenStore: store, blobs, executor, logger, startRunner: options.startRunner, ...(options.eventLoop ? { eventLoop: options.eventLoop } : {}) });
   let closed = false;
   return {
     url: served.url,
