@@ -101,35 +101,25 @@ export class EngineExecutor implements AuditExecutor {
     const { store } = this.deps;
     parseStoredConfig(audit); // refuse a stale config before announcing any work
     await ctx.progress({ stage: "loading", done: 0, total: 0 });
-    const lease = await this.#lease(audit);
-    try {
-      const ws = lease.workspace;
+    return this.#withWorkspace(audit, async (ws) => {
       await ctx.event("engine", engineEventData(ws));
       const committed = new Set(await store.committedIndices(audit.id));
       await this.#measure(ws, audit, { from: 0, to: ws.total }, ctx, committed, () => committed.size);
       ctx.signal.throwIfAborted();
       await ctx.progress({ stage: "finalizing", done: ws.total, total: ws.total });
-      return await this.#finalize(ws, audit);
-    } finally {
-      await lease.release();
-    }
+      return this.#finalize(ws, audit);
+    });
   }
 
   /** Opens the inputs and the engine (refusing bad inputs once, before any shard) and counts the points. */
-  async planAudit(audit: AuditRecord): Promise<AuditPlan> {
-    const lease = await this.#lease(audit);
-    try {
-      const ws = lease.workspace;
-      return {
-        total: ws.total,
-        candidates: ws.candidates.size,
-        controls: ws.controls?.size ?? 0,
-        skipped: ws.candidates.skipped.length + (ws.controls?.skipped.length ?? 0),
-        provider: ws.prepared.providers.provider,
-      };
-    } finally {
-      await lease.release();
-    }
+  planAudit(audit: AuditRecord): Promise<AuditPlan> {
+    return this.#withWorkspace(audit, async (ws) => ({
+      total: ws.total,
+      candidates: ws.candidates.size,
+      controls: ws.controls?.size ?? 0,
+      skipped: ws.candidates.skipped.length + (ws.controls?.skipped.length ?? 0),
+      provider: ws.prepared.providers.provider,
+    }));
   }
 
   /**
@@ -139,9 +129,7 @@ export class EngineExecutor implements AuditExecutor {
    */
   async measureShard(audit: AuditRecord, range: PointRange, ctx: ExecutionContext): Promise<{ measured: number }> {
     const { store } = this.deps;
-    const lease = await this.#lease(audit);
-    try {
-      const ws = lease.workspace;
+    return this.#withWorkspace(audit, async (ws) => {
       const committed = new Set(await store.committedIndices(audit.id, range));
       const before = committed.size;
       // The audit's rows across all shards: a count scans them all, so it is refreshed at most
@@ -163,21 +151,15 @@ export class EngineExecutor implements AuditExecutor {
         await ctx.progress({ stage: "measuring", done: await store.countResults(audit.id), total: ws.total });
       }
       return { measured: committed.size - before };
-    } finally {
-      await lease.release();
-    }
+    });
   }
 
   /** Normalization, calibration and flags over all rows of the audit, once every shard is stored. */
-  async mergeAudit(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditExecution> {
-    const lease = await this.#lease(audit);
-    try {
-      const ws = lease.workspace;
+  mergeAudit(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditExecution> {
+    return this.#withWorkspace(audit, async (ws) => {
       await ctx.progress({ stage: "finalizing", done: ws.total, total: ws.total });
-      return await this.#finalize(ws, audit);
-    } finally {
-      await lease.release();
-    }
+      return this.#finalize(ws, audit);
+    });
   }
 
   /** Closes an ended audit's cached workspace (no-op without keepWorkspaces or while in use). */
@@ -224,8 +206,17 @@ export class EngineExecutor implements AuditExecutor {
     return openAuditWorkspace(audit, { ...this.deps.settings, blobs: this.deps.blobs, logger: this.deps.logger, cache: this.cache });
   }
 
-  async #lease(audit: AuditRecord): Promise<WorkspaceLease> {
-    if (this.workspaces) return this.workspaces.lease(audit);
+  /** Runs `use` with the audit's workspace leased (cached or opened for the call), released after. */
+  async #withWorkspace<T>(audit: AuditRecord, use: (ws: AuditWorkspace) => Promise<T>): Promise<T> {
+    const lease: WorkspaceLease = this.workspaces ? await this.workspaces.lease(audit) : await this.#openLease(audit);
+    try {
+      return await use(lease.workspace);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  async #openLease(audit: AuditRecord): Promise<WorkspaceLease> {
     const workspace = await this.#open(audit);
     return { workspace, release: () => workspace.close() };
   }
