@@ -29,19 +29,8 @@ import type { InsertAuditOutcome, NewAudit, StateChange, StoreDialect } from "./
 import { AUDIT_COLUMNS, RESULT_COLUMNS, toAudit, toEvent, toResult, type AuditRow, type EventRow, type ResultRowOf, type TokenRow } from "./rows.ts";
 import { SQLITE_MIGRATIONS, applyMigrations, type Migration } from "./sqlite-migrations.ts";
 import { guard, neverStored } from "./store-errors.ts";
-import {
-  AUDIT_INPUT_ROLES,
-  type AuditInputRole,
-  type AuditProgress,
-  type AuditRecord,
-  type BlobRecordInput,
-  type ForgetBlobResult,
-  type JsonObject,
-  type ResultFinalization,
-  type ResultRow,
-  type StoredEvent,
-  type StoredResult,
-} from "./types.ts";
+import { AUDIT_INPUT_ROLES } from "./types.ts";
+import type { AuditInputRole, AuditProgress, AuditRecord, BlobRecordInput, ForgetBlobResult, JsonObject, ResultFinalization, ResultRow, StoredEvent, StoredResult } from "./types.ts";
 import type { ResultQuery } from "./validate.ts";
 
 export interface SqliteStoreOptions {
