@@ -99,7 +99,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
     } else {
       const executor = options.executor({ config, store, blobs, logger });
       if (executor.close) teardown.add("engine", () => executor.close?.());
-      runner = new InProcessRunner({ audits, store, executor, logger });
+      runner = new InProcessRunner({ audits, store, executor, logger, maxCrashes: config.limits.maxAuditCrashes });
     }
     const app = createApp({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
     await runner.start();

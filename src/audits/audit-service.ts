@@ -10,7 +10,7 @@
  * workers starting, failing and merging), two shards failing at the same moment fail the audit
  * once, with one event. The terminal `state` event is the last event of an audit.
  */
-import { isSslmemError } from "../core/errors.ts";
+import { SslmemError, isSslmemError } from "../core/errors.ts";
 import type { AuditState } from "../core/audit-states.ts";
 import { auditFailureProblem } from "../core/problem.ts";
 import type {
@@ -114,9 +114,34 @@ export class AuditService {
    * the log keeps only the code, since the message can name a point (a file name: private). Any
    * other error becomes a generic problem, with the error itself in the log.
    */
-  async fail(auditId: string, err: unknown): Promise<boolean> {
+  fail(auditId: string, err: unknown): Promise<boolean> {
+    return this.#fail(auditId, ["queued", "running"], err, {});
+  }
+
+  /**
+   * An audit a starting process finds `running`: the process that ran it died (or stopped
+   * without the audit letting go), which counts as one crash. It goes back to the queue, unless
+   * this makes `maxCrashes`: then it fails with `crash_loop` rather than take the process down
+   * again. The count is written with the state, so a crash during this very step is not lost.
+   */
+  async recoverInterrupted(audit: AuditRecord, maxCrashes: number): Promise<"requeued" | "failed" | "moved"> {
+    const crashes = audit.crashes + 1;
+    if (crashes >= maxCrashes) {
+      const err = new SslmemError(
+        "crash_loop",
+        `the service stopped ${crashes} times while this audit was running, so it is not resumed again; ` +
+          "try a smaller batchSize or fewer/smaller images, or ask the operator",
+        { crashes },
+      );
+      return (await this.#fail(audit.id, ["running"], err, { countCrash: true })) ? "failed" : "moved";
+    }
+    const requeued = await this.#transition(audit.id, ["running"], "queued", { countCrash: true }, { reason: "resumed after a restart" });
+    return requeued ? "requeued" : "moved";
+  }
+
+  async #fail(auditId: string, from: readonly AuditState[], err: unknown, patch: AuditPatch): Promise<boolean> {
     const problem = auditFailureProblem(err, auditId);
-    if (!(await this.#store.transition(auditId, ["queued", "running"], "failed", { error: problem }))) return false;
+    if (!(await this.#store.transition(auditId, from, "failed", { ...patch, error: problem }))) return false;
     if (isSslmemError(err) && problem.status < 500) this.#logger.warn({ auditId, code: err.code }, "audit failed");
     else this.#logger.error({ auditId, err }, "audit failed in the engine");
     await this.#stateEvent(auditId, "failed", { error: problem });

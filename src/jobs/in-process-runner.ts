@@ -22,6 +22,8 @@ export interface InProcessRunnerOptions {
   executor: AuditExecutor;
   logger: Logger;
   now?: () => number;
+  /** Process deaths while one audit ran after which it fails with `crash_loop` (default 2). */
+  maxCrashes?: number;
   /** How long cancel() waits for a running executor to notice the abort (default 2 s). */
   cancelWaitMs?: number;
 }
@@ -42,6 +44,7 @@ export class InProcessRunner implements JobRunner {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #cancelWaitMs: number;
+  readonly #maxCrashes: number;
   readonly #meter: ThroughputMeter;
   readonly #queue: string[] = [];
   #running: RunningAudit | undefined;
@@ -57,17 +60,18 @@ export class InProcessRunner implements JobRunner {
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
     this.#cancelWaitMs = options.cancelWaitMs ?? 2_000;
+    this.#maxCrashes = options.maxCrashes ?? 2;
     this.#meter = new ThroughputMeter({ now: this.#now });
   }
 
   async start(): Promise<void> {
     if (this.#state !== "new") throw new SslmemError("internal", "the job runner was already started");
-    // A `running` row at startup belongs to a process that died or was stopped: put it back in
-    // the queue; its executor resumes from the results already committed.
+    // A `running` row at startup belongs to a process that died or was stopped: it resumes from
+    // the results already committed, unless it has now been running at maxCrashes deaths.
     for (const audit of await this.#store.listAuditsByState(["running"])) {
-      if (await this.#audits.requeue(audit.id, "resumed after a restart")) {
-        this.#logger.info({ auditId: audit.id, attempt: audit.attempt }, "audit re-queued after restart");
-      }
+      const outcome = await this.#audits.recoverInterrupted(audit, this.#maxCrashes);
+      if (outcome === "requeued") this.#logger.info({ auditId: audit.id, attempt: audit.attempt, crashes: audit.crashes + 1 }, "audit re-queued after restart");
+      if (outcome === "failed") this.#logger.warn({ auditId: audit.id, crashes: audit.crashes + 1 }, "audit failed: crash loop");
     }
     for (const audit of await this.#store.listAuditsByState(["queued"])) this.#queue.push(audit.id);
     this.#state = "started";

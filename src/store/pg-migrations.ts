@@ -120,6 +120,12 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "audit crash count",
+    // Process deaths while the audit ran, for crash-loop protection (in-process-runner.ts).
+    sql: "ALTER TABLE audits ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;",
+  },
 ];
 
 /**

@@ -218,7 +218,7 @@ class PgDialect implements StoreDialect {
     return rows.map(audit);
   }
   async changeState(c: StateChange): Promise<boolean> {
-    const params: unknown[] = [c.id, c.to, c.now, c.entersRunning, c.entersTerminal, c.from];
+    const params: unknown[] = [c.id, c.to, c.now, c.entersRunning, c.entersTerminal, c.from, c.patch.countCrash === true];
     const sets: string[] = [];
     for (const column of ["progress", "summary", "error", "report"] as const) {
       const value = c.patch[column];
@@ -233,7 +233,8 @@ class PgDialect implements StoreDialect {
          updated_at = $3::bigint,
          started_at = CASE WHEN $4::boolean THEN coalesce(started_at, $3::bigint) ELSE started_at END,
          attempt = attempt + CASE WHEN $4::boolean THEN 1 ELSE 0 END,
-         finished_at = CASE WHEN $5::boolean THEN $3::bigint ELSE finished_at END
+         finished_at = CASE WHEN $5::boolean THEN $3::bigint ELSE finished_at END,
+         crashes = crashes + CASE WHEN $7::boolean THEN 1 ELSE 0 END
          ${sets.join("")}
        WHERE id = $1 AND state = ANY($6::text[])`,
       params,

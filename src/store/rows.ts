@@ -26,6 +26,7 @@ export interface AuditRow<J> {
   error: J | null;
   report: J | null;
   attempt: number;
+  crashes: number;
   inputs_purged_at: number | null;
 }
 
@@ -59,7 +60,7 @@ export interface TokenRow {
 
 export const AUDIT_COLUMNS =
   "id, tenant, state, config, inputs, idempotency_key, request_hash, created_at, updated_at, started_at, " +
-  "finished_at, progress, summary, error, report, attempt, inputs_purged_at";
+  "finished_at, progress, summary, error, report, attempt, crashes, inputs_purged_at";
 
 export const RESULT_COLUMNS =
   "idx, point_id, role, align_target, align_reference, score, std_err, pairs, score_normalized, p_value, flagged";
@@ -89,6 +90,7 @@ export function toAudit<J>(row: AuditRow<J>, json: JsonColumn<J>): AuditRecord {
     error: object(row.error),
     report: object(row.report),
     attempt: row.attempt,
+    crashes: row.crashes,
     inputsPurgedAt: isoOrNull(row.inputs_purged_at),
   };
 }

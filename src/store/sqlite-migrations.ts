@@ -108,6 +108,12 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "audit crash count",
+    // Process deaths while the audit ran, for crash-loop protection (in-process-runner.ts).
+    sql: "ALTER TABLE audits ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;",
+  },
 ];
 
 /** Applies the pending migrations in one IMMEDIATE transaction (two processes opening at once serialize). */

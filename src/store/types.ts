@@ -79,6 +79,11 @@ export interface AuditRecord {
   report: JsonObject | null;
   /** How many times the audit entered `running`. */
   attempt: number;
+  /**
+   * How many times a process died while the audit was running (counted when the next start finds
+   * it still `running`): the crash-loop protection fails it after SSLMEM_MAX_AUDIT_CRASHES.
+   */
+  crashes: number;
   /** When retention or DELETE purged the audit's candidate inputs. */
   inputsPurgedAt: string | null;
 }
@@ -108,6 +113,8 @@ export interface CreateAuditResult {
 
 /** Fields written together with a state transition (null clears, undefined leaves as is). */
 export interface AuditPatch {
+  /** Count one more process death while the audit ran (crashes + 1). */
+  countCrash?: boolean;
   progress?: AuditProgress | null;
   summary?: JsonObject | null;
   error?: JsonObject | null;

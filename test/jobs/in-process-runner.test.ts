@@ -198,6 +198,43 @@ describe("InProcessRunner", () => {
     assert.equal(appended, 2 + 10, "a resumed with 2 new rows, b with all 10");
   });
 
+  it("fails an audit with crash_loop once processes died running it SSLMEM_MAX_AUDIT_CRASHES times; the rest of the queue runs", async () => {
+    const a = await w.audit();
+    /** A process that takes `a` and dies while its engine runs: the runner is abandoned, never stopped. */
+    const dieWhileRunning = async () => {
+      let entered!: () => void;
+      const inside = new Promise<void>((r) => (entered = r));
+      const doomed = w.runner({
+        execute: () => {
+          entered();
+          return new Promise(() => undefined);
+        },
+      });
+      await doomed.start();
+      await inside;
+      await w.reopen();
+    };
+    await dieWhileRunning();
+    let audit = await w.store.getAuditInternal(a);
+    assert.deepEqual([audit?.state, audit?.attempt, audit?.crashes], ["running", 1, 0], "the attempt is stored before the engine runs");
+    await dieWhileRunning(); // the restart resumes it (one crash counted), and the process dies again
+    audit = await w.store.getAuditInternal(a);
+    assert.deepEqual([audit?.state, audit?.attempt, audit?.crashes], ["running", 2, 1]);
+
+    const b = await w.audit();
+    const executor = w.executor();
+    await w.runner(executor).start();
+    await waitFor(async () => (await stateOf(w, b)) === "succeeded");
+    audit = await w.store.getAuditInternal(a);
+    assert.equal(audit?.state, "failed");
+    assert.equal(audit?.crashes, 2);
+    assert.equal(audit?.error?.code, "crash_loop");
+    assert.equal(audit?.error?.status, 422);
+    assert.deepEqual(executor.started, [b], "the crash-looping audit is not started again");
+    const events = await w.store.readEvents(a, 0);
+    assert.deepEqual(events.at(-1)?.data.state, "failed", "its last event says so");
+  });
+
   it("leaves an audit `running` when its executor ignores the abort; the next start resumes it", async () => {
     const a = await w.audit();
     let entered!: () => void;
