@@ -14,6 +14,9 @@
  *   overwritten, not left in free pages.
  * - busy_timeout: a second process (CLI `token create` next to a running server) waits for the
  *   write lock instead of failing.
+ * - auto_vacuum=INCREMENTAL: deleting an audit gives its pages back to the file system
+ *   (incremental_vacuum right after the delete), so the file shrinks instead of keeping its
+ *   largest size forever. A file made before this setting is rewritten once (VACUUM) at open.
  *
  * Every operation runs synchronously on the calling thread, and a write transaction takes the
  * write lock up front (IMMEDIATE): two processes racing on one Idempotency-Key, or on the last
@@ -47,6 +50,7 @@ export interface SqliteStoreOptions {
 /** What the connection actually runs with (logged at startup, checked by tests). */
 export interface SqliteSettings {
   journalMode: string;
+  autoVacuum: "NONE" | "FULL" | "INCREMENTAL";
   synchronous: "OFF" | "NORMAL" | "FULL" | "EXTRA";
   foreignKeys: boolean;
   secureDelete: boolean;
@@ -55,6 +59,23 @@ export interface SqliteSettings {
 }
 
 const SYNCHRONOUS_NAMES = ["OFF", "NORMAL", "FULL", "EXTRA"] as const;
+const AUTO_VACUUM_NAMES = ["NONE", "FULL", "INCREMENTAL"] as const;
+const INCREMENTAL = 2;
+
+/**
+ * auto_vacuum=INCREMENTAL. On a new file the pragma takes effect by itself; an existing file
+ * without it is rewritten once (VACUUM). Best effort: another process reading the file makes
+ * VACUUM busy, and the next open tries again; deletes then only reuse pages, as before.
+ */
+function enableIncrementalVacuum(db: Database.Database): void {
+  db.pragma("auto_vacuum = INCREMENTAL");
+  if (Number(db.pragma("auto_vacuum", { simple: true })) === INCREMENTAL) return;
+  try {
+    db.exec("VACUUM");
+  } catch {
+    // left as is until the next open
+  }
+}
 
 /** JSON columns are TEXT in SQLite. */
 const json = (text: string): unknown => JSON.parse(text);
@@ -212,8 +233,12 @@ class SqliteDialect implements StoreDialect {
     // ones (point ids, scores) until it is overwritten: copy it back and truncate it now, so a
     // purge leaves nothing in the files. Best effort: a reader in another process can keep
     // part of the WAL alive until the next checkpoint.
-    if (deleted && this.#db.pragma("journal_mode", { simple: true }) === "wal") this.#db.pragma("wal_checkpoint(TRUNCATE)");
-    return deleted;
+    if (!deleted) return false;
+    // The freed pages leave the file (auto_vacuum=INCREMENTAL) before the checkpoint copies the
+    // shrunken database back, so the space is the file system's again once this returns.
+    this.#db.pragma("incremental_vacuum");
+    if (this.#db.pragma("journal_mode", { simple: true }) === "wal") this.#db.pragma("wal_checkpoint(TRUNCATE)");
+    return true;
   }
 
   // results
@@ -385,6 +410,7 @@ export class SqliteStore extends CheckedStore {
         db.pragma("foreign_keys = ON");
         db.pragma("secure_delete = ON");
         db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+        if (options.path !== ":memory:") enableIncrementalVacuum(db);
         applyMigrations(db, options.migrations ?? SQLITE_MIGRATIONS, options.now ?? Date.now);
       } catch (e) {
         db.close();
@@ -399,6 +425,7 @@ export class SqliteStore extends CheckedStore {
   async settings(): Promise<SqliteSettings> {
     return guard("read its settings", () => ({
       journalMode: String(this.#db.pragma("journal_mode", { simple: true })),
+      autoVacuum: AUTO_VACUUM_NAMES[Number(this.#db.pragma("auto_vacuum", { simple: true }))] ?? "NONE",
       synchronous: SYNCHRONOUS_NAMES[Number(this.#db.pragma("synchronous", { simple: true }))] ?? "EXTRA",
       foreignKeys: Number(this.#db.pragma("foreign_keys", { simple: true })) === 1,
       secureDelete: Number(this.#db.pragma("secure_delete", { simple: true })) === 1,
