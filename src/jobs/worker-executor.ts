@@ -17,6 +17,7 @@
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { SslmemError } from "../core/errors.ts";
+import { settledWithin } from "../process/deadline.ts";
 import type { BlobReader } from "../store/blob-store.ts";
 import { AUDIT_INPUT_ROLES, type AuditRecord, type MeasurementStore, type StoredResult } from "../store/types.ts";
 import {
@@ -121,9 +122,7 @@ export class WorkerEngineExecutor implements AuditExecutor {
     const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
     this.#retireWorker();
     this.#job?.settle({ ok: false, error: new SslmemError("engine_failure", "the engine worker was stopped") });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#abortGraceMs)))]);
-    clearTimeout(timer);
+    await settledWithin(exited, this.#abortGraceMs);
   }
 
   #post(message: ToWorker): void {

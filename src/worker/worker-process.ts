@@ -1,8 +1,8 @@
 /**
  * Process concerns of `sslmem worker` (the scaled mode's GPU worker), as server.ts is for the API:
  * open the shared store and blob directory, start the health server and the queue worker, and
- * shut down gracefully. The work itself is the ShardWorker (src/jobs/shard-worker.ts) with the
- * engine's executor; its health routes are health-server.ts.
+ * shut down gracefully. The worker itself, as a value, is worker-app.ts (the ShardWorker with
+ * the engine's executor, and its health routes).
  *
  * Shutdown (SIGTERM/SIGINT or close()) runs the releasers in reverse: the queue worker lets each
  * running shard finish its batch and puts it back in the queue (and closes the executor's cached
@@ -13,14 +13,14 @@ import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import { engineExecutorFactory } from "../jobs/execute-audit.ts";
 import { queueSettings, type QueueSettings } from "../jobs/queue-jobs.ts";
-import { ShardWorker } from "../jobs/shard-worker.ts";
 import { createLogger } from "../process/logger.ts";
 import { onShutdownSignal } from "../process/signals.ts";
 import { Teardown } from "../process/teardown.ts";
 import { FileBlobStore } from "../store/blob-store.ts";
 import { dataDirLayout } from "../store/data-dir.ts";
 import { openStore } from "../store/open-store.ts";
-import { startWorkerHealthServer } from "./health-server.ts";
+import { listenHealth } from "./health-server.ts";
+import { createWorkerApp } from "./worker-app.ts";
 
 export interface StartWorkerOptions {
   logger?: Logger;
@@ -58,9 +58,9 @@ export async function startWorker(config: Config, options: StartWorkerOptions = 
     const blobs = await FileBlobStore.open(layout.blobs);
     // One audit's inputs stay open between its shards; a worker moving on closes them.
     const executor = engineExecutorFactory({ config, store, blobs, logger, keepWorkspaces: { idleMs: 60_000, maxIdle: 1 } });
-    const worker = new ShardWorker({ store, executor, logger, settings, concurrency: config.workerConcurrency });
+    const { worker, health: routes } = createWorkerApp({ store, executor, logger, settings, concurrency: config.workerConcurrency });
     // Health first: /livez answers while Redis is being reached; /readyz turns green after.
-    const health = await startWorkerHealthServer({ worker, store, logger, host: config.workerHealthHost, port: config.workerHealthPort });
+    const health = await listenHealth(routes, config.workerHealthHost, config.workerHealthPort);
     teardown.add("health server", () => health.close());
     await worker.start();
     teardown.add("queue worker", () => worker.close({ graceMs: config.shutdownGraceMs }));
