@@ -9,14 +9,26 @@ import type { Config } from "../config.ts";
 import type { JobRunner } from "../jobs/types.ts";
 import type { AuditNotifier } from "../jobs/notifier.ts";
 import type { BlobStore } from "../store/blob-store.ts";
-import type { Store } from "../store/types.ts";
+import type { AuditReader, AuditStore, BlobOwnership, EventLog, ResultStore, StoreHealth, TokenStore } from "../store/types.ts";
 import type { EventLoopLagSource } from "./event-loop.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import type { UploadSlots } from "./upload-slots.ts";
 
+/**
+ * What the routes may do with the store: read, own blobs, delete. No audit-state write is in it:
+ * submissions and state changes go through `audits`, the one writer.
+ */
+export type HttpStore = TokenStore &
+  AuditReader &
+  Pick<AuditStore, "deleteAudit"> &
+  Pick<ResultStore, "readResults" | "iterateResults" | "countResults"> &
+  Pick<EventLog, "readEvents"> &
+  BlobOwnership &
+  StoreHealth;
+
 export interface AppServices {
   config: Config;
-  store: Store;
+  store: HttpStore;
   /** The one writer of audit state: submissions go through it. */
   audits: AuditService;
   blobs: BlobStore;
