@@ -198,6 +198,28 @@ describe("InProcessRunner", () => {
     assert.equal(appended, 2 + 10, "a resumed with 2 new rows, b with all 10");
   });
 
+  it("stops a running audit that another writer cancelled (an operator, another process) at its next batch", async () => {
+    const gate = new Gate();
+    const a = await w.audit();
+    const b = await w.audit();
+    const executor = w.executor({ gates: new Map([[a, { gate, atIndex: 4 }]]) });
+    await w.runner(executor).start();
+    await gate.reached;
+    // `sslmem admin audits cancel` in another process: its own AuditService on the same file.
+    const other = await SqliteStore.open({ path: join(w.dir, "sslmem.db"), synchronous: "NORMAL" });
+    try {
+      assert.equal(await new AuditService({ store: other, logger: w.logger }).cancel(a, ["running"]), true);
+    } finally {
+      await other.close();
+    }
+    gate.open();
+    await waitFor(async () => (await stateOf(w, b)) === "succeeded");
+    assert.equal(await stateOf(w, a), "cancelled");
+    assert.ok((await w.store.countResults(a)) <= 8, "a stopped after the batch in flight, not at the end");
+    const states = (await w.store.readEvents(a, 0)).filter((e) => e.type === "state").map((e) => e.data.state);
+    assert.deepEqual(states, ["running", "cancelled"], "one cancelled event, no later state");
+  });
+
   it("fails an audit with crash_loop once processes died running it SSLMEM_MAX_AUDIT_CRASHES times; the rest of the queue runs", async () => {
     const a = await w.audit();
     /** A process that takes `a` and dies while its engine runs: the runner is abandoned, never stopped. */
