@@ -40,8 +40,10 @@ for (const engineThread of ["worker", "main"] as const) {
         assert.equal(failed.error?.status, 500);
         assert.match(String(failed.error?.detail), /server log has the details under audit/);
         assert.doesNotMatch(JSON.stringify(failed.error), /Gather|onnxruntime|\/tmp\/|\.ts:\d+|at /, "no internals in the problem");
-        // The two dark batches ran and were committed before the bright one threw.
-        assert.equal(await s.store.countResults(submitted.body.id), 4, "the failure happened mid-audit");
+        // The batches before the first bright point ran and were committed before it threw. With the
+        // memory budget's probe batches (1 point, then 2) and then batches of 2, the batches are
+        // points 0 | 1,2 | 3,4 (4 is bright): 3 rows.
+        assert.equal(await s.store.countResults(submitted.body.id), 3, "the failure happened mid-audit");
         const logged = s.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.auditId === submitted.body.id && l.msg === "audit failed in the engine");
         assert.ok(logged, "the failure is logged with the audit id");
         assert.match(JSON.stringify(logged.err), /indices element out of data bounds/, "the log has ORT's reason");
