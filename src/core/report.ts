@@ -8,6 +8,7 @@ import { z } from "zod";
 import { AuditConfigSchema, FLAG_METHODS } from "./audit-config.ts";
 import type { CalibrationDiagnostics } from "./calibration/types.ts";
 import { SslmemError } from "./errors.ts";
+import { AuditSourcesSchema } from "./source-identity.ts";
 import type { FlagOutcome } from "./flags.ts";
 import { AugmentationPolicySchema } from "./policy.ts";
 import type { PointResult } from "./scores.types.ts";
@@ -78,6 +79,7 @@ export const AuditInfoSchema = z.strictObject({
   config: ReportConfigSchema,
   candidatesSource: PointSourceSchema,
   controlsSource: PointSourceSchema.optional(),
+  sources: AuditSourcesSchema.optional(),
 });
 
 export const TailModelSchema = z
