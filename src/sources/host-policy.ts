@@ -94,10 +94,15 @@ export class AddressPolicy {
   }
 }
 
-/** `::ffff:169.254.169.254` is 169.254.169.254: check the IPv4 address it maps. */
+/** `::ffff:169.254.169.254` (also written `::ffff:a9fe:a9fe`) is 169.254.169.254: check the IPv4 address it maps. */
 function unmapV4(address: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return m ? m[1] : address;
+  const dotted = /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (dotted) return dotted[1];
+  const hex = /^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (!hex) return address;
+  const hi = parseInt(hex[1], 16);
+  const lo = parseInt(hex[2], 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
 export interface HostPolicy {
