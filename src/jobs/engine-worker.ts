@@ -75,6 +75,7 @@ const logger = {
 
 const store = {
   committedIndices: (auditId: string) => call("committedIndices", auditId),
+  readEvents: (auditId: string, afterSeq: number, limit = 1000) => call("readEvents", auditId, afterSeq, limit),
   appendResults: (auditId: string, rows: EngineCalls["appendResults"]["args"][1]) => call("appendResults", auditId, [...rows]),
   finalizeResults: (auditId: string, updates: EngineCalls["finalizeResults"]["args"][1]) => call("finalizeResults", auditId, [...updates]),
   async *iterateResults(auditId: string): AsyncIterable<StoredResult> {

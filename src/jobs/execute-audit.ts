@@ -16,6 +16,7 @@ import type { ReportAuditInfo } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import type { IngestLimits } from "../data/limits.ts";
 import { describeAudit, finalizeAudit } from "../engine/audit.ts";
+import { readAuditSources } from "../sources/audit-inputs.ts";
 import { measurePoints } from "../engine/measure.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
 import type { ProviderPreference } from "../engine/providers.ts";
@@ -223,7 +224,8 @@ export class EngineExecutor implements AuditExecutor {
 
   async #finalize(ws: AuditWorkspace, audit: AuditRecord): Promise<AuditExecution> {
     const info = describeAudit(ws.prepared, { id: audit.id, created: new Date(audit.createdAt) }, ws.config);
-    return finalizeFromStore(this.deps.store, audit.id, info, ws.config, ws.total);
+    const sources = await readAuditSources(this.deps.store, audit.id);
+    return finalizeFromStore(this.deps.store, audit.id, sources ? { ...info, sources } : info, ws.config, ws.total);
   }
 
   #open(audit: AuditRecord): Promise<AuditWorkspace> {

@@ -198,6 +198,8 @@ export class WorkerEngineExecutor implements AuditExecutor {
     switch (method) {
       case "committedIndices":
         return store.committedIndices(own(args[0]));
+      case "readEvents":
+        return store.readEvents(own(args[0]), Number(args[1]), Number(args[2]));
       case "appendResults":
         return store.appendResults(own(args[0]), args[1] as never);
       case "finalizeResults":

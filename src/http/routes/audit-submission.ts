@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import { AuditConfigSchema } from "../../core/audit-config.ts";
 import { SslmemError, isSslmemError } from "../../core/errors.ts";
 import { forgetBlobs } from "../../jobs/purge.ts";
-import { AUDIT_INPUT_ROLES, type AuditInputRole, type AuditInputs, type CreateAuditResult } from "../../store/types.ts";
+import { recordAuditSources, resolveAuditInputs } from "../../sources/audit-inputs.ts";
+import { AUDIT_INPUT_ROLES, type AuditInputRole, type CreateAuditResult } from "../../store/types.ts";
 import { bodyChunks } from "../body.ts";
 import type { AppServices } from "../context.ts";
 import { multipartBoundary, readMultipart } from "../multipart.ts";
@@ -76,12 +77,18 @@ export async function submitAudit(
   idempotencyKey: string | undefined,
 ): Promise<CreateAuditResult> {
   assertWithinServerLimits(s, request);
-  const inputs: AuditInputs = {
-    target: request.target,
-    reference: request.reference,
-    candidates: request.candidates,
-    ...(request.controls !== undefined ? { controls: request.controls } : {}),
-  };
+  // References (oci://, models:/, hf://, https://…#sha256=) become digests of resolved blobs here.
+  const { inputs, sources } = await resolveAuditInputs(
+    s,
+    tenant,
+    {
+      target: request.target,
+      reference: request.reference,
+      candidates: request.candidates,
+      ...(request.controls !== undefined ? { controls: request.controls } : {}),
+    },
+    { allowUnpinned: request.allowUnpinned ?? false },
+  );
   for (const role of AUDIT_INPUT_ROLES) {
     const digest = inputs[role];
     if (digest !== undefined && !(await s.store.tenantHasBlob(tenant, digest))) {
@@ -108,6 +115,7 @@ export async function submitAudit(
     throw err;
   }
   if (result.created) {
+    await recordAuditSources(s.store, result.audit.id, sources);
     await s.store.appendEvent(result.audit.id, { type: "state", data: { state: "queued" } });
     try {
       await s.runner.enqueue(result.audit.id);
