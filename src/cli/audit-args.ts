@@ -10,7 +10,7 @@ import { PRESET_NAMES } from "../core/policy.ts";
 import { SslmemError } from "../core/errors.ts";
 import { UsageError } from "./errors.ts";
 
-export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv"] as const;
+export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv", "markdown", "codequality"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface OutputTarget {
@@ -252,7 +252,8 @@ Flags:
   --threshold T            t for threshold, on scoreNormalized
 
 Output and gate:
-  --format table|json|csv|junit|sarif|html   format of stdout / of -o FILE (default table)
+  --format table|json|csv|junit|sarif|html|markdown|codequality
+                           format of stdout / of -o FILE (default table)
   -o, --output [FMT=]FILE  write a report; repeatable: -o json=report.json -o junit=junit.xml
   --fail-on-flagged N      exit 2 when more than N points are flagged
   --server URL --token T   run the audit on an sslmem server instead of locally
