@@ -114,6 +114,31 @@ const SourcesSchema = z
 
 export type SourcesConfig = z.output<typeof SourcesSchema>;
 
+/**
+ * Signed completion callbacks (Standard Webhooks). A tenant may pass `callbackUrl` only when it has
+ * a secret here; the URL's host must be on the sources allowlist (same SSRF rules).
+ */
+const CallbacksSchema = z
+  .object({
+    /** JSON object tenant → secret (`whsec_` + base64, as the Standard Webhooks libraries expect). */
+    secrets: z
+      .preprocess((v) => {
+        if (typeof v !== "string") return v;
+        try {
+          return JSON.parse(v);
+        } catch {
+          return v;
+        }
+      }, z.record(z.string().min(1), z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, "a secret is whsec_ followed by base64")))
+      .default({}),
+    /** Deliveries per callback, the first included; the pause doubles from backoffMs. */
+    attempts: int(1, 20).default(6),
+    backoffMs: int(1).default(2_000),
+  })
+  .strict();
+
+export type CallbacksConfig = z.output<typeof CallbacksSchema>;
+
 const IngestOverridesSchema = z
   .object({
     maxPixels: int(1).optional(),
@@ -176,6 +201,7 @@ export const ConfigSchema = z
     limits: LimitsSchema.prefault({}),
     ingest: IngestOverridesSchema.prefault({}),
     sources: SourcesSchema.prefault({}),
+    callbacks: CallbacksSchema.prefault({}),
   })
   .strict();
 
@@ -244,6 +270,9 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "sources.mlflowToken": "SSLMEM_MLFLOW_TOKEN",
   "sources.hfEndpoint": "SSLMEM_HF_ENDPOINT",
   "sources.hfToken": "SSLMEM_HF_TOKEN",
+  "callbacks.secrets": "SSLMEM_CALLBACK_SECRETS",
+  "callbacks.attempts": "SSLMEM_CALLBACK_ATTEMPTS",
+  "callbacks.backoffMs": "SSLMEM_CALLBACK_BACKOFF_MS",
 };
 
 type Plain = Record<string, unknown>;

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { AuditConfigSchema } from "../../core/audit-config.ts";
 import { SslmemError, isSslmemError } from "../../core/errors.ts";
+import { assertCallbackAllowed, startCompletionCallback } from "../../callbacks/completion-callback.ts";
 import { forgetBlobs } from "../../jobs/purge.ts";
 import { recordAuditSources, resolveAuditInputs } from "../../sources/audit-inputs.ts";
 import { AUDIT_INPUT_ROLES, type AuditInputRole, type CreateAuditResult } from "../../store/types.ts";
@@ -77,6 +78,7 @@ export async function submitAudit(
   idempotencyKey: string | undefined,
 ): Promise<CreateAuditResult> {
   assertWithinServerLimits(s, request);
+  if (request.callbackUrl !== undefined) assertCallbackAllowed(s.config, tenant, request.callbackUrl);
   // References (oci://, models:/, hf://, https://…#sha256=) become digests of resolved blobs here.
   const { inputs, sources } = await resolveAuditInputs(
     s,
@@ -117,6 +119,7 @@ export async function submitAudit(
   if (result.created) {
     await recordAuditSources(s.store, result.audit.id, sources);
     await s.store.appendEvent(result.audit.id, { type: "state", data: { state: "queued" } });
+    if (request.callbackUrl !== undefined) void startCompletionCallback(s, tenant, result.audit.id, request.callbackUrl);
     try {
       await s.runner.enqueue(result.audit.id);
     } catch (err) {

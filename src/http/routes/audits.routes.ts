@@ -27,6 +27,11 @@ export const CreateAuditRequestSchema = z
     reference: AuditInputSchema.openapi({ description: "The reference encoder (not trained on them): a blob digest or a reference." }),
     candidates: AuditInputSchema.openapi({ description: "The candidate archive (tar, tar.gz, zip or .npy): a blob digest or a reference." }),
     controls: AuditInputSchema.optional().openapi({ description: "A held-out archive that calibrates the flags: a blob digest or a reference." }),
+    callbackUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional()
+      .openapi({ description: "Where to POST the summary when the audit ends, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) with the tenant's secret." }),
     allowUnpinned: z.boolean().optional().openapi({ description: "Accept https:// references without #sha256=…; the report then records what was fetched." }),
     // .meta, not .openapi: AuditConfigSchema may be built before @hono/zod-openapi extends zod.
     config: AuditConfigSchema.meta({ id: "AuditConfig", description: "The audit configuration (as `sslmem audit` flags)." }).optional(),
