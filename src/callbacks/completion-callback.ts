@@ -15,12 +15,16 @@ import type { CallbacksConfig, SourcesConfig } from "../config.ts";
 import { SslmemError } from "../core/errors.ts";
 import { createGuardedFetch, type Resolver, type SourceFetch } from "../sources/guarded-fetch.ts";
 import { AddressPolicy, assertHostAllowed, parseHostPattern, type HostPolicy } from "../sources/host-policy.ts";
-import { TERMINAL_STATES, type Store } from "../store/types.ts";
+import type { AuditService } from "../audits/audit-service.ts";
+import { TERMINAL_STATES } from "../core/audit-states.ts";
+import type { Store } from "../store/types.ts";
 import { completionMessage } from "./callback-payload.ts";
 
 export interface CallbackServices {
   config: { callbacks: CallbacksConfig; sources: SourcesConfig; ssePollMs: number };
-  store: Pick<Store, "getAuditInternal" | "appendEvent">;
+  store: Pick<Store, "getAuditInternal">;
+  /** The one writer of audit events: each delivery attempt is one. */
+  audits: Pick<AuditService, "event">;
   notifier: { wait(auditId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> };
   logger: { warn(obj: object, msg?: string): void };
   /** Aborted at shutdown: watches end (their callbacks are lost, see above). */
@@ -102,7 +106,7 @@ export function startCompletionCallback(s: CallbackServices, tenant: string, aud
           attempts: s.config.callbacks.attempts,
           backoffMs: s.config.callbacks.backoffMs,
           signal: s.shutdown,
-          record: (data) => s.store.appendEvent(auditId, { type: "callback", data }).then(() => undefined),
+          record: (data) => s.audits.event(auditId, "callback", data),
         });
         return;
       }

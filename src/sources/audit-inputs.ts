@@ -4,6 +4,7 @@
  * submission. Resolved blobs are recorded as the tenant's (as an upload would be), and the
  * identities travel with the audit as its `sources` event, from which the report takes them.
  */
+import type { AuditService } from "../audits/audit-service.ts";
 import type { Config } from "../config.ts";
 import { AuditSourcesSchema, type AuditSources } from "../core/source-identity.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
@@ -76,8 +77,8 @@ export function hasSources(sources: AuditSources): boolean {
 }
 
 /** Records the identities with a new audit (before it is queued: its first events). */
-export async function recordAuditSources(store: Pick<Store, "appendEvent">, auditId: string, sources: AuditSources): Promise<void> {
-  if (hasSources(sources)) await store.appendEvent(auditId, { type: SOURCES_EVENT, data: sources });
+export async function recordAuditSources(audits: Pick<AuditService, "event">, auditId: string, sources: AuditSources): Promise<void> {
+  if (hasSources(sources)) await audits.event(auditId, SOURCES_EVENT, sources);
 }
 
 /** The identities recorded at submission, for the report; undefined when no input was a reference. */
