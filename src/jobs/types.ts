@@ -4,7 +4,10 @@
  * workers behind a queue. What one audit *does* is the `AuditExecutor` (execute-audit.ts): the
  * runner owns the state machine around it.
  */
-import type { AuditProgress, AuditRecord, JsonObject } from "../store/types.ts";
+import type { Logger } from "pino";
+import type { Config } from "../config.ts";
+import type { BlobReader } from "../store/blob-store.ts";
+import type { AuditProgress, AuditRecord, EventLog, JsonObject, MeasurementStore } from "../store/types.ts";
 
 export interface ThroughputSnapshot {
   /** Points measured since the process started (all audits). */
@@ -65,4 +68,20 @@ export interface AuditExecutor {
    * `engine_failure` with the details only in the log.
    */
   execute(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditExecution>;
+  /** Releases what the executor holds (engine thread, sessions) at process shutdown. */
+  close?(): Promise<void>;
+}
+
+/**
+ * What the engine reads and writes in the store: result rows, and the audit's events (its
+ * `sources` event names where referenced inputs came from, for the report).
+ */
+export type EngineStore = MeasurementStore & Pick<EventLog, "readEvents">;
+
+/** What an executor is built from, once the stores are open (server.ts, `sslmem worker`). */
+export interface ExecutorDeps {
+  config: Config;
+  store: EngineStore;
+  blobs: BlobReader;
+  logger: Logger;
 }

@@ -16,7 +16,7 @@ import { AUDIT_INPUT_ROLES, type AuditInputRole, type CreateAuditResult } from "
 import { bodyChunks } from "../body.ts";
 import type { AppServices } from "../context.ts";
 import { multipartBoundary, readMultipart } from "../multipart.ts";
-import { validationError } from "../problem.ts";
+import { validationError } from "../../core/problem.ts";
 import { HttpProblemError, fieldErrors } from "../problem-response.ts";
 import { CreateAuditRequestSchema, type CreateAuditRequest } from "./audits.routes.ts";
 
@@ -104,7 +104,7 @@ export async function submitAudit(
   const requestHash = createHash("sha256").update(canonicalJson({ inputs, config })).digest("hex");
   let result: CreateAuditResult;
   try {
-    result = await s.store.createAudit({
+    result = await s.audits.create({
       tenant,
       config,
       inputs,
@@ -117,8 +117,7 @@ export async function submitAudit(
     throw err;
   }
   if (result.created) {
-    await recordAuditSources(s.store, result.audit.id, sources);
-    await s.store.appendEvent(result.audit.id, { type: "state", data: { state: "queued" } });
+    await recordAuditSources(s.audits, result.audit.id, sources);
     if (request.callbackUrl !== undefined) void startCompletionCallback(s, tenant, result.audit.id, request.callbackUrl);
     try {
       await s.runner.enqueue(result.audit.id);
