@@ -4,7 +4,8 @@
  * (`webhook-id`, `webhook-timestamp`, `webhook-signature`, with the tenant's secret), through the
  * same guarded fetch as model references (allowlist, address checks, redirects re-checked).
  * A failed delivery (network error, 408, 429, 5xx) is retried with doubling pauses; every attempt
- * is recorded as an audit event (`callback`) naming the host only — a URL's query may hold a token.
+ * is a log line (`callback`) naming the host only — a URL's query may hold a token. (Not an audit
+ * event: the terminal `state` event is an audit's last, see src/audits/audit-service.ts.)
  *
  * Limitation: the watch lives in the process that accepted the audit; a restart of that process
  * before the audit ends loses the callback (a durable outbox in the store would lift this).
@@ -15,18 +16,15 @@ import type { CallbacksConfig, SourcesConfig } from "../config.ts";
 import { SslmemError } from "../core/errors.ts";
 import { createGuardedFetch, type Resolver, type SourceFetch } from "../sources/guarded-fetch.ts";
 import { AddressPolicy, assertHostAllowed, parseHostPattern, type HostPolicy } from "../sources/host-policy.ts";
-import type { AuditService } from "../audits/audit-service.ts";
 import { TERMINAL_STATES } from "../core/audit-states.ts";
-import type { Store } from "../store/types.ts";
+import type { AuditReader } from "../store/types.ts";
 import { completionMessage } from "./callback-payload.ts";
 
 export interface CallbackServices {
   config: { callbacks: CallbacksConfig; sources: SourcesConfig; ssePollMs: number };
-  store: Pick<Store, "getAuditInternal">;
-  /** The one writer of audit events: each delivery attempt is one. */
-  audits: Pick<AuditService, "event">;
+  store: Pick<AuditReader, "getAuditInternal">;
   notifier: { wait(auditId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> };
-  logger: { warn(obj: object, msg?: string): void };
+  logger: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
   /** Aborted at shutdown: watches end (their callbacks are lost, see above). */
   shutdown: AbortSignal;
   /** Tests: DNS answers under their control. */
@@ -91,7 +89,7 @@ export async function deliverCallback(
   return false;
 }
 
-/** Starts the watch of one audit; returns at once. The delivery's outcome is in the audit's events. */
+/** Starts the watch of one audit; returns at once. The delivery's outcome is in the log. */
 export function startCompletionCallback(s: CallbackServices, tenant: string, auditId: string, callbackUrl: string): Promise<void> {
   const secret = s.config.callbacks.secrets[tenant];
   if (secret === undefined) return Promise.resolve(); // refused at submission; nothing to sign with
@@ -106,7 +104,7 @@ export function startCompletionCallback(s: CallbackServices, tenant: string, aud
           attempts: s.config.callbacks.attempts,
           backoffMs: s.config.callbacks.backoffMs,
           signal: s.shutdown,
-          record: (data) => s.audits.event(auditId, "callback", data),
+          record: async (data) => s.logger.info({ auditId, callback: data }, "completion callback attempt"),
         });
         return;
       }

@@ -9,8 +9,7 @@ import { parentPort } from "node:worker_threads";
 import { SslmemError } from "../core/errors.ts";
 import type { EngineLogger } from "../engine/providers.ts";
 import type { BlobReader } from "../store/blob-store.ts";
-import type { StoredResult } from "../store/types.ts";
-import type { ExecutorStore } from "./types.ts";
+import type { MeasurementStore, StoredResult } from "../store/types.ts";
 import { EngineExecutor } from "./execute-audit.ts";
 import {
   deserializeError,
@@ -21,7 +20,7 @@ import {
   type FromWorker,
   type ToWorker,
 } from "./engine-worker-protocol.ts";
-import type { ExecutionContext } from "./types.ts";
+import type { EngineStore, ExecutionContext } from "./types.ts";
 
 const port = parentPort;
 if (!port) throw new Error("engine-worker.ts runs only as a worker thread");
@@ -75,7 +74,7 @@ async function* storedResults(auditId: string): AsyncIterable<StoredResult> {
   }
 }
 
-const store: ExecutorStore = {
+const store: EngineStore = {
   committedIndices: (auditId: string) => call("committedIndices", auditId),
   readEvents: (auditId: string, afterSeq: number, limit = 1000) => call("readEvents", auditId, afterSeq, limit),
   appendResults: (auditId: string, rows: EngineCalls["appendResults"]["args"][1]) => call("appendResults", auditId, [...rows]),

@@ -22,13 +22,13 @@ import type { BlobReader } from "../store/blob-store.ts";
 import type { AuditRecord, JsonObject, MeasurementStore } from "../store/types.ts";
 import { WorkspaceCache, openAuditWorkspace, parseStoredConfig, type AuditWorkspace, type WorkspaceLease } from "./audit-workspace.ts";
 import { engineSettings, type EngineSettings } from "./engine-settings.ts";
-import type { AuditExecution, AuditExecutor, ExecutionContext, ExecutorDeps, ExecutorStore } from "./types.ts";
+import type { AuditExecution, AuditExecutor, EngineStore, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 /** How often a shard recounts the audit's rows for progress (a count reads every row). */
 const COUNT_REFRESH_MS = 1_000;
 
 export interface EngineExecutorDeps {
-  store: ExecutorStore;
+  store: EngineStore;
   blobs: BlobReader;
   logger: EngineLogger;
   settings: EngineSettings;

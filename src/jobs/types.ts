@@ -73,15 +73,15 @@ export interface AuditExecutor {
 }
 
 /**
- * What an executor reads and writes: the measurement rows, and the audit's events for the
- * `sources` event recorded at submission (where referenced inputs came from, for the report).
+ * What the engine reads and writes in the store: result rows, and the audit's events (its
+ * `sources` event names where referenced inputs came from, for the report).
  */
-export type ExecutorStore = MeasurementStore & Pick<EventLog, "readEvents">;
+export type EngineStore = MeasurementStore & Pick<EventLog, "readEvents">;
 
 /** What an executor is built from, once the stores are open (server.ts, `sslmem worker`). */
 export interface ExecutorDeps {
   config: Config;
-  store: ExecutorStore;
+  store: EngineStore;
   blobs: BlobReader;
   logger: Logger;
 }

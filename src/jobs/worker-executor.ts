@@ -29,10 +29,10 @@ import {
   type ToWorker,
 } from "./engine-worker-protocol.ts";
 import { engineSettings } from "./engine-settings.ts";
-import type { AuditExecution, AuditExecutor, ExecutionContext, ExecutorDeps, ExecutorStore } from "./types.ts";
+import type { AuditExecution, AuditExecutor, EngineStore, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 export interface WorkerEngineExecutorDeps {
-  store: ExecutorStore;
+  store: EngineStore;
   blobs: BlobReader;
   logger: Logger;
   settings: EngineWorkerSettings;

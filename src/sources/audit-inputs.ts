@@ -4,12 +4,11 @@
  * submission. Resolved blobs are recorded as the tenant's (as an upload would be), and the
  * identities travel with the audit as its `sources` event, from which the report takes them.
  */
-import type { AuditService } from "../audits/audit-service.ts";
 import type { Config } from "../config.ts";
 import { AuditSourcesSchema, type AuditSources } from "../core/source-identity.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import type { BlobStore } from "../store/blob-store.ts";
-import type { AuditInputs, Store } from "../store/types.ts";
+import type { AuditInputs, JsonObject, Store } from "../store/types.ts";
 import { createSourceContext, sourceCacheDir, type SourceContext } from "./context.ts";
 import { isSourceReference } from "./reference.ts";
 import { KIND_OF_ROLE, resolveSource, type AuditInputRoleName } from "./resolve.ts";
@@ -76,8 +75,12 @@ export function hasSources(sources: AuditSources): boolean {
   return Object.keys(sources).length > 0;
 }
 
-/** Records the identities with a new audit (before it is queued: its first events). */
-export async function recordAuditSources(audits: Pick<AuditService, "event">, auditId: string, sources: AuditSources): Promise<void> {
+/** Records the identities with a new audit, through the audit's one writer (among its first events). */
+export async function recordAuditSources(
+  audits: { event(auditId: string, type: string, data: JsonObject): Promise<void> },
+  auditId: string,
+  sources: AuditSources,
+): Promise<void> {
   if (hasSources(sources)) await audits.event(auditId, SOURCES_EVENT, sources);
 }
 

@@ -31,8 +31,7 @@ export async function ingestResponse(ctx: SourceContext, res: Response, o: Inges
     if (isSslmemError(e) && e.code === "digest_mismatch") {
       throw new SslmemError("digest_mismatch", `${o.what}: the fetched bytes hash to ${String(e.details?.actual)}, not the expected ${o.expectedDigest}`, e.details);
     }
-    if (isSslmemError(e) && e.code.startsWith("source_")) throw e;
-    if (isSslmemError(e)) throw e;
+    if (isSslmemError(e)) throw e; // source_* from the guarded fetch (timeout, refused redirect)
     throw new SslmemError("source_unreachable", `${o.what}: the download broke off (${(e as Error).message})`, undefined, { cause: e });
   }
 }

@@ -27,6 +27,15 @@ export function parseChallenge(header: string): { scheme: string; params: Record
   return { scheme: m[1].toLowerCase(), params };
 }
 
+export interface RegistryRequest {
+  method?: "GET" | "HEAD" | "POST" | "PUT";
+  accept?: string;
+  body?: Uint8Array;
+  contentType?: string;
+  /** Statuses returned to the caller instead of becoming errors (e.g. 404 on a HEAD). */
+  pass?: readonly number[];
+}
+
 export class RegistryClient {
   readonly base: URL;
   #token: string | undefined;
@@ -35,6 +44,8 @@ export class RegistryClient {
     private readonly ctx: SourceContext,
     readonly registry: string,
     private readonly repository: string,
+    /** The access a bearer token is asked for: reading sources, or also writing (report referrers). */
+    private readonly access: "pull" | "pull,push" = "pull",
   ) {
     const probe = new URL(`https://${registry}/`);
     const plain = ctx.ociPlainHttp.some((p) => hostMatches(p, probe) || hostMatches(p, new URL(`http://${registry}/`)));
@@ -46,25 +57,38 @@ export class RegistryClient {
   }
 
   /** GET with the token flow; non-2xx answers become `source_*` errors naming `what`. */
-  async get(path: string, accept: string, what: string): Promise<Response> {
-    const url = new URL(`/v2/${this.repository}/${path}`, this.base);
-    let res = await this.#send(url, accept);
+  get(path: string, accept: string, what: string): Promise<Response> {
+    return this.request(`/v2/${this.repository}/${path}`, { accept }, what);
+  }
+
+  /** Any request with the token flow; `path` is absolute (`/v2/…`) or a URL the registry returned. */
+  async request(path: string, r: RegistryRequest, what: string): Promise<Response> {
+    const url = new URL(path, this.base);
+    let res = await this.#send(url, r);
     if (res.status === 401 && this.#token === undefined) {
       const challenge = parseChallenge(res.headers.get("www-authenticate") ?? "");
       await res.body?.cancel().catch(() => undefined);
       if (challenge.scheme === "bearer" && challenge.params.realm) {
         this.#token = await this.#fetchToken(challenge.params);
-        res = await this.#send(url, accept);
+        res = await this.#send(url, r);
       } else {
         throw new SslmemError("source_auth_failed", `${this.where} requires credentials for ${what}; configure a header for it (SSLMEM_SOURCE_CREDENTIALS)`, { status: 401 });
       }
     }
-    if (!res.ok) return failForStatus(res, what, this.where);
+    if (!res.ok && !r.pass?.includes(res.status)) return failForStatus(res, what, this.where);
     return res;
   }
 
-  #send(url: URL, accept: string): Promise<Response> {
-    return this.ctx.fetch(url, { headers: { accept, ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}) } });
+  #send(url: URL, r: RegistryRequest): Promise<Response> {
+    return this.ctx.fetch(url, {
+      method: r.method ?? "GET",
+      headers: {
+        ...(r.accept ? { accept: r.accept } : {}),
+        ...(r.contentType ? { "content-type": r.contentType } : {}),
+        ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+      },
+      ...(r.body ? { body: r.body } : {}),
+    });
   }
 
   async #fetchToken(params: Record<string, string>): Promise<string> {
@@ -75,7 +99,8 @@ export class RegistryClient {
       throw new SslmemError("source_auth_failed", `${this.where} named an invalid token realm`);
     }
     if (params.service) realm.searchParams.set("service", params.service);
-    realm.searchParams.set("scope", params.scope ?? `repository:${this.repository}:pull`);
+    // Our own scope, not the challenge's: a first challenge (on a HEAD) asks for pull only.
+    realm.searchParams.set("scope", `repository:${this.repository}:${this.access}`);
     const res = await this.ctx.fetch(realm, { headers: { accept: "application/json" } });
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel().catch(() => undefined);

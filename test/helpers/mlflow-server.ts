@@ -9,6 +9,8 @@ export interface MlflowModelVersion {
   version: string;
   /** mlflow-artifacts:/… root of the version's artifacts. */
   source: string;
+  /** Set by POST model-versions/set-tag. */
+  tags?: Record<string, string>;
 }
 
 export interface MlflowState {
@@ -24,8 +26,14 @@ function mlflowError(status: number, code: string, message: string) {
 }
 
 export async function startMlflowServer(state: MlflowState): Promise<LocalServer> {
-  return localServer((req, res) => {
+  return localServer(async (req, res) => {
     const url = new URL(req.url!, "http://x");
+    let body: Record<string, string> = {};
+    if (req.method === "POST") {
+      let text = "";
+      for await (const chunk of req) text += chunk;
+      body = JSON.parse(text || "{}") as Record<string, string>;
+    }
     const q = url.searchParams;
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
@@ -42,6 +50,24 @@ export async function startMlflowServer(state: MlflowState): Promise<LocalServer
       if (!v) return mlflowError(404, "RESOURCE_DOES_NOT_EXIST", `Model Version (name=${name}, version=${version}) not found`);
       return { status: 200, body: { model_version: { name, version: v.version, source: v.source, run_id: "run1", status: "READY", current_stage: "None", aliases: [] } } };
     };
+    if (req.method === "POST") {
+      switch (url.pathname) {
+        case "/api/2.0/mlflow/model-versions/set-tag": {
+          const r = find(body.name, body.version);
+          if (r.status !== 200) return reply(r.status, r.body);
+          const v = state.models[body.name].versions.find((x) => x.version === body.version)!;
+          v.tags = { ...v.tags, [body.key]: body.value };
+          return reply(200, {});
+        }
+        case "/api/2.0/mlflow/registered-models/alias": {
+          const r = find(body.name, body.version);
+          if (r.status !== 200) return reply(r.status, r.body);
+          state.models[body.name].aliases[body.alias] = body.version;
+          return reply(200, {});
+        }
+      }
+      return reply(404, { error_code: "ENDPOINT_NOT_FOUND", message: "No API endpoint found" });
+    }
     switch (url.pathname) {
       case "/api/2.0/mlflow/registered-models/alias": {
         const name = q.get("name");

@@ -22,7 +22,7 @@ export interface TokenService {
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString("base64url");
 
-export async function startTokenService(o: { user: string; password: string; service?: string }): Promise<TokenService> {
+export async function startTokenService(o: { user: string; password: string; service?: string; grant?: string[] }): Promise<TokenService> {
   const dir = mkdtempSync(join(tmpdir(), "sslmem-token-"));
   const keyPath = join(dir, "key.pem");
   const certPath = join(dir, "cert.pem");
@@ -49,7 +49,7 @@ export async function startTokenService(o: { user: string; password: string; ser
     const scope = url.searchParams.get("scope") ?? "";
     scopes.push(scope);
     const [type, name, actions] = scope.split(":");
-    const granted = actions?.split(",").filter((a) => a === "pull") ?? [];
+    const granted = actions?.split(",").filter((a) => (o.grant ?? ["pull"]).includes(a)) ?? [];
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ token: issue(type && name ? [{ type, name, actions: granted }] : []) }));
   });
