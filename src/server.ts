@@ -14,13 +14,8 @@ import type { Logger } from "pino";
 import { AuditService } from "./audits/audit-service.ts";
 import type { Config } from "./config.ts";
 import { SslmemError } from "./core/errors.ts";
-import { CALLBACK_KIND, callbackSender } from "./callbacks/completion-callback.ts";
 import { buildAppServices, createAppFor } from "./http/app.ts";
-import { startWatchAudit } from "./http/watch-trigger.ts";
-import { OutboxDispatcher } from "./outbox/dispatcher.ts";
-import { createSourceContext, sourceCacheDir } from "./sources/context.ts";
-import { OciPoller } from "./watches/oci-poller.ts";
-import { MLFLOW_VERDICT, OCI_VERDICT, mlflowVerdictSender, ociVerdictSender } from "./writeback/writeback-senders.ts";
+import { registryIntegration } from "./registry-integration.ts";
 import { EventLoopMonitor } from "./http/event-loop.ts";
 import { InProcessRunner } from "./jobs/in-process-runner.ts";
 import { AuditNotifier } from "./jobs/notifier.ts";
@@ -107,33 +102,12 @@ export async function startServer(config: Config, options: StartServerOptions): 
       if (executor.close) teardown.add("engine", () => executor.close?.());
       runner = new InProcessRunner({ audits, store, executor, logger, maxCrashes: config.limits.maxAuditCrashes });
     }
-    // Deliveries (callbacks, verdict write-backs) and OCI watch polls speak to registries through
-    // the same guarded fetch and settings as reference resolution.
-    const sourceContext = createSourceContext({
-      blobs,
-      cacheDir: sourceCacheDir(config.dataDir),
-      maxBytes: config.limits.maxBlobBytes,
-      sources: config.sources,
-      mode: "service",
-    });
-    const outbox = new OutboxDispatcher({
-      store,
-      senders: {
-        [CALLBACK_KIND]: callbackSender(config),
-        [MLFLOW_VERDICT]: mlflowVerdictSender(sourceContext, config.watches.publicUrl ? { publicUrl: config.watches.publicUrl } : {}),
-        [OCI_VERDICT]: ociVerdictSender(sourceContext, store),
-      },
-      settings: { ...config.outbox, waitMs: config.outbox.pollMs },
-      logger,
-    });
-    const services = buildAppServices({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop, outbox });
+    const integration = registryIntegration({ config, store, blobs, logger });
+    const services = buildAppServices({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop, outbox: integration.outbox });
     const app = createAppFor(services);
-    const ociPoller = new OciPoller({ store, ctx: sourceContext, trigger: (watch, version) => startWatchAudit(services, watch, version), pollMs: config.watches.ociPollMs, logger });
     await runner.start();
-    outbox.start();
-    teardown.add("outbox dispatcher", () => outbox.stop());
-    ociPoller.start();
-    teardown.add("OCI watch poller", () => ociPoller.stop());
+    integration.start(services);
+    teardown.add("outbox dispatcher and OCI watch poller", () => integration.stop());
     const started = runner;
     const server = serve({
       fetch: app.fetch,
