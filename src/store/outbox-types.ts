@@ -5,7 +5,8 @@
  * (src/outbox/dispatcher.ts), and settled by the claimant only (guarded by its lease): a crash
  * leaves the lease to expire and another process retries.
  */
-import type { JsonObject } from "./types.ts";
+/** A JSON object (as store/types.ts JsonObject; not imported from there: types.ts includes this interface). */
+type JsonObject = Record<string, unknown>;
 
 export const DELIVERY_STATES = ["pending", "delivered", "dead"] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];

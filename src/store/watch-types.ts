@@ -4,7 +4,8 @@
  * stored as JSON) and the triggers already seen, so that a replayed delivery and a version
  * already audited start nothing (one audit per version).
  */
-import type { JsonObject } from "./types.ts";
+/** A JSON object (as store/types.ts JsonObject; not imported from there: types.ts includes this interface). */
+type JsonObject = Record<string, unknown>;
 
 export const WATCH_KINDS = ["mlflow", "huggingface", "oci"] as const;
 export type WatchKind = (typeof WATCH_KINDS)[number];
