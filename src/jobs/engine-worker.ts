@@ -9,7 +9,7 @@ import { parentPort } from "node:worker_threads";
 import { SslmemError } from "../core/errors.ts";
 import type { EngineLogger } from "../engine/providers.ts";
 import type { BlobReader } from "../store/blob-store.ts";
-import type { MeasurementStore, StoredResult } from "../store/types.ts";
+import type { StoredResult } from "../store/types.ts";
 import { EngineExecutor } from "./execute-audit.ts";
 import {
   deserializeError,

@@ -19,7 +19,7 @@ import type { Logger } from "pino";
 import { SslmemError } from "../core/errors.ts";
 import { settledWithin } from "../process/deadline.ts";
 import type { BlobReader } from "../store/blob-store.ts";
-import { AUDIT_INPUT_ROLES, type AuditRecord, type MeasurementStore, type StoredResult } from "../store/types.ts";
+import { AUDIT_INPUT_ROLES, type AuditRecord, type StoredResult } from "../store/types.ts";
 import {
   deserializeError,
   serializeError,
