@@ -1,7 +1,8 @@
 /**
  * Registry webhook receivers. Each authenticates the delivery against its watch's secret before
- * reading the payload (src/watches/webhook-verification.ts); an unknown watch, a forged, stale or
- * replayed delivery is 401 and starts nothing. An authenticated delivery starts one audit per
+ * reading the payload (src/hooks/webhook-verification.ts; MLflow delivery ids are recorded as the
+ * watch's triggers, so a replay is refused by every replica and after a restart); an unknown
+ * watch, a forged, stale or replayed delivery is 401 and starts nothing. An authenticated delivery starts one audit per
  * new version through startWatchAudit (http/watch-trigger.ts).
  */
 import type { Context } from "hono";
@@ -9,7 +10,7 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import { z } from "zod";
 import { validationError } from "../../core/problem.ts";
 import type { WatchRecord } from "../../store/watch-types.ts";
-import { MLFLOW_HEADERS, HF_SECRET_HEADER, verifyHuggingFaceSecret, verifyMlflowDelivery, type Verification } from "../../watches/webhook-verification.ts";
+import { huggingFaceUpdatedShas, verifyHuggingFaceWebhook, verifyMlflowWebhook } from "../../hooks/webhook-verification.ts";
 import { WatchSpecSchema } from "../../watches/watch-spec.ts";
 import type { AppEnv } from "../context.ts";
 import { HttpProblemError } from "../problem-response.ts";
@@ -25,14 +26,6 @@ const MlflowPayloadSchema = z.object({
 /** The MLflow events that name a version to audit. */
 const MLFLOW_EVENTS = new Set(["model_version.created", "model_version_alias.created"]);
 
-const HuggingFacePayloadSchema = z.object({
-  event: z.object({ action: z.string(), scope: z.string() }),
-  repo: z.looseObject({ type: z.string().optional(), name: z.string() }),
-  updatedRefs: z.array(z.object({ ref: z.string(), oldSha: z.string().nullish(), newSha: z.string().nullish() })).optional(),
-});
-
-const COMMIT_SHA = /^[0-9a-f]{40}$/;
-
 function refused(reason: string): HttpProblemError {
   return new HttpProblemError("unauthorized", `the webhook was refused: ${reason}`, {});
 }
@@ -42,10 +35,6 @@ async function watchFor(c: Context<AppEnv>, kind: WatchRecord["kind"]): Promise<
   const watch = await c.var.services.store.getWatchInternal(c.req.param("watchId") ?? "");
   if (!watch || watch.kind !== kind) throw refused("no such watch");
   return watch;
-}
-
-function assertVerified(v: Verification): void {
-  if (!v.ok) throw refused(v.reason);
 }
 
 function parsePayload<T>(schema: z.ZodType<T>, body: string): T {
@@ -66,17 +55,13 @@ export const mlflow: RouteHandler<typeof mlflowHook, AppEnv> = async (c) => {
   const s = c.var.services;
   const watch = await watchFor(c, "mlflow");
   const body = await c.req.text();
-  const deliveryId = c.req.header(MLFLOW_HEADERS.deliveryId);
-  assertVerified(
-    verifyMlflowDelivery(
-      watch.secret,
-      { signature: c.req.header(MLFLOW_HEADERS.signature), deliveryId, timestamp: c.req.header(MLFLOW_HEADERS.timestamp) },
-      body,
-      { nowSeconds: Math.floor(Date.now() / 1000), toleranceSeconds: s.config.watches.toleranceSeconds },
-    ),
-  );
-  const deliveryKey = `delivery:${deliveryId}`;
-  if (!(await s.store.claimWatchTrigger(watch.id, deliveryKey))) throw refused("this delivery id was already received (replay)");
+  const deliveryKey = (id: string) => `delivery:${id}`;
+  const { deliveryId } = await verifyMlflowWebhook(c.req.raw.headers, body, {
+    secret: watch.secret,
+    ledger: { record: (id) => s.store.claimWatchTrigger(watch.id, deliveryKey(id)) },
+    nowMs: Date.now(),
+    toleranceMs: s.config.watches.toleranceSeconds * 1000,
+  });
   try {
     const payload = parsePayload(MlflowPayloadSchema, body);
     const event = `${payload.entity}.${payload.action}`;
@@ -88,7 +73,7 @@ export const mlflow: RouteHandler<typeof mlflowHook, AppEnv> = async (c) => {
     return outcome.started ? c.json({ audits: [outcome.auditId], ignored: [] }, 202) : c.json({ audits: [], ignored: [`version ${payload.data.version}: ${outcome.reason}`] }, 200);
   } catch (err) {
     // Not processed: MLflow's redelivery of the same id may try again.
-    await s.store.releaseWatchTrigger(watch.id, deliveryKey).catch(() => undefined);
+    await s.store.releaseWatchTrigger(watch.id, deliveryKey(deliveryId)).catch(() => undefined);
     throw err;
   }
 };
@@ -96,20 +81,19 @@ export const mlflow: RouteHandler<typeof mlflowHook, AppEnv> = async (c) => {
 export const huggingFace: RouteHandler<typeof huggingFaceHook, AppEnv> = async (c) => {
   const s = c.var.services;
   const watch = await watchFor(c, "huggingface");
-  assertVerified(verifyHuggingFaceSecret(watch.secret, c.req.header(HF_SECRET_HEADER)));
-  const payload = parsePayload(HuggingFacePayloadSchema, await c.req.text());
+  verifyHuggingFaceWebhook(c.req.raw.headers, { secret: watch.secret });
+  const updates = huggingFaceUpdatedShas(parsePayload(z.unknown(), await c.req.text()));
   const subject = WatchSpecSchema.parse(watch.spec).subject;
-  if (payload.event.scope !== "repo.content") return c.json({ audits: [], ignored: [`scope ${payload.event.scope} is not audited`] }, 200);
-  if (subject.kind !== "huggingface" || payload.repo.name !== subject.repo) return c.json({ audits: [], ignored: [`repo ${payload.repo.name} is not watched here`] }, 200);
+  if (subject.kind !== "huggingface") throw new Error(`watch ${watch.id} is not a Hugging Face watch`);
   const audits: string[] = [];
-  const ignored: string[] = [];
-  for (const ref of payload.updatedRefs ?? []) {
-    if (!subject.refs.includes(ref.ref)) ignored.push(`${ref.ref} is not watched`);
-    else if (!ref.newSha || !COMMIT_SHA.test(ref.newSha)) ignored.push(`${ref.ref} was deleted`);
+  const ignored: string[] = updates.length === 0 ? ["no updated commit in a repo.content event"] : [];
+  for (const update of updates) {
+    if (update.repo !== subject.repo) ignored.push(`repo ${update.repo} is not watched here`);
+    else if (!subject.refs.includes(update.ref)) ignored.push(`${update.ref} is not watched`);
     else {
-      const outcome = await startWatchAudit(s, watch, ref.newSha);
+      const outcome = await startWatchAudit(s, watch, update.sha);
       if (outcome.started) audits.push(outcome.auditId);
-      else ignored.push(`${ref.newSha}: ${outcome.reason}`);
+      else ignored.push(`${update.sha}: ${outcome.reason}`);
     }
   }
   return c.json({ audits, ignored }, audits.length > 0 ? 202 : 200);
