@@ -24,8 +24,22 @@ async function findWatch(s: AppServices, tenant: string, id: string): Promise<Wa
   return watch;
 }
 
+/** Inputs given as digests must be the tenant's now (as POST /v1/audits checks), not when a version arrives. */
+async function assertOwnsDigests(s: AppServices, tenant: string, spec: { reference: string; candidates: string; controls?: string | undefined }): Promise<void> {
+  for (const role of ["reference", "candidates", "controls"] as const) {
+    const value = spec[role];
+    if (value === undefined || !/^sha256:[0-9a-f]{64}$/.test(value)) continue;
+    if (!(await s.store.tenantHasBlob(tenant, value))) {
+      throw new SslmemError("blob_not_found", `the ${role} blob ${value} has not been uploaded; PUT it to /v1/blobs/${value} first`, {
+        errors: [{ path: role, message: "you have not uploaded a blob with this digest", location: "body" }],
+      });
+    }
+  }
+}
+
 export const create: RouteHandler<typeof createWatch, AppEnv> = async (c) => {
   const spec = c.req.valid("json");
+  await assertOwnsDigests(c.var.services, c.var.tenant, spec);
   // 32 random bytes: the HMAC key MLflow signs with, or the secret Hugging Face sends back.
   const secret = randomBytes(32).toString("base64url");
   const watch = await c.var.services.store.createWatch({ tenant: c.var.tenant, kind: spec.subject.kind, spec, secret });
