@@ -14,6 +14,7 @@ import type { Resolver } from "./sources/guarded-fetch.ts";
 import type { BlobStore } from "./store/blob-store.ts";
 import type { Store } from "./store/types.ts";
 import { OciPoller } from "./watches/oci-poller.ts";
+import { HF_DISCUSSION, hfDiscussionSender } from "./writeback/hf-discussion.ts";
 import { MLFLOW_VERDICT, OCI_VERDICT, mlflowVerdictSender, ociVerdictSender } from "./writeback/writeback-senders.ts";
 
 export interface RegistryIntegration {
@@ -47,6 +48,7 @@ export function registryIntegration(o: {
       [CALLBACK_KIND]: callbackSender(config, o.resolve ? { resolve: o.resolve } : {}),
       [MLFLOW_VERDICT]: mlflowVerdictSender(ctx, config.watches.publicUrl ? { publicUrl: config.watches.publicUrl } : {}),
       [OCI_VERDICT]: ociVerdictSender(ctx, store),
+      [HF_DISCUSSION]: hfDiscussionSender(ctx, config.watches.publicUrl ? { publicUrl: config.watches.publicUrl } : {}),
     },
     settings: { ...config.outbox, waitMs: config.outbox.pollMs },
     logger,

@@ -10,6 +10,7 @@ import type { Config } from "../config.ts";
 import type { JsonObject } from "../store/types.ts";
 import type { WatchRecord } from "../store/watch-types.ts";
 import { WatchSpecSchema, targetOf, type WatchSpec } from "../watches/watch-spec.ts";
+import { HF_DISCUSSION } from "../writeback/hf-discussion.ts";
 import { MLFLOW_VERDICT, OCI_VERDICT } from "../writeback/writeback-senders.ts";
 import type { AppServices } from "./context.ts";
 import { submitAudit } from "./routes/audit-submission.ts";
@@ -20,7 +21,8 @@ function writeback(spec: WatchSpec, version: string): { kind: string; payload: J
   const s = spec.subject;
   if (s.kind === "mlflow") return { kind: MLFLOW_VERDICT, payload: { name: s.model, version, ...(s.passAlias ? { alias: s.passAlias } : {}), gate: spec.gate } };
   if (s.kind === "oci") return { kind: OCI_VERDICT, payload: { registry: s.registry, repository: s.repository, digest: version, gate: spec.gate } };
-  return null; // Hugging Face: the optional discussion write-back is not built
+  if (s.discussion) return { kind: HF_DISCUSSION, payload: { repo: s.repo, commit: version, gate: spec.gate } };
+  return null; // Hugging Face without a discussion: the verdict stays in sslmem
 }
 
 export async function startWatchAudit(s: AppServices, watch: WatchRecord, version: string): Promise<TriggerOutcome> {

@@ -28,6 +28,8 @@ export const HuggingFaceSubjectSchema = z.strictObject({
   path: z.string().min(1).max(1024).regex(/^[^/]/, "relative to the repository root"),
   /** Only pushes to these refs start audits (default: refs/heads/main). */
   refs: z.array(z.string().min(1).max(256)).min(1).default(["refs/heads/main"]),
+  /** Open a discussion on the repo with the verdict (needs SSLMEM_HF_TOKEN with write access). */
+  discussion: z.boolean().default(false),
 });
 
 export const OciSubjectSchema = z.strictObject({

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { tempDir, writeRandomNpy, writeTinyEncoderPair } from "../helpers/audit-inputs.ts";
 import { startEngineServer, type EngineServer } from "../helpers/engine-server.ts";
-import { startHfServer } from "../helpers/hf-server.ts";
+import { startHfServer, type HfState } from "../helpers/hf-server.ts";
 import { pushArtifact, registryAvailable, startRegistry, type TestRegistry } from "../helpers/oci-registry.ts";
 import { pollUntil } from "../helpers/poll.ts";
 import type { LocalServer } from "../helpers/sources.ts";
@@ -24,13 +24,15 @@ describe("OCI and Hugging Face watches", { skip }, () => {
   let server: EngineServer;
   let common: { reference: string; candidates: string; config: { views: number }; gate: { failOnFlagged: number } };
   let target: Uint8Array;
+  let hfState: HfState;
 
   before(async () => {
     const work = tempDir();
     const enc = writeTinyEncoderPair(work);
     target = enc.targetBytes;
     registry = await startRegistry();
-    hf = await startHfServer({ repos: { "acme/encoder": { refs: { main: COMMIT }, commits: { [COMMIT]: { "model.onnx": target } }, lfs: new Set(["model.onnx"]) } } });
+    hfState = { repos: { "acme/encoder": { refs: { main: COMMIT }, commits: { [COMMIT]: { "model.onnx": target } }, lfs: new Set(["model.onnx"]) } } };
+    hf = await startHfServer(hfState);
     server = await startEngineServer({
       config: { sources: { allow: [registry.host], hfEndpoint: hf.url }, outbox: { pollMs: 20, backoffMs: 20 }, watches: { ociPollMs: 1_000 } },
     });
@@ -92,8 +94,8 @@ describe("OCI and Hugging Face watches", { skip }, () => {
     assert.equal((await server.alice.json(`/v1/watches/${created.body.id}`, { method: "DELETE" })).status, 204);
   });
 
-  it("a Hugging Face repo.content webhook audits each pushed commit of a watched ref; a wrong secret is 401", async () => {
-    const created = await createWatch({ kind: "huggingface", repo: "acme/encoder", path: "model.onnx" });
+  it("a Hugging Face repo.content webhook audits each pushed commit of a watched ref (verdict as a discussion); a wrong secret is 401", async () => {
+    const created = await createWatch({ kind: "huggingface", repo: "acme/encoder", path: "model.onnx", discussion: true });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const hook = created.body.hook!;
     const payload = {
@@ -118,6 +120,12 @@ describe("OCI and Hugging Face watches", { skip }, () => {
     assert.deepEqual(res.body.ignored, ["refs/heads/dev is not watched"]);
     const done = await server.alice.waitFor(res.body.audits[0]);
     assert.equal(done.state, "succeeded", JSON.stringify(done.error));
+    await pollUntil(async () => (hfState.discussions?.length ?? 0) > 0, { what: "the verdict discussion", timeoutMs: 30_000 });
+    const flagged = (done.summary as { flagged: number }).flagged;
+    const verdict = flagged > 0 ? "fail" : "pass";
+    assert.deepEqual(hfState.discussions!.map((d) => [d.repo, d.title]), [["acme/encoder", `sslmem audit: ${verdict} for ${COMMIT.slice(0, 7)}`]]);
+    assert.match(hfState.discussions![0].description, new RegExp(`${flagged} of 4 candidates flagged`));
+    assert.match(hfState.discussions![0].description, new RegExp(done.id));
     const again = await post(created.body.secret);
     assert.equal(again.status, 200);
     assert.deepEqual(again.body.audits, [], "one audit per commit");
