@@ -21,6 +21,7 @@ import { checkViewBudget, PointCatalog, type MeasureContext } from "./measure.ts
 import { DEFAULT_MEMORY_BUDGET, type BatchPlan } from "./memory.ts";
 import { chooseProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
 import type { SessionCache } from "./session.ts";
+import { resolveLayers, type ResolvedLayer } from "./layers.ts";
 import type { ValueSummary } from "./onnx/inspect.ts";
 
 export interface EngineSettings {
@@ -85,7 +86,13 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     if (!engine.cache) await Promise.all([encoders.target.release(), encoders.reference.release()]);
   };
   let pipeline;
+  let layers: ResolvedLayer[] | undefined;
   try {
+    if (config.layers !== undefined) {
+      const sides = { target: { bytes: inputs.target, encoder: encoders.target }, reference: { bytes: inputs.reference, encoder: encoders.reference } };
+      layers = await resolveLayers(config.layers, sides.target, sides.reference, { pool: config.pool, executionProviders: providers.executionProviders, threads: engine.threads });
+      logger.info({ layers: layers.map((l) => l.name) }, "LayerMem layers");
+    }
     pipeline = await createBatchPipeline({
       augment,
       target: { bytes: inputs.target, encoder: encoders.target },
@@ -95,6 +102,7 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
       threads: engine.threads,
       logger,
       forceChained: engine.pipeline === "chained" ? "chained pipeline requested" : undefined,
+      ...(layers ? { layers: { target: layers.map((l) => l.targetTap), reference: layers.map((l) => l.referenceTap) } } : {}),
     });
   } catch (e) {
     await releaseEncoders();
@@ -107,6 +115,7 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     reference: encoders.reference,
     pipeline,
     catalog: new PointCatalog(inputs.candidates, inputs.controls),
+    ...(layers ? { layers } : {}),
   };
   const budget = engine.memoryBudget === undefined ? DEFAULT_MEMORY_BUDGET : engine.memoryBudget;
   if (budget !== null) {

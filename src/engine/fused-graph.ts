@@ -24,6 +24,8 @@ import { emitAugmentation, OpsetOps, type AugmentGraphOptions } from "./augment-
 import type { Encoder } from "./encoder.ts";
 import { appendEncoder, composable, defaultOpset, extraOpsets, MIN_COMPOSE_OPSET } from "./onnx/compose.ts";
 import { elemTypeCode, GraphBuilder } from "./onnx/builder.ts";
+import { emitLayerDistances, type LayerTaps } from "./layer-graph.ts";
+import type { Pooling } from "./representation.ts";
 
 export const FUSED_OUTPUTS = {
   distances: { target: "target_distances", reference: "reference_distances" },
@@ -37,6 +39,8 @@ export interface FusedGraphSpec {
   pairs: number;
   pairing: Pairing;
   distance: DistanceKind;
+  /** LayerMem: per-layer distances of these taps too (layer-graph.ts). */
+  layers?: LayerTaps;
 }
 
 export type FusedGraph = { ok: true; model: Uint8Array; opset: number } | { ok: false; reason: string };
@@ -74,13 +78,15 @@ export function buildFusedGraph(spec: FusedGraphSpec): FusedGraph {
   ] as const;
   for (const [name, side, model] of sides) {
     const { encoder } = side;
-    const raw = appendEncoder(g, model, { prefix: `${name}::`, inputName: encoder.info.input.name, source: views, output: encoder.output.name, opset });
+    const taps = spec.layers?.[name] ?? [];
+    const raw = appendEncoder(g, model, { prefix: `${name}::`, inputName: encoder.info.input.name, source: views, output: encoder.output.name, opset, alsoKeep: taps.map((t) => t.value) });
     const rows = pool(g, ops, raw, encoder);
     g.op1("Identity", [rows], {}, FUSED_OUTPUTS.representation[name]);
     g.output(FUSED_OUTPUTS.representation[name], "float", ["views", encoder.dim]);
     const d = pairDistances(g, ops, rows, encoder.dim, perPoint, spec.pairing, spec.distance);
     g.op1("Identity", [d], {}, FUSED_OUTPUTS.distances[name]);
     g.output(FUSED_OUTPUTS.distances[name], "float", ["points", spec.pairs]);
+    emitLayerDistances(g, ops, name, taps, { pool: encoder.pool, perPoint, pairs: spec.pairs, pairing: spec.pairing, distance: spec.distance });
   }
   const irVersion = Math.max(8, ...models.map((m) => Number(m.irVersion)));
   return { ok: true, model: g.toModelBytes({ opset, irVersion, extraOpsets: extraOpsets(models), producer: "sslmem-fused" }), opset };
@@ -88,17 +94,22 @@ export function buildFusedGraph(spec: FusedGraphSpec): FusedGraph {
 
 /** The representation rows [V,D] of an encoder output, as representation.ts pools them. */
 function pool(g: GraphBuilder, ops: OpsetOps, output: string, encoder: Encoder): string {
-  const rank = encoder.output.dims!.length;
+  return poolValue(g, ops, output, { rank: encoder.output.dims!.length, dtype: encoder.output.dtype, pool: encoder.pool });
+}
+
+/** Rows [V,D] of a value of known rank, as representation.ts pools them. */
+export function poolValue(g: GraphBuilder, ops: OpsetOps, output: string, value: { rank: number; dtype: string | null; pool: Pooling }): string {
+  const { rank } = value;
   let rows = output;
-  if (encoder.output.dtype !== "float32") rows = g.op1("Cast", [rows], { to: elemTypeCode("float") });
+  if (value.dtype !== "float32") rows = g.op1("Cast", [rows], { to: elemTypeCode("float") });
   if (rank === 2) return rows;
-  if (encoder.pool === "flatten") return g.op1("Flatten", [rows], { axis: 1 });
-  if (encoder.pool === "cls") return g.op1("Gather", [rows, g.constInt64(0, [])], { axis: 1 });
+  if (value.pool === "flatten") return g.op1("Flatten", [rows], { axis: 1 });
+  if (value.pool === "cls") return g.op1("Gather", [rows, g.constInt64(0, [])], { axis: 1 });
   return ops.reduce("ReduceMean", rows, rank === 3 ? [1] : [2, 3], 0);
 }
 
 /** Per-pair distances [P,K] of rows [P·perPoint, D] under a pairing. */
-function pairDistances(g: GraphBuilder, ops: OpsetOps, rows: string, dim: number, perPoint: number, pairing: Pairing, kind: DistanceKind): string {
+export function pairDistances(g: GraphBuilder, ops: OpsetOps, rows: string, dim: number, perPoint: number, pairing: Pairing, kind: DistanceKind): string {
   // n(v) = v/‖v‖, n(0) = 0.
   const norm = g.op1("Sqrt", [ops.reduce("ReduceSum", g.op1("Mul", [rows, rows]), [1], 1)]);
   const zero = g.constFloat(0);

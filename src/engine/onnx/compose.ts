@@ -146,11 +146,15 @@ function renameGraph(graph: GraphProto, rename: (name: string) => string): void 
  * from `source`, nodes upgraded from the model's opset to `opset`, only what `output` needs kept.
  * `model` is consumed (mutated). Returns the name of `output` in `g`.
  */
-export function appendEncoder(g: GraphBuilder, model: ModelProto, opts: { prefix: string; inputName: string; source: string; output: string; opset: number }): string {
+export function appendEncoder(
+  g: GraphBuilder,
+  model: ModelProto,
+  opts: { prefix: string; inputName: string; source: string; output: string; opset: number; /** More values to keep (LayerMem taps), named `prefix + name`. */ alsoKeep?: readonly string[] },
+): string {
   const graph = model.graph;
   if (!graph) throw new Error("model has no graph");
   const own = defaultOpset(model);
-  const kept = neededNodes(graph, [opts.output]);
+  const kept = neededNodes(graph, [opts.output, ...(opts.alsoKeep ?? [])]);
   graph.node = kept;
   const initializerNames = new Set([...graph.initializer.map((t) => t.name), ...graph.sparseInitializer.map((s) => s.values?.name ?? "")]);
   const used = new Set(kept.flatMap(namesRead));
