@@ -51,6 +51,7 @@ export const AUDIT_OPTIONS = {
   std: { type: "string" },
   pool: { type: "string" },
   "output-name": { type: "string" },
+  layers: { type: "string" },
   flag: { type: "string" },
   fpr: { type: "string" },
   fdr: { type: "string" },
@@ -117,6 +118,16 @@ function augmentSetting(v: string | undefined): unknown {
   throw new UsageError(`--augment must be a preset (${PRESET_NAMES.join(", ")}) or a policy .json file; got '${v}'`);
 }
 
+/** `--layers auto` or `NAME[,NAME…]`, where a NAME may be `TARGET=REFERENCE`. */
+export function layerSelection(v: string | undefined): unknown {
+  if (v === undefined) return undefined;
+  if (v.trim() === "auto") return "auto";
+  return v.split(",").map((part) => {
+    const eq = part.indexOf("=");
+    return eq < 0 ? part.trim() : { target: part.slice(0, eq).trim(), reference: part.slice(eq + 1).trim() };
+  });
+}
+
 /** Parses `-o json=report.json`, `-o junit` (stdout), `-o report.json` (format from --format). */
 export function parseOutputs(values: string[] | undefined, format: string | undefined): OutputTarget[] {
   const defaultFormat = (format ?? "table") as OutputFormat;
@@ -162,6 +173,7 @@ export function configFromFlags(v: Record<string, string | boolean | string[] | 
     preprocessing: Object.fromEntries(Object.entries(preprocessing).filter(([, x]) => x !== undefined)),
     pool: s("pool"),
     outputName: s("output-name"),
+    layers: layerSelection(s("layers")),
     flag: s("flag"),
     fpr: num("fpr", s("fpr")),
     fdr: num("fdr", s("fdr")),
@@ -233,6 +245,9 @@ Measurement:
   --mean a,b,c --std a,b,c per-channel normalization on the [0,1] scale
   --pool flatten|mean|cls  pooling of [N,T,D] / [N,C,H,W] outputs (default flatten)
   --output-name NAME       encoder output used as the representation (default: first)
+  --layers auto|NAMES      LayerMem: also score these layers (ONNX value names, comma-separated,
+                           TARGET=REFERENCE when the encoders name them differently); auto = block
+                           outputs (residual additions, else the activation after each conv/linear)
   --batch-size B           points per batch (default 8)
   --providers LIST         execution providers, e.g. cuda,cpu (default: cuda if it loads, else cpu)
   --threads N              ONNX Runtime intra-op threads per encoder

@@ -8,7 +8,7 @@ import type { ReportV1 } from "../core/report.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import { openPointSet } from "../data/sources.ts";
 import type { PointSet } from "../data/point-set.ts";
-import { describeAudit, finalizeAudit, prepareAudit } from "../engine/audit.ts";
+import { describeAudit, describeLayers, finalizeAudit, prepareAudit } from "../engine/audit.ts";
 import { measurePoints } from "../engine/measure.ts";
 import type { EngineLogger } from "../engine/providers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand } from "./audit-args.ts";
@@ -65,7 +65,7 @@ export async function runLocalAudit(cmd: AuditCommand): Promise<ReportV1> {
         onProgress: (done, total) => progress.update("scoring", done, total),
       });
       const audit = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config);
-      const { report } = finalizeAudit(audit, measurements, cmd.config);
+      const { report } = finalizeAudit(audit, measurements, cmd.config, describeLayers(prepared));
       progress.done(`scored ${measurements.length} points on ${prepared.providers.provider}`);
       return report;
     } finally {

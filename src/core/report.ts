@@ -12,6 +12,7 @@ import type { FlagOutcome } from "./flags.ts";
 import { AugmentationPolicySchema } from "./policy.ts";
 import type { PointResult } from "./scores.types.ts";
 import { buildSummary } from "./summary.ts";
+import { summarizeLayers, type LayerDescription } from "./layermem.ts";
 
 export const REPORT_SCHEMA_VERSION = "sslmem.report/v1";
 
@@ -165,12 +166,44 @@ export const ReportPointSchema = z.strictObject({
   flagged: z.boolean(),
 });
 
+export const LayerSummarySchema = z.strictObject({
+  name: z.string().meta({ description: "The layer: its ONNX value name, or TARGET=REFERENCE when the encoders name it differently." }),
+  target: z.string().meta({ description: "Value name in the target encoder." }),
+  reference: z.string().meta({ description: "Value name in the reference encoder." }),
+  final: z.boolean().meta({ description: "The representation output (its LayerMem is the audit score)." }),
+  shape: z.array(z.number().int()).meta({ description: "The target's value shape without the batch axis." }),
+  dim: z.number().int().min(1).meta({ description: "Width of the pooled row." }),
+  meanScore: z.number().meta({ description: "Mean LayerMem over the candidates." }),
+  medianScore: z.number(),
+  delta: z.number().meta({ description: "ΔLayerMem: meanScore minus the previous layer's (the first layer's own mean)." }),
+  flaggedPeaks: count.meta({ description: "Flagged candidates whose LayerMem is highest at this layer." }),
+  flaggedPeakFraction: probability.meta({ description: "flaggedPeaks over all flagged candidates (0 when none are flagged)." }),
+});
+
+export const LayersSectionSchema = z
+  .strictObject({
+    pooling: z.enum(["flatten", "mean", "cls"]).meta({ description: "How >2-D layer values became one row per view (2-D values are used as is)." }),
+    layers: z.array(LayerSummarySchema).min(1).meta({ description: "In the encoder's order; the representation last." }),
+    points: z
+      .array(
+        z.strictObject({
+          id: z.string(),
+          role: z.enum(["candidate", "control"]),
+          scores: z.array(z.number()).meta({ description: "LayerMem per layer, in the order of `layers`." }),
+          stdErrs: z.array(z.number().min(0)),
+        }),
+      )
+      .meta({ description: "Per-point LayerMem, in the order of `points`." }),
+  })
+  .meta({ description: "LayerMem (Wang et al., NeurIPS 2024): SSLMem on each chosen layer's representation, same views." });
+
 export const ReportV1Schema = z
   .strictObject({
     schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
     audit: AuditInfoSchema,
     summary: ReportSummarySchema,
     points: z.array(ReportPointSchema),
+    layers: LayersSectionSchema.optional(),
   })
   .meta({ title: "sslmem audit report v1", description: "SSLMem memorization scores and flags of one audit." });
 
@@ -181,6 +214,7 @@ export type ReportHistogram = z.output<typeof HistogramSchema>;
 export type ReportTopPoint = z.output<typeof TopPointSchema>;
 export type ReportPoint = z.output<typeof ReportPointSchema>;
 export type ReportConfig = z.output<typeof ReportConfigSchema>;
+export type ReportLayers = z.output<typeof LayersSectionSchema>;
 
 // The diagnostics type is declared next to the code that computes it; fail to compile if the two drift.
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -194,6 +228,8 @@ export interface ReportParts {
   audit: ReportAuditInfo;
   results: readonly PointResult[];
   flag: FlagSummaryInput;
+  /** LayerMem: the measured layers (every result then carries `layers`). */
+  layers?: readonly LayerDescription[];
 }
 
 export function toReportPoint(r: PointResult): ReportPoint {
@@ -210,6 +246,14 @@ export function toReportPoint(r: PointResult): ReportPoint {
   };
 }
 
+function layersSection(layers: readonly LayerDescription[], results: readonly PointResult[], pooling: ReportLayers["pooling"]): ReportLayers {
+  return {
+    pooling,
+    layers: summarizeLayers(layers, results),
+    points: results.map((r) => ({ id: r.id, role: r.role, scores: (r.layers ?? []).map((l) => l.score), stdErrs: (r.layers ?? []).map((l) => l.stdErr) })),
+  };
+}
+
 /** Assembles and validates the report; a report that fails its own schema is a bug (`internal`). */
 export function buildReport(parts: ReportParts): ReportV1 {
   const report = {
@@ -217,6 +261,7 @@ export function buildReport(parts: ReportParts): ReportV1 {
     audit: parts.audit,
     summary: buildSummary(parts.results, parts.flag),
     points: parts.results.map(toReportPoint),
+    ...(parts.layers ? { layers: layersSection(parts.layers, parts.results, parts.audit.config.pool) } : {}),
   };
   const parsed = ReportV1Schema.safeParse(report);
   if (!parsed.success) {

@@ -12,6 +12,7 @@ import { flagConfigFrom, flagPoints, type FlagOutcome } from "../core/flags.ts";
 import { resolvePolicy, type AugmentationPolicy } from "../core/policy.ts";
 import { buildReport, type ReportAuditInfo, type ReportV1 } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
+import type { LayerDescription } from "../core/layermem.ts";
 import type { PointSet } from "../data/point-set.ts";
 import { augmentGraphOptions } from "./augmenter.ts";
 import { createBatchPipeline, type PipelineDescription } from "./batch-pipeline.ts";
@@ -149,6 +150,18 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
   };
 }
 
+/** What the report says about each measured layer (LayerMem), or undefined without layers. */
+export function describeLayers(prepared: PreparedAudit): LayerDescription[] | undefined {
+  return prepared.context.layers?.map((l) => ({
+    name: l.name,
+    target: l.target,
+    reference: l.reference,
+    final: l.final,
+    shape: l.targetTap.dims.slice(1),
+    dim: l.targetTap.dim,
+  }));
+}
+
 function mib(bytes: number): number {
   return Math.round(bytes / 2 ** 20);
 }
@@ -198,10 +211,11 @@ export function finalizeAudit(
   audit: ReportAuditInfo,
   measurements: readonly PointMeasurement[],
   config: AuditConfig,
+  layers?: readonly LayerDescription[],
 ): { report: ReportV1; flags: FlagOutcome } {
   const candidates = measurements.filter((m) => m.role === "candidate");
   const controls = measurements.filter((m) => m.role === "control");
   const flags = flagPoints(candidates, controls, flagConfigFrom(config, controls.length > 0));
   const { results, ...flagSummary } = flags;
-  return { report: buildReport({ audit, results, flag: flagSummary }), flags };
+  return { report: buildReport({ audit, results, flag: flagSummary, ...(layers ? { layers } : {}) }), flags };
 }
