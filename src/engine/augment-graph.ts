@@ -4,7 +4,7 @@
  * encoder-ready tensors in one run. src/core/augment-reference.ts defines the pixels; this graph
  * computes the same thing.
  *
- *   sources uint8 [S,Hmax,Wmax,3] ─► rows: Gather + lerp ─► columns: Gather + lerp ─► [V,3,oh,ow]
+ *   sources uint8 [S,Hmax,Wmax,3] ─► rows: Gather + lerp ─► columns: MatMul ─► [V,3,oh,ow]
  *   ─► colour jitter ─► grayscale ─► blur ─► solarize ─► out = lo + (hi − lo)·(x − mean)/std
  *   ─► views [V,3,outH,outW] (NCHW) or [V,outH,outW,3] (NHWC)
  *
@@ -15,18 +15,20 @@
  * Design choices (why):
  * - Sources of different sizes are packed into one [S,Hmax,Wmax,3] tensor (zero padding that no
  *   view reads). Crop + bilinear resize (+ flip) is separable: each output row is a blend of two
- *   source rows, each output column a blend of two columns. The host computes, per view, the two
- *   row indices and weights (global rows of the packed sources) and the two column indices and
- *   weights (torchvision's resized_crop with antialias off, as sourceCoordinates defines; a flip
- *   reverses the column order). The graph Gathers and blends rows, then columns: no per-view nodes,
- *   and work proportional to the pixels read, not to the source size squared.
+ *   source rows, each output column a blend of two columns (torchvision's resized_crop with
+ *   antialias off, as sourceCoordinates defines; a flip reverses the column order). The host
+ *   computes, per view, the two row indices and weights (global rows of the packed channel planes)
+ *   and a [Wmax, ow] column matrix with two non-zero weights per output column. The graph Gathers
+ *   and blends rows, then multiplies by the column matrix: no per-view nodes, and the result is in
+ *   the [V,3,oh,ow] layout with no transpose.
  * - Colour jitter applies a random permutation of four ops per view. Brightness, contrast and
  *   saturation are all one "blend stage": clip(f·x + (1 − f)·(α·gray(x) + β·mean(gray(x)))), with
  *   (α, β) = (0, 0) brightness, (0, 1) contrast, (1, 0) saturation — products by exact 0 and 1,
  *   so each computes exactly torchvision's formula, and f = 1 is the exact identity. The graph runs
  *   n blend stages, hue once, then n blend stages (n = number of cheap ops the policy uses); a
  *   view fills the stages before and after hue with its ops in its order, identities elsewhere.
- *   Hue uses Where(shift = 0) so an unused hue is exactly the identity too.
+ *   Hue and grayscale are blended in by a 0/1 weight per view, so an unused one is exactly the
+ *   identity too.
  * - Blur is separable and per view: two batched MatMuls with per-view [ow,ow] and [oh,oh] band
  *   matrices into which the host folds the view's Gaussian kernel and the reflect padding. A view
  *   without blur gets identity matrices (exact). A depthwise Conv would need the number of views
@@ -78,8 +80,8 @@ export interface AugmentGraphOptions {
 
 /** A graph input ready for an ORT tensor. */
 export interface PackedInput {
-  type: "float32" | "uint8" | "bool" | "int64";
-  data: Float32Array | Uint8Array | BigInt64Array;
+  type: "float32" | "uint8" | "bool" | "int64" | "int32";
+  data: Float32Array | Uint8Array | BigInt64Array | Int32Array;
   dims: number[];
 }
 
@@ -136,8 +138,7 @@ export const AUGMENT_INPUTS = {
   sources: "sources",
   rowIndex: ["row_index0", "row_index1"],
   rowWeight: ["row_weight0", "row_weight1"],
-  colIndex: ["col_index0", "col_index1"],
-  colWeight: ["col_weight0", "col_weight1"],
+  columns: "columns",
 } as const;
 
 /**
@@ -155,25 +156,22 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
   const clip01 = (t: string) => g.op1("Clip", [t, zero(), one()]);
   const lerp = (a: string, wa: string, b: string, wb: string) => g.op1("Add", [g.op1("Mul", [a, wa]), g.op1("Mul", [b, wb])]);
 
-  // Sources uint8 [S,Hmax,Wmax,3] as rows of Wmax·3 values, in [0,1].
+  // Sources uint8 [S,Hmax,Wmax,3] → planes [S,3,Hmax,Wmax] → rows of one channel [S·3·Hmax, Wmax] in [0,1].
   const sources = g.input(AUGMENT_INPUTS.sources, "uint8", ["sources", "source_height", "source_width", 3]);
-  const rows = g.op1("Div", [g.op1("Cast", [g.op1("Flatten", [sources], { axis: 2 })], { to: elemTypeCode("float") }), g.constFloat(255)]);
-  // Rows: view v's output row y blends source rows row_index0/1[v,y] (global: s·Hmax + y).
-  const rowIndex = AUGMENT_INPUTS.rowIndex.map((n) => g.input(n, "int64", ["views", oh]));
-  const rowWeight = AUGMENT_INPUTS.rowWeight.map((n) => g.input(n, "float", ["views", oh, 1]));
-  const byRow = lerp(g.op1("Gather", [rows, rowIndex[0]], { axis: 0 }), rowWeight[0], g.op1("Gather", [rows, rowIndex[1]], { axis: 0 }), rowWeight[1]); // [V,oh,Wmax·3]
-  // Columns: transpose so that each (view, source column) is one row of oh·3 values, then blend
-  // the rows col_index0/1[v,x] (global: v·Wmax + x).
-  const perColumn = g.op1("Transpose", [g.op1("Reshape", [byRow, g.constInt64([0, oh, -1, 3])])], { perm: [0, 2, 1, 3] }); // [V,Wmax,oh,3]
-  const columns = g.op1("Flatten", [perColumn], { axis: 2 }); // [V·Wmax, oh·3]
-  const colIndex = AUGMENT_INPUTS.colIndex.map((n) => g.input(n, "int64", ["views", ow]));
-  const colWeight = AUGMENT_INPUTS.colWeight.map((n) => g.input(n, "float", ["views", ow, 1]));
-  const byColumn = lerp(g.op1("Gather", [columns, colIndex[0]], { axis: 0 }), colWeight[0], g.op1("Gather", [columns, colIndex[1]], { axis: 0 }), colWeight[1]); // [V,ow,oh·3]
-  let x = g.op1("Transpose", [g.op1("Reshape", [byColumn, g.constInt64([0, ow, oh, 3])])], { perm: [0, 3, 2, 1] }); // [V,3,oh,ow]
+  const planes = g.op1("Transpose", [sources], { perm: [0, 3, 1, 2] });
+  const rows = g.op1("Div", [g.op1("Cast", [g.op1("Flatten", [planes], { axis: 3 })], { to: elemTypeCode("float") }), g.constFloat(255)]);
+  // Rows: view v's output row y of channel c blends source rows row_index0/1[v,c,y] ((s·3 + c)·Hmax + y).
+  // Gather indices are int32: the host fills them without BigInt conversions.
+  const rowIndex = AUGMENT_INPUTS.rowIndex.map((n) => g.input(n, "int32", ["views", 3, oh]));
+  const rowWeight = AUGMENT_INPUTS.rowWeight.map((n) => g.input(n, "float", ["views", 1, oh, 1]));
+  const byRow = lerp(g.op1("Gather", [rows, rowIndex[0]], { axis: 0 }), rowWeight[0], g.op1("Gather", [rows, rowIndex[1]], { axis: 0 }), rowWeight[1]); // [V,3,oh,Wmax]
+  // Columns: a per-view [Wmax, ow] matrix with the two column weights of each output column.
+  const columns = g.input(AUGMENT_INPUTS.columns, "float", ["views", 1, "source_width", ow]);
+  let x = g.op1("MatMul", [byRow, columns]); // [V,3,oh,ow]
 
   const gray = (t: string) => ops.reduce("ReduceSum", g.op1("Mul", [t, g.constFloat(GRAY_WEIGHTS, [1, 3, 1, 1])]), [1], 1);
 
-  // Blend stages (see the file comment). Input `jitter` [stages, 3, V,1,1,1]: factor f, α, β.
+  // Blend stages (see the file comment). Input `jitter` [stages, 3, V,1,1,1]: f, (1 − f)·α, (1 − f)·β.
   const usesGray = stages.jitter.includes(JITTER_SATURATION);
   const usesMean = stages.jitter.includes(JITTER_CONTRAST);
   const blendParams = blendStageCount(stages) > 0 ? g.input("jitter", "float", [blendStageCount(stages), 3, "views", 1, 1, 1]) : "";
@@ -184,14 +182,11 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
       const param = (k: number) => g.op1("Gather", [params, g.constInt64(k, [])], { axis: 0 });
       const f = param(0);
       let blended = g.op1("Mul", [t, f]);
-      if (usesGray || usesMean) {
-        const grayT = gray(t);
-        const terms: string[] = [];
-        if (usesGray) terms.push(g.op1("Mul", [grayT, param(1)]));
-        if (usesMean) terms.push(g.op1("Mul", [ops.reduce("ReduceMean", grayT, [1, 2, 3], 1), param(2)]));
-        const target = terms.length === 2 ? g.op1("Add", terms) : terms[0];
-        blended = g.op1("Add", [blended, g.op1("Mul", [target, g.op1("Sub", [one(), f])])]);
-      }
+      // (1 − f)·α and (1 − f)·β come from the host: α, β ∈ {0, 1}, so each term is exactly
+      // (1 − f)·gray or (1 − f)·mean, or exactly 0.
+      const grayT = usesGray || usesMean ? gray(t) : "";
+      if (usesGray) blended = g.op1("Add", [blended, g.op1("Mul", [grayT, param(1)])]);
+      if (usesMean) blended = g.op1("Add", [blended, g.op1("Mul", [ops.reduce("ReduceMean", grayT, [1, 2, 3], 1), param(2)])]);
       t = clip01(blended);
     }
     return t;
@@ -200,12 +195,16 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
   x = blendStages(x, stages.jitter.length);
   if (stages.hue) {
     const shift = g.input("hue", "float", ["views", 1, 1, 1]);
-    x = g.op1("Where", [g.op1("Equal", [shift, zero()]), x, adjustHue(g, ops, x, shift)]);
+    // x + used·(hue(x) − x): a view without hue (used = 0) keeps x exactly (0·finite = 0), at the
+    // cost of elementwise ops (a broadcast Where over the views tensor is several times slower).
+    const used = g.op1("Cast", [g.op1("Not", [g.op1("Equal", [shift, zero()])])], { to: elemTypeCode("float") });
+    x = g.op1("Add", [x, g.op1("Mul", [used, g.op1("Sub", [adjustHue(g, ops, x, shift), x])])]);
     x = blendStages(x, stages.jitter.length);
   }
   if (stages.grayscale) {
-    const flag = g.input("grayscale", "bool", ["views", 1, 1, 1]);
-    x = g.op1("Where", [flag, gray(x), x]);
+    // flag ∈ {0, 1}: x + flag·(gray(x) − x), exactly x when the flag is 0.
+    const flag = g.input("grayscale", "float", ["views", 1, 1, 1]);
+    x = g.op1("Add", [x, g.op1("Mul", [flag, g.op1("Sub", [gray(x), x])])]);
   }
   if (stages.blurKernelSize > 0) {
     // Rows first, then columns, as the reference: x·Bhᵀ then Bv·x, per view.
@@ -298,12 +297,18 @@ function checkImage(image: RgbImage): void {
   }
 }
 
-/** Row-major band matrix [n,n] of a separable blur with reflect padding: out = M·in. */
+/**
+ * Writes the row-major band matrix [n,n] of a 1-D blur with reflect padding (out = M·in, or its
+ * transpose) into a zeroed `into` at `offset`. A kernel of one tap is the identity.
+ */
 function blurMatrix(kernel: Float64Array, n: number, into: Float32Array, offset: number, transpose: boolean): void {
   const half = (kernel.length - 1) / 2;
-  const acc = new Float64Array(n * n);
-  for (let o = 0; o < n; o++) for (let t = 0; t < kernel.length; t++) acc[o * n + reflectIndex(o + t - half, n)] += kernel[t];
-  for (let o = 0; o < n; o++) for (let i = 0; i < n; i++) into[offset + (transpose ? i * n + o : o * n + i)] = acc[o * n + i];
+  for (let o = 0; o < n; o++) {
+    for (let t = 0; t < kernel.length; t++) {
+      const i = reflectIndex(o + t - half, n);
+      into[offset + (transpose ? i * n + o : o * n + i)] += kernel[t];
+    }
+  }
 }
 
 /**
@@ -327,17 +332,16 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
     else for (let y = 0; y < image.height; y++) sources.set(image.data.subarray(y * rowBytes, (y + 1) * rowBytes), (s * Hmax + y) * Wmax * 3);
   });
 
-  const rowIndex = [new BigInt64Array(V * oh), new BigInt64Array(V * oh)];
+  const rowIndex = [new Int32Array(V * 3 * oh), new Int32Array(V * 3 * oh)];
   const rowWeight = [new Float32Array(V * oh), new Float32Array(V * oh)];
-  const colIndex = [new BigInt64Array(V * ow), new BigInt64Array(V * ow)];
-  const colWeight = [new Float32Array(V * ow), new Float32Array(V * ow)];
+  const columns = new Float32Array(V * Wmax * ow);
   const nStages = blendStageCount(stages);
   const n = stages.jitter.length;
-  // Blend parameters [stage][f, α, β][view]; identity (f = 1, α = β = 0) by default.
+  // Blend parameters [stage][f, (1 − f)·α, (1 − f)·β][view]; identity (f = 1, 0, 0) by default.
   const blend = new Float32Array(nStages * 3 * V);
   for (let i = 0; i < nStages; i++) blend.fill(1, i * 3 * V, i * 3 * V + V);
   const hue = new Float32Array(V);
-  const grayscale = new Uint8Array(V);
+  const grayscale = new Float32Array(V);
   const k = stages.blurKernelSize;
   const blurH = k > 0 ? new Float32Array(V * ow * ow) : undefined;
   const blurV = k > 0 ? new Float32Array(V * oh * oh) : undefined;
@@ -359,20 +363,21 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
         const y0 = Math.floor(ys[y]);
         const y1 = Math.min(y0 + 1, H - 1);
         const wy = ys[y] - y0;
-        rowIndex[0][v * oh + y] = BigInt(s * Hmax + y0);
-        rowIndex[1][v * oh + y] = BigInt(s * Hmax + y1);
+        for (let c = 0; c < 3; c++) {
+          rowIndex[0][(v * 3 + c) * oh + y] = (s * 3 + c) * Hmax + y0;
+          rowIndex[1][(v * 3 + c) * oh + y] = (s * 3 + c) * Hmax + y1;
+        }
         rowWeight[0][v * oh + y] = 1 - wy;
         rowWeight[1][v * oh + y] = wy;
       }
       const xs = sourceCoordinates(crop.left, crop.width, ow, view.flip);
+      const base = v * Wmax * ow;
       for (let x = 0; x < ow; x++) {
         const x0 = Math.floor(xs[x]);
         const x1 = Math.min(x0 + 1, W - 1);
         const wx = xs[x] - x0;
-        colIndex[0][v * ow + x] = BigInt(v * Wmax + x0);
-        colIndex[1][v * ow + x] = BigInt(v * Wmax + x1);
-        colWeight[0][v * ow + x] = 1 - wx;
-        colWeight[1][v * ow + x] = wx;
+        columns[base + x0 * ow + x] += 1 - wx;
+        columns[base + x1 * ow + x] += wx;
       }
 
       if (view.jitter) {
@@ -391,9 +396,11 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
           if (factorOf[op] === 1) continue;
           if (!stages.jitter.includes(op)) throw missingStage("colour-jitter");
           const at = (q: number) => (stage * 3 + q) * V + v;
-          blend[at(0)] = factorOf[op];
-          blend[at(1)] = op === JITTER_SATURATION ? 1 : 0;
-          blend[at(2)] = op === JITTER_CONTRAST ? 1 : 0;
+          const f = Math.fround(factorOf[op]);
+          const complement = Math.fround(1 - f); // as float32 1 − f in the graph
+          blend[at(0)] = f;
+          blend[at(1)] = op === JITTER_SATURATION ? complement : 0;
+          blend[at(2)] = op === JITTER_CONTRAST ? complement : 0;
           stage++;
         }
       }
@@ -425,14 +432,13 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
     [AUGMENT_INPUTS.sources]: { type: "uint8", data: sources, dims: [S, Hmax, Wmax, 3] },
   };
   for (let i = 0; i < 2; i++) {
-    inputs[AUGMENT_INPUTS.rowIndex[i]] = { type: "int64", data: rowIndex[i], dims: [V, oh] };
-    inputs[AUGMENT_INPUTS.rowWeight[i]] = { type: "float32", data: rowWeight[i], dims: [V, oh, 1] };
-    inputs[AUGMENT_INPUTS.colIndex[i]] = { type: "int64", data: colIndex[i], dims: [V, ow] };
-    inputs[AUGMENT_INPUTS.colWeight[i]] = { type: "float32", data: colWeight[i], dims: [V, ow, 1] };
+    inputs[AUGMENT_INPUTS.rowIndex[i]] = { type: "int32", data: rowIndex[i], dims: [V, 3, oh] };
+    inputs[AUGMENT_INPUTS.rowWeight[i]] = { type: "float32", data: rowWeight[i], dims: [V, 1, oh, 1] };
   }
+  inputs[AUGMENT_INPUTS.columns] = { type: "float32", data: columns, dims: [V, 1, Wmax, ow] };
   if (nStages > 0) inputs.jitter = { type: "float32", data: blend, dims: [nStages, 3, V, 1, 1, 1] };
   if (stages.hue) inputs.hue = { type: "float32", data: hue, dims: [V, 1, 1, 1] };
-  if (stages.grayscale) inputs.grayscale = { type: "bool", data: grayscale, dims: [V, 1, 1, 1] };
+  if (stages.grayscale) inputs.grayscale = { type: "float32", data: grayscale, dims: [V, 1, 1, 1] };
   if (blurH && blurV) {
     inputs.blur_h = { type: "float32", data: blurH, dims: [V, 1, ow, ow] };
     inputs.blur_v = { type: "float32", data: blurV, dims: [V, 1, oh, oh] };

@@ -193,18 +193,19 @@ describe("augmentation graph: normalization, layout, stages, errors", () => {
   }
 
   it("builds only the stages a policy uses", () => {
-    const opTypes = (policy: AugmentationPolicy) => {
-      const bytes = buildAugmentGraph({ stages: stagesForPolicy(policy, out), out, layout: "NCHW", mean: [0, 0, 0], std: [1, 1, 1], range: [0, 1] });
-      return new Set(fromBinary(ModelProtoSchema, bytes).graph!.node.map((n) => n.opType));
-    };
-    // Mul and Add also blend the crop's rows and columns; the stages below are what is left out.
-    const cheap = ["MatMul", "Where", "ReduceSum", "ReduceMean", "Clip"];
+    const graphOf = (policy: AugmentationPolicy) => fromBinary(ModelProtoSchema, buildAugmentGraph({ stages: stagesForPolicy(policy, out), out, layout: "NCHW", mean: [0, 0, 0], std: [1, 1, 1], range: [0, 1] })).graph!;
+    const opTypes = (policy: AugmentationPolicy) => new Set(graphOf(policy).node.map((n) => n.opType));
+    const inputs = (policy: AugmentationPolicy) => graphOf(policy).input.map((i) => i.name);
+    // Mul, Add and MatMul also crop and resize; the stages below are what is left out.
+    const cheap = ["Where", "ReduceSum", "ReduceMean", "Clip"];
     for (const preset of ["none", "mae"] as const) {
       const ops = opTypes(PRESETS[preset]);
       assert.deepEqual(cheap.filter((t) => ops.has(t)), [], `${preset} builds ${[...ops].join(", ")}`);
+      assert.deepEqual(inputs(PRESETS[preset]), ["sources", "row_index0", "row_index1", "row_weight0", "row_weight1", "columns"], `${preset} takes crop inputs only`);
     }
     const simclr = opTypes(PRESETS.simclr);
-    assert.ok(["MatMul", "Where", "ReduceMean", "ReduceMax"].every((t) => simclr.has(t)));
+    assert.ok(["Where", "ReduceMean", "ReduceMax"].every((t) => simclr.has(t)));
+    assert.ok(inputs(PRESETS.simclr).includes("blur_h"), "simclr blurs");
     assert.ok(!simclr.has("GreaterOrEqual"), "simclr has no solarize stage");
     assert.ok(opTypes(PRESETS.byol).has("GreaterOrEqual"));
   });
