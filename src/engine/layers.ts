@@ -145,6 +145,7 @@ function parse(bytes: Uint8Array): ModelProto {
 }
 
 function checkValue(index: GraphIndex, value: string, role: "target" | "reference"): void {
+  // (UnitMem has one encoder and calls it the target in messages: the encoder under audit.)
   if (!index.producer.has(value)) {
     throw new SslmemError("invalid_config", `layers: the ${role} encoder has no value named ${quoteName(value)} produced by a node; name ONNX node outputs (e.g. from netron), or map target to reference names with TARGET=REFERENCE`, { layer: value, encoder: role });
   }
@@ -257,4 +258,14 @@ export async function resolveLayers(
   const targetTaps = await probe(target, pairs.map((p) => p.target));
   const referenceTaps = await probe(reference, pairs.map((p) => p.reference));
   return pairs.map((p, i) => ({ ...p, targetTap: targetTaps[i], referenceTap: referenceTaps[i] }));
+}
+
+/** The layers of one encoder (UnitMem): `auto` or value names, in topological order, validated. */
+export function selectEncoderLayers(bytes: Uint8Array, selection: "auto" | readonly string[], output: string): string[] {
+  const model = parse(bytes);
+  const index = indexGraph(model.graph!);
+  const names = selection === "auto" ? autoLayerNames(model, output) : [...new Set(selection)];
+  for (const name of names) checkValue(index, name, "target");
+  const order = (v: string) => index.producer.get(v)!.index;
+  return names.sort((a, b) => order(a) - order(b));
 }
