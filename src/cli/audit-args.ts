@@ -69,14 +69,14 @@ export const AUDIT_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function num(flag: string, v: string | undefined): number | undefined {
+export function num(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got '${v}'`);
   return n;
 }
 
-function triple(flag: string, v: string | undefined): [number, number, number] | undefined {
+export function triple(flag: string, v: string | undefined): [number, number, number] | undefined {
   if (v === undefined) return undefined;
   const parts = v.split(",").map((s) => Number(s.trim()));
   if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) {
@@ -85,21 +85,21 @@ function triple(flag: string, v: string | undefined): [number, number, number] |
   return parts as [number, number, number];
 }
 
-function pair(flag: string, v: string | undefined): [number, number] | undefined {
+export function pair(flag: string, v: string | undefined): [number, number] | undefined {
   if (v === undefined) return undefined;
   const parts = v.split(",").map((s) => Number(s.trim()));
   if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x))) throw new UsageError(`--${flag} takes two comma-separated numbers, e.g. 0,255`);
   return parts as [number, number];
 }
 
-function inputSize(v: string | undefined): { height: number; width: number } | undefined {
+export function inputSize(v: string | undefined): { height: number; width: number } | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d+)[xX](\d+)$/.exec(v.trim());
   if (!m) throw new UsageError(`--input-size takes HxW, e.g. 224x224; got '${v}'`);
   return { height: Number(m[1]), width: Number(m[2]) };
 }
 
-function augmentSetting(v: string | undefined): unknown {
+export function augmentSetting(v: string | undefined): unknown {
   if (v === undefined) return undefined;
   if ((PRESET_NAMES as readonly string[]).includes(v)) return v;
   if (v.endsWith(".json")) {
