@@ -30,7 +30,7 @@ for (const group of ["member", "nonmember"]) {
   for (const n of readdirSync(join(fixtures, "data/candidates", group)).sort().slice(0, 10)) copyFileSync(join(fixtures, "data/candidates", group, n), join(candidates, group, n));
 }
 const config = AuditConfigSchema.parse({ views: 4, seed: 3, batchSize: 5, flag: "robust", preprocessing: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } });
-const flags = (rows: readonly PointMeasurement[]) => flagPoints(rows, [], { method: "robust", robustZ: 1 }).results.map((r) => r.flagged);
+const flags = (rows: readonly PointMeasurement[]) => flagPoints(rows, [], { method: "robust", robustZ: 1, fpr: 0.01, fdr: 0.05 }).results.map((r) => r.flagged);
 
 test("the TF.js runtime is chosen once and named", async () => {
   const a = await loadTfjs();
