@@ -31,7 +31,7 @@ function emit(result) {
 /** Both encoders alone on views already in memory: `run(n)` runs each once on n views. */
 async function limitRunner() {
   // Same session settings as the audit's (no arena, no spinning), so only the pipeline differs.
-  const opts = { executionProviders: ["cpu"], intraOpNumThreads: args.threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: false, extra: { session: { intra_op: { allow_spinning: "0" } } } };
+  const opts = { executionProviders: ["cpu"], intraOpNumThreads: args.limitThreads ?? args.threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: false, extra: { session: { intra_op: { allow_spinning: "0" } } } };
   const sessions = [await ort.InferenceSession.create(target, opts), await ort.InferenceSession.create(reference, opts)];
   const feeds = new Map();
   const feedsFor = (n) => {
@@ -65,6 +65,7 @@ if (args.mode === "limit") {
   // elsewhere on the machine falls on both alike.
   const ratio = args.mode === "ratio";
   const candidates = await openPointSet(args.images);
+  const to = args.points ?? candidates.size;
   const config = AuditConfigSchema.parse({ views: args.pairs, seed: 0, preprocessing: args.preprocessing ?? {}, ...(args.batchSize ? { batchSize: args.batchSize } : {}) });
   let plan;
   const prepared = await prepareAudit({ target, reference, candidates }, config, {
@@ -83,6 +84,7 @@ if (args.mode === "limit") {
   const start = performance.now();
   let points = 0;
   await measurePoints(prepared.context, {
+    to,
     onBatch: async (rows) => {
       points += rows.length;
       if (!limit) return;

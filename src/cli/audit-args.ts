@@ -8,6 +8,7 @@ import { z } from "zod";
 import { AuditConfigSchema, type AuditConfig, type AuditConfigInput } from "../core/audit-config.ts";
 import { PRESET_NAMES } from "../core/policy.ts";
 import { SslmemError } from "../core/errors.ts";
+import { parseMemorySize } from "../engine/memory.ts";
 import { UsageError } from "./errors.ts";
 
 export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv"] as const;
@@ -31,6 +32,10 @@ export interface AuditCommand {
   token?: string;
   providers?: string[];
   threads?: number;
+  /** GPU ordinal (--device). */
+  deviceId?: number;
+  /** Bytes the audit may keep resident (--memory-budget); undefined = the engine's default. */
+  memoryBudget?: number;
   quiet: boolean;
 }
 
@@ -57,6 +62,9 @@ export const AUDIT_OPTIONS = {
   fdr: { type: "string" },
   threshold: { type: "string" },
   "robust-z": { type: "string" },
+  precision: { type: "string" },
+  "memory-budget": { type: "string" },
+  device: { type: "string" },
   "batch-size": { type: "string" },
   format: { type: "string" },
   output: { type: "string", short: "o", multiple: true },
@@ -180,6 +188,7 @@ export function configFromFlags(v: Record<string, string | boolean | string[] | 
     threshold: num("threshold", s("threshold")),
     robustZ: num("robust-z", s("robust-z")),
     batchSize: num("batch-size", s("batch-size")),
+    precision: s("precision"),
   };
   const input = Object.fromEntries(Object.entries(raw).filter(([, x]) => x !== undefined)) as AuditConfigInput;
   const parsed = AuditConfigSchema.safeParse(input);
@@ -206,6 +215,15 @@ export function parseAuditCommand(argv: string[]): AuditCommand | "help" {
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
     throw new UsageError("--threads takes an integer from 1 to 256");
   }
+  const device = num("device", values.device as string | undefined);
+  if (device !== undefined && (!Number.isInteger(device) || device < 0 || device > 255)) {
+    throw new UsageError("--device takes a GPU ordinal from 0 to 255");
+  }
+  const budgetText = values["memory-budget"] as string | undefined;
+  const memoryBudget = budgetText === undefined ? undefined : parseMemorySize(budgetText);
+  if (budgetText !== undefined && (memoryBudget === undefined || memoryBudget < 64 * 2 ** 20)) {
+    throw new UsageError("--memory-budget takes a size of at least 64M, e.g. 1.5G, 800M or 2GiB");
+  }
   return {
     target: values.target as string,
     reference: values.reference as string,
@@ -218,6 +236,8 @@ export function parseAuditCommand(argv: string[]): AuditCommand | "help" {
     token: values.token as string | undefined,
     providers: (values.providers as string | undefined)?.split(",").map((x) => x.trim()).filter(Boolean),
     threads,
+    ...(device !== undefined ? { deviceId: device } : {}),
+    ...(memoryBudget !== undefined ? { memoryBudget } : {}),
     quiet: Boolean(values.quiet),
   };
 }
@@ -248,9 +268,13 @@ Measurement:
   --layers auto|NAMES      LayerMem: also score these layers (ONNX value names, comma-separated,
                            TARGET=REFERENCE when the encoders name them differently); auto = block
                            outputs (residual additions, else the activation after each conv/linear)
-  --batch-size B           points per batch (default 8)
-  --providers LIST         execution providers, e.g. cuda,cpu (default: cuda if it loads, else cpu)
-  --threads N              ONNX Runtime intra-op threads per encoder
+  --batch-size B           points per batch at most (default 8)
+  --memory-budget SIZE     resident memory the audit may use, e.g. 1.5G, 800M (default 1.5G);
+                           the batch size is planned from a measured probe batch
+  --precision fp32|fp16    encoder arithmetic (default fp32; fp16 pays off on cuda/webgpu)
+  --providers LIST         execution providers, e.g. cuda,cpu or webgpu (default: cuda if it loads, else cpu)
+  --device N               GPU ordinal for cuda (default 0)
+  --threads N              ONNX Runtime intra-op threads
 
 Flags:
   --flag fpr|fdr|robust|threshold   default fpr with controls, robust without

@@ -57,6 +57,8 @@ export async function runLocalAudit(cmd: AuditCommand): Promise<ReportV1> {
     const prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, {
       providers: cmd.providers && cmd.providers.length ? (cmd.providers as never) : "auto",
       threads: cmd.threads,
+      deviceId: cmd.deviceId,
+      memoryBudget: cmd.memoryBudget,
       // With the default (auto), falling back from cuda to cpu is expected, not worth a warning.
       logger: stderrLogger(cmd.quiet || !cmd.providers),
     });

@@ -65,7 +65,12 @@ export const AuditConfigSchema = z
      * name is an ONNX value name in both encoders, a {target, reference} pair maps differing names.
      */
     layers: LayerSelectionSchema.optional(),
-    /** Points per batch. Memory is bounded by this, never by the number of candidates. */
+    /**
+     * Arithmetic of the encoders: fp32, or fp16 (fast on GPUs; on CPU, ONNX Runtime runs fp16 graphs
+     * through float32 kernels, so no faster). Augmentation and distances stay fp32.
+     */
+    precision: z.enum(["fp32", "fp16"]).default("fp32"),
+    /** Points per batch (at most; a memory budget may choose fewer). Memory is bounded by this, never by the number of candidates. */
     batchSize: z.number().int().min(1).max(4096).default(8),
   })
   .strict()

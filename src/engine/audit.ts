@@ -20,7 +20,7 @@ import type { Encoder } from "./encoder.ts";
 import { loadEncoderPair, type EncoderPair } from "./load-encoders.ts";
 import { checkViewBudget, PointCatalog, type MeasureContext } from "./measure.ts";
 import { DEFAULT_MEMORY_BUDGET, type BatchPlan } from "./memory.ts";
-import { chooseProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
+import { chooseProviders, ortExecutionProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
 import type { SessionCache } from "./session.ts";
 import { resolveLayers, type ResolvedLayer } from "./layers.ts";
 import type { ValueSummary } from "./onnx/inspect.ts";
@@ -28,6 +28,8 @@ import type { ValueSummary } from "./onnx/inspect.ts";
 export interface EngineSettings {
   /** "auto" (cuda when it loads, else cpu) or an explicit list. */
   providers: ProviderPreference;
+  /** GPU ordinal for cuda / tensorrt / dml (ORT's device_id); default: the provider's (0). */
+  deviceId?: number;
   /** ORT intra-op threads per session; default: the number of cores. */
   threads?: number;
   logger?: EngineLogger;
@@ -63,7 +65,7 @@ export interface PreparedAudit {
 
 export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, engine: EngineSettings): Promise<PreparedAudit> {
   const logger = engine.logger ?? silentLogger;
-  const providers = await chooseProviders(engine.providers, { logger });
+  const providers = await chooseProviders(engine.providers, { logger, deviceId: engine.deviceId });
   const encoders = await loadEncoderPair(inputs.target, inputs.reference, {
     providers,
     intraOpThreads: engine.threads,
@@ -74,6 +76,9 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     pool: config.pool,
   });
   const policy = resolvePolicy(config.augment);
+  if (config.precision === "fp16" && providers.provider === "cpu") {
+    logger.warn({ precision: "fp16", provider: "cpu" }, "fp16 on the CPU provider runs through float32 kernels: scores at fp16 precision, no speed-up");
+  }
   const prep = encoders.preprocessing;
   const augment = augmentGraphOptions({
     policy,
@@ -91,7 +96,7 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
   try {
     if (config.layers !== undefined) {
       const sides = { target: { bytes: inputs.target, encoder: encoders.target }, reference: { bytes: inputs.reference, encoder: encoders.reference } };
-      layers = await resolveLayers(config.layers, sides.target, sides.reference, { pool: config.pool, executionProviders: providers.executionProviders, threads: engine.threads });
+      layers = await resolveLayers(config.layers, sides.target, sides.reference, { pool: config.pool, executionProviders: ortExecutionProviders(providers), threads: engine.threads });
       logger.info({ layers: layers.map((l) => l.name) }, "LayerMem layers");
     }
     pipeline = await createBatchPipeline({

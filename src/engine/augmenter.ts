@@ -25,9 +25,11 @@ export interface AugmenterOptions {
   std: Rgb;
   /** Value range the encoder expects before mean/std, e.g. [0,1] or [0,255]. */
   range: [number, number];
-  executionProviders: string[];
+  executionProviders: ExecutionProviders;
   sessionOptions?: ort.InferenceSession.SessionOptions;
 }
+
+type ExecutionProviders = NonNullable<ort.InferenceSession.SessionOptions["executionProviders"]>;
 
 /** Checks the options every augmentation graph is built from; returns them as graph options. */
 export function augmentGraphOptions(opts: Omit<AugmenterOptions, "executionProviders" | "sessionOptions">): AugmentGraphOptions {
@@ -54,7 +56,7 @@ export class Augmenter {
 
   private constructor(
     readonly graph: AugmentGraphOptions,
-    private readonly executionProviders: string[],
+    private readonly executionProviders: ExecutionProviders,
     private readonly sessionOptions: ort.InferenceSession.SessionOptions = {},
   ) {}
 
@@ -63,7 +65,7 @@ export class Augmenter {
   }
 
   /** An augmenter for graph options already checked (augmentGraphOptions). */
-  static fromGraph(graph: AugmentGraphOptions, executionProviders: string[], sessionOptions?: ort.InferenceSession.SessionOptions): Augmenter {
+  static fromGraph(graph: AugmentGraphOptions, executionProviders: ExecutionProviders, sessionOptions?: ort.InferenceSession.SessionOptions): Augmenter {
     return new Augmenter(graph, executionProviders, sessionOptions);
   }
 
@@ -78,7 +80,7 @@ export class Augmenter {
       // No spinning: the augmenter shares the CPU with the encoders; spinning threads would steal it.
       const options: ort.InferenceSession.SessionOptions = {
         ...user,
-        executionProviders: this.executionProviders as ort.InferenceSession.SessionOptions["executionProviders"],
+        executionProviders: this.executionProviders,
         graphOptimizationLevel: "all",
         extra: {
           ...userExtra,

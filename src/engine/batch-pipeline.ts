@@ -25,7 +25,7 @@ import type { Encoder } from "./encoder.ts";
 import { buildFusedGraph, FUSED_OUTPUTS } from "./fused-graph.ts";
 import { layerDistancesOutput, type EncoderSide, type LayerTaps } from "./layer-graph.ts";
 import { HostLayerMeasure, type LayerDistances } from "./layer-reference.ts";
-import { sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice } from "./providers.ts";
+import { ortExecutionProviders, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice } from "./providers.ts";
 
 /** One point of a batch: its decoded image and the views sampled for it. */
 export interface PointViews {
@@ -69,7 +69,7 @@ export interface BatchPipelineOptions {
   augment: AugmentGraphOptions;
   target: { bytes: Uint8Array; encoder: Encoder };
   reference: { bytes: Uint8Array; encoder: Encoder };
-  config: Pick<AuditConfig, "views" | "pairing" | "distance">;
+  config: Pick<AuditConfig, "views" | "pairing" | "distance" | "precision">;
   providers: ProviderChoice;
   threads?: number;
   logger?: EngineLogger;
@@ -81,7 +81,7 @@ export interface BatchPipelineOptions {
 
 function sessionOptions(providers: ProviderChoice, threads: number): ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: [...providers.executionProviders],
+    executionProviders: ortExecutionProviders(providers),
     graphOptimizationLevel: "all",
     intraOpNumThreads: threads,
     executionMode: "sequential",
@@ -98,7 +98,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
   const logger = options.logger ?? silentLogger;
   const threads = options.threads ?? availableParallelism();
   const chained = (reason?: string) => ChainedPipeline.create(options, threads, reason);
-  if (options.forceChained !== undefined) return chained();
+  if (options.forceChained !== undefined && options.config.precision !== "fp16") return chained();
   const fused = buildFusedGraph({
     augment: options.augment,
     target: options.target,
@@ -107,7 +107,11 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     pairing: options.config.pairing,
     distance: options.config.distance,
     layers: options.layers,
+    float16: options.config.precision === "fp16",
   });
+  if (!fused.ok && options.config.precision === "fp16") {
+    throw new SslmemError("invalid_config", `precision fp16 needs encoders that compose into one graph, and these do not: ${fused.reason}`);
+  }
   if (!fused.ok) {
     logger.warn({ reason: fused.reason }, "encoders not composed into one graph; chaining their sessions");
     return chained(fused.reason);
@@ -117,6 +121,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     session = await ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads));
   } catch (e) {
     const reason = `ONNX Runtime could not load the composed graph: ${sanitizeOrtMessage(e instanceof Error ? e.message : String(e))}`;
+    if (options.config.precision === "fp16") throw new SslmemError("model_unsupported", `precision fp16: ${reason}`, undefined, { cause: e });
     logger.warn({ reason }, "encoders not composed into one graph; chaining their sessions");
     return chained(reason);
   }
@@ -194,7 +199,7 @@ class ChainedPipeline implements BatchPipeline {
   ) {}
 
   static async create(options: BatchPipelineOptions, threads: number, reason = options.forceChained ?? "requested"): Promise<BatchPipeline> {
-    const augmenter = Augmenter.fromGraph(options.augment, [...options.providers.executionProviders], { intraOpNumThreads: threads });
+    const augmenter = Augmenter.fromGraph(options.augment, ortExecutionProviders(options.providers), { intraOpNumThreads: threads });
     const { config } = options;
     const layers = options.layers
       ? await HostLayerMeasure.open({
@@ -205,7 +210,7 @@ class ChainedPipeline implements BatchPipeline {
           pairs: config.views,
           pairing: config.pairing,
           distance: config.distance,
-          executionProviders: options.providers.executionProviders,
+          executionProviders: ortExecutionProviders(options.providers),
           threads,
         })
       : undefined;

@@ -41,6 +41,8 @@ export interface FusedGraphSpec {
   distance: DistanceKind;
   /** LayerMem: per-layer distances of these taps too (layer-graph.ts). */
   layers?: LayerTaps;
+  /** Encoders in float16 (views cast down before, representations cast up after). */
+  float16?: boolean;
 }
 
 export type FusedGraph = { ok: true; model: Uint8Array; opset: number } | { ok: false; reason: string };
@@ -79,22 +81,24 @@ export function buildFusedGraph(spec: FusedGraphSpec): FusedGraph {
   for (const [name, side, model] of sides) {
     const { encoder } = side;
     const taps = spec.layers?.[name] ?? [];
-    const raw = appendEncoder(g, model, { prefix: `${name}::`, inputName: encoder.info.input.name, source: views, output: encoder.output.name, opset, alsoKeep: taps.map((t) => t.value) });
-    const rows = pool(g, ops, raw, encoder);
+    const source = spec.float16 ? g.op1("Cast", [views], { to: elemTypeCode("float16") }) : views;
+    let raw = appendEncoder(g, model, { prefix: `${name}::`, inputName: encoder.info.input.name, source, output: encoder.output.name, opset, float16: spec.float16, alsoKeep: taps.map((t) => t.value) });
+    if (spec.float16) raw = g.op1("Cast", [raw], { to: elemTypeCode("float") });
+    const rows = pool(g, ops, raw, spec.float16 ? "float32" : encoder.output.dtype, encoder);
     g.op1("Identity", [rows], {}, FUSED_OUTPUTS.representation[name]);
     g.output(FUSED_OUTPUTS.representation[name], "float", ["views", encoder.dim]);
     const d = pairDistances(g, ops, rows, encoder.dim, perPoint, spec.pairing, spec.distance);
     g.op1("Identity", [d], {}, FUSED_OUTPUTS.distances[name]);
     g.output(FUSED_OUTPUTS.distances[name], "float", ["points", spec.pairs]);
-    emitLayerDistances(g, ops, name, taps, { pool: encoder.pool, perPoint, pairs: spec.pairs, pairing: spec.pairing, distance: spec.distance });
+    emitLayerDistances(g, ops, name, taps, { pool: encoder.pool, perPoint, pairs: spec.pairs, pairing: spec.pairing, distance: spec.distance, float16: spec.float16 });
   }
   const irVersion = Math.max(8, ...models.map((m) => Number(m.irVersion)));
   return { ok: true, model: g.toModelBytes({ opset, irVersion, extraOpsets: extraOpsets(models), producer: "sslmem-fused" }), opset };
 }
 
 /** The representation rows [V,D] of an encoder output, as representation.ts pools them. */
-function pool(g: GraphBuilder, ops: OpsetOps, output: string, encoder: Encoder): string {
-  return poolValue(g, ops, output, { rank: encoder.output.dims!.length, dtype: encoder.output.dtype, pool: encoder.pool });
+function pool(g: GraphBuilder, ops: OpsetOps, output: string, dtype: string | null, encoder: Encoder): string {
+  return poolValue(g, ops, output, { rank: encoder.output.dims!.length, dtype, pool: encoder.pool });
 }
 
 /** Rows [V,D] of a value of known rank, as representation.ts pools them. */

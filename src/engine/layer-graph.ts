@@ -32,10 +32,10 @@ export function emitLayerDistances(
   ops: OpsetOps,
   side: EncoderSide,
   taps: readonly LayerTap[],
-  opts: { pool: Pooling; perPoint: number; pairs: number; pairing: Pairing; distance: DistanceKind },
+  opts: { pool: Pooling; perPoint: number; pairs: number; pairing: Pairing; distance: DistanceKind; /** The encoders run in float16: every tap is float16. */ float16?: boolean },
 ): void {
   taps.forEach((tap, i) => {
-    const rows = poolValue(g, ops, `${side}::${tap.value}`, { rank: tap.dims.length, dtype: tap.dtype, pool: opts.pool });
+    const rows = poolValue(g, ops, `${side}::${tap.value}`, { rank: tap.dims.length, dtype: opts.float16 ? "float16" : tap.dtype, pool: opts.pool });
     const d = pairDistances(g, ops, rows, tap.dim, opts.perPoint, opts.pairing, opts.distance);
     const name = layerDistancesOutput(side, i);
     g.op1("Identity", [d], {}, name);

@@ -21,7 +21,7 @@ export interface HostLayerOptions {
   pairs: number;
   pairing: Pairing;
   distance: DistanceKind;
-  executionProviders: readonly string[];
+  executionProviders: readonly ort.InferenceSession.ExecutionProviderConfig[];
   threads?: number;
 }
 

@@ -208,7 +208,7 @@ export function exposeValues(bytes: Uint8Array, values: readonly string[]): Uint
 }
 
 /** A session of the encoder with its layer values as outputs (the probe and the host reference path). */
-export async function openLayerSession(bytes: Uint8Array, values: readonly string[], executionProviders: readonly string[], threads?: number): Promise<ort.InferenceSession> {
+export async function openLayerSession(bytes: Uint8Array, values: readonly string[], executionProviders: readonly ort.InferenceSession.ExecutionProviderConfig[], threads?: number): Promise<ort.InferenceSession> {
   try {
     return await ort.InferenceSession.create(exposeValues(bytes, values), {
       executionProviders: [...executionProviders],
@@ -244,7 +244,7 @@ export async function resolveLayers(
   selection: LayerSelection,
   target: { bytes: Uint8Array; encoder: Encoder },
   reference: { bytes: Uint8Array; encoder: Encoder },
-  opts: { pool: Pooling; executionProviders: readonly string[]; threads?: number },
+  opts: { pool: Pooling; executionProviders: readonly ort.InferenceSession.ExecutionProviderConfig[]; threads?: number },
 ): Promise<ResolvedLayer[]> {
   const pairs = selectLayers(target.bytes, reference.bytes, selection, { target: target.encoder.output.name, reference: reference.encoder.output.name });
   const probe = async (side: { bytes: Uint8Array; encoder: Encoder }, values: string[]) => {

@@ -19,7 +19,7 @@ import { Augmenter, augmentGraphOptions, toFeeds } from "./augmenter.ts";
 import { Encoder, inspectEncoder, resolvePreprocessing } from "./encoder.ts";
 import { openLayerSession, probeLayerTaps, selectEncoderLayers, type LayerTap } from "./layers.ts";
 import { MAX_VIEW_VALUES } from "./measure.ts";
-import { chooseProviders, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderPreference } from "./providers.ts";
+import { chooseProviders, ortExecutionProviders, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderPreference } from "./providers.ts";
 import { createSession } from "./session.ts";
 import { buildUnitGraph, unitMeansOutput } from "./unit-graph.ts";
 import { hostUnitMeans } from "./unit-reference.ts";
@@ -70,7 +70,7 @@ export async function runUnitMem(
     const prep = resolvePreprocessing(info, config.preprocessing);
     const encoder = await Encoder.create(session, info, prep, { outputName: config.outputName, pool: "mean" });
     const names = selectEncoderLayers(bytes, config.layers, encoder.output.name);
-    const layerSession = await openLayerSession(bytes, names, providers.executionProviders, threads);
+    const layerSession = await openLayerSession(bytes, names, ortExecutionProviders(providers), threads);
     releases.push(() => layerSession.release());
     const taps = await probeLayerTaps(layerSession, encoder, names, "mean");
     const policy = resolvePolicy(config.augment);
@@ -83,7 +83,7 @@ export async function runUnitMem(
       if (graph.ok) {
         try {
           const fused = await ort.InferenceSession.create(graph.model, {
-            executionProviders: [...providers.executionProviders],
+            executionProviders: ortExecutionProviders(providers),
             graphOptimizationLevel: "all",
             intraOpNumThreads: threads,
             extra: { session: { intra_op: { allow_spinning: "0" } } },
@@ -98,7 +98,7 @@ export async function runUnitMem(
       }
     }
     if (runner === undefined) {
-      const augmenter = Augmenter.fromGraph(augment, [...providers.executionProviders], { intraOpNumThreads: threads });
+      const augmenter = Augmenter.fromGraph(augment, ortExecutionProviders(providers), { intraOpNumThreads: threads });
       releases.push(() => augmenter.release());
       runner = {
         mode: "host",

@@ -30,12 +30,13 @@ import {
   type ValueInfoProto,
 } from "onnx-buf";
 
-export type ElemType = "float" | "uint8" | "int64" | "int32" | "bool" | "string" | "double";
+export type ElemType = "float" | "float16" | "uint8" | "int64" | "int32" | "bool" | "string" | "double";
 export type Dim = number | string;
 export type AttrValue = number | string | number[] | string[] | Float32Array | { int: number } | { ints: number[] } | TensorProto;
 
 const ELEM: Record<ElemType, TensorProto_DataType> = {
   float: TensorProto_DataType.FLOAT,
+  float16: TensorProto_DataType.FLOAT16,
   uint8: TensorProto_DataType.UINT8,
   int64: TensorProto_DataType.INT64,
   int32: TensorProto_DataType.INT32,

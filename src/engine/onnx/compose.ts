@@ -12,6 +12,7 @@
 import { create } from "@bufbuild/protobuf";
 import { AttributeProto_AttributeType, AttributeProtoSchema, type AttributeProto, type GraphProto, type ModelProto, type NodeProto } from "onnx-buf";
 import { int64Tensor, type GraphBuilder } from "./builder.ts";
+import { convertToFloat16 } from "./float16.ts";
 
 /** Lowest default-domain opset an encoder may have to be composed (see the file comment). */
 export const MIN_COMPOSE_OPSET = 13;
@@ -149,7 +150,16 @@ function renameGraph(graph: GraphProto, rename: (name: string) => string): void 
 export function appendEncoder(
   g: GraphBuilder,
   model: ModelProto,
-  opts: { prefix: string; inputName: string; source: string; output: string; opset: number; /** More values to keep (LayerMem taps), named `prefix + name`. */ alsoKeep?: readonly string[] },
+  opts: {
+    prefix: string;
+    inputName: string;
+    source: string;
+    output: string;
+    opset: number;
+    float16?: boolean;
+    /** More values to keep (LayerMem taps), named `prefix + name`. */
+    alsoKeep?: readonly string[];
+  },
 ): string {
   const graph = model.graph;
   if (!graph) throw new Error("model has no graph");
@@ -166,6 +176,7 @@ export function appendEncoder(
   renameGraph(graph, rename);
   // After renaming: the axes constants it adds are named in `g` already.
   upgradeNodes(graph, own, opts.opset, (values) => g.initializer(int64Tensor(g.fresh(`${opts.prefix}axes`), values.map(Number), [values.length])));
+  if (opts.float16) convertToFloat16(graph.node, graph.initializer);
   g.addGraphContents(graph.node, graph.initializer, graph.sparseInitializer);
   return rename(opts.output);
 }
