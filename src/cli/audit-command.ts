@@ -10,7 +10,7 @@ import { openPointSet } from "../data/sources.ts";
 import type { PointSet } from "../data/point-set.ts";
 import { describeAudit, describeLayers, finalizeAudit, prepareAudit } from "../engine/audit.ts";
 import { measurePoints } from "../engine/measure.ts";
-import type { EngineLogger } from "../engine/providers.ts";
+import { ProviderPreferenceSchema, type EngineLogger } from "../engine/providers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand } from "./audit-args.ts";
 import { EXIT } from "./errors.ts";
 import { applyGate, writeOutputs } from "./outputs.ts";
@@ -48,7 +48,35 @@ function stderrLogger(quiet: boolean): EngineLogger {
   };
 }
 
+/** Either encoder a TF.js model (a directory with model.json): each side in its own format. */
+async function runTfjsAudit(cmd: AuditCommand, dirs: { target: string | null; reference: string | null }): Promise<ReportV1> {
+  const { runMixedAudit } = await import("../engine/tfjs/mixed-audit.ts");
+  const source = async (role: "target" | "reference") => {
+    const dir = dirs[role];
+    return dir !== null ? { format: "tfjs" as const, dir } : { format: "onnx" as const, bytes: await readModel(cmd[role], role) };
+  };
+  const progress = createProgress({ quiet: cmd.quiet });
+  const candidates = await openPoints(cmd.candidates, "candidates");
+  const controls = cmd.controls ? await openPoints(cmd.controls, "controls") : undefined;
+  try {
+    return await runMixedAudit(
+      { target: await source("target"), reference: await source("reference") },
+      { candidates, ...(controls ? { controls } : {}) },
+      cmd.config,
+      { providers: ProviderPreferenceSchema.parse(cmd.providers?.length ? cmd.providers : "auto"), threads: cmd.threads, logger: stderrLogger(true), onProgress: (done, total) => progress.update("scoring", done, total) },
+      { id: `local-${randomUUID()}`, created: new Date() },
+    );
+  } finally {
+    progress.done();
+    await candidates.close();
+    await controls?.close();
+  }
+}
+
 export async function runLocalAudit(cmd: AuditCommand): Promise<ReportV1> {
+  const { tfjsModelDir } = await import("../engine/tfjs/mixed-audit.ts");
+  const dirs = { target: await tfjsModelDir(cmd.target), reference: await tfjsModelDir(cmd.reference) };
+  if (dirs.target !== null || dirs.reference !== null) return runTfjsAudit(cmd, dirs);
   const progress = createProgress({ quiet: cmd.quiet });
   const [target, reference] = [await readModel(cmd.target, "target"), await readModel(cmd.reference, "reference")];
   const candidates = await openPoints(cmd.candidates, "candidates");

@@ -74,7 +74,11 @@ export const AuditInfoSchema = z.strictObject({
   target: EncoderInfoSchema,
   reference: EncoderInfoSchema,
   provider: z.string().min(1).meta({ description: "Execution provider the encoders ran on, e.g. cpu, cuda." }),
-  engine: z.strictObject({ name: z.literal("onnxruntime"), version: z.string() }),
+  engine: z.strictObject({
+    name: z.enum(["onnxruntime", "tfjs", "onnxruntime+tfjs"]).meta({ description: "What ran the encoders: ONNX Runtime, TensorFlow.js, or one each (target and reference of different formats)." }),
+    version: z.string(),
+    tfjsBackend: z.string().optional().meta({ description: "The TF.js package and backend, e.g. tfjs/wasm, tfjs-node-gpu/tensorflow." }),
+  }),
   preprocessing: ReportPreprocessingSchema,
   config: ReportConfigSchema,
   candidatesSource: PointSourceSchema,

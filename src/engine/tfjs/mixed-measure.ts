@@ -5,7 +5,9 @@
  * estimator of core/sslmem.ts. A point's measurement does not depend on the batch, as in the
  * composed pipeline.
  */
+import type * as ort from "onnxruntime-node";
 import type { AuditConfig } from "../../core/audit-config.ts";
+import type { PointRole } from "../../core/image.ts";
 import type { AugmentationPolicy } from "../../core/policy.ts";
 import type { PointMeasurement } from "../../core/scores.types.ts";
 import { measurePoint, pairDistances, viewsPerPoint } from "../../core/sslmem.ts";
@@ -26,10 +28,10 @@ export interface MixedMeasureOptions {
   preprocessing: { height: number; width: number; mean: [number, number, number]; std: [number, number, number]; range: [number, number] };
   target: ViewEncoder;
   reference: ViewEncoder;
-  executionProviders: readonly string[];
+  executionProviders: readonly ort.InferenceSession.ExecutionProviderConfig[];
 }
 
-export async function measureMixed(points: PointSet, opts: MixedMeasureOptions): Promise<PointMeasurement[]> {
+export async function measureMixed(points: PointSet, opts: MixedMeasureOptions, role: PointRole = "candidate"): Promise<PointMeasurement[]> {
   const { config, policy, preprocessing: prep } = opts;
   const out = { height: prep.height, width: prep.width };
   const augmenters = new Map<Layout, Augmenter>();
@@ -60,7 +62,7 @@ export async function measureMixed(points: PointSet, opts: MixedMeasureOptions):
       indices.forEach((i, p) => {
         const dT = pairDistances(rows(embT, p), config.pairing, config.distance);
         const dR = pairDistances(rows(embR, p), config.pairing, config.distance);
-        results.push(measurePoint(points.ids[i], "candidate", dT, dR));
+        results.push(measurePoint(points.ids[i], role, dT, dR));
       });
     }
     return results;

@@ -4,6 +4,7 @@
  * are read only by the checked relative paths and must resolve inside the model directory (no
  * symlink out of it), and together hold exactly the bytes the manifest declares.
  */
+import { createHash } from "node:crypto";
 import { readFile, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { SslmemError } from "../../core/errors.ts";
@@ -21,6 +22,7 @@ export class TfjsEncoder {
     readonly format: TfjsModelManifest["format"],
     /** [H, W, C] of one view (NHWC, TF.js's layout). */
     readonly viewShape: [number, number, number],
+    readonly digest: string,
   ) {}
 
   /** TF.js models take channels-last images. */
@@ -52,10 +54,13 @@ export class TfjsEncoder {
     if (total !== manifest.weightBytes) {
       throw new SslmemError("model_invalid", `model.json: the weight shards hold ${total} bytes, but the manifest declares ${manifest.weightBytes}`);
     }
-    return TfjsEncoder.fromParts(manifest, concat(buffers, total));
+    const hash = createHash("sha256").update(text);
+    for (const b of buffers) hash.update(b);
+    return TfjsEncoder.fromParts(manifest, concat(buffers, total), `sha256:${hash.digest("hex")}`);
   }
 
-  static async fromParts(manifest: TfjsModelManifest, weightData: ArrayBuffer): Promise<TfjsEncoder> {
+  /** `digest`: sha256 over model.json and the shards in manifest order (names the model in reports). */
+  static async fromParts(manifest: TfjsModelManifest, weightData: ArrayBuffer, digest: string): Promise<TfjsEncoder> {
     const { tf, backend } = await loadTfjs();
     const handler = tf.io.fromMemory({ modelTopology: manifest.modelTopology, weightSpecs: manifest.weights, weightData, format: manifest.format });
     let model: Runnable;
@@ -78,7 +83,7 @@ export class TfjsEncoder {
       model.dispose();
       throw new SslmemError("model_unsupported", `the TF.js model's input is [${inputShape.map((d) => d ?? "?").join(",")}]; an encoder takes one [N,H,W,3] image batch with static H and W`);
     }
-    return new TfjsEncoder(tf, model, backend, manifest.format, [h, w, 3]);
+    return new TfjsEncoder(tf, model, backend, manifest.format, [h, w, 3], digest);
   }
 
   /** Representation rows [n, dim] of n NHWC views (a >2-D output is flattened, as `pool: flatten`). */
