@@ -116,6 +116,10 @@ export async function auditCommand(argv: string[]): Promise<number> {
   }
   let report: ReportV1;
   if (cmd.server) {
+    const { tfjsModelDir } = await import("../engine/tfjs/mixed-audit.ts");
+    if ((await tfjsModelDir(cmd.target)) !== null || (await tfjsModelDir(cmd.reference)) !== null) {
+      throw new SslmemError("invalid_config", "TF.js encoders are audited locally only; drop --server, or export the encoders to ONNX");
+    }
     const { runRemoteAudit } = await import("./remote-audit.ts");
     report = await runRemoteAudit(cmd);
   } else {
