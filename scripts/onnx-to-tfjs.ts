@@ -29,6 +29,7 @@ function convKernel(w: Float32Array, [o, i, kh, kw]: number[]): tf.Tensor {
 }
 
 export async function onnxToLayersModel(onnx: Uint8Array, outputName: string): Promise<{ modelJson: string; weights: Uint8Array }> {
+  await tf.ready(); // a registered backend (e.g. wasm) must be initialized before the first tensor
   const model = fromBinary(ModelProtoSchema, onnx);
   const graph = model.graph!;
   const inits = new Map(graph.initializer.map((t) => [t.name, t]));

@@ -248,8 +248,8 @@ Usage:
   sslmem audit --target F.onnx --reference G.onnx --candidates PATH [options]
 
 Inputs:
-  --target FILE            encoder trained on the candidates (ONNX)
-  --reference FILE         encoder that never saw the candidates (ONNX)
+  --target FILE            encoder trained on the candidates (ONNX, or a TF.js model.json directory)
+  --reference FILE         encoder that never saw the candidates (ONNX or TF.js, as --target)
   --candidates PATH        directory of images (recursive), .tar, .tar.gz, .zip, or .npy uint8 [N,H,W,C]
   --controls PATH          points in neither training set (same forms); enables calibrated flags
 
