@@ -90,7 +90,11 @@ export function buildFusedGraph(spec: FusedGraphSpec): FusedGraph {
     const d = pairDistances(g, ops, rows, encoder.dim, perPoint, spec.pairing, spec.distance);
     g.op1("Identity", [d], {}, FUSED_OUTPUTS.distances[name]);
     g.output(FUSED_OUTPUTS.distances[name], "float", ["points", spec.pairs]);
-    emitLayerDistances(g, ops, name, taps, { pool: encoder.pool, perPoint, pairs: spec.pairs, pairing: spec.pairing, distance: spec.distance, float16: spec.float16 });
+    emitLayerDistances(g, name, taps, spec.pairs, {
+      // In a float16 graph every tap is float16: poolValue casts it up.
+      rows: (value, tap) => poolValue(g, ops, value, { rank: tap.dims.length, dtype: spec.float16 ? "float16" : tap.dtype, pool: encoder.pool }),
+      distances: (rows, dim) => pairDistances(g, ops, rows, dim, perPoint, spec.pairing, spec.distance),
+    });
   }
   const irVersion = Math.max(8, ...models.map((m) => Number(m.irVersion)));
   return { ok: true, model: g.toModelBytes({ opset, irVersion, extraOpsets: extraOpsets(models), producer: "sslmem-fused" }), opset };

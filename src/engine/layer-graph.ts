@@ -5,13 +5,8 @@
  *
  *   target::<layer value> ─► pool ─► n(·) ─► pair distances ─► target_layer_distances_<i>    [P,K]
  */
-import type { DistanceKind } from "../core/distances.ts";
-import type { Pairing } from "../core/sslmem.ts";
-import type { OpsetOps } from "./augment-graph.ts";
-import { pairDistances, poolValue } from "./fused-graph.ts";
 import type { LayerTap } from "./layers.ts";
 import type { GraphBuilder } from "./onnx/builder.ts";
-import type { Pooling } from "./representation.ts";
 
 export type EncoderSide = "target" | "reference";
 
@@ -26,19 +21,21 @@ export function layerDistancesOutput(side: EncoderSide, i: number): string {
   return `${side}_layer_distances_${i}`;
 }
 
+/**
+ * How the host graph pools a value into rows and pairs rows into [P,K] distances — the same
+ * emitters as the representation's (fused-graph.ts passes its own, so both paths are one rule).
+ */
+export interface RowEmitters {
+  rows(value: string, tap: LayerTap): string;
+  distances(rows: string, dim: number): string;
+}
+
 /** Emits one [P,K] distances output per tap; `appendEncoder` kept the taps under `side::`. */
-export function emitLayerDistances(
-  g: GraphBuilder,
-  ops: OpsetOps,
-  side: EncoderSide,
-  taps: readonly LayerTap[],
-  opts: { pool: Pooling; perPoint: number; pairs: number; pairing: Pairing; distance: DistanceKind; /** The encoders run in float16: every tap is float16. */ float16?: boolean },
-): void {
+export function emitLayerDistances(g: GraphBuilder, side: EncoderSide, taps: readonly LayerTap[], pairs: number, emit: RowEmitters): void {
   taps.forEach((tap, i) => {
-    const rows = poolValue(g, ops, `${side}::${tap.value}`, { rank: tap.dims.length, dtype: opts.float16 ? "float16" : tap.dtype, pool: opts.pool });
-    const d = pairDistances(g, ops, rows, tap.dim, opts.perPoint, opts.pairing, opts.distance);
+    const d = emit.distances(emit.rows(`${side}::${tap.value}`, tap), tap.dim);
     const name = layerDistancesOutput(side, i);
     g.op1("Identity", [d], {}, name);
-    g.output(name, "float", ["points", opts.pairs]);
+    g.output(name, "float", ["points", pairs]);
   });
 }
