@@ -21,6 +21,8 @@ const { createSession } = await import(new URL("engine/session.js", dist).href);
 const { peakRss } = await import(new URL("engine/memory.js", dist).href);
 
 const args = JSON.parse(process.argv[2]);
+// The audit's provider list, as the limit's sessions take it: the chosen provider, then cpu.
+const providers = [...new Set([...(args.providers ?? ["cpu"]), "cpu"])];
 const target = readFileSync(args.target);
 const reference = readFileSync(args.reference);
 
@@ -31,7 +33,7 @@ function emit(result) {
 /** Both encoders alone on views already in memory: `run(n)` runs each once on n views. */
 async function limitRunner() {
   // Same session settings as the audit's (no arena, no spinning), so only the pipeline differs.
-  const opts = { executionProviders: ["cpu"], intraOpNumThreads: args.limitThreads ?? args.threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: false, extra: { session: { intra_op: { allow_spinning: "0" } } } };
+  const opts = { executionProviders: providers, intraOpNumThreads: args.limitThreads ?? args.threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: false, extra: { session: { intra_op: { allow_spinning: "0" } } } };
   const sessions = [await ort.InferenceSession.create(target, opts), await ort.InferenceSession.create(reference, opts)];
   const feeds = new Map();
   const feedsFor = (n) => {
@@ -69,7 +71,7 @@ if (args.mode === "limit") {
   const config = AuditConfigSchema.parse({ views: args.pairs, seed: 0, preprocessing: args.preprocessing ?? {}, ...(args.batchSize ? { batchSize: args.batchSize } : {}) });
   let plan;
   const prepared = await prepareAudit({ target, reference, candidates }, config, {
-    providers: ["cpu"],
+    providers: args.providers ?? ["cpu"],
     threads: args.threads,
     onBatchPlan: (p) => (plan = p),
     ...(ratio ? { memoryBudget: null } : {}),
@@ -108,5 +110,6 @@ if (args.mode === "limit") {
     batchSize: plan?.batchSize ?? config.batchSize,
     perPointMiB: plan?.perPoint ? plan.perPoint / 2 ** 20 : null,
     pipeline: prepared.pipeline,
+    provider: prepared.providers.provider,
   });
 }

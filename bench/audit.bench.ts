@@ -20,7 +20,8 @@
  * 1…cores threads, and each uses its fastest count (printed as "threads (limit/audit)").
  *
  * Options: --encoder fixture|conv64|resnet18|all (default all) --points-scale S (default 1)
- *          --views K (default 16) --rounds R (default 2)
+ *          --views K (default 16) --rounds R (default 2) --providers LIST (default cpu; e.g. cuda
+ *          or webgpu on a GPU host, see scripts/gpu-proof.sh)
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -37,9 +38,11 @@ const { values } = parseArgs({
     "points-scale": { type: "string", default: "1" },
     views: { type: "string", default: "16" },
     rounds: { type: "string", default: "2" },
+    providers: { type: "string", default: "cpu" },
   },
 });
 const K = Number(values.views);
+const providers = values.providers!.split(",").map((p) => p.trim()).filter(Boolean);
 const rounds = Number(values.rounds);
 const scale = Number(values["points-scale"]);
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -76,6 +79,7 @@ interface ChildResult {
   batchSize?: number;
   perPointMiB?: number | null;
   pipeline?: { mode: string; reason?: string };
+  provider?: string;
 }
 
 function runChild(args: object): ChildResult {
@@ -118,6 +122,7 @@ interface Row {
   pointsPerSec: number;
   peakRssMiB: number;
   pipeline: string;
+  provider: string;
 }
 
 async function benchCase(c: BenchCase): Promise<Row> {
@@ -128,7 +133,7 @@ async function benchCase(c: BenchCase): Promise<Row> {
     writeFileSync(join(dir, "target.onnx"), target);
     writeFileSync(join(dir, "reference.onnx"), reference);
     await writeImages(join(dir, "images"), points, c.source);
-    const common = { target: join(dir, "target.onnx"), reference: join(dir, "reference.onnx"), size: c.size, pairs: K };
+    const common = { target: join(dir, "target.onnx"), reference: join(dir, "reference.onnx"), size: c.size, pairs: K, providers };
     const perPoint = 2 * K;
 
     // Threads, chosen by measurement on short runs: the fastest limit over 1…cores threads, and
@@ -167,6 +172,7 @@ async function benchCase(c: BenchCase): Promise<Row> {
       pointsPerSec: audit.pointsPerSec ?? 0,
       peakRssMiB: audit.peakRss / 2 ** 20,
       pipeline: audit.pipeline?.mode ?? "?",
+      provider: audit.provider ?? "?",
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -183,7 +189,7 @@ for (const c of chosen) {
 const help = startupMs();
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
-console.log(`\nsslmem bench — ${new Date().toISOString().slice(0, 10)}, K=${K} pairs (${2 * K} views/point), CPU, ${availableParallelism()} cores, best of ${rounds} rounds`);
+console.log(`\nsslmem bench — ${new Date().toISOString().slice(0, 10)}, K=${K} pairs (${2 * K} views/point), provider ${[...new Set(rows.map((r) => r.provider))].join("/")}, ${availableParallelism()} cores, best of ${rounds} rounds`);
 console.log("encoder    points threads(limit/audit) batch  limit views/s  audit views/s  ratio  peak RSS MiB  points/s  pipeline");
 for (const r of rows) {
   const ratio = r.audit / r.limit;
