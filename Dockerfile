@@ -4,7 +4,7 @@
 #   docker build --target cpu -t sslmem:cpu .   Debian slim + Node 20, ONNX Runtime's CPU provider
 #   docker build --target gpu -t sslmem:gpu .   CUDA 12 + cuDNN 9 runtime, Node 20, ONNX Runtime's
 #                                               CUDA provider and @tensorflow/tfjs-node-gpu
-# Both images run `node bin/sslmem.js <command>` under tini as the unprivileged user 10001:
+# Both images run `node bin/sslmem.js <command>` (the compiled dist/, no TypeScript loader) under tini as the unprivileged user 10001:
 #   docker run -p 8080:8080 -v sslmem-data:/data sslmem:cpu    -> sslmem serve (API on 8080)
 #   docker run --gpus all -e SSLMEM_QUEUE=redis://… sslmem:gpu worker   -> sslmem worker (health on 9090)
 # A plain `docker build .` builds the cpu target (the last stage).
@@ -33,17 +33,21 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && npm install -g npm@${NPM_VERSION}
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
 # The CPU provider ships inside onnxruntime-node; its install script only fetches the CUDA provider.
 ENV ONNXRUNTIME_NODE_INSTALL=skip \
     npm_config_audit=false \
     npm_config_fund=false \
     npm_config_update_notifier=false
 # npm ci runs only the install scripts package.json#allowScripts approves (better-sqlite3, sharp,
-# esbuild). tsx is a runtime dependency: bin/sslmem.js runs the TypeScript sources through it.
-# Then prune what onnxruntime-node ships for other platforms (macOS, Windows, the other Linux arch).
+# esbuild), then the project's `prepare`, which compiles src/ into dist/ with the dev dependencies
+# (TypeScript); `npm prune --omit=dev` then drops those, so the image runs dist/ with production
+# dependencies alone and no TypeScript loader. Then prune what onnxruntime-node ships for other
+# platforms (macOS, Windows, the other Linux arch).
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --foreground-scripts \
+    npm ci --foreground-scripts \
+ && npm prune --omit=dev \
  && arch="$(node -p process.arch)" \
  && find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} + \
  && find node_modules/onnxruntime-node/bin/napi-v6/linux -mindepth 1 -maxdepth 1 ! -name "$arch" -exec rm -rf {} +
@@ -61,13 +65,16 @@ COPY --from=node /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
  && npm install -g npm@${NPM_VERSION}
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
 ENV ONNXRUNTIME_NODE_INSTALL=skip \
     npm_config_audit=false \
     npm_config_fund=false \
     npm_config_update_notifier=false
+# As in cpu-builder: `npm ci` builds dist/ (prepare), `npm prune --omit=dev` keeps what runs.
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --foreground-scripts
+    npm ci --foreground-scripts \
+ && npm prune --omit=dev
 # package.json#allowScripts denies these two install scripts so that `npm ci` stays offline and
 # CPU-only everywhere else. Here they must run: onnxruntime-node's downloads the CUDA provider
 # libraries (Microsoft.ML.OnnxRuntime.Gpu.Linux from NuGet; ONNXRUNTIME_NODE_INSTALL=cuda12 is the
@@ -104,9 +111,9 @@ RUN apt-get update \
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
 COPY --from=gpu-builder /app/node_modules ./node_modules
+COPY --from=gpu-builder /app/dist ./dist
 COPY package.json package-lock.json ./
 COPY bin ./bin
-COPY src ./src
 ENV NODE_ENV=production \
     SSLMEM_HOST=0.0.0.0 \
     SSLMEM_PORT=8080 \
@@ -136,9 +143,9 @@ RUN apt-get update \
  && chown 10001:10001 /data
 WORKDIR /app
 COPY --from=cpu-builder /app/node_modules ./node_modules
+COPY --from=cpu-builder /app/dist ./dist
 COPY package.json package-lock.json ./
 COPY bin ./bin
-COPY src ./src
 ENV NODE_ENV=production \
     SSLMEM_HOST=0.0.0.0 \
     SSLMEM_PORT=8080 \

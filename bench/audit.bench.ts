@@ -1,146 +1,200 @@
 /**
- * `npm run bench`: end-to-end audit throughput against its limit, measured in the same run.
+ * `npm run bench`: end-to-end audit throughput against its limit, for three encoders, measured in
+ * the same run (limit and audit interleaved batch by batch in one process, so other load on the
+ * machine affects both alike):
  *
- *   limit  = the raw throughput of the two encoders alone (target then reference) on batches of
- *            the same size as the audit's (batchSize points × 2K views), views already in memory;
- *   audit  = measurePoints over N points: .npy decode, seeded view sampling, the augmentation
- *            graph, both encoders, distances;
- *   ratio  = audit views/s ÷ limit views/s (target on CPU: ≥ 0.8).
+ *   fixture   the fixture's SimCLR ResNet (0.3 M parameters) at 32×32, 32×32 PNG sources
+ *   conv64    a 64×64 convnet (four stride-2 stages), 80×80 PNG sources
+ *   resnet18  torchvision's ResNet-18 architecture at 224×224 (random weights), 256×256 PNG sources
  *
- * Options: --encoder resnet18|tiny|both (default both) --points N --views K --batch-size B --threads T
- *          --rounds R (limit and audit alternated R times, best of each; default 3)
+ *   limit   both encoders alone (target then reference, their own sessions), views already in
+ *           memory, one batch of as many views after each audit batch, timed apart;
+ *   audit   measurePoints over a directory of PNG files: decode, seeded view sampling, the batch
+ *           pipeline (one composed graph per batch), per-point measurements;
+ *   ratio   audit views/s ÷ limit views/s (target ≥ 0.9), best of R rounds;
+ *   batch, peak RSS, points/s: from a run of the audit alone in a child process on the compiled
+ *           dist/, with the batch size planned from the default memory budget (the ratio runs
+ *           use that batch size).
+ *
+ * ORT intra-op threads are chosen by measurement: the limit and a short audit are each timed with
+ * 1…cores threads, and each uses its fastest count (printed as "threads (limit/audit)").
+ *
+ * Options: --encoder fixture|conv64|resnet18|all (default all) --points-scale S (default 1)
+ *          --views K (default 16) --rounds R (default 2) --providers LIST (default cpu; e.g. cuda
+ *          or webgpu on a GPU host, see scripts/gpu-proof.sh)
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { AuditConfigSchema } from "../src/core/audit-config.ts";
-import { openPointSet } from "../src/data/sources.ts";
-import { prepareAudit } from "../src/engine/audit.ts";
-import { measurePoints } from "../src/engine/measure.ts";
-import { benchEncoder, RESNET18_LIKE, TINY, type BenchEncoderSpec } from "./encoders.ts";
+import { fileURLToPath } from "node:url";
+import sharp from "sharp";
+import { benchEncoder, CONV64, resnet18 } from "./encoders.ts";
 
 const { values } = parseArgs({
   options: {
-    encoder: { type: "string", default: "both" },
-    points: { type: "string" },
+    encoder: { type: "string", default: "all" },
+    "points-scale": { type: "string", default: "1" },
     views: { type: "string", default: "16" },
-    "batch-size": { type: "string", default: "4" },
-    threads: { type: "string" },
-    rounds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "2" },
+    providers: { type: "string", default: "cpu" },
   },
 });
 const K = Number(values.views);
-const batchSize = Number(values["batch-size"]);
-const threads = values.threads ? Number(values.threads) : undefined;
+const providers = values.providers!.split(",").map((p) => p.trim()).filter(Boolean);
 const rounds = Number(values.rounds);
+const scale = Number(values["points-scale"]);
+const root = fileURLToPath(new URL("..", import.meta.url));
+const child = join(root, "bench/audit-child.mjs");
 
-function npy(n: number, h: number, w: number): Buffer {
-  let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${n}, ${h}, ${w}, 3), }`;
-  header = header.padEnd(Math.ceil((10 + header.length + 1) / 64) * 64 - 11, " ") + "\n";
-  const pre = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 0, 0]);
-  pre.writeUInt16LE(header.length, 8);
-  const data = Buffer.alloc(n * h * w * 3);
-  let s = 12345;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    data[i] = s >>> 24;
-  }
-  return Buffer.concat([pre, Buffer.from(header, "latin1"), data]);
-}
-
-interface Result {
-  encoder: string;
+interface BenchCase {
+  name: string;
+  size: number;
+  source: number;
   points: number;
-  viewsPerPoint: number;
-  limitViewsPerSec: number;
-  auditViewsPerSec: number;
-  auditPointsPerSec: number;
-  augmentMsPerView: number;
+  models: () => { target: Uint8Array; reference: Uint8Array };
+  preprocessing?: object;
 }
 
-async function benchOne(name: string, spec: Omit<BenchEncoderSpec, "seed">, points: number): Promise<Result> {
+const fixtureManifest = JSON.parse(readFileSync(join(root, "fixtures/manifest.json"), "utf8")) as { encoders: { normalization: { mean: number[]; std: number[] } } };
+const CASES: BenchCase[] = [
+  {
+    name: "fixture",
+    size: 32,
+    source: 32,
+    points: 512,
+    models: () => ({ target: readFileSync(join(root, "fixtures/encoders/target.onnx")), reference: readFileSync(join(root, "fixtures/encoders/reference.onnx")) }),
+    preprocessing: { mean: fixtureManifest.encoders.normalization.mean, std: fixtureManifest.encoders.normalization.std },
+  },
+  { name: "conv64", size: 64, source: 80, points: 96, models: () => ({ target: benchEncoder({ ...CONV64, seed: 1 }), reference: benchEncoder({ ...CONV64, seed: 2 }) }) },
+  { name: "resnet18", size: 224, source: 256, points: 6, models: () => ({ target: resnet18(1), reference: resnet18(2) }) },
+];
+
+interface ChildResult {
+  viewsPerSec: number;
+  limitViewsPerSec?: number | null;
+  pointsPerSec?: number;
+  peakRss: number;
+  batchSize?: number;
+  perPointMiB?: number | null;
+  pipeline?: { mode: string; reason?: string };
+  provider?: string;
+}
+
+function runChild(args: object): ChildResult {
+  const r = spawnSync(process.execPath, [child, JSON.stringify(args)], { encoding: "utf8", maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`bench child failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as ChildResult;
+}
+
+async function writeImages(dir: string, n: number, size: number): Promise<void> {
+  mkdirSync(dir);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    const data = Buffer.alloc(size * size * 3);
+    for (let j = 0; j < data.length; j++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      data[j] = s >>> 24;
+    }
+    await sharp(data, { raw: { width: size, height: size, channels: 3 } }).png({ compressionLevel: 1 }).toFile(join(dir, `img-${String(i).padStart(5, "0")}.png`));
+  }
+}
+
+function startupMs(): number {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    spawnSync(process.execPath, [join(root, "bin/sslmem.js"), "--help"], { encoding: "utf8" });
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[2];
+}
+
+interface Row {
+  name: string;
+  points: number;
+  threads: number;
+  limitThreads: number;
+  batch: number;
+  limit: number;
+  audit: number;
+  pointsPerSec: number;
+  peakRssMiB: number;
+  pipeline: string;
+  provider: string;
+}
+
+async function benchCase(c: BenchCase): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), "sslmem-bench-"));
   try {
-    const src = Math.round(spec.size * 1.25);
-    const candidatesPath = join(dir, "candidates.npy");
-    writeFileSync(candidatesPath, npy(points, src, src));
-    const candidates = await openPointSet(candidatesPath);
-    const config = AuditConfigSchema.parse({ views: K, batchSize, seed: 0 });
-    const prepared = await prepareAudit(
-      { target: benchEncoder({ ...spec, seed: 1 }), reference: benchEncoder({ ...spec, seed: 2 }), candidates },
-      config,
-      { providers: "auto", threads },
-    );
-    const { target, reference, augmenter } = prepared.context;
+    const points = Math.max(3, Math.round(c.points * scale));
+    const { target, reference } = c.models();
+    writeFileSync(join(dir, "target.onnx"), target);
+    writeFileSync(join(dir, "reference.onnx"), reference);
+    await writeImages(join(dir, "images"), points, c.source);
+    const common = { target: join(dir, "target.onnx"), reference: join(dir, "reference.onnx"), size: c.size, pairs: K, providers };
     const perPoint = 2 * K;
-    const n = batchSize * perPoint;
-    const views = new Float32Array(n * target.viewSize);
-    for (let i = 0; i < views.length; i++) views[i] = Math.sin(i) * 0.5;
 
-    // Warm-up: first runs allocate arenas and pick kernels.
-    await target.embed(views, n);
-    await reference.embed(views, n);
-    await measurePoints(prepared.context, { from: 0, to: Math.min(batchSize, points) });
-
-    // Augmentation alone, for the breakdown.
-    const image = await candidates.load(0);
-    const { sampleViewsForPoint } = await import("../src/core/view-params.ts");
-    const params = sampleViewsForPoint(prepared.policy, "views", 0, "bench", K, { height: src, width: src }, { height: spec.size, width: spec.size });
-    let t0 = performance.now();
-    const augRuns = 5;
-    for (let r = 0; r < augRuns; r++) await augmenter.run(image, params);
-    const augmentMsPerView = (performance.now() - t0) / (augRuns * perPoint);
-
-    // Limit and audit, alternated over rounds (best of each) so that other load on the machine
-    // affects both alike. Limit: the two encoders alone, same batch, as many batches as the audit.
-    const batches = Math.ceil(points / batchSize);
-    let limitSec = Infinity;
-    let auditSec = Infinity;
-    for (let round = 0; round < rounds; round++) {
-      t0 = performance.now();
-      for (let b = 0; b < batches; b++) {
-        await target.embed(views, n);
-        await reference.embed(views, n);
-      }
-      limitSec = Math.min(limitSec, (performance.now() - t0) / 1000);
-      t0 = performance.now();
-      await measurePoints(prepared.context);
-      auditSec = Math.min(auditSec, (performance.now() - t0) / 1000);
+    // Threads, chosen by measurement on short runs: the fastest limit over 1…cores threads, and
+    // separately the fastest audit (its augmentation parallelizes differently from the encoders).
+    let limitThreads = 1;
+    let threads = 1;
+    let fastestLimit = 0;
+    let fastestAudit = 0;
+    const probePoints = Math.min(points, Math.max(4, Math.round(points / 8)));
+    for (let t = 1; t <= availableParallelism(); t++) {
+      const l = runChild({ ...common, mode: "limit", threads: t, viewsPerBatch: perPoint * 2, totalViews: perPoint * probePoints });
+      const a = runChild({ ...common, mode: "audit", threads: t, images: join(dir, "images"), preprocessing: c.preprocessing, points: probePoints, batchSize: 8 });
+      process.stderr.write(`  ${c.name}: ${t} thread(s): limit ${l.viewsPerSec.toFixed(1)} views/s, audit ${a.viewsPerSec.toFixed(1)} views/s\n`);
+      if (l.viewsPerSec > fastestLimit) [fastestLimit, limitThreads] = [l.viewsPerSec, t];
+      if (a.viewsPerSec > fastestAudit) [fastestAudit, threads] = [a.viewsPerSec, t];
     }
-    const limitViewsPerSec = (batches * n) / limitSec;
-    await prepared.release();
-    await candidates.close();
+
+    // The audit alone: batch size planned from the memory budget, peak RSS, points/s.
+    const audit = runChild({ ...common, mode: "audit", threads, images: join(dir, "images"), preprocessing: c.preprocessing });
+    process.stderr.write(`  ${c.name}: audit ${audit.viewsPerSec.toFixed(1)} views/s, batch ${audit.batchSize}, peak RSS ${(audit.peakRss / 2 ** 20).toFixed(0)} MiB\n`);
+    // The ratio: audit and limit interleaved batch by batch at that batch size; best of rounds.
+    let best: ChildResult | undefined;
+    for (let r = 0; r < rounds; r++) {
+      const x = runChild({ ...common, mode: "ratio", threads, limitThreads, images: join(dir, "images"), preprocessing: c.preprocessing, batchSize: audit.batchSize });
+      process.stderr.write(`  ${c.name} round ${r + 1}: audit ${x.viewsPerSec.toFixed(1)} views/s, limit ${x.limitViewsPerSec!.toFixed(1)} views/s\n`);
+      if (!best || x.viewsPerSec / x.limitViewsPerSec! > best.viewsPerSec / best.limitViewsPerSec!) best = x;
+    }
     return {
-      encoder: name,
+      name: c.name,
       points,
-      viewsPerPoint: perPoint,
-      limitViewsPerSec,
-      auditViewsPerSec: (points * perPoint) / auditSec,
-      auditPointsPerSec: points / auditSec,
-      augmentMsPerView,
+      threads,
+      limitThreads,
+      batch: audit.batchSize ?? 0,
+      limit: best!.limitViewsPerSec!,
+      audit: best!.viewsPerSec,
+      pointsPerSec: audit.pointsPerSec ?? 0,
+      peakRssMiB: audit.peakRss / 2 ** 20,
+      pipeline: audit.pipeline?.mode ?? "?",
+      provider: audit.provider ?? "?",
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const which = values.encoder === "both" ? ["resnet18", "tiny"] : [values.encoder!];
-const results: Result[] = [];
-for (const name of which) {
-  const spec = name === "resnet18" ? RESNET18_LIKE : TINY;
-  const points = values.points ? Number(values.points) : name === "resnet18" ? 8 : 256;
-  process.stderr.write(`bench: ${name} encoder (${spec.size}×${spec.size}), ${points} points × ${2 * K} views, batch ${batchSize} points…\n`);
-  results.push(await benchOne(name, spec, points));
+const chosen = values.encoder === "all" ? CASES : CASES.filter((c) => c.name === values.encoder);
+if (chosen.length === 0) throw new Error(`unknown --encoder ${values.encoder}; one of ${CASES.map((c) => c.name).join(", ")}, all`);
+const rows: Row[] = [];
+for (const c of chosen) {
+  process.stderr.write(`bench: ${c.name} (${c.size}×${c.size})…\n`);
+  rows.push(await benchCase(c));
 }
+const help = startupMs();
 
-const f = (x: number, d = 1) => x.toFixed(d).padStart(9);
-console.log(`\nsslmem bench — K=${K} pairs (${2 * K} views/point), batch ${batchSize} points, threads ${threads ?? "default"}, CPU`);
-console.log("encoder     points  limit views/s  audit views/s  audit points/s  augment ms/view   ratio");
-for (const r of results) {
-  const ratio = r.auditViewsPerSec / r.limitViewsPerSec;
+const pad = (s: string | number, n: number) => String(s).padStart(n);
+console.log(`\nsslmem bench — ${new Date().toISOString().slice(0, 10)}, K=${K} pairs (${2 * K} views/point), provider ${[...new Set(rows.map((r) => r.provider))].join("/")}, ${availableParallelism()} cores, best of ${rounds} rounds`);
+console.log("encoder    points threads(limit/audit) batch  limit views/s  audit views/s  ratio  peak RSS MiB  points/s  pipeline");
+for (const r of rows) {
+  const ratio = r.audit / r.limit;
   console.log(
-    `${r.encoder.padEnd(10)} ${String(r.points).padStart(6)}  ${f(r.limitViewsPerSec)}      ${f(r.auditViewsPerSec)}      ${f(r.auditPointsPerSec, 2)}       ${f(r.augmentMsPerView, 2)}    ${ratio.toFixed(2)}${r.encoder === "resnet18" ? (ratio >= 0.8 ? "  (target ≥ 0.80: met)" : "  (target ≥ 0.80: NOT met)") : ""}`,
+    `${r.name.padEnd(10)} ${pad(r.points, 6)} ${pad(`${r.limitThreads}/${r.threads}`, 21)} ${pad(r.batch, 5)}  ${pad(r.limit.toFixed(1), 13)}  ${pad(r.audit.toFixed(1), 13)}  ${ratio.toFixed(2)}  ${pad(r.peakRssMiB.toFixed(0), 12)}  ${pad(r.pointsPerSec.toFixed(2), 8)}  ${r.pipeline}${ratio >= 0.9 ? "" : "  (target ≥ 0.90 NOT met)"}`,
   );
 }
+console.log(`sslmem --help start-up: ${help.toFixed(0)} ms (median of 5, compiled dist/)`);

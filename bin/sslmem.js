@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-// Entry point of the `sslmem` command. The sources are TypeScript run through tsx's loader, so
-// `npm ci` is the whole build; `node_modules/.bin/sslmem` works right after it.
-import { register } from "tsx/esm/api";
+// Entry point of the `sslmem` command. It runs the compiled JavaScript in dist/ (built from src/
+// by `npm run build`, which `npm ci` runs through the `prepare` script), so no TypeScript loader
+// is part of a run: start-up stays fast and the address space small (see README, "Benchmarks").
+import { existsSync } from "node:fs";
 
-register();
-const { main } = await import("../src/cli/main.ts");
+const entry = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write("error: dist/ is missing; run `npm run build` (or `npm ci`) first\n");
+  process.exit(1);
+}
+const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { SslmemError } from "./core/errors.ts";
+import { DEFAULT_MEMORY_BUDGET, parseMemorySize } from "./engine/memory.ts";
 import { resolveIngestLimits, type IngestLimits } from "./data/limits.ts";
 
 const MiB = 1024 * 1024;
@@ -206,6 +207,21 @@ export const ConfigSchema = z
     /** ONNX Runtime intra-op threads; undefined = ORT's default. */
     threads: int(1, 1024).optional(),
     /**
+     * Resident memory an audit may use, e.g. "1.5G", "800M" (binary units); batches are sized to it
+     * from a measured probe batch (src/engine/memory.ts).
+     */
+    memoryBudget: z
+      .union([z.number(), z.string()])
+      .transform((v, ctx) => {
+        const bytes = typeof v === "number" ? v : parseMemorySize(v);
+        if (bytes === undefined || !Number.isSafeInteger(bytes) || bytes < 64 * 2 ** 20) {
+          ctx.addIssue({ code: "custom", message: "must be a size of at least 64M, e.g. 1.5G or 800M" });
+          return z.NEVER;
+        }
+        return bytes;
+      })
+      .default(DEFAULT_MEMORY_BUDGET),
+    /**
      * Where the engine measures: "worker" (a worker thread; the HTTP event loop stays responsive)
      * or "main" (inline, for debugging and for measuring the difference).
      */
@@ -260,6 +276,7 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   logLevel: "SSLMEM_LOG_LEVEL",
   providers: "SSLMEM_PROVIDERS",
   threads: "SSLMEM_THREADS",
+  memoryBudget: "SSLMEM_MEMORY_BUDGET",
   engineThread: "SSLMEM_ENGINE_THREAD",
   retentionHours: "SSLMEM_RETENTION_HOURS",
   retentionSweepSeconds: "SSLMEM_RETENTION_SWEEP_SECONDS",

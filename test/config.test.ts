@@ -23,6 +23,7 @@ describe("loadConfig", () => {
     assert.equal(c.providers, "auto");
     assert.equal(c.retentionHours, 0);
     assert.equal(c.threads, undefined);
+    assert.equal(c.memoryBudget, 1.5 * 2 ** 30, "1.5 GiB unless set");
     assert.deepEqual(c.ingest, DEFAULT_INGEST_LIMITS);
     assert.equal(c.limits.maxViews, 256);
   });
@@ -35,6 +36,7 @@ describe("loadConfig", () => {
         SSLMEM_AUTH: "disabled",
         SSLMEM_PROVIDERS: "cuda, cpu",
         SSLMEM_THREADS: "4",
+        SSLMEM_MEMORY_BUDGET: "2G",
         SSLMEM_RETENTION_HOURS: "72",
         SSLMEM_MAX_BLOB_BYTES: "1048576",
         SSLMEM_MAX_QUEUE: "5",
@@ -50,6 +52,7 @@ describe("loadConfig", () => {
     assert.equal(c.auth, "disabled");
     assert.deepEqual(c.providers, ["cuda", "cpu"]);
     assert.equal(c.threads, 4);
+    assert.equal(c.memoryBudget, 2 * 2 ** 30);
     assert.equal(c.retentionHours, 72);
     assert.equal(c.limits.maxBlobBytes, 1048576);
     assert.equal(c.limits.maxQueue, 9);
@@ -64,6 +67,8 @@ describe("loadConfig", () => {
     rejects(() => loadConfig({ SSLMEM_PORT: "70000" }), "SSLMEM_PORT");
     rejects(() => loadConfig({ SSLMEM_AUTH: "off" }), "SSLMEM_AUTH");
     rejects(() => loadConfig({ SSLMEM_MAX_QUEUE: "0" }), "SSLMEM_MAX_QUEUE");
+    rejects(() => loadConfig({ SSLMEM_MEMORY_BUDGET: "lots" }), "SSLMEM_MEMORY_BUDGET");
+    rejects(() => loadConfig({ SSLMEM_MEMORY_BUDGET: "1M" }), "SSLMEM_MEMORY_BUDGET");
     rejects(() => loadConfig({ SSLMEM_MAX_VIEWS: "5000" }), "SSLMEM_MAX_VIEWS");
     rejects(() => loadConfig({ SSLMEM_RETENTION_HOURS: "-1" }), "SSLMEM_RETENTION_HOURS");
     rejects(() => loadConfig({ SSLMEM_PROVIDERS: "CUDA" }), "SSLMEM_PROVIDERS");

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { AuditConfigSchema, type AuditConfig, type AuditConfigInput } from "../core/audit-config.ts";
 import { PRESET_NAMES } from "../core/policy.ts";
 import { SslmemError } from "../core/errors.ts";
+import { parseMemorySize } from "../engine/memory.ts";
 import { UsageError } from "./errors.ts";
 
 export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv", "markdown", "codequality"] as const;
@@ -33,6 +34,10 @@ export interface AuditCommand {
   token?: string;
   providers?: string[];
   threads?: number;
+  /** GPU ordinal (--device). */
+  deviceId?: number;
+  /** Bytes the audit may keep resident (--memory-budget); undefined = the engine's default. */
+  memoryBudget?: number;
   quiet: boolean;
 }
 
@@ -54,11 +59,15 @@ export const AUDIT_OPTIONS = {
   std: { type: "string" },
   pool: { type: "string" },
   "output-name": { type: "string" },
+  layers: { type: "string" },
   flag: { type: "string" },
   fpr: { type: "string" },
   fdr: { type: "string" },
   threshold: { type: "string" },
   "robust-z": { type: "string" },
+  precision: { type: "string" },
+  "memory-budget": { type: "string" },
+  device: { type: "string" },
   "batch-size": { type: "string" },
   format: { type: "string" },
   output: { type: "string", short: "o", multiple: true },
@@ -71,14 +80,14 @@ export const AUDIT_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function num(flag: string, v: string | undefined): number | undefined {
+export function num(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got '${v}'`);
   return n;
 }
 
-function triple(flag: string, v: string | undefined): [number, number, number] | undefined {
+export function triple(flag: string, v: string | undefined): [number, number, number] | undefined {
   if (v === undefined) return undefined;
   const parts = v.split(",").map((s) => Number(s.trim()));
   if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) {
@@ -87,21 +96,21 @@ function triple(flag: string, v: string | undefined): [number, number, number] |
   return parts as [number, number, number];
 }
 
-function pair(flag: string, v: string | undefined): [number, number] | undefined {
+export function pair(flag: string, v: string | undefined): [number, number] | undefined {
   if (v === undefined) return undefined;
   const parts = v.split(",").map((s) => Number(s.trim()));
   if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x))) throw new UsageError(`--${flag} takes two comma-separated numbers, e.g. 0,255`);
   return parts as [number, number];
 }
 
-function inputSize(v: string | undefined): { height: number; width: number } | undefined {
+export function inputSize(v: string | undefined): { height: number; width: number } | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d+)[xX](\d+)$/.exec(v.trim());
   if (!m) throw new UsageError(`--input-size takes HxW, e.g. 224x224; got '${v}'`);
   return { height: Number(m[1]), width: Number(m[2]) };
 }
 
-function augmentSetting(v: string | undefined): unknown {
+export function augmentSetting(v: string | undefined): unknown {
   if (v === undefined) return undefined;
   if ((PRESET_NAMES as readonly string[]).includes(v)) return v;
   if (v.endsWith(".json")) {
@@ -118,6 +127,16 @@ function augmentSetting(v: string | undefined): unknown {
     }
   }
   throw new UsageError(`--augment must be a preset (${PRESET_NAMES.join(", ")}) or a policy .json file; got '${v}'`);
+}
+
+/** `--layers auto` or `NAME[,NAME…]`, where a NAME may be `TARGET=REFERENCE`. */
+export function layerSelection(v: string | undefined): unknown {
+  if (v === undefined) return undefined;
+  if (v.trim() === "auto") return "auto";
+  return v.split(",").map((part) => {
+    const eq = part.indexOf("=");
+    return eq < 0 ? part.trim() : { target: part.slice(0, eq).trim(), reference: part.slice(eq + 1).trim() };
+  });
 }
 
 /** Parses `-o json=report.json`, `-o junit` (stdout), `-o report.json` (format from --format). */
@@ -165,12 +184,14 @@ export function configFromFlags(v: Record<string, string | boolean | string[] | 
     preprocessing: Object.fromEntries(Object.entries(preprocessing).filter(([, x]) => x !== undefined)),
     pool: s("pool"),
     outputName: s("output-name"),
+    layers: layerSelection(s("layers")),
     flag: s("flag"),
     fpr: num("fpr", s("fpr")),
     fdr: num("fdr", s("fdr")),
     threshold: num("threshold", s("threshold")),
     robustZ: num("robust-z", s("robust-z")),
     batchSize: num("batch-size", s("batch-size")),
+    precision: s("precision"),
   };
   const input = Object.fromEntries(Object.entries(raw).filter(([, x]) => x !== undefined)) as AuditConfigInput;
   const parsed = AuditConfigSchema.safeParse(input);
@@ -197,6 +218,15 @@ export function parseAuditCommand(argv: string[]): AuditCommand | "help" {
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
     throw new UsageError("--threads takes an integer from 1 to 256");
   }
+  const device = num("device", values.device as string | undefined);
+  if (device !== undefined && (!Number.isInteger(device) || device < 0 || device > 255)) {
+    throw new UsageError("--device takes a GPU ordinal from 0 to 255");
+  }
+  const budgetText = values["memory-budget"] as string | undefined;
+  const memoryBudget = budgetText === undefined ? undefined : parseMemorySize(budgetText);
+  if (budgetText !== undefined && (memoryBudget === undefined || memoryBudget < 64 * 2 ** 20)) {
+    throw new UsageError("--memory-budget takes a size of at least 64M, e.g. 1.5G, 800M or 2GiB");
+  }
   return {
     target: values.target as string,
     reference: values.reference as string,
@@ -210,6 +240,8 @@ export function parseAuditCommand(argv: string[]): AuditCommand | "help" {
     token: values.token as string | undefined,
     providers: (values.providers as string | undefined)?.split(",").map((x) => x.trim()).filter(Boolean),
     threads,
+    ...(device !== undefined ? { deviceId: device } : {}),
+    ...(memoryBudget !== undefined ? { memoryBudget } : {}),
     quiet: Boolean(values.quiet),
   };
 }
@@ -220,8 +252,8 @@ Usage:
   sslmem audit --target F.onnx --reference G.onnx --candidates PATH [options]
 
 Inputs:
-  --target FILE            encoder trained on the candidates (ONNX)
-  --reference FILE         encoder that never saw the candidates (ONNX)
+  --target FILE            encoder trained on the candidates (ONNX, or a TF.js model.json directory)
+  --reference FILE         encoder that never saw the candidates (ONNX or TF.js, as --target)
   --candidates PATH        directory of images (recursive), .tar, .tar.gz, .zip, or .npy uint8 [N,H,W,C]
   --controls PATH          points in neither training set (same forms); enables calibrated flags
   Each input may also be a reference, fetched once and cached by digest (~/.cache/sslmem):
@@ -241,9 +273,16 @@ Measurement:
   --mean a,b,c --std a,b,c per-channel normalization on the [0,1] scale
   --pool flatten|mean|cls  pooling of [N,T,D] / [N,C,H,W] outputs (default flatten)
   --output-name NAME       encoder output used as the representation (default: first)
-  --batch-size B           points per batch (default 8)
-  --providers LIST         execution providers, e.g. cuda,cpu (default: cuda if it loads, else cpu)
-  --threads N              ONNX Runtime intra-op threads per encoder
+  --layers auto|NAMES      LayerMem: also score these layers (ONNX value names, comma-separated,
+                           TARGET=REFERENCE when the encoders name them differently); auto = block
+                           outputs (residual additions, else the activation after each conv/linear)
+  --batch-size B           points per batch at most (default 8)
+  --memory-budget SIZE     resident memory the audit may use, e.g. 1.5G, 800M (default 1.5G);
+                           the batch size is planned from a measured probe batch
+  --precision fp32|fp16    encoder arithmetic (default fp32; fp16 pays off on cuda/webgpu)
+  --providers LIST         execution providers, e.g. cuda,cpu or webgpu (default: cuda if it loads, else cpu)
+  --device N               GPU ordinal for cuda (default 0)
+  --threads N              ONNX Runtime intra-op threads
 
 Flags:
   --flag fpr|fdr|robust|threshold   default fpr with controls, robust without

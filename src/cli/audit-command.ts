@@ -8,10 +8,10 @@ import type { ReportV1 } from "../core/report.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import { openPointSet } from "../data/sources.ts";
 import type { PointSet } from "../data/point-set.ts";
-import { describeAudit, finalizeAudit, prepareAudit } from "../engine/audit.ts";
+import { describeAudit, describeLayers, finalizeAudit, prepareAudit } from "../engine/audit.ts";
 import { measurePoints } from "../engine/measure.ts";
 import { resolveLocalInputs } from "../sources/local-inputs.ts";
-import type { EngineLogger } from "../engine/providers.ts";
+import { ProviderPreferenceSchema, type EngineLogger } from "../engine/providers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand } from "./audit-args.ts";
 import { EXIT } from "./errors.ts";
 import { applyGate, writeOutputs } from "./outputs.ts";
@@ -49,7 +49,35 @@ function stderrLogger(quiet: boolean): EngineLogger {
   };
 }
 
+/** Either encoder a TF.js model (a directory with model.json): each side in its own format. */
+async function runTfjsAudit(cmd: AuditCommand, dirs: { target: string | null; reference: string | null }): Promise<ReportV1> {
+  const { runMixedAudit } = await import("../engine/tfjs/mixed-audit.ts");
+  const source = async (role: "target" | "reference") => {
+    const dir = dirs[role];
+    return dir !== null ? { format: "tfjs" as const, dir } : { format: "onnx" as const, bytes: await readModel(cmd[role], role) };
+  };
+  const progress = createProgress({ quiet: cmd.quiet });
+  const candidates = await openPoints(cmd.candidates, "candidates");
+  const controls = cmd.controls ? await openPoints(cmd.controls, "controls") : undefined;
+  try {
+    return await runMixedAudit(
+      { target: await source("target"), reference: await source("reference") },
+      { candidates, ...(controls ? { controls } : {}) },
+      cmd.config,
+      { providers: ProviderPreferenceSchema.parse(cmd.providers?.length ? cmd.providers : "auto"), threads: cmd.threads, logger: stderrLogger(true), onProgress: (done, total) => progress.update("scoring", done, total) },
+      { id: `local-${randomUUID()}`, created: new Date() },
+    );
+  } finally {
+    progress.done();
+    await candidates.close();
+    await controls?.close();
+  }
+}
+
 export async function runLocalAudit(cmd: AuditCommand, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ReportV1> {
+  const { tfjsModelDir } = await import("../engine/tfjs/mixed-audit.ts");
+  const dirs = { target: await tfjsModelDir(cmd.target), reference: await tfjsModelDir(cmd.reference) };
+  if (dirs.target !== null || dirs.reference !== null) return runTfjsAudit(cmd, dirs);
   const progress = createProgress({ quiet: cmd.quiet });
   // References (oci://, models:/, hf://, https://…#sha256=) become paths of cached blobs.
   const { paths, sources } = await resolveLocalInputs(
@@ -63,6 +91,8 @@ export async function runLocalAudit(cmd: AuditCommand, env: Readonly<Record<stri
     const prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, {
       providers: cmd.providers && cmd.providers.length ? (cmd.providers as never) : "auto",
       threads: cmd.threads,
+      deviceId: cmd.deviceId,
+      memoryBudget: cmd.memoryBudget,
       // With the default (auto), falling back from cuda to cpu is expected, not worth a warning.
       logger: stderrLogger(cmd.quiet || !cmd.providers),
     });
@@ -72,7 +102,7 @@ export async function runLocalAudit(cmd: AuditCommand, env: Readonly<Record<stri
       });
       const described = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config);
       const audit = Object.keys(sources).length > 0 ? { ...described, sources } : described;
-      const { report } = finalizeAudit(audit, measurements, cmd.config);
+      const { report } = finalizeAudit(audit, measurements, cmd.config, describeLayers(prepared));
       progress.done(`scored ${measurements.length} points on ${prepared.providers.provider}`);
       return report;
     } finally {
@@ -93,6 +123,10 @@ export async function auditCommand(argv: string[]): Promise<number> {
   }
   let report: ReportV1;
   if (cmd.server) {
+    const { tfjsModelDir } = await import("../engine/tfjs/mixed-audit.ts");
+    if ((await tfjsModelDir(cmd.target)) !== null || (await tfjsModelDir(cmd.reference)) !== null) {
+      throw new SslmemError("invalid_config", "TF.js encoders are audited locally only; drop --server, or export the encoders to ONNX");
+    }
     const { runRemoteAudit } = await import("./remote-audit.ts");
     report = await runRemoteAudit(cmd);
   } else {

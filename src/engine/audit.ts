@@ -12,23 +12,38 @@ import { flagConfigFrom, flagPoints, type FlagOutcome } from "../core/flags.ts";
 import { resolvePolicy, type AugmentationPolicy } from "../core/policy.ts";
 import { buildReport, type ReportAuditInfo, type ReportV1 } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
+import type { LayerDescription } from "../core/layermem.ts";
 import type { PointSet } from "../data/point-set.ts";
-import { Augmenter } from "./augmenter.ts";
+import { augmentGraphOptions } from "./augmenter.ts";
+import { createBatchPipeline, type PipelineDescription } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
 import { loadEncoderPair, type EncoderPair } from "./load-encoders.ts";
 import { checkViewBudget, PointCatalog, type MeasureContext } from "./measure.ts";
-import { chooseProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
+import { DEFAULT_MEMORY_BUDGET, type BatchPlan } from "./memory.ts";
+import { chooseProviders, ortExecutionProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
 import type { SessionCache } from "./session.ts";
+import { resolveLayers, type ResolvedLayer } from "./layers.ts";
 import type { ValueSummary } from "./onnx/inspect.ts";
 
 export interface EngineSettings {
   /** "auto" (cuda when it loads, else cpu) or an explicit list. */
   providers: ProviderPreference;
+  /** GPU ordinal for cuda / tensorrt / dml (ORT's device_id); default: the provider's (0). */
+  deviceId?: number;
   /** ORT intra-op threads per session; default: the number of cores. */
   threads?: number;
   logger?: EngineLogger;
   /** Reuse encoder sessions across audits (the service keeps one per process). */
   cache?: SessionCache;
+  /**
+   * Bytes the audit may keep resident; batches are sized to it from a measured probe (memory.ts).
+   * Default DEFAULT_MEMORY_BUDGET; null: no budget, the configured batch size.
+   */
+  memoryBudget?: number | null;
+  /** Called once the batch size is planned from the memory probe (logs, benchmarks). */
+  onBatchPlan?: (plan: BatchPlan) => void;
+  /** "auto" (default): one composed graph per batch when the encoders compose; "chained": never compose. */
+  pipeline?: "auto" | "chained";
 }
 
 export interface AuditInputs {
@@ -43,12 +58,14 @@ export interface PreparedAudit {
   providers: ProviderChoice;
   encoders: EncoderPair;
   policy: AugmentationPolicy;
+  /** How batches run: one composed graph, or chained sessions and why. */
+  pipeline: PipelineDescription;
   release(): Promise<void>;
 }
 
 export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, engine: EngineSettings): Promise<PreparedAudit> {
   const logger = engine.logger ?? silentLogger;
-  const providers = await chooseProviders(engine.providers, { logger });
+  const providers = await chooseProviders(engine.providers, { logger, deviceId: engine.deviceId });
   const encoders = await loadEncoderPair(inputs.target, inputs.reference, {
     providers,
     intraOpThreads: engine.threads,
@@ -59,30 +76,70 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     pool: config.pool,
   });
   const policy = resolvePolicy(config.augment);
+  if (config.precision === "fp16" && providers.provider === "cpu") {
+    logger.warn({ precision: "fp16", provider: "cpu" }, "fp16 on the CPU provider runs through float32 kernels: scores at fp16 precision, no speed-up");
+  }
   const prep = encoders.preprocessing;
-  const augmenter = await Augmenter.create({
+  const augment = augmentGraphOptions({
     policy,
     out: { height: prep.height, width: prep.width },
     layout: prep.layout,
     mean: prep.mean,
     std: prep.std,
     range: prep.range,
-    executionProviders: [...providers.executionProviders],
-    sessionOptions: engine.threads ? { intraOpNumThreads: engine.threads } : undefined,
   });
+  const releaseEncoders = async () => {
+    if (!engine.cache) await Promise.all([encoders.target.release(), encoders.reference.release()]);
+  };
+  let pipeline;
+  let layers: ResolvedLayer[] | undefined;
+  try {
+    if (config.layers !== undefined) {
+      const sides = { target: { bytes: inputs.target, encoder: encoders.target }, reference: { bytes: inputs.reference, encoder: encoders.reference } };
+      layers = await resolveLayers(config.layers, sides.target, sides.reference, { pool: config.pool, executionProviders: ortExecutionProviders(providers), threads: engine.threads });
+      logger.info({ layers: layers.map((l) => l.name) }, "LayerMem layers");
+    }
+    pipeline = await createBatchPipeline({
+      augment,
+      target: { bytes: inputs.target, encoder: encoders.target },
+      reference: { bytes: inputs.reference, encoder: encoders.reference },
+      config,
+      providers,
+      threads: engine.threads,
+      logger,
+      forceChained: engine.pipeline === "chained" ? "chained pipeline requested" : undefined,
+      ...(layers ? { layers: { target: layers.map((l) => l.targetTap), reference: layers.map((l) => l.referenceTap) } } : {}),
+    });
+  } catch (e) {
+    await releaseEncoders();
+    throw e;
+  }
   const context: MeasureContext = {
     config,
     policy,
     target: encoders.target,
     reference: encoders.reference,
-    augmenter,
+    pipeline,
     catalog: new PointCatalog(inputs.candidates, inputs.controls),
+    ...(layers ? { layers } : {}),
   };
+  const budget = engine.memoryBudget === undefined ? DEFAULT_MEMORY_BUDGET : engine.memoryBudget;
+  if (budget !== null) {
+    context.memory = {
+      budget,
+      onPlan: (plan) => {
+        const fields = { budgetMiB: mib(plan.budget), perPointMiB: plan.perPoint && mib(plan.perPoint), baseMiB: plan.base && mib(plan.base), batchSize: plan.batchSize };
+        if (plan.note) logger.warn({ ...fields, note: plan.note }, "batch size from the memory budget");
+        else logger.info(fields, "batch size from the memory budget");
+        engine.onBatchPlan?.(plan);
+      },
+    };
+  }
   try {
     checkViewBudget(context);
   } catch (e) {
-    await augmenter.release();
-    if (!engine.cache) await Promise.all([encoders.target.release(), encoders.reference.release()]);
+    await pipeline.release();
+    await releaseEncoders();
     throw e;
   }
   return {
@@ -90,14 +147,28 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     providers,
     encoders,
     policy,
+    pipeline: pipeline.description,
     async release() {
-      await augmenter.release();
-      if (!engine.cache) {
-        await encoders.target.release();
-        await encoders.reference.release();
-      }
+      await pipeline.release();
+      await releaseEncoders();
     },
   };
+}
+
+/** What the report says about each measured layer (LayerMem), or undefined without layers. */
+export function describeLayers(prepared: PreparedAudit): LayerDescription[] | undefined {
+  return prepared.context.layers?.map((l) => ({
+    name: l.name,
+    target: l.target,
+    reference: l.reference,
+    final: l.final,
+    shape: l.targetTap.dims.slice(1),
+    dim: l.targetTap.dim,
+  }));
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
 }
 
 function encoderReportInfo(encoder: Encoder): ReportAuditInfo["target"] {
@@ -145,10 +216,11 @@ export function finalizeAudit(
   audit: ReportAuditInfo,
   measurements: readonly PointMeasurement[],
   config: AuditConfig,
+  layers?: readonly LayerDescription[],
 ): { report: ReportV1; flags: FlagOutcome } {
   const candidates = measurements.filter((m) => m.role === "candidate");
   const controls = measurements.filter((m) => m.role === "control");
   const flags = flagPoints(candidates, controls, flagConfigFrom(config, controls.length > 0));
   const { results, ...flagSummary } = flags;
-  return { report: buildReport({ audit, results, flag: flagSummary }), flags };
+  return { report: buildReport({ audit, results, flag: flagSummary, ...(layers ? { layers } : {}) }), flags };
 }

@@ -1,41 +1,56 @@
 /**
- * The augmentation graph (DESIGN.md §2): one ONNX graph, built here in TypeScript, that turns one
- * decoded source image and the host-sampled parameters of V views into encoder-ready tensors.
- * src/core/augment-reference.ts defines the pixels; this graph computes the same thing.
+ * The augmentation graph (DESIGN.md §2): one ONNX graph, built here in TypeScript, that turns a
+ * batch of decoded source images and the host-sampled parameters of all their views into
+ * encoder-ready tensors in one run. src/core/augment-reference.ts defines the pixels; this graph
+ * computes the same thing.
  *
- *   image uint8 [1,H,W,3] ─► float [1,3,H,W] ─► per view: Slice (crop, flip) + Resize ─► concat
+ *   sources uint8 [S,Hmax,Wmax,3] ─► rows: Gather + lerp ─► columns: MatMul ─► [V,3,oh,ow]
  *   ─► colour jitter ─► grayscale ─► blur ─► solarize ─► out = lo + (hi − lo)·(x − mean)/std
  *   ─► views [V,3,outH,outW] (NCHW) or [V,outH,outW,3] (NHWC)
  *
+ * Every dimension that depends on the batch (S sources, V views, the sources' padded size) is
+ * symbolic, so one graph (and one ONNX Runtime session) serves every batch of an audit, and the
+ * graph can be composed with the encoders (fused-graph.ts).
+ *
  * Design choices (why):
- * - Crop and resize are a Slice of the crop box and a bilinear half-pixel Resize per view: exactly
- *   torchvision's resized_crop (antialias off), and ~3× faster on CPU than one GridSample of all
- *   views. A flipped view slices its columns in reverse (half-pixel resizing commutes with
- *   mirroring). The source is never copied per view.
+ * - Sources of different sizes are packed into one [S,Hmax,Wmax,3] tensor (zero padding that no
+ *   view reads). Crop + bilinear resize (+ flip) is separable: each output row is a blend of two
+ *   source rows, each output column a blend of two columns (torchvision's resized_crop with
+ *   antialias off, as sourceCoordinates defines; a flip reverses the column order). The host
+ *   computes, per view, the two row indices and weights (global rows of the packed channel planes)
+ *   and a [Wmax, ow] column matrix with two non-zero weights per output column. The graph Gathers
+ *   and blends rows, then multiplies by the column matrix: no per-view nodes, and the result is in
+ *   the [V,3,oh,ow] layout with no transpose.
  * - Colour jitter applies a random permutation of four ops per view. Brightness, contrast and
  *   saturation are all one "blend stage": clip(f·x + (1 − f)·(α·gray(x) + β·mean(gray(x)))), with
  *   (α, β) = (0, 0) brightness, (0, 1) contrast, (1, 0) saturation — products by exact 0 and 1,
  *   so each computes exactly torchvision's formula, and f = 1 is the exact identity. The graph runs
  *   n blend stages, hue once, then n blend stages (n = number of cheap ops the policy uses); a
  *   view fills the stages before and after hue with its ops in its order, identities elsewhere.
- *   That costs 2n blend stages + 1 hue, against 4·(3 cheap ops + hue) for the obvious "evaluate all
- *   four ops at each of four positions and select". Hue uses Where(shift = 0) so an unused hue is
- *   exactly the identity too.
- * - Blur is a depthwise Conv with per-view kernels (views folded into channels, group = 3V), so V
- *   is fixed per graph. Kernels smaller than the graph's size are zero-padded (exact); a view
- *   without blur gets the unit impulse (exact).
- * - Stages the policy never uses are not built, so the 'none' and 'mae' presets cost a Slice and a
- *   Resize per view and a normalization.
+ *   Hue and grayscale are blended in by a 0/1 weight per view, so an unused one is exactly the
+ *   identity too.
+ * - Blur is separable and per view: two batched MatMuls with per-view [ow,ow] and [oh,oh] band
+ *   matrices into which the host folds the view's Gaussian kernel and the reflect padding. A view
+ *   without blur gets identity matrices (exact). A depthwise Conv would need the number of views
+ *   as its (static) group count.
+ * - Stages the policy never uses are not built, so the 'none' and 'mae' presets cost the crop and
+ *   resize and a normalization.
+ * - The graph is emitted at the opset of the models it is composed with (13 and up): the few ops
+ *   whose interface changed across those versions (Reduce*, Split) are written per opset.
  */
 import { SslmemError } from "../core/errors.ts";
 import type { RgbImage } from "../core/image.ts";
 import type { AugmentationOp, AugmentationPolicy } from "../core/policy.ts";
-import { GRAY_WEIGHTS, gaussianKernel1d } from "../core/augment-reference.ts";
+import { GRAY_WEIGHTS, gaussianKernel1d, reflectIndex, sourceCoordinates } from "../core/augment-reference.ts";
 import { blurKernelSize, JITTER_BRIGHTNESS, JITTER_CONTRAST, JITTER_HUE, JITTER_SATURATION, type Size, type ViewParams } from "../core/view-params.ts";
 import { elemTypeCode, GraphBuilder } from "./onnx/builder.ts";
 
 export type Layout = "NCHW" | "NHWC";
 type Rgb = readonly [number, number, number];
+
+/** Lowest opset the graph can be emitted at (Reduce* and Split interfaces of opset 13). */
+export const MIN_AUGMENT_OPSET = 13;
+export const DEFAULT_AUGMENT_OPSET = 17;
 
 /** The graph's stages, derived from a policy: only what some view may need is built. */
 export interface AugmentStages {
@@ -55,8 +70,6 @@ export function blendStageCount(stages: AugmentStages): number {
 
 export interface AugmentGraphOptions {
   stages: AugmentStages;
-  /** Views per run (fixed: the blur Conv's group count depends on it). */
-  views: number;
   out: Size;
   layout: Layout;
   /** Per-channel mean and std on the [0,1] scale, and the encoder's value range [lo, hi]. */
@@ -67,9 +80,15 @@ export interface AugmentGraphOptions {
 
 /** A graph input ready for an ORT tensor. */
 export interface PackedInput {
-  type: "float32" | "uint8" | "bool" | "int64";
-  data: Float32Array | Uint8Array | BigInt64Array;
+  type: "float32" | "uint8" | "bool" | "int64" | "int32";
+  data: Float32Array | Uint8Array | BigInt64Array | Int32Array;
   dims: number[];
+}
+
+/** One source image of a batch and the views to cut from it. */
+export interface SourceViews {
+  image: RgbImage;
+  views: readonly ViewParams[];
 }
 
 /** The stages some view of `policy` may need, at output size `out`. */
@@ -93,41 +112,69 @@ export function stagesForPolicy(policy: AugmentationPolicy, out: Size): AugmentS
   return { jitter: [...cheap].sort(), hue, grayscale, blurKernelSize: blur, solarize };
 }
 
-/** Builds the ONNX model (opset 17). Input and output names are fixed. */
-export function buildAugmentGraph(opts: AugmentGraphOptions): Uint8Array {
-  const { stages, views: V, out, layout } = opts;
+/** Ops whose interface depends on the opset the graph is emitted at. */
+export class OpsetOps {
+  constructor(
+    private readonly g: GraphBuilder,
+    readonly opset: number,
+  ) {
+    if (opset < MIN_AUGMENT_OPSET) throw new SslmemError("internal", `the augmentation graph needs opset ${MIN_AUGMENT_OPSET} or later, not ${opset}`);
+  }
+
+  /** Reduce* over `axes`: axes became an input in opset 13 (ReduceSum) and 18 (the others). */
+  reduce(op: "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin", x: string, axes: number[], keepdims: 0 | 1): string {
+    const axesAsInput = op === "ReduceSum" || this.opset >= 18;
+    return axesAsInput ? this.g.op1(op, [x, this.g.constInt64(axes)], { keepdims }) : this.g.op1(op, [x], { axes, keepdims });
+  }
+
+  /** Equal split along `axis` into `parts` outputs (opset 18 wants num_outputs). */
+  split(x: string, axis: number, parts: number): string[] {
+    return this.g.op("Split", [x], this.opset >= 18 ? { axis, num_outputs: parts } : { axis }, parts);
+  }
+}
+
+/** Names of the graph inputs (the standalone graph's; a composed graph prefixes nothing). */
+export const AUGMENT_INPUTS = {
+  sources: "sources",
+  rowIndex: ["row_index0", "row_index1"],
+  rowWeight: ["row_weight0", "row_weight1"],
+  columns: "columns",
+} as const;
+
+/**
+ * Emits the augmentation into `g` (declaring its inputs) and returns the name of the views value:
+ * [V,3,oh,ow] for NCHW, [V,oh,ow,3] for NHWC, normalized for the encoder.
+ */
+export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, opset: number): string {
+  const { stages, out, layout } = opts;
   const { height: oh, width: ow } = out;
-  const g = new GraphBuilder("sslmem_augment");
+  const ops = new OpsetOps(g, opset);
   // Constants are created on first use (GraphBuilder deduplicates them), so no stage leaves
   // unused initializers behind.
   const one = () => g.constFloat(1);
   const zero = () => g.constFloat(0);
   const clip01 = (t: string) => g.op1("Clip", [t, zero(), one()]);
+  const lerp = (a: string, wa: string, b: string, wb: string) => g.op1("Add", [g.op1("Mul", [a, wa]), g.op1("Mul", [b, wb])]);
 
-  // Source: uint8 NHWC → float NCHW in [0,1]. Transposing uint8 moves 4× fewer bytes.
-  const image = g.input("image", "uint8", [1, "height", "width", 3]);
-  const chw = g.op1("Transpose", [image], { perm: [0, 3, 1, 2] });
-  const src = g.op1("Div", [g.op1("Cast", [chw], { to: elemTypeCode("float") }), g.constFloat(255)]);
+  // Sources uint8 [S,Hmax,Wmax,3] → planes [S,3,Hmax,Wmax] → rows of one channel [S·3·Hmax, Wmax] in [0,1].
+  const sources = g.input(AUGMENT_INPUTS.sources, "uint8", ["sources", "source_height", "source_width", 3]);
+  const planes = g.op1("Transpose", [sources], { perm: [0, 3, 1, 2] });
+  const rows = g.op1("Div", [g.op1("Cast", [g.op1("Flatten", [planes], { axis: 3 })], { to: elemTypeCode("float") }), g.constFloat(255)]);
+  // Rows: view v's output row y of channel c blends source rows row_index0/1[v,c,y] ((s·3 + c)·Hmax + y).
+  // Gather indices are int32: the host fills them without BigInt conversions.
+  const rowIndex = AUGMENT_INPUTS.rowIndex.map((n) => g.input(n, "int32", ["views", 3, oh]));
+  const rowWeight = AUGMENT_INPUTS.rowWeight.map((n) => g.input(n, "float", ["views", 1, oh, 1]));
+  const byRow = lerp(g.op1("Gather", [rows, rowIndex[0]], { axis: 0 }), rowWeight[0], g.op1("Gather", [rows, rowIndex[1]], { axis: 0 }), rowWeight[1]); // [V,3,oh,Wmax]
+  // Columns: a per-view [Wmax, ow] matrix with the two column weights of each output column.
+  const columns = g.input(AUGMENT_INPUTS.columns, "float", ["views", 1, "source_width", ow]);
+  let x = g.op1("MatMul", [byRow, columns]); // [V,3,oh,ow]
 
-  // Crop (+ flip, as a reversed slice) then bilinear resize, per view; the views are concatenated.
-  const sliceStarts = g.input("crop_starts", "int64", [V, 2]);
-  const sliceEnds = g.input("crop_ends", "int64", [V, 2]);
-  const sliceSteps = g.input("crop_steps", "int64", [V, 2]);
-  const sizes = g.constInt64([1, 3, oh, ow]);
-  const perView: string[] = [];
-  for (let v = 0; v < V; v++) {
-    const row = (t: string) => g.op1("Gather", [t, g.constInt64(v, [])], { axis: 0 });
-    const crop = g.op1("Slice", [src, row(sliceStarts), row(sliceEnds), g.constInt64([2, 3]), row(sliceSteps)]);
-    perView.push(g.op1("Resize", [crop, "", "", sizes], { mode: "linear", coordinate_transformation_mode: "half_pixel" }));
-  }
-  let x = V === 1 ? perView[0] : g.op1("Concat", perView, { axis: 0 });
+  const gray = (t: string) => ops.reduce("ReduceSum", g.op1("Mul", [t, g.constFloat(GRAY_WEIGHTS, [1, 3, 1, 1])]), [1], 1);
 
-  const gray = (t: string) => g.op1("ReduceSum", [g.op1("Mul", [t, g.constFloat(GRAY_WEIGHTS, [1, 3, 1, 1])]), g.constInt64([1])], { keepdims: 1 });
-
-  // Blend stages (see the file comment). Input `jitter` [stages, 3, V,1,1,1]: factor f, α, β.
+  // Blend stages (see the file comment). Input `jitter` [stages, 3, V,1,1,1]: f, (1 − f)·α, (1 − f)·β.
   const usesGray = stages.jitter.includes(JITTER_SATURATION);
   const usesMean = stages.jitter.includes(JITTER_CONTRAST);
-  const blendParams = blendStageCount(stages) > 0 ? g.input("jitter", "float", [blendStageCount(stages), 3, V, 1, 1, 1]) : "";
+  const blendParams = blendStageCount(stages) > 0 ? g.input("jitter", "float", [blendStageCount(stages), 3, "views", 1, 1, 1]) : "";
   let nextStage = 0;
   const blendStages = (t: string, count: number) => {
     for (let i = 0; i < count; i++) {
@@ -135,14 +182,11 @@ export function buildAugmentGraph(opts: AugmentGraphOptions): Uint8Array {
       const param = (k: number) => g.op1("Gather", [params, g.constInt64(k, [])], { axis: 0 });
       const f = param(0);
       let blended = g.op1("Mul", [t, f]);
-      if (usesGray || usesMean) {
-        const grayT = gray(t);
-        const terms: string[] = [];
-        if (usesGray) terms.push(g.op1("Mul", [grayT, param(1)]));
-        if (usesMean) terms.push(g.op1("Mul", [g.op1("ReduceMean", [grayT], { axes: [1, 2, 3], keepdims: 1 }), param(2)]));
-        const target = terms.length === 2 ? g.op1("Add", terms) : terms[0];
-        blended = g.op1("Add", [blended, g.op1("Mul", [target, g.op1("Sub", [one(), f])])]);
-      }
+      // (1 − f)·α and (1 − f)·β come from the host: α, β ∈ {0, 1}, so each term is exactly
+      // (1 − f)·gray or (1 − f)·mean, or exactly 0.
+      const grayT = usesGray || usesMean ? gray(t) : "";
+      if (usesGray) blended = g.op1("Add", [blended, g.op1("Mul", [grayT, param(1)])]);
+      if (usesMean) blended = g.op1("Add", [blended, g.op1("Mul", [ops.reduce("ReduceMean", grayT, [1, 2, 3], 1), param(2)])]);
       t = clip01(blended);
     }
     return t;
@@ -150,27 +194,26 @@ export function buildAugmentGraph(opts: AugmentGraphOptions): Uint8Array {
 
   x = blendStages(x, stages.jitter.length);
   if (stages.hue) {
-    const shift = g.input("hue", "float", [V, 1, 1, 1]);
-    x = g.op1("Where", [g.op1("Equal", [shift, zero()]), x, adjustHue(g, x, shift)]);
+    const shift = g.input("hue", "float", ["views", 1, 1, 1]);
+    // x + used·(hue(x) − x): a view without hue (used = 0) keeps x exactly (0·finite = 0), at the
+    // cost of elementwise ops (a broadcast Where over the views tensor is several times slower).
+    const used = g.op1("Cast", [g.op1("Not", [g.op1("Equal", [shift, zero()])])], { to: elemTypeCode("float") });
+    x = g.op1("Add", [x, g.op1("Mul", [used, g.op1("Sub", [adjustHue(g, ops, x, shift), x])])]);
     x = blendStages(x, stages.jitter.length);
   }
   if (stages.grayscale) {
-    const flag = g.input("grayscale", "bool", [V, 1, 1, 1]);
-    x = g.op1("Where", [flag, gray(x), x]);
+    // flag ∈ {0, 1}: x + flag·(gray(x) − x), exactly x when the flag is 0.
+    const flag = g.input("grayscale", "float", ["views", 1, 1, 1]);
+    x = g.op1("Add", [x, g.op1("Mul", [flag, g.op1("Sub", [gray(x), x])])]);
   }
   if (stages.blurKernelSize > 0) {
-    const k = stages.blurKernelSize;
-    const r = (k - 1) / 2;
-    const kh = g.input("blur_h", "float", [3 * V, 1, 1, k]);
-    const kv = g.input("blur_v", "float", [3 * V, 1, k, 1]);
-    let y = g.op1("Reshape", [x, g.constInt64([1, 3 * V, oh, ow])]);
-    y = g.op1("Pad", [y, g.constInt64([0, 0, r, r, 0, 0, r, r])], { mode: "reflect" });
-    y = g.op1("Conv", [y, kh], { group: 3 * V, kernel_shape: [1, k] });
-    y = g.op1("Conv", [y, kv], { group: 3 * V, kernel_shape: [k, 1] });
-    x = g.op1("Reshape", [y, g.constInt64([V, 3, oh, ow])]);
+    // Rows first, then columns, as the reference: x·Bhᵀ then Bv·x, per view.
+    const bh = g.input("blur_h", "float", ["views", 1, ow, ow]);
+    const bv = g.input("blur_v", "float", ["views", 1, oh, oh]);
+    x = g.op1("MatMul", [bv, g.op1("MatMul", [x, bh])]);
   }
   if (stages.solarize) {
-    const threshold = g.input("solarize", "float", [V, 1, 1, 1]);
+    const threshold = g.input("solarize", "float", ["views", 1, 1, 1]);
     x = g.op1("Where", [g.op1("GreaterOrEqual", [x, threshold]), g.op1("Sub", [one(), x]), x]);
   }
 
@@ -181,23 +224,26 @@ export function buildAugmentGraph(opts: AugmentGraphOptions): Uint8Array {
   if (a.some((v) => v !== 1) || b.some((v) => v !== 0)) {
     x = g.op1("Add", [g.op1("Mul", [x, g.constFloat(a, [1, 3, 1, 1])]), g.constFloat(b, [1, 3, 1, 1])]);
   }
-  if (layout === "NHWC") {
-    g.op1("Transpose", [x], { perm: [0, 2, 3, 1] }, "views");
-    g.output("views", "float", [V, oh, ow, 3]);
-  } else {
-    g.op1("Identity", [x], {}, "views");
-    g.output("views", "float", [V, 3, oh, ow]);
-  }
-  return g.toModelBytes({ opset: 17 });
+  return layout === "NHWC" ? g.op1("Transpose", [x], { perm: [0, 2, 3, 1] }) : x;
+}
+
+/** The standalone augmentation model: the inputs of packAugmentInputs in, `views` out. */
+export function buildAugmentGraph(opts: AugmentGraphOptions, opset = DEFAULT_AUGMENT_OPSET): Uint8Array {
+  const g = new GraphBuilder("sslmem_augment");
+  const views = emitAugmentation(g, opts, opset);
+  const { height: oh, width: ow } = opts.out;
+  g.op1("Identity", [views], {}, "views");
+  g.output("views", "float", opts.layout === "NHWC" ? ["views", oh, ow, 3] : ["views", 3, oh, ow]);
+  return g.toModelBytes({ opset });
 }
 
 /** torchvision adjust_hue (_rgb2hsv, shift mod 1, _hsv2rgb) on x [V,3,H,W]; shift [V,1,1,1]. */
-function adjustHue(g: GraphBuilder, x: string, shift: string): string {
+function adjustHue(g: GraphBuilder, ops: OpsetOps, x: string, shift: string): string {
   const c = (v: number) => g.constFloat(v);
   const op = (type: string, inputs: string[], attrs = {}) => g.op1(type, inputs, attrs);
-  const [r, gr, b] = g.op("Split", [x], { axis: 1 }, 3);
-  const maxc = op("ReduceMax", [x], { axes: [1], keepdims: 1 });
-  const minc = op("ReduceMin", [x], { axes: [1], keepdims: 1 });
+  const [r, gr, b] = ops.split(x, 1, 3);
+  const maxc = ops.reduce("ReduceMax", x, [1], 1);
+  const minc = ops.reduce("ReduceMin", x, [1], 1);
   const eqc = op("Equal", [maxc, minc]);
   const cr = op("Sub", [maxc, minc]);
   const s = op("Div", [cr, op("Where", [eqc, c(1), maxc])]);
@@ -243,98 +289,159 @@ function missingStage(stage: string): SslmemError {
   return new SslmemError("internal", `a view needs the ${stage} stage, which this augmentation graph was built without (views sampled from another policy?)`);
 }
 
-/** Graph inputs for one source image and its views. */
-export function packViewInputs(opts: AugmentGraphOptions, image: RgbImage, views: readonly ViewParams[]): Record<string, PackedInput> {
-  const { stages, views: V, out } = opts;
-  const { height: oh, width: ow } = out;
+/** Checks an image's buffer against its size. */
+function checkImage(image: RgbImage): void {
   const { height: H, width: W } = image;
   if (!Number.isInteger(H) || !Number.isInteger(W) || H < 1 || W < 1 || image.data.length !== H * W * 3) {
     throw new SslmemError("image_invalid", `image data must hold height×width×3 bytes (${H}×${W})`);
   }
-  if (views.length !== V) throw new SslmemError("internal", `augmentation graph built for ${V} views, got ${views.length}`);
+}
 
-  const starts = new BigInt64Array(2 * V);
-  const ends = new BigInt64Array(2 * V);
-  const steps = new BigInt64Array(2 * V);
+/**
+ * Writes the row-major band matrix [n,n] of a 1-D blur with reflect padding (out = M·in, or its
+ * transpose) into a zeroed `into` at `offset`. A kernel of one tap is the identity.
+ */
+function blurMatrix(kernel: Float64Array, n: number, into: Float32Array, offset: number, transpose: boolean): void {
+  const half = (kernel.length - 1) / 2;
+  for (let o = 0; o < n; o++) {
+    for (let t = 0; t < kernel.length; t++) {
+      const i = reflectIndex(o + t - half, n);
+      into[offset + (transpose ? i * n + o : o * n + i)] += kernel[t];
+    }
+  }
+}
+
+/**
+ * Graph inputs for a batch: every source image with its views, packed (views in order: all of the
+ * first image's, then the second's…).
+ */
+export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly SourceViews[]): Record<string, PackedInput> {
+  const { stages, out } = opts;
+  const { height: oh, width: ow } = out;
+  for (const { image } of batch) checkImage(image);
+  const S = batch.length;
+  const V = batch.reduce((n, b) => n + b.views.length, 0);
+  if (S === 0 || V === 0) throw new SslmemError("internal", "an augmentation batch needs at least one image and one view");
+  const Hmax = Math.max(...batch.map((b) => b.image.height));
+  const Wmax = Math.max(...batch.map((b) => b.image.width));
+
+  const sources = new Uint8Array(S * Hmax * Wmax * 3);
+  batch.forEach(({ image }, s) => {
+    const rowBytes = image.width * 3;
+    if (image.width === Wmax) sources.set(image.data, s * Hmax * Wmax * 3);
+    else for (let y = 0; y < image.height; y++) sources.set(image.data.subarray(y * rowBytes, (y + 1) * rowBytes), (s * Hmax + y) * Wmax * 3);
+  });
+
+  const rowIndex = [new Int32Array(V * 3 * oh), new Int32Array(V * 3 * oh)];
+  const rowWeight = [new Float32Array(V * oh), new Float32Array(V * oh)];
+  const columns = new Float32Array(V * Wmax * ow);
   const nStages = blendStageCount(stages);
   const n = stages.jitter.length;
-  // Blend parameters [stage][f, α, β][view]; identity (f = 1, α = β = 0) by default.
+  // Blend parameters [stage][f, (1 − f)·α, (1 − f)·β][view]; identity (f = 1, 0, 0) by default.
   const blend = new Float32Array(nStages * 3 * V);
   for (let i = 0; i < nStages; i++) blend.fill(1, i * 3 * V, i * 3 * V + V);
   const hue = new Float32Array(V);
-  const grayscale = new Uint8Array(V);
+  const grayscale = new Float32Array(V);
   const k = stages.blurKernelSize;
-  const blur = new Float32Array(3 * V * k);
+  const blurH = k > 0 ? new Float32Array(V * ow * ow) : undefined;
+  const blurV = k > 0 ? new Float32Array(V * oh * oh) : undefined;
   const solarize = new Float32Array(V).fill(2); // > 1: never triggers
 
-  views.forEach((view, v) => {
-    const { crop } = view;
-    const whole = [crop.top, crop.left, crop.height, crop.width].every(Number.isInteger);
-    if (!whole || crop.top < 0 || crop.left < 0 || crop.height < 1 || crop.width < 1 || crop.top + crop.height > H || crop.left + crop.width > W) {
-      throw new SslmemError("internal", "view crop lies outside the source image (views sampled for another image?)");
-    }
-    // Rows [top, top + height); columns [left, left + width), reversed when flipped: bilinear
-    // half-pixel resizing commutes with mirroring, so mirroring the crop mirrors the view.
-    // A reversed slice runs from right − 1 down to left; its end, left − 1, is written as
-    // left − 1 − W so that left = 0 does not read as the index −1 (= W − 1).
-    starts.set([BigInt(crop.top), BigInt(view.flip ? crop.left + crop.width - 1 : crop.left)], 2 * v);
-    ends.set([BigInt(crop.top + crop.height), BigInt(view.flip ? crop.left - 1 - W : crop.left + crop.width)], 2 * v);
-    steps.set([1n, view.flip ? -1n : 1n], 2 * v);
-
-    if (view.jitter) {
-      const j = view.jitter;
-      const factorOf = [j.brightness, j.contrast, j.saturation];
-      // Stage index of the next cheap op: 0…n−1 before hue, n…2n−1 after it.
-      let stage = 0;
-      for (const op of j.order) {
-        if (op === JITTER_HUE) {
-          if (j.hue === 0) continue;
-          if (!stages.hue) throw missingStage("hue");
-          hue[v] = j.hue;
-          stage = n;
-          continue;
-        }
-        if (factorOf[op] === 1) continue;
-        if (!stages.jitter.includes(op)) throw missingStage("colour-jitter");
-        const at = (k: number) => (stage * 3 + k) * V + v;
-        blend[at(0)] = factorOf[op];
-        blend[at(1)] = op === JITTER_SATURATION ? 1 : 0;
-        blend[at(2)] = op === JITTER_CONTRAST ? 1 : 0;
-        stage++;
+  let v = 0;
+  batch.forEach(({ image, views }, s) => {
+    const { height: H, width: W } = image;
+    for (const view of views) {
+      const { crop } = view;
+      const whole = [crop.top, crop.left, crop.height, crop.width].every(Number.isInteger);
+      if (!whole || crop.top < 0 || crop.left < 0 || crop.height < 1 || crop.width < 1 || crop.top + crop.height > H || crop.left + crop.width > W) {
+        throw new SslmemError("internal", "view crop lies outside the source image (views sampled for another image?)");
       }
-    }
-    if (view.grayscale) {
-      if (!stages.grayscale) throw missingStage("grayscale");
-      grayscale[v] = 1;
-    }
-    if (k > 0) {
-      const kernel = new Float64Array(k);
-      if (view.blur) {
-        const size = view.blur.kernelSize;
-        if (!Number.isInteger(size) || size % 2 !== 1) throw new SslmemError("internal", `blur kernel size must be odd, got ${size}`);
-        if (size > k) throw missingStage(`blur (kernel ${size})`);
-        kernel.set(gaussianKernel1d(size, view.blur.sigma), (k - size) / 2);
-      } else kernel[(k - 1) / 2] = 1;
-      for (let ch = 0; ch < 3; ch++) blur.set(kernel, (3 * v + ch) * k);
-    } else if (view.blur) throw missingStage("blur");
-    if (view.solarize) {
-      if (!stages.solarize) throw missingStage("solarize");
-      solarize[v] = view.solarize.threshold;
+      // Bilinear taps as the reference computes them: floor of the clamped source coordinate and
+      // the next pixel (clamped to the image), weights 1 − frac and frac.
+      const ys = sourceCoordinates(crop.top, crop.height, oh, false);
+      for (let y = 0; y < oh; y++) {
+        const y0 = Math.floor(ys[y]);
+        const y1 = Math.min(y0 + 1, H - 1);
+        const wy = ys[y] - y0;
+        for (let c = 0; c < 3; c++) {
+          rowIndex[0][(v * 3 + c) * oh + y] = (s * 3 + c) * Hmax + y0;
+          rowIndex[1][(v * 3 + c) * oh + y] = (s * 3 + c) * Hmax + y1;
+        }
+        rowWeight[0][v * oh + y] = 1 - wy;
+        rowWeight[1][v * oh + y] = wy;
+      }
+      const xs = sourceCoordinates(crop.left, crop.width, ow, view.flip);
+      const base = v * Wmax * ow;
+      for (let x = 0; x < ow; x++) {
+        const x0 = Math.floor(xs[x]);
+        const x1 = Math.min(x0 + 1, W - 1);
+        const wx = xs[x] - x0;
+        columns[base + x0 * ow + x] += 1 - wx;
+        columns[base + x1 * ow + x] += wx;
+      }
+
+      if (view.jitter) {
+        const j = view.jitter;
+        const factorOf = [j.brightness, j.contrast, j.saturation];
+        // Stage index of the next cheap op: 0…n−1 before hue, n…2n−1 after it.
+        let stage = 0;
+        for (const op of j.order) {
+          if (op === JITTER_HUE) {
+            if (j.hue === 0) continue;
+            if (!stages.hue) throw missingStage("hue");
+            hue[v] = j.hue;
+            stage = n;
+            continue;
+          }
+          if (factorOf[op] === 1) continue;
+          if (!stages.jitter.includes(op)) throw missingStage("colour-jitter");
+          const at = (q: number) => (stage * 3 + q) * V + v;
+          const f = Math.fround(factorOf[op]);
+          const complement = Math.fround(1 - f); // as float32 1 − f in the graph
+          blend[at(0)] = f;
+          blend[at(1)] = op === JITTER_SATURATION ? complement : 0;
+          blend[at(2)] = op === JITTER_CONTRAST ? complement : 0;
+          stage++;
+        }
+      }
+      if (view.grayscale) {
+        if (!stages.grayscale) throw missingStage("grayscale");
+        grayscale[v] = 1;
+      }
+      if (blurH && blurV) {
+        let kernel: Float64Array = Float64Array.of(1);
+        if (view.blur) {
+          const size = view.blur.kernelSize;
+          if (!Number.isInteger(size) || size % 2 !== 1) throw new SslmemError("internal", `blur kernel size must be odd, got ${size}`);
+          if (size > k) throw missingStage(`blur (kernel ${size})`);
+          kernel = gaussianKernel1d(size, view.blur.sigma);
+        }
+        // x·Bhᵀ blurs rows: Bh is stored transposed; Bv·x blurs columns.
+        blurMatrix(kernel, ow, blurH, v * ow * ow, true);
+        blurMatrix(kernel, oh, blurV, v * oh * oh, false);
+      } else if (view.blur) throw missingStage("blur");
+      if (view.solarize) {
+        if (!stages.solarize) throw missingStage("solarize");
+        solarize[v] = view.solarize.threshold;
+      }
+      v++;
     }
   });
 
   const inputs: Record<string, PackedInput> = {
-    image: { type: "uint8", data: image.data, dims: [1, H, W, 3] },
-    crop_starts: { type: "int64", data: starts, dims: [V, 2] },
-    crop_ends: { type: "int64", data: ends, dims: [V, 2] },
-    crop_steps: { type: "int64", data: steps, dims: [V, 2] },
+    [AUGMENT_INPUTS.sources]: { type: "uint8", data: sources, dims: [S, Hmax, Wmax, 3] },
   };
+  for (let i = 0; i < 2; i++) {
+    inputs[AUGMENT_INPUTS.rowIndex[i]] = { type: "int32", data: rowIndex[i], dims: [V, 3, oh] };
+    inputs[AUGMENT_INPUTS.rowWeight[i]] = { type: "float32", data: rowWeight[i], dims: [V, 1, oh, 1] };
+  }
+  inputs[AUGMENT_INPUTS.columns] = { type: "float32", data: columns, dims: [V, 1, Wmax, ow] };
   if (nStages > 0) inputs.jitter = { type: "float32", data: blend, dims: [nStages, 3, V, 1, 1, 1] };
   if (stages.hue) inputs.hue = { type: "float32", data: hue, dims: [V, 1, 1, 1] };
-  if (stages.grayscale) inputs.grayscale = { type: "bool", data: grayscale, dims: [V, 1, 1, 1] };
-  if (k > 0) {
-    inputs.blur_h = { type: "float32", data: blur, dims: [3 * V, 1, 1, k] };
-    inputs.blur_v = { type: "float32", data: blur, dims: [3 * V, 1, k, 1] };
+  if (stages.grayscale) inputs.grayscale = { type: "float32", data: grayscale, dims: [V, 1, 1, 1] };
+  if (blurH && blurV) {
+    inputs.blur_h = { type: "float32", data: blurH, dims: [V, 1, ow, ow] };
+    inputs.blur_v = { type: "float32", data: blurV, dims: [V, 1, oh, oh] };
   }
   if (stages.solarize) inputs.solarize = { type: "float32", data: solarize, dims: [V, 1, 1, 1] };
   return inputs;

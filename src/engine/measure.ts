@@ -1,9 +1,10 @@
 /**
- * The batch pipeline: points → decoded images → seeded view parameters → augmentation graph →
- * both encoders on the same views → per-pair distances → per-point measurements.
+ * The audit loop: points → decoded images → seeded view parameters → one run of the batch
+ * pipeline (batch-pipeline.ts: augmentation, both encoders on the same views, per-pair distances,
+ * on the execution provider) → per-point measurements.
  *
  * Memory is bounded by one batch (plus the decoded images of the next one, prefetched while the
- * encoders run), never by the number of points. Every random number of a view is keyed by
+ * batch runs), never by the number of points. Every random number of a view is keyed by
  * (seed, point id, view index), and each point's views go through the encoders as their own rows,
  * so a point's measurement does not depend on the batch size, the range or the order of points.
  */
@@ -12,11 +13,14 @@ import { SslmemError } from "../core/errors.ts";
 import type { PointRole, RgbImage } from "../core/image.ts";
 import type { AugmentationPolicy } from "../core/policy.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
-import { measurePoint, pointDistances, viewsPerPoint } from "../core/sslmem.ts";
+import { measurePoint, viewsPerPoint } from "../core/sslmem.ts";
 import { sampleViewsForPoint } from "../core/view-params.ts";
 import type { PointSet } from "../data/point-set.ts";
-import type { Augmenter } from "./augmenter.ts";
+import type { BatchPipeline } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
+import { measureLayer } from "../core/layermem.ts";
+import type { ResolvedLayer } from "./layers.ts";
+import { measurePeak, planBatchSize, type BatchPlan } from "./memory.ts";
 
 /** One measured point with its global index (candidates first, then controls). */
 export interface IndexedMeasurement extends PointMeasurement {
@@ -55,8 +59,12 @@ export interface MeasureContext {
   policy: AugmentationPolicy;
   target: Encoder;
   reference: Encoder;
-  augmenter: Augmenter;
+  pipeline: BatchPipeline;
   catalog: PointCatalog;
+  /** LayerMem: the layers measured besides the representation (layers.ts), in order. */
+  layers?: readonly ResolvedLayer[];
+  /** Batch size from a memory budget (memory.ts); without it, the configured batch size. */
+  memory?: { budget: number; plan?: BatchPlan; onPlan?: (plan: BatchPlan) => void };
 }
 
 export interface MeasureOptions {
@@ -100,35 +108,78 @@ async function loadBatch(catalog: PointCatalog, indices: number[]): Promise<Load
  * or nothing when `onBatch` receives them.
  */
 export async function measurePoints(ctx: MeasureContext, options: MeasureOptions = {}): Promise<IndexedMeasurement[]> {
-  const { config, catalog } = ctx;
+  const { catalog } = ctx;
   const from = options.from ?? 0;
   const to = Math.min(options.to ?? catalog.size, catalog.size);
   const todo: number[] = [];
   for (let i = from; i < to; i++) if (!options.skip?.(i)) todo.push(i);
-  const batches: number[][] = [];
-  for (let i = 0; i < todo.length; i += config.batchSize) batches.push(todo.slice(i, i + config.batchSize));
+  let taken = 0;
+  const take = (n: number) => todo.slice(taken, (taken += n));
+  const load = (indices: number[]) => {
+    if (indices.length === 0) return undefined;
+    const loading = loadBatch(catalog, indices);
+    loading.catch(() => {}); // surfaced when awaited; avoid an unhandled rejection meanwhile
+    return loading;
+  };
 
   const out: IndexedMeasurement[] = [];
   const keep = !options.onBatch;
-  // A batch whose views would not fit the memory budget is measured a few points at a time.
-  const perChunk = pointsPerChunk(ctx);
+  const sizer = batchSizer(ctx);
   let done = 0;
   options.onProgress?.(0, todo.length);
-  let next: Promise<LoadedPoint[]> | undefined = batches.length ? loadBatch(catalog, batches[0]) : undefined;
-  for (let b = 0; b < batches.length; b++) {
+  let next = load(take(sizer.next()));
+  while (next) {
     throwIfAborted(options.signal);
-    const points = await next!;
-    // Decode the next batch (sharp, on libuv's pool) while this one is augmented and embedded.
-    next = b + 1 < batches.length ? loadBatch(catalog, batches[b + 1]) : undefined;
-    next?.catch(() => {}); // surfaced when awaited; avoid an unhandled rejection meanwhile
-    const rows: IndexedMeasurement[] = [];
-    for (let i = 0; i < points.length; i += perChunk) rows.push(...(await measureBatch(ctx, points.slice(i, i + perChunk), options.signal)));
+    const points = await next;
+    let rows: IndexedMeasurement[];
+    if (sizer.probing) {
+      // The next batch's size depends on this batch's measured memory: no prefetch while probing.
+      const measured = await measurePeak(() => measureBatch(ctx, points, options.signal));
+      sizer.record(points.length, measured.peak);
+      rows = measured.value;
+      next = load(take(sizer.next()));
+    } else {
+      // Decode the next batch (sharp, on libuv's pool) while this one runs.
+      next = load(take(sizer.next()));
+      rows = await measureBatch(ctx, points, options.signal);
+    }
     if (keep) out.push(...rows);
     else await options.onBatch!(rows);
     done += rows.length;
     options.onProgress?.(done, todo.length);
   }
   return out;
+}
+
+/**
+ * Points per batch: the configured batch size, capped by the views' size (MAX_VIEW_VALUES); with a
+ * memory budget, a one-point and a two-point probe batch first, then the planned size (memory.ts).
+ * The plan is kept on the context, so later ranges of the same prepared audit reuse it.
+ */
+function batchSizer(ctx: MeasureContext) {
+  const cap = pointsPerChunk(ctx);
+  const memory = ctx.memory;
+  const peaks: (number | undefined)[] = [];
+  return {
+    get probing(): boolean {
+      return memory !== undefined && memory.plan === undefined && cap > 1;
+    },
+    next(): number {
+      if (!this.probing) return memory?.plan?.batchSize ?? cap;
+      return peaks.length + 1; // 1 point, then 2
+    },
+    record(points: number, peak: number | undefined): void {
+      if (!memory || points !== peaks.length + 1) {
+        // A range shorter than the probe: measure what is left at the cap, plan next time.
+        return;
+      }
+      peaks.push(peak);
+      if (peaks.length === 2) {
+        memory.plan = planBatchSize(memory.budget, cap, peaks[0], peaks[1]);
+        memory.onPlan?.(memory.plan);
+      }
+    },
+  };
 }
 
 /**
@@ -155,33 +206,26 @@ export function checkViewBudget(ctx: Pick<MeasureContext, "config" | "target">):
   }
 }
 
-function pointsPerChunk(ctx: MeasureContext): number {
+function pointsPerChunk(ctx: Pick<MeasureContext, "config" | "target">): number {
   return Math.max(1, Math.min(ctx.config.batchSize, Math.floor(MAX_VIEW_VALUES / viewValuesPerPoint(ctx))));
 }
 
 async function measureBatch(ctx: MeasureContext, points: LoadedPoint[], signal?: AbortSignal): Promise<IndexedMeasurement[]> {
-  const { config, policy, target, reference, augmenter } = ctx;
-  const perPoint = viewsPerPoint(config.views, config.pairing);
-  const viewSize = target.viewSize;
-  const views = new Float32Array(points.length * perPoint * viewSize);
+  const { config, policy, target, pipeline } = ctx;
   const out = { height: target.preprocessing.height, width: target.preprocessing.width };
-  for (let p = 0; p < points.length; p++) {
-    throwIfAborted(signal);
-    const { id, image } = points[p];
-    const params = sampleViewsForPoint(policy, config.pairing, config.seed, id, config.views, { height: image.height, width: image.width }, out);
-    views.set(await augmenter.run(image, params), p * perPoint * viewSize);
-  }
+  const batch = points.map(({ id, image }) => ({
+    image,
+    views: sampleViewsForPoint(policy, config.pairing, config.seed, id, config.views, { height: image.height, width: image.width }, out),
+  }));
   throwIfAborted(signal);
-  const n = points.length * perPoint;
-  const embT = await target.embed(views, n);
-  throwIfAborted(signal);
-  const embR = await reference.embed(views, n);
+  const d = await pipeline.run(batch);
+  const K = config.views;
   return points.map((point, p) => {
-    const slice = (e: { data: Float32Array; dim: number }) => ({
-      data: e.data.subarray(p * perPoint * e.dim, (p + 1) * perPoint * e.dim),
-      dim: e.dim,
-    });
-    const { dTarget, dReference } = pointDistances(slice(embT), slice(embR), config.pairing, config.distance);
-    return { index: point.index, ...measurePoint(point.id, point.role, dTarget, dReference) };
+    const dTarget = Array.from(d.target.subarray(p * K, (p + 1) * K));
+    const dReference = Array.from(d.reference.subarray(p * K, (p + 1) * K));
+    const layers = d.layers?.target.map((layerT, i) =>
+      measureLayer(point.id, point.role, Array.from(layerT.subarray(p * K, (p + 1) * K)), Array.from(d.layers!.reference[i].subarray(p * K, (p + 1) * K))),
+    );
+    return { index: point.index, ...measurePoint(point.id, point.role, dTarget, dReference), ...(layers ? { layers } : {}) };
   });
 }

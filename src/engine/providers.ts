@@ -41,19 +41,31 @@ export interface ProviderChoice {
   executionProviders: ProviderName[];
   /** Providers tried before the chosen one, and why each was not used. */
   skipped: { provider: ProviderName; reason: string }[];
+  /** GPU ordinal for the providers that take one (cuda, tensorrt, dml); default 0. */
+  deviceId?: number;
+}
+
+/** Providers that address one of several devices by an ordinal. */
+const DEVICE_PROVIDERS: ReadonlySet<ProviderName> = new Set(["cuda", "tensorrt", "dml"]);
+
+/** ORT's executionProviders for a choice: names, with the device id where a provider takes one. */
+export function ortExecutionProviders(choice: Pick<ProviderChoice, "executionProviders" | "deviceId">): ort.InferenceSession.ExecutionProviderConfig[] {
+  return choice.executionProviders.map((name) =>
+    choice.deviceId !== undefined && DEVICE_PROVIDERS.has(name) ? ({ name, deviceId: choice.deviceId } as ort.InferenceSession.ExecutionProviderConfig) : name,
+  );
 }
 
 let probeModel: Uint8Array | undefined;
 
 /** Creates (and releases) a one-Relu session on `provider` alone; rejects when ORT cannot. */
-export async function probeProvider(provider: ProviderName): Promise<void> {
+export async function probeProvider(provider: ProviderName, deviceId?: number): Promise<void> {
   if (probeModel === undefined) {
     const g = new GraphBuilder("provider_probe");
     const x = g.input("x", "float", [1]);
     g.output(g.op1("Relu", [x], {}, "y"), "float", [1]);
     probeModel = g.toModelBytes({ opset: 17 });
   }
-  const session = await ort.InferenceSession.create(probeModel, { executionProviders: [provider] });
+  const session = await ort.InferenceSession.create(probeModel, { executionProviders: ortExecutionProviders({ executionProviders: [provider], deviceId }) });
   await session.release();
 }
 
@@ -71,12 +83,12 @@ export class ProviderSelector {
   private readonly decisions = new Map<string, Promise<ProviderChoice>>();
 
   /** The decision for `preference`, made on first call and reused afterwards. */
-  choose(preference: ProviderPreference, logger: EngineLogger = silentLogger): Promise<ProviderChoice> {
+  choose(preference: ProviderPreference, logger: EngineLogger = silentLogger, deviceId?: number): Promise<ProviderChoice> {
     const requested = preference === "auto" ? AUTO : dedupe(preference);
-    const key = requested.join(",");
+    const key = `${requested.join(",")}@${deviceId ?? "default"}`;
     let decision = this.decisions.get(key);
     if (decision === undefined) {
-      decision = this.decide(requested, logger);
+      decision = this.decide(requested, logger, deviceId);
       this.decisions.set(key, decision);
       // A failed decision is not cached: the next audit may run after the environment is fixed.
       decision.catch(() => this.decisions.delete(key));
@@ -84,7 +96,7 @@ export class ProviderSelector {
     return decision;
   }
 
-  private async decide(requested: ProviderName[], logger: EngineLogger): Promise<ProviderChoice> {
+  private async decide(requested: ProviderName[], logger: EngineLogger, deviceId?: number): Promise<ProviderChoice> {
     const available = new Set(ort.listSupportedBackends().map((b) => b.name));
     const skipped: ProviderChoice["skipped"] = [];
     for (const provider of requested) {
@@ -93,7 +105,7 @@ export class ProviderSelector {
         continue;
       }
       try {
-        await probeProvider(provider);
+        await probeProvider(provider, deviceId);
       } catch (e) {
         skipped.push({ provider, reason: sanitizeOrtMessage(e instanceof Error ? e.message : String(e)) });
         continue;
@@ -103,11 +115,12 @@ export class ProviderSelector {
         provider,
         executionProviders: provider === "cpu" ? ["cpu"] : [provider, "cpu"],
         skipped,
+        ...(deviceId !== undefined && DEVICE_PROVIDERS.has(provider) ? { deviceId } : {}),
       };
       for (const s of skipped) {
         logger.warn({ provider: s.provider, reason: s.reason, fallback: provider }, `execution provider ${s.provider} unavailable; using ${provider}`);
       }
-      logger.info({ provider, requested }, `ONNX Runtime execution provider: ${provider}`);
+      logger.info({ provider, requested, ...(choice.deviceId !== undefined ? { deviceId: choice.deviceId } : {}) }, `ONNX Runtime execution provider: ${provider}`);
       return choice;
     }
     throw new SslmemError(
@@ -125,6 +138,6 @@ function dedupe(list: readonly ProviderName[]): ProviderName[] {
 /** The process-wide selector: the provider decision is made once per process. */
 export const processProviders = new ProviderSelector();
 
-export function chooseProviders(preference: ProviderPreference, options: { logger?: EngineLogger } = {}): Promise<ProviderChoice> {
-  return processProviders.choose(preference, options.logger);
+export function chooseProviders(preference: ProviderPreference, options: { logger?: EngineLogger; deviceId?: number } = {}): Promise<ProviderChoice> {
+  return processProviders.choose(preference, options.logger, options.deviceId);
 }

@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
 import { SslmemError } from "../core/errors.ts";
 import { inspectOnnx, type OnnxModelSummary } from "./onnx/inspect.ts";
-import { sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice, type ProviderName } from "./providers.ts";
+import { ortExecutionProviders, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice, type ProviderName } from "./providers.ts";
 
 export interface SessionOptions {
   /** The provider decision (providers.ts), or an explicit ORT list. */
@@ -48,11 +48,12 @@ export async function createSession(modelBytes: Uint8Array, options: SessionOpti
 async function openSession(modelBytes: Uint8Array, digest: string, options: SessionOptions): Promise<ModelSession> {
   const model = inspectOnnx(modelBytes);
   const executionProviders = Array.isArray(options.providers) ? options.providers : options.providers.executionProviders;
+  const deviceId = Array.isArray(options.providers) ? undefined : options.providers.deviceId;
   const threads = options.intraOpThreads ?? availableParallelism();
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(modelBytes, {
-      executionProviders: [...executionProviders],
+      executionProviders: ortExecutionProviders({ executionProviders, deviceId }),
       graphOptimizationLevel: "all",
       intraOpNumThreads: threads,
       // Batches go through the graph one after another; parallelism inside an op is what counts.
@@ -120,7 +121,8 @@ export class SessionCache {
   get(modelBytes: Uint8Array, options: SessionOptions): Promise<ModelSession> {
     const digest = modelDigest(modelBytes);
     const providers = Array.isArray(options.providers) ? options.providers : options.providers.executionProviders;
-    const key = [digest, providers.join("+"), options.intraOpThreads ?? "auto", options.allowSpinning ? "spin" : "nospin"].join("|");
+    const device = Array.isArray(options.providers) ? undefined : options.providers.deviceId;
+    const key = [digest, providers.join("+"), device ?? "", options.intraOpThreads ?? "auto", options.allowSpinning ? "spin" : "nospin"].join("|");
     let entry = this.sessions.get(key);
     if (entry === undefined) {
       // Callers share the session, so the one they get cannot release it; clear() does.

@@ -74,6 +74,7 @@ export async function openAuditWorkspace(audit: AuditRecord, deps: WorkspaceDeps
     const prepared = await prepareAudit({ target, reference, candidates, controls }, config, {
       providers: deps.providers,
       threads: deps.threads,
+      memoryBudget: deps.memoryBudget,
       logger: deps.logger,
       cache: deps.cache,
     });

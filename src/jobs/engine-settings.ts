@@ -11,17 +11,20 @@ export interface EngineSettings {
   providers: ProviderPreference;
   /** ONNX Runtime intra-op threads; absent = ORT's default. */
   threads?: number;
+  /** Bytes an audit may keep resident; the engine plans its batches to it (engine/memory.ts). */
+  memoryBudget?: number;
   ingest: Partial<IngestLimits>;
   /** Where .tar.gz uploads are decompressed while an audit runs. */
   tmpDir: string;
 }
 
-export function engineSettings(config: Pick<Config, "providers" | "threads" | "ingest" | "dataDir">): EngineSettings {
+export function engineSettings(config: Pick<Config, "providers" | "threads" | "memoryBudget" | "ingest" | "dataDir">): EngineSettings {
   return {
     // Config checks the names' form only (it must not load ONNX Runtime); the engine skips a name
     // its ONNX Runtime build lacks and fails when none is left (engine/providers.ts).
     providers: config.providers as ProviderPreference,
     ...(config.threads !== undefined ? { threads: config.threads } : {}),
+    memoryBudget: config.memoryBudget,
     ingest: { ...config.ingest },
     tmpDir: dataDirLayout(config.dataDir).tmp,
   };

@@ -49,7 +49,11 @@ interface ActiveJob {
   settle(outcome: { ok: true; value: AuditExecution } | { ok: false; error: unknown }): void;
 }
 
-const WORKER_URL = new URL("./engine-worker-boot.js", import.meta.url);
+// Compiled (dist/), the worker runs engine-worker.js as it is. From the TypeScript sources (tests,
+// under tsx), engine-worker-boot.js registers tsx inside the worker first.
+const WORKER_URL = import.meta.url.endsWith(".ts")
+  ? new URL("./engine-worker-boot.js", import.meta.url)
+  : new URL("./engine-worker.js", import.meta.url);
 
 export class WorkerEngineExecutor implements AuditExecutor {
   readonly #deps: WorkerEngineExecutorDeps;

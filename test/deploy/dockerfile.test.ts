@@ -33,6 +33,7 @@ const TARGETS = ["cpu", "gpu"] as const;
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
+  scripts: Record<string, string>;
   optionalDependencies?: Record<string, string>;
   allowScripts: Record<string, boolean>;
 };
@@ -170,14 +171,19 @@ describe("Dockerfile", () => {
         assert.equal(effective(df, stage(), "WORKDIR")?.args, "/app");
       });
 
-      it("copies the entry point and the sources into WORKDIR from the build context", () => {
+      it("copies the entry point from the build context and the compiled dist/ from its builder, not the sources", () => {
         const copies = stage()
           .instructions.filter((i) => i.keyword === "COPY" && !i.flags.from)
           .map((i) => splitWords(i.args));
         const copied = new Set(copies.flatMap((w) => w.slice(0, -1)));
-        for (const needed of ["bin", "src", "package.json", "package-lock.json"]) assert.ok(copied.has(needed), `${needed} is not copied`);
+        for (const needed of ["bin", "package.json", "package-lock.json"]) assert.ok(copied.has(needed), `${needed} is not copied`);
+        assert.ok(!copied.has("src"), "the image runs dist/; the TypeScript sources stay in the builder");
         const binCopy = copies.find((w) => w[0] === "bin")!;
         assert.equal(posix.resolve("/app", binCopy.at(-1)!), "/app/bin");
+        const builder = nodeModulesSource(stage());
+        const dist = stage().instructions.find((i) => i.keyword === "COPY" && i.flags.from === builder.name && splitWords(i.args)[0] === "/app/dist");
+        assert.ok(dist, `dist/ must come from ${builder.name}, the stage that compiled it`);
+        assert.equal(posix.resolve("/app", splitWords(dist.args).at(-1)!), "/app/dist");
       });
 
       it("has a HEALTHCHECK that uses node (no curl) on /livez", () => {
@@ -219,12 +225,22 @@ describe("Dockerfile", () => {
         }
       });
 
-      it("takes production dependencies from a builder that ran npm ci --omit=dev with npm 11", () => {
+      it("takes production dependencies from a builder that ran npm ci (building dist/) then npm prune --omit=dev, with npm 11", () => {
         const builder = nodeModulesSource(stage());
         assert.notEqual(builder.name, t);
         const builderRuns = chainRuns(builder);
         const ci = builderRuns.findIndex((r) => /\bnpm ci\b/.test(r));
-        assert.ok(ci >= 0 && /--omit=dev/.test(builderRuns[ci]), "npm ci --omit=dev");
+        assert.ok(ci >= 0, "npm ci");
+        // `npm ci` with the dev dependencies runs `prepare` (tsc → dist/); the prune that follows
+        // leaves production dependencies only.
+        const ciToEnd = builderRuns.slice(ci).join(" && ");
+        assert.match(ciToEnd, /\bnpm ci\b.*&& npm prune --omit=dev\b/, "npm prune --omit=dev after npm ci");
+        assert.equal(pkg.scripts.prepare, "npm run build", "npm ci builds dist/ through prepare");
+        const copiedSources = builder.instructions.filter((i) => i.keyword === "COPY" && !i.flags.from).flatMap((i) => splitWords(i.args).slice(0, -1));
+        for (const needed of ["src", "tsconfig.json", "tsconfig.build.json"]) assert.ok(copiedSources.includes(needed), `the builder needs ${needed} to compile dist/`);
+        const copyIndex = (name: string) => builder.instructions.findIndex((i) => i.keyword === "COPY" && splitWords(i.args).includes(name));
+        const ciIndex = builder.instructions.findIndex((i) => i.keyword === "RUN" && /\bnpm ci\b/.test(i.args));
+        assert.ok(copyIndex("src") < ciIndex, "the sources are copied before npm ci compiles them");
         // package.json#allowScripts is an npm 11 policy; npm 10 (bundled with Node 20) ignores it.
         const npmUpgrade = builderRuns.findIndex((r) => /npm install -g npm@\$\{NPM_VERSION\}/.test(r));
         assert.ok(npmUpgrade >= 0 && npmUpgrade <= ci, "npm 11 must be installed before npm ci");
@@ -233,10 +249,12 @@ describe("Dockerfile", () => {
     });
   }
 
-  it("pins npm 11 and keeps tsx a runtime dependency", () => {
+  it("pins npm 11 and keeps tsx and TypeScript out of the runtime dependencies", () => {
     assert.match(df.globalArgs.get("NPM_VERSION") ?? "", /^11\.\d+\.\d+$/);
-    assert.ok(pkg.dependencies.tsx, "bin/sslmem.js needs tsx at run time");
-    assert.equal(pkg.devDependencies.tsx, undefined);
+    for (const dev of ["tsx", "typescript"]) {
+      assert.ok(pkg.devDependencies[dev], `${dev} is a dev dependency (tests, scripts, the build)`);
+      assert.equal(pkg.dependencies[dev], undefined, `bin/sslmem.js runs dist/; ${dev} is not needed at run time`);
+    }
   });
 
   it("keeps the cpu image CPU-only: ONNX Runtime's download skipped, GPU scripts denied by allowScripts", () => {

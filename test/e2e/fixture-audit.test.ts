@@ -5,6 +5,10 @@
  * images among both; the controls are more held-out images. The real CLI, in a child process, must
  * rank members above non-members (AUC ≥ 0.8) and its `fpr` flags must keep the false-positive rate
  * on the held-out non-members within 2α.
+ *
+ * The CLI runs the compiled build (bin/sslmem.js → dist/) under `ulimit -v 8G`. With tsx in the
+ * process, its WebAssembly lexer (one per thread) put a 200-point audit's peak address space at
+ * 23.5 GB; with no TypeScript loader the audit fits a constrained runner's or container's limit.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -27,8 +31,11 @@ function auc(positives: number[], negatives: number[]): number {
   return wins / (positives.length * negatives.length);
 }
 
+const ADDRESS_SPACE_KIB = 8 * 2 ** 20; // ulimit -v counts KiB: 8 GiB
+
 function runCli(args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, "bin/sslmem.js"), ...args], { encoding: "utf8", timeout: 300_000 });
+  const limited = `ulimit -v ${ADDRESS_SPACE_KIB} && exec "$0" "$@"`;
+  const r = spawnSync("/bin/sh", ["-c", limited, process.execPath, join(root, "bin/sslmem.js"), ...args], { encoding: "utf8", timeout: 300_000 });
   return { status: r.status, stderr: r.stderr };
 }
 

@@ -9,7 +9,7 @@ import { AugmentationPolicySchema, OP_ORDER, PRESETS, type AugmentationPolicy } 
 import { viewStream, type RandomStream } from "../../src/core/rng.ts";
 import { fallbackCrop, sampleViewsForPoint, type Size, type ViewParams } from "../../src/core/view-params.ts";
 import { buildAugmentGraph, stagesForPolicy } from "../../src/engine/augment-graph.ts";
-import { Augmenter, MAX_VIEWS_PER_RUN, type AugmenterOptions } from "../../src/engine/augmenter.ts";
+import { Augmenter, type AugmenterOptions } from "../../src/engine/augmenter.ts";
 import { maxAbsDiff, noiseImage, toHwc, viewWith } from "../helpers/augment-images.ts";
 
 const TOLERANCE = 1e-4;
@@ -193,27 +193,36 @@ describe("augmentation graph: normalization, layout, stages, errors", () => {
   }
 
   it("builds only the stages a policy uses", () => {
-    const opTypes = (policy: AugmentationPolicy) => {
-      const bytes = buildAugmentGraph({ stages: stagesForPolicy(policy, out), views: 2, out, layout: "NCHW", mean: [0, 0, 0], std: [1, 1, 1], range: [0, 1] });
-      return new Set(fromBinary(ModelProtoSchema, bytes).graph!.node.map((n) => n.opType));
-    };
-    const cheap = ["Conv", "Where", "ReduceSum", "ReduceMean", "Clip", "Mul", "Add"];
+    const graphOf = (policy: AugmentationPolicy) => fromBinary(ModelProtoSchema, buildAugmentGraph({ stages: stagesForPolicy(policy, out), out, layout: "NCHW", mean: [0, 0, 0], std: [1, 1, 1], range: [0, 1] })).graph!;
+    const opTypes = (policy: AugmentationPolicy) => new Set(graphOf(policy).node.map((n) => n.opType));
+    const inputs = (policy: AugmentationPolicy) => graphOf(policy).input.map((i) => i.name);
+    // Mul, Add and MatMul also crop and resize; the stages below are what is left out.
+    const cheap = ["Where", "ReduceSum", "ReduceMean", "Clip"];
     for (const preset of ["none", "mae"] as const) {
       const ops = opTypes(PRESETS[preset]);
       assert.deepEqual(cheap.filter((t) => ops.has(t)), [], `${preset} builds ${[...ops].join(", ")}`);
+      assert.deepEqual(inputs(PRESETS[preset]), ["sources", "row_index0", "row_index1", "row_weight0", "row_weight1", "columns"], `${preset} takes crop inputs only`);
     }
     const simclr = opTypes(PRESETS.simclr);
-    assert.ok(["Conv", "Where", "ReduceMean", "ReduceMax"].every((t) => simclr.has(t)));
+    assert.ok(["Where", "ReduceMean", "ReduceMax"].every((t) => simclr.has(t)));
+    assert.ok(inputs(PRESETS.simclr).includes("blur_h"), "simclr blurs");
     assert.ok(!simclr.has("GreaterOrEqual"), "simclr has no solarize stage");
     assert.ok(opTypes(PRESETS.byol).has("GreaterOrEqual"));
   });
 
-  it("runs more views than one graph holds, in chunks", async () => {
+  it("runs any number of views, and images of different sizes, through one session in one run", async () => {
     const tiny = { height: 3, width: 4 };
-    const many = sampleViewsForPoint(PRESETS.mae, "views", 1, "chunks", Math.ceil((MAX_VIEWS_PER_RUN + 3) / 2), src, tiny);
-    assert.ok(many.length > MAX_VIEWS_PER_RUN);
-    const diffs = await perViewDiffs(await augmenter(PRESETS.mae, tiny), image, many, tiny);
-    assertMatches(diffs, many.map((_, i) => `view ${i}`));
+    const many = sampleViewsForPoint(PRESETS.mae, "views", 1, "many", 70, src, tiny);
+    const aug = await augmenter(EVERY_STAGE, tiny);
+    assertMatches(await perViewDiffs(aug, image, many, tiny), many.map((_, i) => `view ${i}`));
+    // A second, smaller image in the same batch: its views read only its own pixels.
+    const small = noiseImage(7, 5, 9);
+    const smallViews = sampleViewsForPoint(EVERY_STAGE, "views", 2, "small", 3, { height: 7, width: 5 }, tiny);
+    const bigViews = sampleViewsForPoint(EVERY_STAGE, "views", 2, "big", 3, src, tiny);
+    const got = await aug.runBatch([{ image, views: bigViews }, { image: small, views: smallViews }]);
+    const n = 3 * tiny.height * tiny.width;
+    const expected = [...bigViews.map((v) => referenceAugment(image, v, tiny)), ...smallViews.map((v) => referenceAugment(small, v, tiny))];
+    assertMatches(expected.map((ref, i) => maxAbsDiff(got.subarray(i * n, (i + 1) * n), ref)), expected.map((_, i) => `batch view ${i}`));
   });
 
   it("reads an image whose bytes are a view into a larger buffer (as decoders return)", async () => {

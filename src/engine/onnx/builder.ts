@@ -25,16 +25,18 @@ import {
   ValueInfoProtoSchema,
   type AttributeProto,
   type NodeProto,
+  type SparseTensorProto,
   type TensorProto,
   type ValueInfoProto,
 } from "onnx-buf";
 
-export type ElemType = "float" | "uint8" | "int64" | "int32" | "bool" | "string" | "double";
+export type ElemType = "float" | "float16" | "uint8" | "int64" | "int32" | "bool" | "string" | "double";
 export type Dim = number | string;
 export type AttrValue = number | string | number[] | string[] | Float32Array | { int: number } | { ints: number[] } | TensorProto;
 
 const ELEM: Record<ElemType, TensorProto_DataType> = {
   float: TensorProto_DataType.FLOAT,
+  float16: TensorProto_DataType.FLOAT16,
   uint8: TensorProto_DataType.UINT8,
   int64: TensorProto_DataType.INT64,
   int32: TensorProto_DataType.INT32,
@@ -133,6 +135,7 @@ export class GraphBuilder {
   private readonly inputs: ValueInfoProto[] = [];
   private readonly outputs: ValueInfoProto[] = [];
   private readonly initializers: TensorProto[] = [];
+  private readonly sparseInitializers: SparseTensorProto[] = [];
   private readonly constCache = new Map<string, string>();
   private counter = 0;
 
@@ -156,6 +159,13 @@ export class GraphBuilder {
   initializer(tensor: TensorProto): string {
     this.initializers.push(tensor);
     return tensor.name;
+  }
+
+  /** Appends nodes and initializers of another graph, already named for this one (onnx/compose.ts). */
+  addGraphContents(nodes: readonly NodeProto[], initializers: readonly TensorProto[], sparse: readonly SparseTensorProto[] = []): void {
+    this.nodes.push(...nodes);
+    this.initializers.push(...initializers);
+    this.sparseInitializers.push(...sparse);
   }
 
   /** A float constant (scalar when dims is []), deduplicated by value. */
@@ -206,16 +216,17 @@ export class GraphBuilder {
     return this.op(opType, inputs, attrs, outputName ? [outputName] : 1)[0];
   }
 
-  toModelBytes(opts: { opset?: number; producer?: string; extraOpsets?: { domain: string; version: number }[] } = {}): Uint8Array {
+  toModelBytes(opts: { opset?: number; producer?: string; irVersion?: number; extraOpsets?: { domain: string; version: number }[] } = {}): Uint8Array {
     const graph = create(GraphProtoSchema, {
       name: this.name,
       node: this.nodes,
       input: this.inputs,
       output: this.outputs,
       initializer: this.initializers,
+      sparseInitializer: this.sparseInitializers,
     });
     const model = create(ModelProtoSchema, {
-      irVersion: 8n,
+      irVersion: BigInt(opts.irVersion ?? 8),
       producerName: opts.producer ?? "sslmem",
       opsetImport: [
         create(OperatorSetIdProtoSchema, { domain: "", version: BigInt(opts.opset ?? 17) }),

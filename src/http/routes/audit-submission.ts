@@ -101,6 +101,12 @@ export async function submitAudit(
   }
   // Defaults applied once, here: the stored config is what ran, and equal requests hash equally.
   const config = AuditConfigSchema.parse(request.config ?? {});
+  // The result store has no per-layer rows yet: refuse rather than run the layers and drop them.
+  if (config.layers !== undefined) {
+    throw new SslmemError("invalid_config", "config.layers (LayerMem) is not available through the service yet; run `sslmem audit --layers …` locally", {
+      errors: [{ path: "config.layers", message: "not supported by the service yet", location: "body" }],
+    });
+  }
   const requestHash = createHash("sha256").update(canonicalJson({ inputs, config })).digest("hex");
   let result: CreateAuditResult;
   try {

@@ -1,0 +1,115 @@
+// One measurement of `npm run bench` (bench/audit.bench.ts), in its own process so that its peak
+// resident size is its own. Plain JavaScript on the compiled dist/, as `sslmem` runs: no
+// TypeScript loader in the measured process.
+//
+//   node bench/audit-child.mjs '{"mode":"audit"|"ratio"|"limit", ...}'   → one JSON line on stdout
+//
+// limit: both encoders alone (target then reference) on batches of views already in memory (the
+//        thread-count probe);
+// audit: measurePoints over an image directory (PNG decode, view sampling, the batch pipeline,
+//        per-point measurements handed to a no-op store), from the first batch to the last;
+// ratio: the audit with a limit batch interleaved after each of its batches (see below).
+import { readFileSync } from "node:fs";
+import * as ort from "onnxruntime-node";
+
+const dist = new URL("../dist/", import.meta.url);
+const { AuditConfigSchema } = await import(new URL("core/audit-config.js", dist).href);
+const { openPointSet } = await import(new URL("data/sources.js", dist).href);
+const { prepareAudit } = await import(new URL("engine/audit.js", dist).href);
+const { measurePoints } = await import(new URL("engine/measure.js", dist).href);
+const { createSession } = await import(new URL("engine/session.js", dist).href);
+const { peakRss } = await import(new URL("engine/memory.js", dist).href);
+
+const args = JSON.parse(process.argv[2]);
+// The audit's provider list, as the limit's sessions take it: the chosen provider, then cpu.
+const providers = [...new Set([...(args.providers ?? ["cpu"]), "cpu"])];
+const target = readFileSync(args.target);
+const reference = readFileSync(args.reference);
+
+function emit(result) {
+  process.stdout.write(`${JSON.stringify({ ...result, peakRss: peakRss() })}\n`);
+}
+
+/** Both encoders alone on views already in memory: `run(n)` runs each once on n views. */
+async function limitRunner() {
+  // Same session settings as the audit's (no arena, no spinning), so only the pipeline differs.
+  const opts = { executionProviders: providers, intraOpNumThreads: args.limitThreads ?? args.threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: false, extra: { session: { intra_op: { allow_spinning: "0" } } } };
+  const sessions = [await ort.InferenceSession.create(target, opts), await ort.InferenceSession.create(reference, opts)];
+  const feeds = new Map();
+  const feedsFor = (n) => {
+    if (!feeds.has(n)) {
+      const views = new Float32Array(n * 3 * args.size * args.size);
+      for (let i = 0; i < views.length; i++) views[i] = Math.sin(i) * 0.5;
+      feeds.set(n, sessions.map((s) => ({ [s.inputNames[0]]: new ort.Tensor("float32", views, [n, 3, args.size, args.size]) })));
+    }
+    return feeds.get(n);
+  };
+  const run = async (n) => {
+    const f = feedsFor(n);
+    for (const [i, s] of sessions.entries()) await s.run(f[i], [s.outputNames[0]]);
+  };
+  return { run, feedsFor, release: () => Promise.all(sessions.map((s) => s.release())) };
+}
+
+if (args.mode === "limit") {
+  // Only the thread-count probe: the limit of the table is measured interleaved with the audit.
+  const limit = await limitRunner();
+  await limit.run(args.viewsPerBatch); // warm-up
+  const batches = Math.max(1, Math.round(args.totalViews / args.viewsPerBatch));
+  const start = performance.now();
+  for (let b = 0; b < batches; b++) await limit.run(args.viewsPerBatch);
+  const seconds = (performance.now() - start) / 1000;
+  emit({ viewsPerSec: (batches * args.viewsPerBatch) / seconds, seconds });
+} else {
+  // audit: the whole audit alone, batch size from the memory budget (its peak RSS and points/s).
+  // ratio: the same audit at the batch size the audit run planned (no probe), with a limit batch of
+  // the same number of views run after every audit batch and timed apart, so that load from
+  // elsewhere on the machine falls on both alike.
+  const ratio = args.mode === "ratio";
+  const candidates = await openPointSet(args.images);
+  const to = args.points ?? candidates.size;
+  const config = AuditConfigSchema.parse({ views: args.pairs, seed: 0, preprocessing: args.preprocessing ?? {}, ...(args.batchSize ? { batchSize: args.batchSize } : {}) });
+  let plan;
+  const prepared = await prepareAudit({ target, reference, candidates }, config, {
+    providers: args.providers ?? ["cpu"],
+    threads: args.threads,
+    onBatchPlan: (p) => (plan = p),
+    ...(ratio ? { memoryBudget: null } : {}),
+  });
+  const perPoint = 2 * args.pairs;
+  const limit = ratio ? await limitRunner() : undefined;
+  // Warm-up of both on a full batch (first runs pick kernels and allocate).
+  await measurePoints({ ...prepared.context, memory: undefined }, { from: 0, to: Math.min(config.batchSize, prepared.context.catalog.size) });
+  await limit?.run(config.batchSize * perPoint);
+  let limitSeconds = 0;
+  let limitViews = 0;
+  const start = performance.now();
+  let points = 0;
+  await measurePoints(prepared.context, {
+    to,
+    onBatch: async (rows) => {
+      points += rows.length;
+      if (!limit) return;
+      const n = rows.length * perPoint;
+      limit.feedsFor(n); // preparing the input is not the limit's work
+      const t0 = performance.now();
+      await limit.run(n);
+      limitSeconds += (performance.now() - t0) / 1000;
+      limitViews += n;
+    },
+  });
+  const seconds = (performance.now() - start) / 1000 - limitSeconds;
+  await limit?.release();
+  await prepared.release();
+  await candidates.close();
+  emit({
+    viewsPerSec: (points * perPoint) / seconds,
+    pointsPerSec: points / seconds,
+    limitViewsPerSec: limit ? limitViews / limitSeconds : null,
+    seconds,
+    batchSize: plan?.batchSize ?? config.batchSize,
+    perPointMiB: plan?.perPoint ? plan.perPoint / 2 ** 20 : null,
+    pipeline: prepared.pipeline,
+    provider: prepared.providers.provider,
+  });
+}

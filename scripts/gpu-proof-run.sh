@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The GPU host's half of scripts/gpu-proof.sh (packed as gpu-proof/run.sh): the packed node binary
+# runs the compiled app. Prints the device, the provider chosen, the fixture audit in fp32 and fp16
+# (seconds, Spearman of the scores), and the benchmark table on that provider.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+node="$here/node/bin/node"
+app="$here/app"
+work="$(mktemp -d)"
+cd "$app"
+
+echo "== device"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "(no nvidia-smi)"
+echo "node $("$node" --version), $(nproc) cores"
+
+echo "== execution provider"
+provider="$("$node" --input-type=module -e '
+const { chooseProviders } = await import("./dist/engine/providers.js");
+const logger = { info() {}, warn(o, m) { console.error(m, o.reason ?? "") } };
+const choice = await chooseProviders(["cuda", "webgpu", "cpu"], { logger });
+console.log(choice.provider);
+')"
+echo "best provider here: $provider"
+
+echo "== fixture audit (410 candidates, 300 controls, K=16)"
+mean="$("$node" -p 'require("./fixtures/manifest.json").encoders.normalization.mean.join(",")')"
+std="$("$node" -p 'require("./fixtures/manifest.json").encoders.normalization.std.join(",")')"
+for precision in fp32 fp16; do
+  start=$(date +%s.%N)
+  "$node" bin/sslmem.js audit --target fixtures/encoders/target.onnx --reference fixtures/encoders/reference.onnx \
+    --candidates fixtures/data/candidates --controls fixtures/data/controls.npy --mean "$mean" --std "$std" \
+    --seed 1 --providers "$provider" --precision "$precision" -o "json=$work/$precision.json" --quiet
+  rc=$?
+  end=$(date +%s.%N)
+  echo "$precision: exit $rc, $(echo "$end - $start" | bc) s (whole CLI: start-up, model load, 710 points × 32 views)"
+done
+"$node" -e '
+const [a, b] = process.argv.slice(1).map((f) => require(f).points.map((p) => p.score));
+const rank = (xs) => { const o = xs.map((x, i) => [x, i]).sort((p, q) => p[0] - q[0]); const r = []; o.forEach(([, i], k) => (r[i] = k)); return r; };
+const ra = rank(a), rb = rank(b), n = a.length;
+const d2 = ra.reduce((s, r, i) => s + (r - rb[i]) ** 2, 0);
+console.log(`Spearman(fp32, fp16) over ${n} points: ${(1 - (6 * d2) / (n * (n * n - 1))).toFixed(4)} (needs >= 0.99)`);
+' "$work/fp32.json" "$work/fp16.json" || true
+
+echo "== benchmark on $provider (limit = both encoders alone on this device, views in host memory)"
+"$node" bench/audit.bench.js --providers "$provider" --rounds 2
+rm -rf "$work"

@@ -1,0 +1,242 @@
+/**
+ * One audit batch on the execution provider: source images + sampled views in, K distances per
+ * point per encoder out. Two implementations of one interface:
+ *
+ * - fused (the default): one ONNX Runtime session of the composed graph (fused-graph.ts) — one run
+ *   per batch, views and representations stay inside the session;
+ * - chained (when the encoders cannot be composed: fixed-batch exports, opsets below 13, ops whose
+ *   meaning changed between the encoders' opsets, local functions…): the augmentation session, then
+ *   each encoder's session on the views tensor the first returned, distances on the host. The
+ *   reason is logged and reported (`pipeline` of PreparedAudit).
+ *
+ * Both give the same measurements (test/engine/pipeline-scores.test.ts).
+ */
+import * as ort from "onnxruntime-node";
+import { availableParallelism } from "node:os";
+import type { AuditConfig } from "../core/audit-config.ts";
+import { SslmemError } from "../core/errors.ts";
+import type { RgbImage } from "../core/image.ts";
+import { pairDistances, viewsPerPoint } from "../core/sslmem.ts";
+import type { ViewParams } from "../core/view-params.ts";
+import type { AugmentGraphOptions } from "./augment-graph.ts";
+import { packAugmentInputs } from "./augment-graph.ts";
+import { Augmenter, toFeeds } from "./augmenter.ts";
+import type { Encoder } from "./encoder.ts";
+import { buildFusedGraph, FUSED_OUTPUTS } from "./fused-graph.ts";
+import { layerDistancesOutput, type EncoderSide, type LayerTaps } from "./layer-graph.ts";
+import { HostLayerMeasure, type LayerDistances } from "./layer-reference.ts";
+import { ortExecutionProviders, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice } from "./providers.ts";
+
+/** One point of a batch: its decoded image and the views sampled for it. */
+export interface PointViews {
+  image: RgbImage;
+  views: readonly ViewParams[];
+}
+
+export interface Representations {
+  /** [views, dim] rows in the order of the batch's views. */
+  target: { data: Float32Array; dim: number };
+  reference: { data: Float32Array; dim: number };
+}
+
+export interface BatchDistances {
+  /** [points, K] per-pair distances, row-major (float32 from the graph, float64 from the host). */
+  target: Float32Array | Float64Array;
+  reference: Float32Array | Float64Array;
+  /** Only when requested. */
+  representations?: Representations;
+  /** LayerMem: per layer, [points, K] distances (when the pipeline was built with layer taps). */
+  layers?: LayerDistances;
+}
+
+export interface PipelineDescription {
+  mode: "fused" | "chained";
+  /** Why the encoders were not composed (chained only). */
+  reason?: string;
+  /** Opset of the composed graph (fused only). */
+  opset?: number;
+  /** ORT intra-op threads of the pipeline's sessions. */
+  threads: number;
+}
+
+export interface BatchPipeline {
+  readonly description: PipelineDescription;
+  run(batch: readonly PointViews[], options?: { representations?: boolean }): Promise<BatchDistances>;
+  release(): Promise<void>;
+}
+
+export interface BatchPipelineOptions {
+  augment: AugmentGraphOptions;
+  target: { bytes: Uint8Array; encoder: Encoder };
+  reference: { bytes: Uint8Array; encoder: Encoder };
+  config: Pick<AuditConfig, "views" | "pairing" | "distance" | "precision">;
+  providers: ProviderChoice;
+  threads?: number;
+  logger?: EngineLogger;
+  /** Build the chained pipeline even when the encoders compose (tests, benchmarks). */
+  forceChained?: string;
+  /** LayerMem: the layer values of each encoder to measure as well (layers.ts). */
+  layers?: LayerTaps;
+}
+
+function sessionOptions(providers: ProviderChoice, threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ortExecutionProviders(providers),
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: threads,
+    executionMode: "sequential",
+    // Without the CPU arena a run's activations are freed after it: the memory planner can measure
+    // a batch's peak (memory.ts), and a probe batch leaves no arena behind. With the memory
+    // pattern, a run's activations are one allocation, so this costs no speed.
+    enableCpuMemArena: false,
+    // One session does all the work: idle spinning would only burn the cores decoding needs.
+    extra: { session: { intra_op: { allow_spinning: "0" } } },
+  };
+}
+
+export async function createBatchPipeline(options: BatchPipelineOptions): Promise<BatchPipeline> {
+  const logger = options.logger ?? silentLogger;
+  const threads = options.threads ?? availableParallelism();
+  const chained = (reason?: string) => ChainedPipeline.create(options, threads, reason);
+  if (options.forceChained !== undefined && options.config.precision !== "fp16") return chained();
+  const fused = buildFusedGraph({
+    augment: options.augment,
+    target: options.target,
+    reference: options.reference,
+    pairs: options.config.views,
+    pairing: options.config.pairing,
+    distance: options.config.distance,
+    layers: options.layers,
+    float16: options.config.precision === "fp16",
+  });
+  if (!fused.ok && options.config.precision === "fp16") {
+    throw new SslmemError("invalid_config", `precision fp16 needs encoders that compose into one graph, and these do not: ${fused.reason}`);
+  }
+  if (!fused.ok) {
+    logger.warn({ reason: fused.reason }, "encoders not composed into one graph; chaining their sessions");
+    return chained(fused.reason);
+  }
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads));
+  } catch (e) {
+    const reason = `ONNX Runtime could not load the composed graph: ${sanitizeOrtMessage(e instanceof Error ? e.message : String(e))}`;
+    if (options.config.precision === "fp16") throw new SslmemError("model_unsupported", `precision fp16: ${reason}`, undefined, { cause: e });
+    logger.warn({ reason }, "encoders not composed into one graph; chaining their sessions");
+    return chained(reason);
+  }
+  logger.info({ opset: fused.opset, threads }, "audit batches run as one composed graph");
+  return new FusedPipeline(session, options, { mode: "fused", opset: fused.opset, threads }, chained);
+}
+
+class FusedPipeline implements BatchPipeline {
+  #fallback: Promise<BatchPipeline> | undefined;
+
+  constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly options: BatchPipelineOptions,
+    readonly description: PipelineDescription,
+    private readonly chained: (reason?: string) => Promise<BatchPipeline>,
+  ) {}
+
+  async run(batch: readonly PointViews[], opts: { representations?: boolean } = {}): Promise<BatchDistances> {
+    const feeds = toFeeds(packAugmentInputs(this.options.augment, batch));
+    const fetches: string[] = [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference];
+    if (opts.representations) fetches.push(FUSED_OUTPUTS.representation.target, FUSED_OUTPUTS.representation.reference);
+    const layerCount = this.options.layers?.target.length ?? 0;
+    const layerOutputs = (side: EncoderSide) => Array.from({ length: layerCount }, (_, i) => layerDistancesOutput(side, i));
+    fetches.push(...layerOutputs("target"), ...layerOutputs("reference"));
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = await this.session.run(feeds, fetches);
+    } catch (e) {
+      throw new SslmemError("engine_failure", `ONNX Runtime failed while running the audit batch: ${sanitizeOrtMessage(e instanceof Error ? e.message : String(e))}`, undefined, { cause: e });
+    }
+    const target = result[FUSED_OUTPUTS.distances.target].data as Float32Array;
+    const reference = result[FUSED_OUTPUTS.distances.reference].data as Float32Array;
+    if (!allFinite(target) || !allFinite(reference)) {
+      // A NaN/Inf representation: the chained pipeline checks each encoder's output and says which.
+      this.#fallback ??= this.chained("a representation was not finite");
+      return (await this.#fallback).run(batch, opts);
+    }
+    const out: BatchDistances = { target, reference };
+    if (layerCount > 0) {
+      const read = (side: EncoderSide) => layerOutputs(side).map((name) => result[name].data as Float32Array);
+      const [layersT, layersR] = [read("target"), read("reference")];
+      out.layers = { target: layersT, reference: layersR };
+      if (![...layersT, ...layersR].every(allFinite)) {
+        this.#fallback ??= this.chained("a layer's activations were not finite");
+        return (await this.#fallback).run(batch, opts);
+      }
+    }
+    if (opts.representations) {
+      const rows = (name: string, encoder: Encoder) => ({ data: result[name].data as Float32Array, dim: encoder.dim });
+      out.representations = {
+        target: rows(FUSED_OUTPUTS.representation.target, this.options.target.encoder),
+        reference: rows(FUSED_OUTPUTS.representation.reference, this.options.reference.encoder),
+      };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+    await (await this.#fallback)?.release();
+  }
+}
+
+function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) return false;
+  return true;
+}
+
+class ChainedPipeline implements BatchPipeline {
+  private constructor(
+    private readonly augmenter: Augmenter,
+    private readonly options: BatchPipelineOptions,
+    readonly description: PipelineDescription,
+    private readonly layers?: HostLayerMeasure,
+  ) {}
+
+  static async create(options: BatchPipelineOptions, threads: number, reason = options.forceChained ?? "requested"): Promise<BatchPipeline> {
+    const augmenter = Augmenter.fromGraph(options.augment, ortExecutionProviders(options.providers), { intraOpNumThreads: threads });
+    const { config } = options;
+    const layers = options.layers
+      ? await HostLayerMeasure.open({
+          target: options.target,
+          reference: options.reference,
+          taps: options.layers,
+          pool: options.target.encoder.pool,
+          pairs: config.views,
+          pairing: config.pairing,
+          distance: config.distance,
+          executionProviders: ortExecutionProviders(options.providers),
+          threads,
+        })
+      : undefined;
+    return new ChainedPipeline(augmenter, options, { mode: "chained", reason, threads }, layers);
+  }
+
+  async run(batch: readonly PointViews[], opts: { representations?: boolean } = {}): Promise<BatchDistances> {
+    const { config, target, reference } = this.options;
+    const views = await this.augmenter.runBatch(batch);
+    const n = batch.reduce((s, p) => s + p.views.length, 0);
+    const embT = await target.encoder.embed(views, n);
+    const embR = await reference.encoder.embed(views, n);
+    const perPoint = viewsPerPoint(config.views, config.pairing);
+    const dT = new Float64Array(batch.length * config.views);
+    const dR = new Float64Array(batch.length * config.views);
+    const slice = (e: { data: Float32Array; dim: number }, p: number) => ({ data: e.data.subarray(p * perPoint * e.dim, (p + 1) * perPoint * e.dim), dim: e.dim });
+    for (let p = 0; p < batch.length; p++) {
+      dT.set(pairDistances(slice(embT, p), config.pairing, config.distance), p * config.views);
+      dR.set(pairDistances(slice(embR, p), config.pairing, config.distance), p * config.views);
+    }
+    const layers = this.layers ? await this.layers.measure(views, batch.length) : undefined;
+    return { target: dT, reference: dR, ...(layers ? { layers } : {}), ...(opts.representations ? { representations: { target: embT, reference: embR } } : {}) };
+  }
+
+  async release(): Promise<void> {
+    await this.augmenter.release();
+    await this.layers?.release();
+  }
+}

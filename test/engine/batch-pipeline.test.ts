@@ -1,0 +1,111 @@
+/**
+ * The batch pipeline's two forms agree: the composed graph (augmentation + both encoders + distances
+ * in one session) and the chained sessions give the same distances and, on request, the same
+ * representations; encoders of different opsets are composed after upgrading the older one; what
+ * cannot be composed is chained, with the reason.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { AuditConfigSchema } from "../../src/core/audit-config.ts";
+import { PRESETS } from "../../src/core/policy.ts";
+import { sampleViewsForPoint } from "../../src/core/view-params.ts";
+import { augmentGraphOptions } from "../../src/engine/augmenter.ts";
+import { createBatchPipeline, type BatchPipeline } from "../../src/engine/batch-pipeline.ts";
+import { loadEncoderPair } from "../../src/engine/load-encoders.ts";
+import { floatTensor, GraphBuilder } from "../../src/engine/onnx/builder.ts";
+import type { ProviderChoice } from "../../src/engine/providers.ts";
+import { noiseImage } from "../helpers/augment-images.ts";
+import { convEncoder, uniform } from "../helpers/tiny-encoders.ts";
+
+const CPU: ProviderChoice = { requested: ["cpu"], provider: "cpu", executionProviders: ["cpu"], skipped: [] };
+const config = AuditConfigSchema.parse({ views: 3, seed: 2 });
+
+/** conv 3×3 → relu → ReduceMean over H,W, written for `opset` (axes: attribute before 18, input from 18). */
+function reduceMeanEncoder(opset: number, seed: number): Uint8Array {
+  const g = new GraphBuilder("reduce_mean_encoder");
+  const x = g.input("image", "float", ["N", 3, 16, 16]);
+  const w = g.initializer(floatTensor("w", uniform(seed, 6 * 27, 0.3), [6, 3, 3, 3]));
+  const y = g.op1("Relu", [g.op1("Conv", [x, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })]);
+  const pooled = opset >= 18 ? g.op1("ReduceMean", [y, g.constInt64([2, 3])], { keepdims: 0 }, "embedding") : g.op1("ReduceMean", [y], { axes: [2, 3], keepdims: 0 }, "embedding");
+  g.output(pooled, "float", ["N", 6]);
+  return g.toModelBytes({ opset });
+}
+
+async function pipelines(target: Uint8Array, reference: Uint8Array): Promise<{ fused: BatchPipeline; chained: BatchPipeline; release(): Promise<void> }> {
+  const encoders = await loadEncoderPair(target, reference, { providers: CPU, intraOpThreads: 1 });
+  const p = encoders.preprocessing;
+  const augment = augmentGraphOptions({ policy: PRESETS.simclr, out: { height: p.height, width: p.width }, layout: p.layout, mean: p.mean, std: p.std, range: p.range });
+  const options = { augment, target: { bytes: target, encoder: encoders.target }, reference: { bytes: reference, encoder: encoders.reference }, config, providers: CPU, threads: 1 };
+  const fused = await createBatchPipeline(options);
+  const chained = await createBatchPipeline({ ...options, forceChained: "test" });
+  return {
+    fused,
+    chained,
+    async release() {
+      await fused.release();
+      await chained.release();
+      await encoders.target.release();
+      await encoders.reference.release();
+    },
+  };
+}
+
+function batch() {
+  return [noiseImage(20, 24, 1), noiseImage(18, 18, 2)].map((image, i) => ({
+    image,
+    views: sampleViewsForPoint(PRESETS.simclr, "views", 2, `p${i}`, config.views, { height: image.height, width: image.width }, { height: 16, width: 16 }),
+  }));
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+test("composed and chained pipelines give the same distances and representations", async () => {
+  const p = await pipelines(convEncoder({ seed: 1 }).bytes, convEncoder({ seed: 5 }).bytes);
+  try {
+    assert.equal(p.fused.description.mode, "fused");
+    assert.equal(p.chained.description.mode, "chained");
+    const b = batch();
+    const fused = await p.fused.run(b, { representations: true });
+    const chained = await p.chained.run(b, { representations: true });
+    assert.equal(fused.target.length, 2 * config.views, "K distances per point");
+    assert.ok(maxDiff(fused.target, chained.target) < 1e-5 && maxDiff(fused.reference, chained.reference) < 1e-5);
+    assert.ok(fused.representations && chained.representations, "representations on request");
+    assert.equal(fused.representations.target.data.length, 2 * 2 * config.views * fused.representations.target.dim, "one row per view");
+    assert.ok(maxDiff(fused.representations.target.data, chained.representations.target.data) < 1e-5);
+    assert.ok(maxDiff(fused.representations.reference.data, chained.representations.reference.data) < 1e-5);
+    assert.equal((await p.fused.run(b)).representations, undefined, "not computed out unless asked");
+  } finally {
+    await p.release();
+  }
+});
+
+test("an opset-13 encoder (ReduceMean axes attribute) composes with an opset-18 one after its upgrade", async () => {
+  const p = await pipelines(reduceMeanEncoder(13, 3), reduceMeanEncoder(18, 4));
+  try {
+    assert.equal(p.fused.description.mode, "fused", p.fused.description.reason);
+    assert.equal(p.fused.description.opset, 18);
+    const b = batch();
+    const fused = await p.fused.run(b);
+    const chained = await p.chained.run(b);
+    assert.ok(maxDiff(fused.target, chained.target) < 1e-5 && maxDiff(fused.reference, chained.reference) < 1e-5);
+  } finally {
+    await p.release();
+  }
+});
+
+test("an encoder exported with a fixed batch is chained, and the reason says so", async () => {
+  const p = await pipelines(convEncoder({ seed: 1, batch: 1 }).bytes, convEncoder({ seed: 5, batch: 1 }).bytes);
+  try {
+    assert.equal(p.fused.description.mode, "chained");
+    assert.match(p.fused.description.reason ?? "", /fixed batch of 1/);
+    const d = await p.fused.run(batch());
+    assert.equal(d.target.length, 2 * config.views);
+  } finally {
+    await p.release();
+  }
+});
