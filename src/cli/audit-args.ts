@@ -11,7 +11,7 @@ import { SslmemError } from "../core/errors.ts";
 import { parseMemorySize } from "../engine/memory.ts";
 import { UsageError } from "./errors.ts";
 
-export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv"] as const;
+export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv", "markdown", "codequality"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface OutputTarget {
@@ -25,6 +25,8 @@ export interface AuditCommand {
   reference: string;
   candidates: string;
   controls?: string;
+  /** Accept https:// references without #sha256=… */
+  allowUnpinned: boolean;
   config: AuditConfig;
   outputs: OutputTarget[];
   failOnFlagged?: number;
@@ -44,6 +46,7 @@ export const AUDIT_OPTIONS = {
   reference: { type: "string" },
   candidates: { type: "string" },
   controls: { type: "string" },
+  "allow-unpinned": { type: "boolean" },
   views: { type: "string" },
   seed: { type: "string" },
   augment: { type: "string" },
@@ -56,6 +59,7 @@ export const AUDIT_OPTIONS = {
   std: { type: "string" },
   pool: { type: "string" },
   "output-name": { type: "string" },
+  layers: { type: "string" },
   flag: { type: "string" },
   fpr: { type: "string" },
   fdr: { type: "string" },
@@ -76,14 +80,14 @@ export const AUDIT_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function num(flag: string, v: string | undefined): number | undefined {
+export function num(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got '${v}'`);
   return n;
 }
 
-function triple(flag: string, v: string | undefined): [number, number, number] | undefined {
+export function triple(flag: string, v: string | undefined): [number, number, number] | undefined {
   if (v === undefined) return undefined;
   const parts = v.split(",").map((s) => Number(s.trim()));
   if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) {
@@ -92,21 +96,21 @@ function triple(flag: string, v: string | undefined): [number, number, number] |
   return parts as [number, number, number];
 }
 
-function pair(flag: string, v: string | undefined): [number, number] | undefined {
+export function pair(flag: string, v: string | undefined): [number, number] | undefined {
   if (v === undefined) return undefined;
   const parts = v.split(",").map((s) => Number(s.trim()));
   if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x))) throw new UsageError(`--${flag} takes two comma-separated numbers, e.g. 0,255`);
   return parts as [number, number];
 }
 
-function inputSize(v: string | undefined): { height: number; width: number } | undefined {
+export function inputSize(v: string | undefined): { height: number; width: number } | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d+)[xX](\d+)$/.exec(v.trim());
   if (!m) throw new UsageError(`--input-size takes HxW, e.g. 224x224; got '${v}'`);
   return { height: Number(m[1]), width: Number(m[2]) };
 }
 
-function augmentSetting(v: string | undefined): unknown {
+export function augmentSetting(v: string | undefined): unknown {
   if (v === undefined) return undefined;
   if ((PRESET_NAMES as readonly string[]).includes(v)) return v;
   if (v.endsWith(".json")) {
@@ -123,6 +127,16 @@ function augmentSetting(v: string | undefined): unknown {
     }
   }
   throw new UsageError(`--augment must be a preset (${PRESET_NAMES.join(", ")}) or a policy .json file; got '${v}'`);
+}
+
+/** `--layers auto` or `NAME[,NAME…]`, where a NAME may be `TARGET=REFERENCE`. */
+export function layerSelection(v: string | undefined): unknown {
+  if (v === undefined) return undefined;
+  if (v.trim() === "auto") return "auto";
+  return v.split(",").map((part) => {
+    const eq = part.indexOf("=");
+    return eq < 0 ? part.trim() : { target: part.slice(0, eq).trim(), reference: part.slice(eq + 1).trim() };
+  });
 }
 
 /** Parses `-o json=report.json`, `-o junit` (stdout), `-o report.json` (format from --format). */
@@ -170,6 +184,7 @@ export function configFromFlags(v: Record<string, string | boolean | string[] | 
     preprocessing: Object.fromEntries(Object.entries(preprocessing).filter(([, x]) => x !== undefined)),
     pool: s("pool"),
     outputName: s("output-name"),
+    layers: layerSelection(s("layers")),
     flag: s("flag"),
     fpr: num("fpr", s("fpr")),
     fdr: num("fdr", s("fdr")),
@@ -217,6 +232,7 @@ export function parseAuditCommand(argv: string[]): AuditCommand | "help" {
     reference: values.reference as string,
     candidates: values.candidates as string,
     controls: values.controls as string | undefined,
+    allowUnpinned: Boolean(values["allow-unpinned"]),
     config: configFromFlags(values),
     outputs: parseOutputs(values.output as string[] | undefined, values.format as string | undefined),
     failOnFlagged: failOn,
@@ -236,10 +252,14 @@ Usage:
   sslmem audit --target F.onnx --reference G.onnx --candidates PATH [options]
 
 Inputs:
-  --target FILE            encoder trained on the candidates (ONNX)
-  --reference FILE         encoder that never saw the candidates (ONNX)
+  --target FILE            encoder trained on the candidates (ONNX, or a TF.js model.json directory)
+  --reference FILE         encoder that never saw the candidates (ONNX or TF.js, as --target)
   --candidates PATH        directory of images (recursive), .tar, .tar.gz, .zip, or .npy uint8 [N,H,W,C]
   --controls PATH          points in neither training set (same forms); enables calibrated flags
+  Each input may also be a reference, fetched once and cached by digest (~/.cache/sslmem):
+    oci://REGISTRY/REPO:TAG or @sha256:…   models:/NAME/VERSION or models:/NAME@ALIAS
+    hf://OWNER/REPO/PATH@REVISION          https://HOST/PATH#sha256=HEX
+  --allow-unpinned         accept https:// references without #sha256=…
 
 Measurement:
   --views K                view pairs per point (default 16)
@@ -253,6 +273,9 @@ Measurement:
   --mean a,b,c --std a,b,c per-channel normalization on the [0,1] scale
   --pool flatten|mean|cls  pooling of [N,T,D] / [N,C,H,W] outputs (default flatten)
   --output-name NAME       encoder output used as the representation (default: first)
+  --layers auto|NAMES      LayerMem: also score these layers (ONNX value names, comma-separated,
+                           TARGET=REFERENCE when the encoders name them differently); auto = block
+                           outputs (residual additions, else the activation after each conv/linear)
   --batch-size B           points per batch at most (default 8)
   --memory-budget SIZE     resident memory the audit may use, e.g. 1.5G, 800M (default 1.5G);
                            the batch size is planned from a measured probe batch
@@ -268,7 +291,8 @@ Flags:
   --threshold T            t for threshold, on scoreNormalized
 
 Output and gate:
-  --format table|json|csv|junit|sarif|html   format of stdout / of -o FILE (default table)
+  --format table|json|csv|junit|sarif|html|markdown|codequality
+                           format of stdout / of -o FILE (default table)
   -o, --output [FMT=]FILE  write a report; repeatable: -o json=report.json -o junit=junit.xml
   --fail-on-flagged N      exit 2 when more than N points are flagged
   --server URL --token T   run the audit on an sslmem server instead of locally

@@ -8,9 +8,10 @@ import type { ReportV1 } from "../core/report.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import { openPointSet } from "../data/sources.ts";
 import type { PointSet } from "../data/point-set.ts";
-import { describeAudit, finalizeAudit, prepareAudit } from "../engine/audit.ts";
+import { describeAudit, describeLayers, finalizeAudit, prepareAudit } from "../engine/audit.ts";
 import { measurePoints } from "../engine/measure.ts";
-import type { EngineLogger } from "../engine/providers.ts";
+import { resolveLocalInputs } from "../sources/local-inputs.ts";
+import { ProviderPreferenceSchema, type EngineLogger } from "../engine/providers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand } from "./audit-args.ts";
 import { EXIT } from "./errors.ts";
 import { applyGate, writeOutputs } from "./outputs.ts";
@@ -48,11 +49,44 @@ function stderrLogger(quiet: boolean): EngineLogger {
   };
 }
 
-export async function runLocalAudit(cmd: AuditCommand): Promise<ReportV1> {
+/** Either encoder a TF.js model (a directory with model.json): each side in its own format. */
+async function runTfjsAudit(cmd: AuditCommand, dirs: { target: string | null; reference: string | null }): Promise<ReportV1> {
+  const { runMixedAudit } = await import("../engine/tfjs/mixed-audit.ts");
+  const source = async (role: "target" | "reference") => {
+    const dir = dirs[role];
+    return dir !== null ? { format: "tfjs" as const, dir } : { format: "onnx" as const, bytes: await readModel(cmd[role], role) };
+  };
   const progress = createProgress({ quiet: cmd.quiet });
-  const [target, reference] = [await readModel(cmd.target, "target"), await readModel(cmd.reference, "reference")];
   const candidates = await openPoints(cmd.candidates, "candidates");
   const controls = cmd.controls ? await openPoints(cmd.controls, "controls") : undefined;
+  try {
+    return await runMixedAudit(
+      { target: await source("target"), reference: await source("reference") },
+      { candidates, ...(controls ? { controls } : {}) },
+      cmd.config,
+      { providers: ProviderPreferenceSchema.parse(cmd.providers?.length ? cmd.providers : "auto"), threads: cmd.threads, logger: stderrLogger(true), onProgress: (done, total) => progress.update("scoring", done, total) },
+      { id: `local-${randomUUID()}`, created: new Date() },
+    );
+  } finally {
+    progress.done();
+    await candidates.close();
+    await controls?.close();
+  }
+}
+
+export async function runLocalAudit(cmd: AuditCommand, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ReportV1> {
+  const { tfjsModelDir } = await import("../engine/tfjs/mixed-audit.ts");
+  const dirs = { target: await tfjsModelDir(cmd.target), reference: await tfjsModelDir(cmd.reference) };
+  if (dirs.target !== null || dirs.reference !== null) return runTfjsAudit(cmd, dirs);
+  const progress = createProgress({ quiet: cmd.quiet });
+  // References (oci://, models:/, hf://, https://…#sha256=) become paths of cached blobs.
+  const { paths, sources } = await resolveLocalInputs(
+    { target: cmd.target, reference: cmd.reference, candidates: cmd.candidates, ...(cmd.controls ? { controls: cmd.controls } : {}) },
+    { env, allowUnpinned: cmd.allowUnpinned },
+  );
+  const [target, reference] = [await readModel(paths.target!, "target"), await readModel(paths.reference!, "reference")];
+  const candidates = await openPoints(paths.candidates!, "candidates");
+  const controls = paths.controls ? await openPoints(paths.controls, "controls") : undefined;
   try {
     const prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, {
       providers: cmd.providers && cmd.providers.length ? (cmd.providers as never) : "auto",
@@ -66,8 +100,9 @@ export async function runLocalAudit(cmd: AuditCommand): Promise<ReportV1> {
       const measurements = await measurePoints(prepared.context, {
         onProgress: (done, total) => progress.update("scoring", done, total),
       });
-      const audit = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config);
-      const { report } = finalizeAudit(audit, measurements, cmd.config);
+      const described = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config);
+      const audit = Object.keys(sources).length > 0 ? { ...described, sources } : described;
+      const { report } = finalizeAudit(audit, measurements, cmd.config, describeLayers(prepared));
       progress.done(`scored ${measurements.length} points on ${prepared.providers.provider}`);
       return report;
     } finally {
@@ -88,6 +123,10 @@ export async function auditCommand(argv: string[]): Promise<number> {
   }
   let report: ReportV1;
   if (cmd.server) {
+    const { tfjsModelDir } = await import("../engine/tfjs/mixed-audit.ts");
+    if ((await tfjsModelDir(cmd.target)) !== null || (await tfjsModelDir(cmd.reference)) !== null) {
+      throw new SslmemError("invalid_config", "TF.js encoders are audited locally only; drop --server, or export the encoders to ONNX");
+    }
     const { runRemoteAudit } = await import("./remote-audit.ts");
     report = await runRemoteAudit(cmd);
   } else {

@@ -12,6 +12,7 @@ Usage: sslmem <command> [options]
 
 Commands:
   audit     score candidates locally (or on a server with --server) and apply a CI gate
+  units     UnitMem: which units of one encoder single out one image
   gate      re-apply a gate to a saved JSON report, offline
   serve     run the HTTP service (embedded: SQLite + local blobs under SSLMEM_DATA_DIR)
   worker    run audit shards from the scaled mode's queue (SSLMEM_QUEUE=redis://…)
@@ -28,6 +29,7 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   audit: async () => (await import("./audit-command.ts")).auditCommand,
   gate: async () => (await import("./gate-command.ts")).gateCommand,
+  units: async () => (await import("./units-command.ts")).unitsCommand,
   serve: async () => (await import("./serve-command.ts")).serveCommand,
   worker: async () => (await import("./worker-command.ts")).workerCommand,
   token: async () => (await import("./token-command.ts")).tokenCommand,

@@ -31,6 +31,13 @@ export const PreprocessingOverridesSchema = z
   .strict();
 export type PreprocessingOverrides = z.infer<typeof PreprocessingOverridesSchema>;
 
+const layerName = z.string().min(1).max(256);
+export const LayerSelectionSchema = z.union([
+  z.literal("auto"),
+  z.array(z.union([layerName, z.strictObject({ target: layerName, reference: layerName })])).min(1).max(32),
+]);
+export type LayerSelection = z.output<typeof LayerSelectionSchema>;
+
 export const AuditConfigSchema = z
   .object({
     /** K: view pairs per point (pairing "views") or views per point (pairing "original"). */
@@ -53,6 +60,11 @@ export const AuditConfigSchema = z
     threshold: z.number().finite().optional(),
     /** z cut-off for `robust`. */
     robustZ: z.number().gt(0).max(100).default(3.5),
+    /**
+     * LayerMem: also score these layers of the encoders (engine/layers.ts describes `auto`); a
+     * name is an ONNX value name in both encoders, a {target, reference} pair maps differing names.
+     */
+    layers: LayerSelectionSchema.optional(),
     /**
      * Arithmetic of the encoders: fp32, or fp16 (fast on GPUs; on CPU, ONNX Runtime runs fp16 graphs
      * through float32 kernels, so no faster). Augmentation and distances stay fp32.

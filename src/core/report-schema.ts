@@ -7,6 +7,7 @@ import { AuditConfigSchema, FLAG_METHODS } from "./audit-config.ts";
 import type { CalibrationDiagnostics } from "./calibration/types.ts";
 import type { FlagOutcome } from "./flags.ts";
 import { AugmentationPolicySchema } from "./policy.ts";
+import { AuditSourcesSchema } from "./source-identity.ts";
 
 export const REPORT_SCHEMA_VERSION = "sslmem.report/v1";
 
@@ -68,11 +69,16 @@ export const AuditInfoSchema = z.strictObject({
   target: EncoderInfoSchema,
   reference: EncoderInfoSchema,
   provider: z.string().min(1).meta({ description: "Execution provider the encoders ran on, e.g. cpu, cuda." }),
-  engine: z.strictObject({ name: z.literal("onnxruntime"), version: z.string() }),
+  engine: z.strictObject({
+    name: z.enum(["onnxruntime", "tfjs", "onnxruntime+tfjs"]).meta({ description: "What ran the encoders: ONNX Runtime, TensorFlow.js, or one each (target and reference of different formats)." }),
+    version: z.string(),
+    tfjsBackend: z.string().optional().meta({ description: "The TF.js package and backend, e.g. tfjs/wasm, tfjs-node-gpu/tensorflow." }),
+  }),
   preprocessing: ReportPreprocessingSchema,
   config: ReportConfigSchema,
   candidatesSource: PointSourceSchema,
   controlsSource: PointSourceSchema.optional(),
+  sources: AuditSourcesSchema.optional(),
 });
 
 export const TailModelSchema = z
@@ -160,12 +166,44 @@ export const ReportPointSchema = z.strictObject({
   flagged: z.boolean(),
 });
 
+export const LayerSummarySchema = z.strictObject({
+  name: z.string().meta({ description: "The layer: its ONNX value name, or TARGET=REFERENCE when the encoders name it differently." }),
+  target: z.string().meta({ description: "Value name in the target encoder." }),
+  reference: z.string().meta({ description: "Value name in the reference encoder." }),
+  final: z.boolean().meta({ description: "The representation output (its LayerMem is the audit score)." }),
+  shape: z.array(z.number().int()).meta({ description: "The target's value shape without the batch axis." }),
+  dim: z.number().int().min(1).meta({ description: "Width of the pooled row." }),
+  meanScore: z.number().meta({ description: "Mean LayerMem over the candidates." }),
+  medianScore: z.number(),
+  delta: z.number().meta({ description: "ΔLayerMem: meanScore minus the previous layer's (the first layer's own mean)." }),
+  flaggedPeaks: count.meta({ description: "Flagged candidates whose LayerMem is highest at this layer." }),
+  flaggedPeakFraction: probability.meta({ description: "flaggedPeaks over all flagged candidates (0 when none are flagged)." }),
+});
+
+export const LayersSectionSchema = z
+  .strictObject({
+    pooling: z.enum(["flatten", "mean", "cls"]).meta({ description: "How >2-D layer values became one row per view (2-D values are used as is)." }),
+    layers: z.array(LayerSummarySchema).min(1).meta({ description: "In the encoder's order; the representation last." }),
+    points: z
+      .array(
+        z.strictObject({
+          id: z.string(),
+          role: z.enum(["candidate", "control"]),
+          scores: z.array(z.number()).meta({ description: "LayerMem per layer, in the order of `layers`." }),
+          stdErrs: z.array(z.number().min(0)),
+        }),
+      )
+      .meta({ description: "Per-point LayerMem, in the order of `points`." }),
+  })
+  .meta({ description: "LayerMem (Wang et al., NeurIPS 2024): SSLMem on each chosen layer's representation, same views." });
+
 export const ReportV1Schema = z
   .strictObject({
     schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
     audit: AuditInfoSchema,
     summary: ReportSummarySchema,
     points: z.array(ReportPointSchema),
+    layers: LayersSectionSchema.optional(),
   })
   .meta({ title: "sslmem audit report v1", description: "SSLMem memorization scores and flags of one audit." });
 
@@ -176,6 +214,7 @@ export type ReportHistogram = z.output<typeof HistogramSchema>;
 export type ReportTopPoint = z.output<typeof TopPointSchema>;
 export type ReportPoint = z.output<typeof ReportPointSchema>;
 export type ReportConfig = z.output<typeof ReportConfigSchema>;
+export type ReportLayers = z.output<typeof LayersSectionSchema>;
 
 // The diagnostics type is declared next to the code that computes it; fail to compile if the two drift.
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;

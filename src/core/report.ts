@@ -6,7 +6,8 @@
  */
 import { z } from "zod";
 import { SslmemError } from "./errors.ts";
-import { REPORT_SCHEMA_VERSION, ReportV1Schema, type FlagSummaryInput, type ReportAuditInfo, type ReportPoint, type ReportV1 } from "./report-schema.ts";
+import { REPORT_SCHEMA_VERSION, ReportV1Schema, type FlagSummaryInput, type ReportAuditInfo, type ReportLayers, type ReportPoint, type ReportV1 } from "./report-schema.ts";
+import { summarizeLayers, type LayerDescription } from "./layermem.ts";
 import type { PointResult } from "./scores.types.ts";
 import { buildSummary } from "./summary.ts";
 
@@ -16,6 +17,8 @@ export interface ReportParts {
   audit: ReportAuditInfo;
   results: readonly PointResult[];
   flag: FlagSummaryInput;
+  /** LayerMem: the measured layers (every result then carries `layers`). */
+  layers?: readonly LayerDescription[];
 }
 
 export function toReportPoint(r: PointResult): ReportPoint {
@@ -32,6 +35,14 @@ export function toReportPoint(r: PointResult): ReportPoint {
   };
 }
 
+function layersSection(layers: readonly LayerDescription[], results: readonly PointResult[], pooling: ReportLayers["pooling"]): ReportLayers {
+  return {
+    pooling,
+    layers: summarizeLayers(layers, results),
+    points: results.map((r) => ({ id: r.id, role: r.role, scores: (r.layers ?? []).map((l) => l.score), stdErrs: (r.layers ?? []).map((l) => l.stdErr) })),
+  };
+}
+
 /** Assembles and validates the report; a report that fails its own schema is a bug (`internal`). */
 export function buildReport(parts: ReportParts): ReportV1 {
   const report = {
@@ -39,6 +50,7 @@ export function buildReport(parts: ReportParts): ReportV1 {
     audit: parts.audit,
     summary: buildSummary(parts.results, parts.flag),
     points: parts.results.map(toReportPoint),
+    ...(parts.layers ? { layers: layersSection(parts.layers, parts.results, parts.audit.config.pool) } : {}),
   };
   const parsed = ReportV1Schema.safeParse(report);
   if (!parsed.success) {

@@ -14,6 +14,16 @@ export interface PointMeasurement {
   stdErr: number;
   /** number of pairs (K). */
   pairs: number;
+  /** LayerMem: the same measurement on each audited layer (core/layermem.ts), in layer order. */
+  layers?: LayerScore[];
+}
+
+/** One point's SSLMem on one layer's representation. */
+export interface LayerScore {
+  alignTarget: number;
+  alignReference: number;
+  score: number;
+  stdErr: number;
 }
 
 /** A point as reported: measurement plus batch-level normalization, p-value and flag. */

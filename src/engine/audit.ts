@@ -12,6 +12,7 @@ import { flagConfigFrom, flagPoints, type FlagOutcome } from "../core/flags.ts";
 import { resolvePolicy, type AugmentationPolicy } from "../core/policy.ts";
 import { buildReport, type ReportAuditInfo, type ReportV1 } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
+import type { LayerDescription } from "../core/layermem.ts";
 import type { PointSet } from "../data/point-set.ts";
 import { augmentGraphOptions } from "./augmenter.ts";
 import { createBatchPipeline, type PipelineDescription } from "./batch-pipeline.ts";
@@ -19,8 +20,9 @@ import type { Encoder } from "./encoder.ts";
 import { loadEncoderPair, type EncoderPair } from "./load-encoders.ts";
 import { checkViewBudget, PointCatalog, type MeasureContext } from "./measure.ts";
 import { DEFAULT_MEMORY_BUDGET, type BatchPlan } from "./memory.ts";
-import { chooseProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
+import { chooseProviders, ortExecutionProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
 import type { SessionCache } from "./session.ts";
+import { resolveLayers, type ResolvedLayer } from "./layers.ts";
 import type { ValueSummary } from "./onnx/inspect.ts";
 
 export interface EngineSettings {
@@ -90,7 +92,13 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     if (!engine.cache) await Promise.all([encoders.target.release(), encoders.reference.release()]);
   };
   let pipeline;
+  let layers: ResolvedLayer[] | undefined;
   try {
+    if (config.layers !== undefined) {
+      const sides = { target: { bytes: inputs.target, encoder: encoders.target }, reference: { bytes: inputs.reference, encoder: encoders.reference } };
+      layers = await resolveLayers(config.layers, sides.target, sides.reference, { pool: config.pool, executionProviders: ortExecutionProviders(providers), threads: engine.threads });
+      logger.info({ layers: layers.map((l) => l.name) }, "LayerMem layers");
+    }
     pipeline = await createBatchPipeline({
       augment,
       target: { bytes: inputs.target, encoder: encoders.target },
@@ -100,6 +108,7 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
       threads: engine.threads,
       logger,
       forceChained: engine.pipeline === "chained" ? "chained pipeline requested" : undefined,
+      ...(layers ? { layers: { target: layers.map((l) => l.targetTap), reference: layers.map((l) => l.referenceTap) } } : {}),
     });
   } catch (e) {
     await releaseEncoders();
@@ -112,6 +121,7 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     reference: encoders.reference,
     pipeline,
     catalog: new PointCatalog(inputs.candidates, inputs.controls),
+    ...(layers ? { layers } : {}),
   };
   const budget = engine.memoryBudget === undefined ? DEFAULT_MEMORY_BUDGET : engine.memoryBudget;
   if (budget !== null) {
@@ -143,6 +153,18 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
       await releaseEncoders();
     },
   };
+}
+
+/** What the report says about each measured layer (LayerMem), or undefined without layers. */
+export function describeLayers(prepared: PreparedAudit): LayerDescription[] | undefined {
+  return prepared.context.layers?.map((l) => ({
+    name: l.name,
+    target: l.target,
+    reference: l.reference,
+    final: l.final,
+    shape: l.targetTap.dims.slice(1),
+    dim: l.targetTap.dim,
+  }));
 }
 
 function mib(bytes: number): number {
@@ -194,10 +216,11 @@ export function finalizeAudit(
   audit: ReportAuditInfo,
   measurements: readonly PointMeasurement[],
   config: AuditConfig,
+  layers?: readonly LayerDescription[],
 ): { report: ReportV1; flags: FlagOutcome } {
   const candidates = measurements.filter((m) => m.role === "candidate");
   const controls = measurements.filter((m) => m.role === "control");
   const flags = flagPoints(candidates, controls, flagConfigFrom(config, controls.length > 0));
   const { results, ...flagSummary } = flags;
-  return { report: buildReport({ audit, results, flag: flagSummary }), flags };
+  return { report: buildReport({ audit, results, flag: flagSummary, ...(layers ? { layers } : {}) }), flags };
 }

@@ -23,6 +23,8 @@ import { packAugmentInputs } from "./augment-graph.ts";
 import { Augmenter, toFeeds } from "./augmenter.ts";
 import type { Encoder } from "./encoder.ts";
 import { buildFusedGraph, FUSED_OUTPUTS } from "./fused-graph.ts";
+import { layerDistancesOutput, type EncoderSide, type LayerTaps } from "./layer-graph.ts";
+import { HostLayerMeasure, type LayerDistances } from "./layer-reference.ts";
 import { ortExecutionProviders, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice } from "./providers.ts";
 
 /** One point of a batch: its decoded image and the views sampled for it. */
@@ -43,6 +45,8 @@ export interface BatchDistances {
   reference: Float32Array | Float64Array;
   /** Only when requested. */
   representations?: Representations;
+  /** LayerMem: per layer, [points, K] distances (when the pipeline was built with layer taps). */
+  layers?: LayerDistances;
 }
 
 export interface PipelineDescription {
@@ -71,6 +75,8 @@ export interface BatchPipelineOptions {
   logger?: EngineLogger;
   /** Build the chained pipeline even when the encoders compose (tests, benchmarks). */
   forceChained?: string;
+  /** LayerMem: the layer values of each encoder to measure as well (layers.ts). */
+  layers?: LayerTaps;
 }
 
 function sessionOptions(providers: ProviderChoice, threads: number): ort.InferenceSession.SessionOptions {
@@ -100,6 +106,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     pairs: options.config.views,
     pairing: options.config.pairing,
     distance: options.config.distance,
+    layers: options.layers,
     float16: options.config.precision === "fp16",
   });
   if (!fused.ok && options.config.precision === "fp16") {
@@ -136,6 +143,9 @@ class FusedPipeline implements BatchPipeline {
     const feeds = toFeeds(packAugmentInputs(this.options.augment, batch));
     const fetches: string[] = [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference];
     if (opts.representations) fetches.push(FUSED_OUTPUTS.representation.target, FUSED_OUTPUTS.representation.reference);
+    const layerCount = this.options.layers?.target.length ?? 0;
+    const layerOutputs = (side: EncoderSide) => Array.from({ length: layerCount }, (_, i) => layerDistancesOutput(side, i));
+    fetches.push(...layerOutputs("target"), ...layerOutputs("reference"));
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
       result = await this.session.run(feeds, fetches);
@@ -150,6 +160,15 @@ class FusedPipeline implements BatchPipeline {
       return (await this.#fallback).run(batch, opts);
     }
     const out: BatchDistances = { target, reference };
+    if (layerCount > 0) {
+      const read = (side: EncoderSide) => layerOutputs(side).map((name) => result[name].data as Float32Array);
+      const [layersT, layersR] = [read("target"), read("reference")];
+      out.layers = { target: layersT, reference: layersR };
+      if (![...layersT, ...layersR].every(allFinite)) {
+        this.#fallback ??= this.chained("a layer's activations were not finite");
+        return (await this.#fallback).run(batch, opts);
+      }
+    }
     if (opts.representations) {
       const rows = (name: string, encoder: Encoder) => ({ data: result[name].data as Float32Array, dim: encoder.dim });
       out.representations = {
@@ -176,11 +195,26 @@ class ChainedPipeline implements BatchPipeline {
     private readonly augmenter: Augmenter,
     private readonly options: BatchPipelineOptions,
     readonly description: PipelineDescription,
+    private readonly layers?: HostLayerMeasure,
   ) {}
 
   static async create(options: BatchPipelineOptions, threads: number, reason = options.forceChained ?? "requested"): Promise<BatchPipeline> {
     const augmenter = Augmenter.fromGraph(options.augment, ortExecutionProviders(options.providers), { intraOpNumThreads: threads });
-    return new ChainedPipeline(augmenter, options, { mode: "chained", reason, threads });
+    const { config } = options;
+    const layers = options.layers
+      ? await HostLayerMeasure.open({
+          target: options.target,
+          reference: options.reference,
+          taps: options.layers,
+          pool: options.target.encoder.pool,
+          pairs: config.views,
+          pairing: config.pairing,
+          distance: config.distance,
+          executionProviders: ortExecutionProviders(options.providers),
+          threads,
+        })
+      : undefined;
+    return new ChainedPipeline(augmenter, options, { mode: "chained", reason, threads }, layers);
   }
 
   async run(batch: readonly PointViews[], opts: { representations?: boolean } = {}): Promise<BatchDistances> {
@@ -197,10 +231,12 @@ class ChainedPipeline implements BatchPipeline {
       dT.set(pairDistances(slice(embT, p), config.pairing, config.distance), p * config.views);
       dR.set(pairDistances(slice(embR, p), config.pairing, config.distance), p * config.views);
     }
-    return { target: dT, reference: dR, ...(opts.representations ? { representations: { target: embT, reference: embR } } : {}) };
+    const layers = this.layers ? await this.layers.measure(views, batch.length) : undefined;
+    return { target: dT, reference: dR, ...(layers ? { layers } : {}), ...(opts.representations ? { representations: { target: embT, reference: embR } } : {}) };
   }
 
-  release(): Promise<void> {
-    return this.augmenter.release();
+  async release(): Promise<void> {
+    await this.augmenter.release();
+    await this.layers?.release();
   }
 }

@@ -24,6 +24,8 @@ import { emitAugmentation, OpsetOps, type AugmentGraphOptions } from "./augment-
 import type { Encoder } from "./encoder.ts";
 import { appendEncoder, composable, defaultOpset, extraOpsets, MIN_COMPOSE_OPSET } from "./onnx/compose.ts";
 import { elemTypeCode, GraphBuilder } from "./onnx/builder.ts";
+import { emitLayerDistances, type LayerTaps } from "./layer-graph.ts";
+import type { Pooling } from "./representation.ts";
 
 export const FUSED_OUTPUTS = {
   distances: { target: "target_distances", reference: "reference_distances" },
@@ -37,6 +39,8 @@ export interface FusedGraphSpec {
   pairs: number;
   pairing: Pairing;
   distance: DistanceKind;
+  /** LayerMem: per-layer distances of these taps too (layer-graph.ts). */
+  layers?: LayerTaps;
   /** Encoders in float16 (views cast down before, representations cast up after). */
   float16?: boolean;
 }
@@ -76,8 +80,9 @@ export function buildFusedGraph(spec: FusedGraphSpec): FusedGraph {
   ] as const;
   for (const [name, side, model] of sides) {
     const { encoder } = side;
+    const taps = spec.layers?.[name] ?? [];
     const source = spec.float16 ? g.op1("Cast", [views], { to: elemTypeCode("float16") }) : views;
-    let raw = appendEncoder(g, model, { prefix: `${name}::`, inputName: encoder.info.input.name, source, output: encoder.output.name, opset, float16: spec.float16 });
+    let raw = appendEncoder(g, model, { prefix: `${name}::`, inputName: encoder.info.input.name, source, output: encoder.output.name, opset, float16: spec.float16, alsoKeep: taps.map((t) => t.value) });
     if (spec.float16) raw = g.op1("Cast", [raw], { to: elemTypeCode("float") });
     const rows = pool(g, ops, raw, spec.float16 ? "float32" : encoder.output.dtype, encoder);
     g.op1("Identity", [rows], {}, FUSED_OUTPUTS.representation[name]);
@@ -85,6 +90,11 @@ export function buildFusedGraph(spec: FusedGraphSpec): FusedGraph {
     const d = pairDistances(g, ops, rows, encoder.dim, perPoint, spec.pairing, spec.distance);
     g.op1("Identity", [d], {}, FUSED_OUTPUTS.distances[name]);
     g.output(FUSED_OUTPUTS.distances[name], "float", ["points", spec.pairs]);
+    emitLayerDistances(g, name, taps, spec.pairs, {
+      // In a float16 graph every tap is float16: poolValue casts it up.
+      rows: (value, tap) => poolValue(g, ops, value, { rank: tap.dims.length, dtype: spec.float16 ? "float16" : tap.dtype, pool: encoder.pool }),
+      distances: (rows, dim) => pairDistances(g, ops, rows, dim, perPoint, spec.pairing, spec.distance),
+    });
   }
   const irVersion = Math.max(8, ...models.map((m) => Number(m.irVersion)));
   return { ok: true, model: g.toModelBytes({ opset, irVersion, extraOpsets: extraOpsets(models), producer: "sslmem-fused" }), opset };
@@ -92,17 +102,22 @@ export function buildFusedGraph(spec: FusedGraphSpec): FusedGraph {
 
 /** The representation rows [V,D] of an encoder output, as representation.ts pools them. */
 function pool(g: GraphBuilder, ops: OpsetOps, output: string, dtype: string | null, encoder: Encoder): string {
-  const rank = encoder.output.dims!.length;
+  return poolValue(g, ops, output, { rank: encoder.output.dims!.length, dtype, pool: encoder.pool });
+}
+
+/** Rows [V,D] of a value of known rank, as representation.ts pools them. */
+export function poolValue(g: GraphBuilder, ops: OpsetOps, output: string, value: { rank: number; dtype: string | null; pool: Pooling }): string {
+  const { rank } = value;
   let rows = output;
-  if (dtype !== "float32") rows = g.op1("Cast", [rows], { to: elemTypeCode("float") });
+  if (value.dtype !== "float32") rows = g.op1("Cast", [rows], { to: elemTypeCode("float") });
   if (rank === 2) return rows;
-  if (encoder.pool === "flatten") return g.op1("Flatten", [rows], { axis: 1 });
-  if (encoder.pool === "cls") return g.op1("Gather", [rows, g.constInt64(0, [])], { axis: 1 });
+  if (value.pool === "flatten") return g.op1("Flatten", [rows], { axis: 1 });
+  if (value.pool === "cls") return g.op1("Gather", [rows, g.constInt64(0, [])], { axis: 1 });
   return ops.reduce("ReduceMean", rows, rank === 3 ? [1] : [2, 3], 0);
 }
 
 /** Per-pair distances [P,K] of rows [P·perPoint, D] under a pairing. */
-function pairDistances(g: GraphBuilder, ops: OpsetOps, rows: string, dim: number, perPoint: number, pairing: Pairing, kind: DistanceKind): string {
+export function pairDistances(g: GraphBuilder, ops: OpsetOps, rows: string, dim: number, perPoint: number, pairing: Pairing, kind: DistanceKind): string {
   // n(v) = v/‖v‖, n(0) = 0.
   const norm = g.op1("Sqrt", [ops.reduce("ReduceSum", g.op1("Mul", [rows, rows]), [1], 1)]);
   const zero = g.constFloat(0);

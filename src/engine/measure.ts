@@ -18,6 +18,8 @@ import { sampleViewsForPoint } from "../core/view-params.ts";
 import type { PointSet } from "../data/point-set.ts";
 import type { BatchPipeline } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
+import { measureLayer } from "../core/layermem.ts";
+import type { ResolvedLayer } from "./layers.ts";
 import { measurePeak, planBatchSize, type BatchPlan } from "./memory.ts";
 
 /** One measured point with its global index (candidates first, then controls). */
@@ -59,6 +61,8 @@ export interface MeasureContext {
   reference: Encoder;
   pipeline: BatchPipeline;
   catalog: PointCatalog;
+  /** LayerMem: the layers measured besides the representation (layers.ts), in order. */
+  layers?: readonly ResolvedLayer[];
   /** Batch size from a memory budget (memory.ts); without it, the configured batch size. */
   memory?: { budget: number; plan?: BatchPlan; onPlan?: (plan: BatchPlan) => void };
 }
@@ -219,6 +223,9 @@ async function measureBatch(ctx: MeasureContext, points: LoadedPoint[], signal?:
   return points.map((point, p) => {
     const dTarget = Array.from(d.target.subarray(p * K, (p + 1) * K));
     const dReference = Array.from(d.reference.subarray(p * K, (p + 1) * K));
-    return { index: point.index, ...measurePoint(point.id, point.role, dTarget, dReference) };
+    const layers = d.layers?.target.map((layerT, i) =>
+      measureLayer(point.id, point.role, Array.from(layerT.subarray(p * K, (p + 1) * K)), Array.from(d.layers!.reference[i].subarray(p * K, (p + 1) * K))),
+    );
+    return { index: point.index, ...measurePoint(point.id, point.role, dTarget, dReference), ...(layers ? { layers } : {}) };
   });
 }

@@ -11,6 +11,7 @@ import type { ReportPoint, ReportV1 } from "../core/report.ts";
 import type { AugmentationOp, AugmentationPolicy } from "../core/policy.ts";
 import { describeFlagMethod, flagParameterPairs } from "./flag-text.ts";
 import { renderHistogramSvg } from "./html-histogram.ts";
+import { layersHtmlSection } from "./html-layers.ts";
 import { HTML_REPORT_CSS } from "./html-style.ts";
 import { escapeMarkup as esc } from "./markup.ts";
 import { formatCount, formatNumber, formatPercent, formatPValue, plural } from "./numbers.ts";
@@ -278,6 +279,7 @@ ${headerSection(report)}
 ${cardsSection(report)}
 ${flagSection(report)}
 ${histogramSection(report)}
+${layersHtmlSection(report)}
 ${calibrationSection(report)}
 ${pointsSection(report, opts)}
 ${detailsSection(report)}

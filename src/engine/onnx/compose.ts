@@ -150,12 +150,21 @@ function renameGraph(graph: GraphProto, rename: (name: string) => string): void 
 export function appendEncoder(
   g: GraphBuilder,
   model: ModelProto,
-  opts: { prefix: string; inputName: string; source: string; output: string; opset: number; float16?: boolean },
+  opts: {
+    prefix: string;
+    inputName: string;
+    source: string;
+    output: string;
+    opset: number;
+    float16?: boolean;
+    /** More values to keep (LayerMem taps), named `prefix + name`. */
+    alsoKeep?: readonly string[];
+  },
 ): string {
   const graph = model.graph;
   if (!graph) throw new Error("model has no graph");
   const own = defaultOpset(model);
-  const kept = neededNodes(graph, [opts.output]);
+  const kept = neededNodes(graph, [opts.output, ...(opts.alsoKeep ?? [])]);
   graph.node = kept;
   const initializerNames = new Set([...graph.initializer.map((t) => t.name), ...graph.sparseInitializer.map((s) => s.values?.name ?? "")]);
   const used = new Set(kept.flatMap(namesRead));

@@ -9,8 +9,10 @@
 import { createHash } from "node:crypto";
 import { AuditConfigSchema } from "../../core/audit-config.ts";
 import { SslmemError, isSslmemError } from "../../core/errors.ts";
+import { assertCallbackAllowed, enqueueCompletionCallback } from "../../callbacks/completion-callback.ts";
 import { forgetBlobs } from "../../jobs/purge.ts";
-import { AUDIT_INPUT_ROLES, type AuditInputRole, type AuditInputs, type CreateAuditResult } from "../../store/types.ts";
+import { recordAuditSources, resolveAuditInputs } from "../../sources/audit-inputs.ts";
+import { AUDIT_INPUT_ROLES, type AuditInputRole, type CreateAuditResult } from "../../store/types.ts";
 import { bodyChunks } from "../body.ts";
 import type { AppServices } from "../context.ts";
 import { multipartBoundary, readMultipart } from "../multipart.ts";
@@ -76,12 +78,19 @@ export async function submitAudit(
   idempotencyKey: string | undefined,
 ): Promise<CreateAuditResult> {
   assertWithinServerLimits(s, request);
-  const inputs: AuditInputs = {
-    target: request.target,
-    reference: request.reference,
-    candidates: request.candidates,
-    ...(request.controls !== undefined ? { controls: request.controls } : {}),
-  };
+  if (request.callbackUrl !== undefined) assertCallbackAllowed(s.config, tenant, request.callbackUrl);
+  // References (oci://, models:/, hf://, https://…#sha256=) become digests of resolved blobs here.
+  const { inputs, sources } = await resolveAuditInputs(
+    s,
+    tenant,
+    {
+      target: request.target,
+      reference: request.reference,
+      candidates: request.candidates,
+      ...(request.controls !== undefined ? { controls: request.controls } : {}),
+    },
+    { allowUnpinned: request.allowUnpinned ?? false },
+  );
   for (const role of AUDIT_INPUT_ROLES) {
     const digest = inputs[role];
     if (digest !== undefined && !(await s.store.tenantHasBlob(tenant, digest))) {
@@ -92,6 +101,12 @@ export async function submitAudit(
   }
   // Defaults applied once, here: the stored config is what ran, and equal requests hash equally.
   const config = AuditConfigSchema.parse(request.config ?? {});
+  // The result store has no per-layer rows yet: refuse rather than run the layers and drop them.
+  if (config.layers !== undefined) {
+    throw new SslmemError("invalid_config", "config.layers (LayerMem) is not available through the service yet; run `sslmem audit --layers …` locally", {
+      errors: [{ path: "config.layers", message: "not supported by the service yet", location: "body" }],
+    });
+  }
   const requestHash = createHash("sha256").update(canonicalJson({ inputs, config })).digest("hex");
   let result: CreateAuditResult;
   try {
@@ -108,6 +123,11 @@ export async function submitAudit(
     throw err;
   }
   if (result.created) {
+    await recordAuditSources(s.audits, result.audit.id, sources);
+    if (request.callbackUrl !== undefined) {
+      await enqueueCompletionCallback(s.store, tenant, result.audit.id, request.callbackUrl);
+      s.outbox?.wake();
+    }
     try {
       await s.runner.enqueue(result.audit.id);
     } catch (err) {

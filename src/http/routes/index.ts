@@ -9,6 +9,7 @@ import { eventsRouter } from "./events.index.ts";
 import { healthRouter } from "./health.index.ts";
 import { reportRouter } from "./report.index.ts";
 import { resultsRouter } from "./results.index.ts";
+import { watchesRouter } from "./watches.index.ts";
 
 export function mountRoutes(app: OpenAPIHono<AppEnv>, document: () => OpenApiDocument): void {
   app
@@ -18,5 +19,6 @@ export function mountRoutes(app: OpenAPIHono<AppEnv>, document: () => OpenApiDoc
     .route("/", auditsRouter())
     .route("/", resultsRouter())
     .route("/", reportRouter())
-    .route("/", eventsRouter());
+    .route("/", eventsRouter())
+    .route("/", watchesRouter());
 }

@@ -34,10 +34,31 @@ function inputs(dir: string, o: { target?: Uint8Array; candidates?: Uint8Array |
   return ["--target", target, "--reference", reference, "--candidates", candidates, "--views", "2", "--providers", "cpu", "--threads", "1", "--quiet"];
 }
 
+/** A TF.js model directory as --target whose model.json is `mutate`d from a minimal valid one. */
+function tfjsTarget(dir: string, mutate: (modelJson: { modelTopology: any; weightsManifest: any[] }) => void): string[] {
+  const model = join(dir, "tfjs-target");
+  mkdirSync(model);
+  const modelJson = {
+    format: "layers-model",
+    modelTopology: { class_name: "Sequential", config: { name: "m", layers: [{ class_name: "Flatten", config: { name: "f", batch_input_shape: [null, 16, 16, 3] } }, { class_name: "Dense", config: { name: "d", units: 4 } }] } },
+    weightsManifest: [{ paths: ["weights.bin"], weights: [{ name: "d/kernel", shape: [768, 4], dtype: "float32" }, { name: "d/bias", shape: [4], dtype: "float32" }] }],
+  };
+  mutate(modelJson);
+  writeFileSync(join(model, "model.json"), JSON.stringify(modelJson));
+  writeFileSync(join(model, "weights.bin"), new Uint8Array(772 * 4));
+  const args = inputs(dir);
+  args[1] = model;
+  return args;
+}
+
 export const CLI_CASES: CliCase[] = [
   { id: "C01", input: "--target is a text file", code: "model_invalid", prepare: (d) => inputs(d, { target: Buffer.from("not a model\n") }) },
   { id: "C02", input: "--target has an external-data tensor at ../../etc/passwd", code: "model_unsupported", prepare: (d) => inputs(d, { target: externalDataModel() }) },
   { id: "C03", input: "--candidates tar with a ../x.png member", code: "archive_unsafe", prepare: (d) => inputs(d, { candidates: tarWithValid({ name: "../x.png", data: noisePng(8, 8, 2) }) }) },
   { id: "C04", input: "--candidates folder holding a 50000×50000 PNG header", code: "image_too_large", prepare: (d) => inputs(d, { candidates: "dir-with-bomb" }) },
   { id: "C05", input: "--views 0", code: "invalid_config", prepare: (d) => [...inputs(d), "--views", "0"] },
+  { id: "C06", input: "--target TF.js model.json naming a weight shard at ../../etc/passwd", code: "model_invalid", prepare: (d) => tfjsTarget(d, (m) => (m.weightsManifest[0].paths = ["../../etc/passwd"])) },
+  { id: "C07", input: "--target TF.js model.json declaring a [65536,65536,64] weight", code: "model_invalid", prepare: (d) => tfjsTarget(d, (m) => (m.weightsManifest[0].weights[0].shape = [65536, 65536, 64])) },
+  { id: "C08", input: "--target TF.js model.json with a custom layer class", code: "model_unsupported", prepare: (d) => tfjsTarget(d, (m) => (m.modelTopology.config.layers[1].class_name = "MyLambda")) },
+  { id: "C09", input: "--layers naming a value the encoders lack", code: "invalid_config", prepare: (d) => [...inputs(d), "--layers", "no_such_value"] },
 ];

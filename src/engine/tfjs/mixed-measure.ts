@@ -1,0 +1,72 @@
+/**
+ * The chained measurement for encoders that are not both ONNX (a TF.js encoder on either side, or
+ * both): the same seeded view parameters, views made by the augmentation graph in each encoder's
+ * layout (NCHW for an ONNX export, NHWC for TF.js), each encoder's embeddings on the host, and the
+ * estimator of core/sslmem.ts. A point's measurement does not depend on the batch, as in the
+ * composed pipeline.
+ */
+import type * as ort from "onnxruntime-node";
+import type { AuditConfig } from "../../core/audit-config.ts";
+import type { PointRole } from "../../core/image.ts";
+import type { AugmentationPolicy } from "../../core/policy.ts";
+import type { PointMeasurement } from "../../core/scores.types.ts";
+import { measurePoint, pairDistances, viewsPerPoint } from "../../core/sslmem.ts";
+import { sampleViewsForPoint } from "../../core/view-params.ts";
+import type { PointSet } from "../../data/point-set.ts";
+import { Augmenter, augmentGraphOptions } from "../augmenter.ts";
+import type { Layout } from "../encoder.ts";
+
+/** What the chained measurement needs of an encoder, whatever its format. */
+export interface ViewEncoder {
+  readonly layout: Layout;
+  embed(views: Float32Array, n: number): Promise<{ data: Float32Array; dim: number }>;
+}
+
+export interface MixedMeasureOptions {
+  config: Pick<AuditConfig, "views" | "pairing" | "distance" | "seed" | "batchSize">;
+  policy: AugmentationPolicy;
+  preprocessing: { height: number; width: number; mean: [number, number, number]; std: [number, number, number]; range: [number, number] };
+  target: ViewEncoder;
+  reference: ViewEncoder;
+  executionProviders: readonly ort.InferenceSession.ExecutionProviderConfig[];
+}
+
+export async function measureMixed(points: PointSet, opts: MixedMeasureOptions, role: PointRole = "candidate"): Promise<PointMeasurement[]> {
+  const { config, policy, preprocessing: prep } = opts;
+  const out = { height: prep.height, width: prep.width };
+  const augmenters = new Map<Layout, Augmenter>();
+  const augmenterFor = (layout: Layout) => {
+    let a = augmenters.get(layout);
+    if (!a) {
+      a = Augmenter.fromGraph(augmentGraphOptions({ policy, out, layout, mean: prep.mean, std: prep.std, range: prep.range }), [...opts.executionProviders]);
+      augmenters.set(layout, a);
+    }
+    return a;
+  };
+  const perPoint = viewsPerPoint(config.views, config.pairing);
+  const results: PointMeasurement[] = [];
+  try {
+    for (let start = 0; start < points.size; start += config.batchSize) {
+      const indices = Array.from({ length: Math.min(config.batchSize, points.size - start) }, (_, i) => start + i);
+      const batch = await Promise.all(
+        indices.map(async (i) => {
+          const image = await points.load(i);
+          return { image, views: sampleViewsForPoint(policy, config.pairing, config.seed, points.ids[i], config.views, { height: image.height, width: image.width }, out) };
+        }),
+      );
+      const n = batch.length * perPoint;
+      const embed = async (encoder: ViewEncoder) => encoder.embed(await augmenterFor(encoder.layout).runBatch(batch), n);
+      const embT = await embed(opts.target);
+      const embR = await embed(opts.reference);
+      const rows = (e: { data: Float32Array; dim: number }, p: number) => ({ data: e.data.subarray(p * perPoint * e.dim, (p + 1) * perPoint * e.dim), dim: e.dim });
+      indices.forEach((i, p) => {
+        const dT = pairDistances(rows(embT, p), config.pairing, config.distance);
+        const dR = pairDistances(rows(embR, p), config.pairing, config.distance);
+        results.push(measurePoint(points.ids[i], role, dT, dR));
+      });
+    }
+    return results;
+  } finally {
+    for (const a of augmenters.values()) await a.release();
+  }
+}

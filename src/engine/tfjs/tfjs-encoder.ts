@@ -1,0 +1,123 @@
+/**
+ * A TF.js encoder (LayersModel or GraphModel: model.json + weight shards) loaded from a directory
+ * after the static checks of model-json.ts, run on the chosen TF.js backend (backend.ts). Shards
+ * are read only by the checked relative paths and must resolve inside the model directory (no
+ * symlink out of it), and together hold exactly the bytes the manifest declares.
+ */
+import { createHash } from "node:crypto";
+import { readFile, realpath, stat } from "node:fs/promises";
+import { join, sep } from "node:path";
+import { SslmemError } from "../../core/errors.ts";
+import { loadTfjs, type Tf } from "./backend.ts";
+import { parseModelJson, type TfjsModelManifest } from "./model-json.ts";
+
+/** What can run a batch: the two TF.js model kinds share `predict` / `execute` through this. */
+type Runnable = { predict(x: ReturnType<Tf["tensor"]>): unknown; dispose(): void };
+
+export class TfjsEncoder {
+  private constructor(
+    private readonly tf: Tf,
+    private readonly model: Runnable,
+    readonly backend: string,
+    readonly format: TfjsModelManifest["format"],
+    /** [H, W, C] of one view (NHWC, TF.js's layout). */
+    readonly viewShape: [number, number, number],
+    readonly digest: string,
+  ) {}
+
+  /** TF.js models take channels-last images. */
+  readonly layout = "NHWC" as const;
+
+  static async fromDirectory(dir: string): Promise<TfjsEncoder> {
+    const root = await realpath(dir).catch(() => {
+      throw new SslmemError("model_not_found", "the TF.js model directory does not exist");
+    });
+    let text: string;
+    try {
+      text = await readFile(join(root, "model.json"), "utf8");
+    } catch {
+      throw new SslmemError("model_not_found", "the TF.js model directory has no readable model.json");
+    }
+    const manifest = parseModelJson(text);
+    const buffers: Uint8Array[] = [];
+    let total = 0;
+    for (const shard of manifest.shards) {
+      const path = await realpath(join(root, shard)).catch(() => {
+        throw new SslmemError("model_invalid", `model.json: weight shard ${JSON.stringify(shard)} is missing`);
+      });
+      if (!path.startsWith(root + sep)) throw new SslmemError("model_invalid", `model.json: weight shard ${JSON.stringify(shard)} resolves outside the model directory`);
+      const size = (await stat(path)).size;
+      total += size;
+      if (total > manifest.weightBytes) break;
+      buffers.push(await readFile(path));
+    }
+    if (total !== manifest.weightBytes) {
+      throw new SslmemError("model_invalid", `model.json: the weight shards hold ${total} bytes, but the manifest declares ${manifest.weightBytes}`);
+    }
+    const hash = createHash("sha256").update(text);
+    for (const b of buffers) hash.update(b);
+    return TfjsEncoder.fromParts(manifest, concat(buffers, total), `sha256:${hash.digest("hex")}`);
+  }
+
+  /** `digest`: sha256 over model.json and the shards in manifest order (names the model in reports). */
+  static async fromParts(manifest: TfjsModelManifest, weightData: ArrayBuffer, digest: string): Promise<TfjsEncoder> {
+    const { tf, backend } = await loadTfjs();
+    const handler = tf.io.fromMemory({ modelTopology: manifest.modelTopology, weightSpecs: manifest.weights, weightData, format: manifest.format });
+    let model: Runnable;
+    let inputShape: readonly (number | null)[];
+    try {
+      if (manifest.format === "layers-model") {
+        const layers = await tf.loadLayersModel(handler);
+        model = layers;
+        inputShape = layers.inputs[0].shape;
+      } else {
+        const graph = await tf.loadGraphModel(handler);
+        model = { predict: (x) => graph.predict(x), dispose: () => graph.dispose() };
+        inputShape = graph.inputs[0]?.shape ?? [];
+      }
+    } catch (e) {
+      throw new SslmemError("model_invalid", `TensorFlow.js could not load the model: ${(e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 200)}`);
+    }
+    const [, h, w, c] = inputShape;
+    if (inputShape.length !== 4 || typeof h !== "number" || typeof w !== "number" || c !== 3) {
+      model.dispose();
+      throw new SslmemError("model_unsupported", `the TF.js model's input is [${inputShape.map((d) => d ?? "?").join(",")}]; an encoder takes one [N,H,W,3] image batch with static H and W`);
+    }
+    return new TfjsEncoder(tf, model, backend, manifest.format, [h, w, 3], digest);
+  }
+
+  /** Representation rows [n, dim] of n NHWC views (a >2-D output is flattened, as `pool: flatten`). */
+  async embed(views: Float32Array, n: number): Promise<{ data: Float32Array; dim: number }> {
+    const [h, w, c] = this.viewShape;
+    if (views.length !== n * h * w * c) throw new SslmemError("internal", `embed expects ${n} views of ${h * w * c} values, got ${views.length}`);
+    const input = this.tf.tensor(views, [n, h, w, c], "float32");
+    try {
+      const out = this.model.predict(input);
+      const tensor = Array.isArray(out) ? out[0] : out;
+      if (!(tensor instanceof this.tf.Tensor)) throw new SslmemError("model_output_invalid", "the TF.js model did not return a tensor");
+      const data = (await tensor.data()) as Float32Array;
+      const dim = tensor.size / n;
+      for (const t of Array.isArray(out) ? out : [out]) if (t instanceof this.tf.Tensor) t.dispose();
+      for (let i = 0; i < data.length; i++) {
+        if (data[i] - data[i] !== 0) throw new SslmemError("model_output_invalid", `the TF.js model's output contains a non-finite value (view ${Math.floor(i / dim)})`);
+      }
+      return { data, dim };
+    } finally {
+      input.dispose();
+    }
+  }
+
+  release(): void {
+    this.model.dispose();
+  }
+}
+
+function concat(buffers: readonly Uint8Array[], total: number): ArrayBuffer {
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const b of buffers) {
+    out.set(b, offset);
+    offset += b.length;
+  }
+  return out.buffer;
+}
