@@ -4,6 +4,7 @@
  * ratio "audit throughput / raw encoder throughput" measures the pipeline's overhead.
  */
 import { floatTensor, GraphBuilder } from "../src/engine/onnx/builder.ts";
+import { stampedUnit } from "../test/helpers/tiny-encoders.ts";
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -56,5 +57,5 @@ export function benchEncoder(spec: BenchEncoderSpec): Uint8Array {
   const fc = g.initializer(floatTensor("fc", weights(spec.seed * 1000 + 999, cin * spec.dim, 1 / Math.sqrt(cin)), [cin, spec.dim]));
   g.op1("MatMul", [pooled, fc], {}, "embedding");
   g.output("embedding", "float", ["N", spec.dim]);
-  return g.toModelBytes({ opset: 17, producer: "sslmem-bench" });
+  return stampedUnit(g.toModelBytes({ opset: 17, producer: "sslmem-bench" }));
 }

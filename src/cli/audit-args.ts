@@ -3,12 +3,12 @@
  * Validation of values happens once, in AuditConfigSchema; this file only maps flag syntax.
  */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { z } from "zod";
 import { AuditConfigSchema, type AuditConfig, type AuditConfigInput } from "../core/audit-config.ts";
 import { PRESET_NAMES } from "../core/policy.ts";
 import { SslmemError } from "../core/errors.ts";
 import { UsageError } from "./errors.ts";
+import { parseStrict } from "./parse-flags.ts";
 
 export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -46,6 +46,7 @@ export const AUDIT_OPTIONS = {
   distance: { type: "string" },
   "input-size": { type: "string" },
   layout: { type: "string" },
+  normalize: { type: "string" },
   range: { type: "string" },
   mean: { type: "string" },
   std: { type: "string" },
@@ -68,14 +69,14 @@ export const AUDIT_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function num(flag: string, v: string | undefined): number | undefined {
+export function num(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got '${v}'`);
   return n;
 }
 
-function triple(flag: string, v: string | undefined): [number, number, number] | undefined {
+export function triple(flag: string, v: string | undefined): [number, number, number] | undefined {
   if (v === undefined) return undefined;
   const parts = v.split(",").map((s) => Number(s.trim()));
   if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) {
@@ -84,7 +85,7 @@ function triple(flag: string, v: string | undefined): [number, number, number] |
   return parts as [number, number, number];
 }
 
-function pair(flag: string, v: string | undefined): [number, number] | undefined {
+export function pair(flag: string, v: string | undefined): [number, number] | undefined {
   if (v === undefined) return undefined;
   const parts = v.split(",").map((s) => Number(s.trim()));
   if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x))) throw new UsageError(`--${flag} takes two comma-separated numbers, e.g. 0,255`);
@@ -135,13 +136,30 @@ export function parseOutputs(values: string[] | undefined, format: string | unde
   });
 }
 
+/** The CLI flag of a config path, so a message names what the user typed. */
+const FLAG_OF_PATH: Record<string, string> = {
+  "preprocessing.inputSize": "--input-size",
+  "preprocessing.layout": "--layout",
+  "preprocessing.normalize": "--normalize",
+  "preprocessing.range": "--range",
+  "preprocessing.mean": "--mean",
+  "preprocessing.std": "--std",
+  outputName: "--output-name",
+  robustZ: "--robust-z",
+  batchSize: "--batch-size",
+};
+
+export function flagOfPath(path: readonly PropertyKey[]): string {
+  const key = path.filter((p) => typeof p === "string").join(".");
+  if (FLAG_OF_PATH[key]) return FLAG_OF_PATH[key];
+  const prefix = Object.keys(FLAG_OF_PATH).find((k) => key.startsWith(`${k}.`));
+  if (prefix) return FLAG_OF_PATH[prefix];
+  return key ? `--${key.split(".")[0]}` : "config";
+}
+
+/** Zod issues as CLI text: each names the flag it is about. */
 export function formatZodIssues(e: z.ZodError): string {
-  return e.issues
-    .map((i) => {
-      const at = i.path.length ? i.path.join(".") : "config";
-      return `${at}: ${i.message}`;
-    })
-    .join("; ");
+  return e.issues.map((i) => `${flagOfPath(i.path)}: ${i.message}`).join("; ");
 }
 
 export function configFromFlags(v: Record<string, string | boolean | string[] | undefined>): AuditConfig {
@@ -149,6 +167,7 @@ export function configFromFlags(v: Record<string, string | boolean | string[] | 
   const preprocessing = {
     inputSize: inputSize(s("input-size")),
     layout: s("layout"),
+    normalize: s("normalize"),
     range: pair("range", s("range")),
     mean: triple("mean", s("mean")),
     std: triple("std", s("std")),
@@ -176,12 +195,7 @@ export function configFromFlags(v: Record<string, string | boolean | string[] | 
 }
 
 export function parseAuditCommand(argv: string[]): AuditCommand | "help" {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    ({ values } = parseArgs({ args: argv, options: AUDIT_OPTIONS, allowPositionals: false, strict: true }));
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message.split("\n")[0]} (see 'sslmem audit --help')`);
-  }
+  const values: Record<string, string | boolean | string[] | undefined> = parseStrict("audit", argv, AUDIT_OPTIONS, false).values;
   if (values.help) return "help";
   for (const req of ["target", "reference", "candidates"] as const) {
     if (!values[req]) throw new UsageError(`--${req} is required (see 'sslmem audit --help')`);
@@ -229,9 +243,13 @@ Measurement:
   --distance l2|cosine     distance on normalized embeddings (default l2)
   --input-size HxW         encoder input size (default: the model's static size)
   --layout NCHW|NHWC       input layout (default: from the model)
-  --range LO,HI            value range the encoder expects (default 0,1)
-  --mean a,b,c --std a,b,c per-channel normalization on the [0,1] scale
-  --pool flatten|mean|cls  pooling of [N,T,D] / [N,C,H,W] outputs (default flatten)
+  --normalize PRESET       imagenet | clip | half | unit | none (see below)
+  --mean a,b,c --std a,b,c per-channel normalization on the [0,1] scale (instead of a preset)
+  --range LO,HI            value range before mean/std (default 0,1 when mean/std are given)
+                           Normalization is never guessed: give --normalize, --mean/--std, or
+                           stamp the models once ('sslmem stamp'); otherwise the audit is refused.
+  --pool flatten|mean|cls  pooling of [N,T,D] / [N,C,H,W] outputs (default flatten up to 8192
+                           values per image; wider outputs need an explicit --pool)
   --output-name NAME       encoder output used as the representation (default: first)
   --batch-size B           points per batch (default 8)
   --providers LIST         execution providers, e.g. cuda,cpu (default: cuda if it loads, else cpu)
@@ -249,6 +267,13 @@ Output and gate:
   --fail-on-flagged N      exit 2 when more than N points are flagged
   --server URL --token T   run the audit on an sslmem server instead of locally
   -q, --quiet              no progress output
+
+Normalization presets (mean/std on the [0,1] scale):
+  imagenet  range 0,1  mean 0.485,0.456,0.406  std 0.229,0.224,0.225 (torchvision models)
+  clip      range 0,1  mean 0.48145466,0.4578275,0.40821073  std 0.26862954,0.26130258,0.27577711
+  half      range 0,1  mean 0.5,0.5,0.5  std 0.5,0.5,0.5   (inputs on [-1,1])
+  unit      range 0,1  no mean/std
+  none      range 0,255, no mean/std (raw pixels)
 
 Exit codes: 0 gate passed, 2 gate tripped, 1 error.
 `;

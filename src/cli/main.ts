@@ -15,6 +15,7 @@ Commands:
   gate      re-apply a gate to a saved JSON report, offline
   serve     run the HTTP service (embedded: SQLite + local blobs under SSLMEM_DATA_DIR)
   worker    run audit shards from the scaled mode's queue (SSLMEM_QUEUE=redis://…)
+  stamp     write an encoder's preprocessing (normalization, layout) into a copy of the model
   token     manage API tokens: token create --tenant NAME
   openapi   print the OpenAPI document
 
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   gate: async () => (await import("./gate-command.ts")).gateCommand,
   serve: async () => (await import("./serve-command.ts")).serveCommand,
   worker: async () => (await import("./worker-command.ts")).workerCommand,
+  stamp: async () => (await import("./stamp-command.ts")).stampCommand,
   token: async () => (await import("./token-command.ts")).tokenCommand,
   openapi: async () => (await import("./openapi-command.ts")).openapiCommand,
 };

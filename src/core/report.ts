@@ -5,7 +5,7 @@
  * are strict: a field added here without a schema bump is caught by the drift test, not shipped.
  */
 import { z } from "zod";
-import { AuditConfigSchema, FLAG_METHODS } from "./audit-config.ts";
+import { AuditConfigSchema, FLAG_METHODS, POOLINGS } from "./audit-config.ts";
 import type { CalibrationDiagnostics } from "./calibration/types.ts";
 import { SslmemError } from "./errors.ts";
 import type { FlagOutcome } from "./flags.ts";
@@ -56,8 +56,8 @@ export const ReportPreprocessingSchema = z.strictObject({
   std: rgb,
 });
 
-/** The audit config as run: every default filled in and the augmentation preset resolved to its policy. */
-export const ReportConfigSchema = AuditConfigSchema.safeExtend({ augment: AugmentationPolicySchema });
+/** The audit config as run: every default filled in, the augmentation preset resolved to its policy and the pooling to the one used. */
+export const ReportConfigSchema = AuditConfigSchema.safeExtend({ augment: AugmentationPolicySchema, pool: z.enum(POOLINGS) });
 
 export const PointSourceSchema = z
   .strictObject({

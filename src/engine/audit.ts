@@ -134,7 +134,7 @@ export function describeAudit(prepared: PreparedAudit, identity: AuditIdentity, 
     provider: prepared.providers.provider,
     engine: { name: "onnxruntime", version: ort.env.versions.node ?? ort.env.versions.common },
     preprocessing: { height: prep.height, width: prep.width, layout: prep.layout, range: prep.range, mean: prep.mean, std: prep.std },
-    config: { ...config, augment: prepared.policy },
+    config: { ...config, augment: prepared.policy, pool: encoders.target.pool },
     candidatesSource: { kind: candidates.kind, count: candidates.size, skipped: candidates.skipped.length },
     ...(controls ? { controlsSource: { kind: controls.kind, count: controls.size, skipped: controls.skipped.length } } : {}),
   };
