@@ -105,6 +105,14 @@ export const AuditConfigSchema = z
     fdr: z.number().gt(0).lt(1).default(0.05).describe("q for fdr: the expected fraction of false discoveries among the flagged."),
     threshold: z.number().finite().optional().describe("t for the threshold method, on scoreNormalized (uncalibrated)."),
     robustZ: z.number().gt(0).max(100).default(3.5).describe("z cut-off of the robust method."),
+    evidenceLevel: z
+      .number()
+      .gt(0)
+      .lt(0.5)
+      .optional()
+      .describe(
+        "Level of the set-level verdict (default 0.01): with controls, the report states evidence of memorization when the one-sided Mann–Whitney test of candidate vs control scores has p ≤ this level (CLI --level).",
+      ),
     batchSize: z
       .number()
       .int()

@@ -112,6 +112,18 @@ export const FlagSummarySchema = z.strictObject({
   method: z.enum(FLAG_METHODS),
   parameters: z.record(z.string(), z.number()),
   calibrated: z.boolean(),
+  expectedFalseFlags: z
+    .number()
+    .min(0)
+    .optional()
+    .meta({
+      description:
+        "fpr: achieved α × candidates, the flags a set of never-seen candidates gets by chance; fdr: q × flagged, the bound on the expected false discoveries among the flags. Absent for uncalibrated methods.",
+    }),
+  countPValue: probability.optional().meta({
+    description:
+      "fpr: exact P(at least this many flags | no candidate memorized), beta-binomial because all candidates share one control cut. A small value says the count exceeds chance.",
+  }),
   threshold: z.number().optional().meta({ description: "Cut on the raw score scale, where one exists." }),
   diagnostics: CalibrationDiagnosticsSchema.optional(),
   warnings: z.array(z.string()),
@@ -141,6 +153,31 @@ export const TopPointSchema = z.strictObject({
   flagged: z.boolean(),
 });
 
+export const EvidenceSchema = z
+  .strictObject({
+    test: z.literal("mann-whitney").meta({ description: "One-sided Mann–Whitney (Wilcoxon rank-sum) test of candidate scores against control scores." }),
+    alternative: z.literal("greater"),
+    candidates: count,
+    controls: count,
+    u: z.number().min(0).meta({ description: "U of the candidates: pairs (candidate, control) with the candidate scoring higher, ties counted ½." }),
+    auc: probability.meta({ description: "U / (candidates × controls): the probability that a candidate outscores a control; 0.5 when f memorized nothing." }),
+    aucLow: probability,
+    aucHigh: probability,
+    confidence: probability.meta({ description: "Coverage of [aucLow, aucHigh] (DeLong standard error)." }),
+    pValue: probability.meta({ description: "P(U at least this large | candidates score like controls)." }),
+    pValueMethod: z.enum(["exact", "normal"]),
+    excessFraction: probability.meta({
+      description: "max(0, 2·AUC − 1): estimated fraction of candidates scoring above the control distribution (a lower bound; exact when they outscore every control).",
+    }),
+    excessFractionLow: probability.meta({ description: "The same at aucLow." }),
+    level: probability.meta({ description: "Level of the verdict (config.evidenceLevel, default 0.01)." }),
+    evidence: z.boolean().meta({ description: "pValue ≤ level: evidence that the target memorized the candidates beyond chance." }),
+  })
+  .meta({
+    id: "Evidence",
+    description: "The set-level verdict: is there evidence that the target encoder memorized the candidates beyond chance? Present when the audit has controls.",
+  });
+
 export const ReportSummarySchema = z.strictObject({
   candidates: count,
   controls: count,
@@ -149,6 +186,7 @@ export const ReportSummarySchema = z.strictObject({
   flagged: count,
   flaggedFraction: probability,
   flag: FlagSummarySchema,
+  evidence: EvidenceSchema.optional(),
   histogram: HistogramSchema,
   top: z.array(TopPointSchema).max(10),
 });
@@ -180,6 +218,7 @@ export type ReportSummary = z.output<typeof ReportSummarySchema>;
 export type ReportHistogram = z.output<typeof HistogramSchema>;
 export type ReportTopPoint = z.output<typeof TopPointSchema>;
 export type ReportPoint = z.output<typeof ReportPointSchema>;
+export type ReportEvidence = z.output<typeof EvidenceSchema>;
 export type ReportConfig = z.output<typeof ReportConfigSchema>;
 
 // The diagnostics type is declared next to the code that computes it; fail to compile if the two drift.
@@ -215,7 +254,7 @@ export function buildReport(parts: ReportParts): ReportV1 {
   const report = {
     schemaVersion: REPORT_SCHEMA_VERSION,
     audit: parts.audit,
-    summary: buildSummary(parts.results, parts.flag),
+    summary: buildSummary(parts.results, parts.flag, { evidenceLevel: parts.audit.config.evidenceLevel }),
     points: parts.results.map(toReportPoint),
   };
   const parsed = ReportV1Schema.safeParse(report);
