@@ -7,8 +7,11 @@ import { z } from "zod";
 import { AuditConfigSchema, type AuditConfig, type AuditConfigInput } from "../core/audit-config.ts";
 import { PRESET_NAMES } from "../core/policy.ts";
 import { SslmemError } from "../core/errors.ts";
-import { UsageError } from "./errors.ts";
-import { parseStrict } from "./parse-flags.ts";
+import { EXIT_CODES_HELP, UsageError } from "./errors.ts";
+import { num, pair, parseStrict, triple } from "./parse-flags.ts";
+import { parseProviders } from "./provider-advice.ts";
+import type { ProviderName } from "../engine/providers.ts";
+import { GATE_HELP, GATE_OPTIONS, gateSpecFromFlags, type GateSpec } from "./gate.ts";
 
 export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -19,6 +22,24 @@ export interface OutputTarget {
   file?: string;
 }
 
+/** Formats a file name implies (`-o report.html`); the longest matching suffix wins. */
+const FORMAT_OF_EXTENSION: Array<[string, OutputFormat]> = [
+  [".sarif.json", "sarif"],
+  [".junit.xml", "junit"],
+  [".sarif", "sarif"],
+  [".json", "json"],
+  [".html", "html"],
+  [".htm", "html"],
+  [".xml", "junit"],
+  [".csv", "csv"],
+  [".txt", "table"],
+];
+
+export function formatOfFile(file: string): OutputFormat | undefined {
+  const lower = file.toLowerCase();
+  return FORMAT_OF_EXTENSION.find(([ext]) => lower.endsWith(ext))?.[1];
+}
+
 export interface AuditCommand {
   target: string;
   reference: string;
@@ -26,10 +47,10 @@ export interface AuditCommand {
   controls?: string;
   config: AuditConfig;
   outputs: OutputTarget[];
-  failOnFlagged?: number;
+  gate: GateSpec;
   server?: string;
   token?: string;
-  providers?: string[];
+  providers?: ProviderName[];
   threads?: number;
   quiet: boolean;
 }
@@ -58,9 +79,10 @@ export const AUDIT_OPTIONS = {
   threshold: { type: "string" },
   "robust-z": { type: "string" },
   "batch-size": { type: "string" },
+  "evidence-level": { type: "string" },
   format: { type: "string" },
   output: { type: "string", short: "o", multiple: true },
-  "fail-on-flagged": { type: "string" },
+  ...GATE_OPTIONS,
   server: { type: "string" },
   token: { type: "string" },
   providers: { type: "string" },
@@ -68,29 +90,6 @@ export const AUDIT_OPTIONS = {
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
 } as const;
-
-export function num(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got '${v}'`);
-  return n;
-}
-
-export function triple(flag: string, v: string | undefined): [number, number, number] | undefined {
-  if (v === undefined) return undefined;
-  const parts = v.split(",").map((s) => Number(s.trim()));
-  if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) {
-    throw new UsageError(`--${flag} takes three comma-separated numbers on the [0,1] scale, e.g. 0.485,0.456,0.406`);
-  }
-  return parts as [number, number, number];
-}
-
-export function pair(flag: string, v: string | undefined): [number, number] | undefined {
-  if (v === undefined) return undefined;
-  const parts = v.split(",").map((s) => Number(s.trim()));
-  if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x))) throw new UsageError(`--${flag} takes two comma-separated numbers, e.g. 0,255`);
-  return parts as [number, number];
-}
 
 function inputSize(v: string | undefined): { height: number; width: number } | undefined {
   if (v === undefined) return undefined;
@@ -118,7 +117,10 @@ function augmentSetting(v: string | undefined): unknown {
   throw new UsageError(`--augment must be a preset (${PRESET_NAMES.join(", ")}) or a policy .json file; got '${v}'`);
 }
 
-/** Parses `-o json=report.json`, `-o junit` (stdout), `-o report.json` (format from --format). */
+/**
+ * Parses `-o json=report.json`, `-o junit` (stdout), `-o report.html` (format from the extension;
+ * an unknown extension takes --format when given, else it is refused rather than guessed).
+ */
 export function parseOutputs(values: string[] | undefined, format: string | undefined): OutputTarget[] {
   const defaultFormat = (format ?? "table") as OutputFormat;
   if (!(OUTPUT_FORMATS as readonly string[]).includes(defaultFormat)) {
@@ -132,7 +134,15 @@ export function parseOutputs(values: string[] | undefined, format: string | unde
     if (eq > 0 && (OUTPUT_FORMATS as readonly string[]).includes(v.slice(0, eq))) {
       return { format: v.slice(0, eq) as OutputFormat, file: v.slice(eq + 1) || undefined };
     }
-    return { format: defaultFormat, file: v };
+    if (eq > 0 && /^[a-z]+$/.test(v.slice(0, eq))) {
+      throw new UsageError(`-o ${v}: unknown format '${v.slice(0, eq)}'; formats: ${OUTPUT_FORMATS.join(", ")}`);
+    }
+    const implied = formatOfFile(v);
+    if (implied) return { format: implied, file: v };
+    if (format !== undefined) return { format: defaultFormat, file: v };
+    throw new UsageError(
+      `-o ${v}: cannot tell the format from the file name; use an extension (.json .html .xml .sarif .csv .txt) or write -o FORMAT=${v} (formats: ${OUTPUT_FORMATS.join(", ")})`,
+    );
   });
 }
 
@@ -186,6 +196,7 @@ export function configFromFlags(v: Record<string, string | boolean | string[] | 
     fdr: num("fdr", s("fdr")),
     threshold: num("threshold", s("threshold")),
     robustZ: num("robust-z", s("robust-z")),
+    evidenceLevel: num("level", s("level")),
     batchSize: num("batch-size", s("batch-size")),
   };
   const input = Object.fromEntries(Object.entries(raw).filter(([, x]) => x !== undefined)) as AuditConfigInput;
@@ -194,16 +205,19 @@ export function configFromFlags(v: Record<string, string | boolean | string[] | 
   return parsed.data;
 }
 
-export function parseAuditCommand(argv: string[]): AuditCommand | "help" {
+/** Where the CLI looks for a server and token when --server / --token are not given. */
+export interface ClientEnv {
+  SSLMEM_SERVER?: string;
+  SSLMEM_TOKEN?: string;
+}
+
+export function parseAuditCommand(argv: string[], env: ClientEnv = {}): AuditCommand | "help" {
   const values: Record<string, string | boolean | string[] | undefined> = parseStrict("audit", argv, AUDIT_OPTIONS, false).values;
   if (values.help) return "help";
   for (const req of ["target", "reference", "candidates"] as const) {
     if (!values[req]) throw new UsageError(`--${req} is required (see 'sslmem audit --help')`);
   }
-  const failOn = num("fail-on-flagged", values["fail-on-flagged"] as string | undefined);
-  if (failOn !== undefined && (!Number.isInteger(failOn) || failOn < 0)) {
-    throw new UsageError("--fail-on-flagged takes a non-negative integer: the gate trips when more points than this are flagged");
-  }
+  const gate = gateSpecFromFlags(values);
   const threads = num("threads", values.threads as string | undefined);
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
     throw new UsageError("--threads takes an integer from 1 to 256");
@@ -215,10 +229,10 @@ export function parseAuditCommand(argv: string[]): AuditCommand | "help" {
     controls: values.controls as string | undefined,
     config: configFromFlags(values),
     outputs: parseOutputs(values.output as string[] | undefined, values.format as string | undefined),
-    failOnFlagged: failOn,
-    server: values.server as string | undefined,
-    token: values.token as string | undefined,
-    providers: (values.providers as string | undefined)?.split(",").map((x) => x.trim()).filter(Boolean),
+    gate,
+    server: (values.server as string | undefined) ?? (env.SSLMEM_SERVER || undefined),
+    token: (values.token as string | undefined) ?? (env.SSLMEM_TOKEN || undefined),
+    providers: parseProviders(values.providers as string | undefined),
     threads,
     quiet: Boolean(values.quiet),
   };
@@ -261,12 +275,16 @@ Flags:
   --fdr Q                  q for fdr (default 0.05)
   --threshold T            t for threshold, on scoreNormalized
 
-Output and gate:
-  --format table|json|csv|junit|sarif|html   format of stdout / of -o FILE (default table)
-  -o, --output [FMT=]FILE  write a report; repeatable: -o json=report.json -o junit=junit.xml
-  --fail-on-flagged N      exit 2 when more than N points are flagged
+Output:
+  --format table|json|csv|junit|sarif|html   format of stdout (default table)
+  -o, --output [FMT=]FILE  write a report; the format comes from the extension (.json .html .xml
+                           .sarif .csv .txt) or FMT=; repeatable: -o report.json -o junit=junit.xml
+                           With every output in files, the summary table goes to stderr on a TTY.
   --server URL --token T   run the audit on an sslmem server instead of locally
+                           (default: the SSLMEM_SERVER and SSLMEM_TOKEN environment variables)
   -q, --quiet              no progress output
+
+${GATE_HELP}
 
 Normalization presets (mean/std on the [0,1] scale):
   imagenet  range 0,1  mean 0.485,0.456,0.406  std 0.229,0.224,0.225 (torchvision models)
@@ -275,5 +293,6 @@ Normalization presets (mean/std on the [0,1] scale):
   unit      range 0,1  no mean/std
   none      range 0,255, no mean/std (raw pixels)
 
-Exit codes: 0 gate passed, 2 gate tripped, 1 error.
+${EXIT_CODES_HELP}
+Ctrl-C stops the audit with a message and exit 130.
 `;

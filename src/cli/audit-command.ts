@@ -1,20 +1,26 @@
 /**
  * `sslmem audit`: run an audit locally (or on a server with --server), write the requested
- * outputs, and apply the gate. Exit 0 = passed, 2 = tripped, 1 = error.
+ * outputs, and apply the gate. Exit codes: src/cli/errors.ts.
  */
 import { readFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import type { ReportV1 } from "../core/report.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
+import { viewsPerPoint } from "../core/sslmem.ts";
 import { openPointSet } from "../data/sources.ts";
 import type { PointSet } from "../data/point-set.ts";
-import { describeAudit, finalizeAudit, prepareAudit } from "../engine/audit.ts";
+import { describeAudit, finalizeAudit, prepareAudit, type PreparedAudit } from "../engine/audit.ts";
 import { measurePoints } from "../engine/measure.ts";
 import type { EngineLogger } from "../engine/providers.ts";
-import { AUDIT_HELP, parseAuditCommand, type AuditCommand } from "./audit-args.ts";
+import { formatCount } from "../report/numbers.ts";
+import { AUDIT_HELP, parseAuditCommand, type AuditCommand, type ClientEnv } from "./audit-args.ts";
 import { EXIT } from "./errors.ts";
-import { applyGate, writeOutputs } from "./outputs.ts";
+import { applyGate } from "./gate.ts";
+import { onInterrupt } from "./interrupt.ts";
+import { needsThumbnails, writeOutputs } from "./outputs.ts";
 import { createProgress } from "./progress.ts";
+import { explainProviderFailure } from "./provider-advice.ts";
+import { thumbnailsFromPath, thumbnailsFromSet } from "./thumbnails.ts";
 
 async function readModel(path: string, role: "target" | "reference"): Promise<Uint8Array> {
   try {
@@ -48,26 +54,53 @@ function stderrLogger(quiet: boolean): EngineLogger {
   };
 }
 
-export async function runLocalAudit(cmd: AuditCommand): Promise<ReportV1> {
+/** The upfront plan: points by role, views, encoder passes, provider — before the long part. */
+export function planLine(prepared: PreparedAudit): string {
+  const { config, catalog } = prepared.context;
+  const perPoint = viewsPerPoint(config.views, config.pairing);
+  const skipped = catalog.candidates.skipped.length + (catalog.controls?.skipped.length ?? 0);
+  const points = catalog.size;
+  const views = config.pairing === "views" ? `${config.views} view pairs (${perPoint} views)` : `${config.views} views + the original`;
+  return (
+    `sslmem: plan: ${formatCount(catalog.candidates.size)} candidates + ${formatCount(catalog.controls?.size ?? 0)} controls` +
+    `${skipped > 0 ? ` (${formatCount(skipped)} files skipped)` : ""}, ${views} per point, ` +
+    `${formatCount(points * perPoint * 2)} encoder passes (target and reference) on ${prepared.providers.provider}, batches of ${config.batchSize}`
+  );
+}
+
+export interface LocalAuditResult {
+  report: ReportV1;
+  thumbnails?: Map<string, string>;
+}
+
+export async function runLocalAudit(cmd: AuditCommand, signal?: AbortSignal): Promise<LocalAuditResult> {
   const progress = createProgress({ quiet: cmd.quiet });
   const [target, reference] = [await readModel(cmd.target, "target"), await readModel(cmd.reference, "reference")];
   const candidates = await openPoints(cmd.candidates, "candidates");
   const controls = cmd.controls ? await openPoints(cmd.controls, "controls") : undefined;
   try {
-    const prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, {
-      providers: cmd.providers && cmd.providers.length ? (cmd.providers as never) : "auto",
-      threads: cmd.threads,
-      // With the default (auto), falling back from cuda to cpu is expected, not worth a warning.
-      logger: stderrLogger(cmd.quiet || !cmd.providers),
-    });
+    let prepared: PreparedAudit;
     try {
+      prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, {
+        providers: cmd.providers && cmd.providers.length ? cmd.providers : "auto",
+        threads: cmd.threads,
+        // With the default (auto), falling back from cuda to cpu is expected, not worth a warning.
+        logger: stderrLogger(cmd.quiet || !cmd.providers),
+      });
+    } catch (e) {
+      throw explainProviderFailure(e);
+    }
+    try {
+      if (!cmd.quiet) process.stderr.write(`${planLine(prepared)}\n`);
       const measurements = await measurePoints(prepared.context, {
+        signal,
         onProgress: (done, total) => progress.update("scoring", done, total),
       });
       const audit = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config);
       const { report } = finalizeAudit(audit, measurements, cmd.config);
       progress.done(`scored ${measurements.length} points on ${prepared.providers.provider}`);
-      return report;
+      const thumbnails = needsThumbnails(cmd.outputs) ? await thumbnailsFromSet(candidates, report) : undefined;
+      return { report, thumbnails };
     } finally {
       await prepared.release();
     }
@@ -78,19 +111,31 @@ export async function runLocalAudit(cmd: AuditCommand): Promise<ReportV1> {
   }
 }
 
-export async function auditCommand(argv: string[]): Promise<number> {
-  const cmd = parseAuditCommand(argv);
+export async function auditCommand(argv: string[], env: ClientEnv = process.env): Promise<number> {
+  const cmd = parseAuditCommand(argv, env);
   if (cmd === "help") {
     process.stdout.write(AUDIT_HELP);
     return EXIT.ok;
   }
-  let report: ReportV1;
-  if (cmd.server) {
-    const { runRemoteAudit } = await import("./remote-audit.ts");
-    report = await runRemoteAudit(cmd);
-  } else {
-    report = await runLocalAudit(cmd);
+  const interrupt = onInterrupt();
+  try {
+    let result: LocalAuditResult;
+    if (cmd.server) {
+      const { runRemoteAudit } = await import("./remote-audit.ts");
+      const report = await runRemoteAudit(cmd, interrupt.signal);
+      result = { report, thumbnails: needsThumbnails(cmd.outputs) ? await thumbnailsFromPath(cmd.candidates, report) : undefined };
+    } else {
+      result = await runLocalAudit(cmd, interrupt.signal);
+    }
+    await writeOutputs(result.report, cmd.outputs, { thumbnails: result.thumbnails, summary: cmd.quiet ? null : undefined });
+    return applyGate(result.report, cmd.gate);
+  } catch (e) {
+    if (interrupt.interrupted) {
+      process.stderr.write("sslmem: audit interrupted; no report written (exit 130)\n");
+      return EXIT.interrupted;
+    }
+    throw e;
+  } finally {
+    interrupt.dispose();
   }
-  await writeOutputs(report, cmd.outputs);
-  return applyGate(report, cmd.failOnFlagged);
 }

@@ -64,3 +64,28 @@ export function parseStrict<O extends Options>(command: string, argv: string[], 
     throw new UsageError(`${describeParseError(e, options)} (see 'sslmem ${command} --help')`);
   }
 }
+
+// ---- flag values ----------------------------------------------------------------------------
+
+export function num(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got '${v}'`);
+  return n;
+}
+
+export function triple(flag: string, v: string | undefined): [number, number, number] | undefined {
+  if (v === undefined) return undefined;
+  const parts = v.split(",").map((s) => Number(s.trim()));
+  if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) {
+    throw new UsageError(`--${flag} takes three comma-separated numbers on the [0,1] scale, e.g. 0.485,0.456,0.406`);
+  }
+  return parts as [number, number, number];
+}
+
+export function pair(flag: string, v: string | undefined): [number, number] | undefined {
+  if (v === undefined) return undefined;
+  const parts = v.split(",").map((s) => Number(s.trim()));
+  if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x))) throw new UsageError(`--${flag} takes two comma-separated numbers, e.g. 0,255`);
+  return parts as [number, number];
+}

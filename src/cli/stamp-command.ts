@@ -9,9 +9,9 @@ import { parseArgs } from "node:util";
 import { PreprocessingOverridesSchema } from "../core/audit-config.ts";
 import { SslmemError } from "../core/errors.ts";
 import { stampEntries, stampModel } from "../engine/onnx/stamp.ts";
-import { formatZodIssues, pair, triple } from "./audit-args.ts";
+import { formatZodIssues } from "./audit-args.ts";
 import { EXIT } from "./errors.ts";
-import { parseStrict } from "./parse-flags.ts";
+import { pair, parseStrict, triple } from "./parse-flags.ts";
 
 const OPTIONS = {
   normalize: { type: "string" },

@@ -178,6 +178,31 @@ export const EvidenceSchema = z
     description: "The set-level verdict: is there evidence that the target encoder memorized the candidates beyond chance? Present when the audit has controls.",
   });
 
+const EncoderHealthSchema = z.strictObject({
+  invarianceRatio: z.number().min(0).meta({
+    description:
+      "Mean distance between two augmented views of one image ÷ mean distance between views of different images, on a sample. Well below 1 for an encoder trained for invariance; near 1 for an untrained one or wrong preprocessing.",
+  }),
+  viewDistance: z.number().min(0),
+  imageDistance: z.number().min(0),
+});
+
+export const HealthSchema = z
+  .strictObject({
+    sample: count.meta({ description: "Points the invariance ratios were measured on." }),
+    target: EncoderHealthSchema,
+    reference: EncoderHealthSchema,
+    controlsAlignment: z
+      .strictObject({
+        target: z.number().meta({ description: "Mean alignment (view distance) of the target on the controls." }),
+        reference: z.number().meta({ description: "Mean alignment of the reference on the controls." }),
+        ratio: z.number().meta({ description: "reference ÷ target; near 1 when the reference is a fair one (same architecture and recipe)." }),
+      })
+      .optional(),
+    warnings: z.array(z.string()),
+  })
+  .meta({ id: "Health", description: "Encoder health diagnostics: do both encoders look trained for invariance, with the right preprocessing, and alike?" });
+
 export const ReportSummarySchema = z.strictObject({
   candidates: count,
   controls: count,
@@ -187,6 +212,7 @@ export const ReportSummarySchema = z.strictObject({
   flaggedFraction: probability,
   flag: FlagSummarySchema,
   evidence: EvidenceSchema.optional(),
+  health: HealthSchema.optional(),
   histogram: HistogramSchema,
   top: z.array(TopPointSchema).max(10),
 });
@@ -219,6 +245,7 @@ export type ReportHistogram = z.output<typeof HistogramSchema>;
 export type ReportTopPoint = z.output<typeof TopPointSchema>;
 export type ReportPoint = z.output<typeof ReportPointSchema>;
 export type ReportEvidence = z.output<typeof EvidenceSchema>;
+export type ReportHealth = z.output<typeof HealthSchema>;
 export type ReportConfig = z.output<typeof ReportConfigSchema>;
 
 // The diagnostics type is declared next to the code that computes it; fail to compile if the two drift.
