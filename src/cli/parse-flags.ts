@@ -48,7 +48,9 @@ export function describeParseError(e: unknown, options: Options): string {
     }
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
       const flag = quoted.split(" ")[0];
-      return /argument missing/.test(message) ? `${flag} needs a value` : `${flag} takes no value`;
+      if (/argument missing/.test(message)) return `${flag} needs a value`;
+      if (/ambiguous/.test(message)) return `${flag} needs a value; a value starting with '-' is written ${flag}=VALUE`;
+      return `${flag} takes no value`;
     }
     case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
       return `unexpected argument '${quoted}'; every input is given by a flag`;
