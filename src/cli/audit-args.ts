@@ -53,6 +53,10 @@ export interface AuditCommand {
   providers?: ProviderName[];
   threads?: number;
   quiet: boolean;
+  /** A point that cannot be decoded mid-run: left out and named (skip, default) or the end of the run (fail). */
+  onInvalid: "skip" | "fail";
+  resume: boolean;
+  checkpoint?: string;
 }
 
 export const AUDIT_OPTIONS = {
@@ -88,6 +92,9 @@ export const AUDIT_OPTIONS = {
   providers: { type: "string" },
   threads: { type: "string" },
   quiet: { type: "boolean", short: "q" },
+  "on-invalid": { type: "string" },
+  resume: { type: "boolean" },
+  checkpoint: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -222,6 +229,8 @@ export function parseAuditCommand(argv: string[], env: ClientEnv = {}): AuditCom
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
     throw new UsageError("--threads takes an integer from 1 to 256");
   }
+  const onInvalid = (values["on-invalid"] as string | undefined) ?? "skip";
+  if (onInvalid !== "skip" && onInvalid !== "fail") throw new UsageError(`--on-invalid takes skip (leave the file out and name it in the report) or fail; got '${onInvalid}'`);
   return {
     target: values.target as string,
     reference: values.reference as string,
@@ -235,6 +244,9 @@ export function parseAuditCommand(argv: string[], env: ClientEnv = {}): AuditCom
     providers: parseProviders(values.providers as string | undefined),
     threads,
     quiet: Boolean(values.quiet),
+    onInvalid,
+    resume: Boolean(values.resume),
+    checkpoint: values.checkpoint as string | undefined,
   };
 }
 
@@ -283,6 +295,13 @@ Output:
   --server URL --token T   run the audit on an sslmem server instead of locally
                            (default: the SSLMEM_SERVER and SSLMEM_TOKEN environment variables)
   -q, --quiet              no progress output
+
+Bad files and interruptions (local audits):
+  --on-invalid skip|fail   an image that cannot be decoded mid-run is left out and named in the
+                           report (skip, default) or ends the run (fail)
+  --checkpoint FILE        where measured points are kept while the audit runs (default: next to
+                           the first -o file, FILE.checkpoint; else ./sslmem-audit.checkpoint)
+  --resume                 continue an interrupted audit from its checkpoint (same command line)
 
 ${GATE_HELP}
 

@@ -8,13 +8,15 @@ import type { ReportV1 } from "../core/report.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
 import { openPointSet } from "../data/sources.ts";
-import type { PointSet } from "../data/point-set.ts";
+import type { PointSet, SkippedEntry } from "../data/point-set.ts";
 import { describeAudit, finalizeAudit, prepareAudit, type PreparedAudit } from "../engine/audit.ts";
-import { measurePoints } from "../engine/measure.ts";
+import { measurePoints, type IndexedMeasurement } from "../engine/measure.ts";
 import type { EngineLogger } from "../engine/providers.ts";
 import { formatCount } from "../report/numbers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand, type ClientEnv } from "./audit-args.ts";
+import { Checkpoint, auditKey, checkpointPath } from "./checkpoint.ts";
 import { EXIT } from "./errors.ts";
+import { InvalidPointError, recoveringSet } from "./recovering-set.ts";
 import { applyGate } from "./gate.ts";
 import { onInterrupt } from "./interrupt.ts";
 import { needsThumbnails, writeOutputs } from "./outputs.ts";
@@ -71,13 +73,63 @@ export function planLine(prepared: PreparedAudit): string {
 export interface LocalAuditResult {
   report: ReportV1;
   thumbnails?: Map<string, string>;
+  /** The finished audit's checkpoint: removed once the outputs are written. */
+  checkpoint?: Checkpoint;
+}
+
+/**
+ * Measures every point not yet in the checkpoint. A point that cannot be decoded is left out and
+ * named (`--on-invalid skip`): the batch it was in is measured again without it.
+ */
+async function measureAll(
+  prepared: PreparedAudit,
+  cmd: AuditCommand,
+  measured: Map<number, IndexedMeasurement>,
+  checkpoint: Checkpoint,
+  invalid: { candidates: SkippedEntry[]; controls: SkippedEntry[] },
+  signal?: AbortSignal,
+): Promise<void> {
+  const progress = createProgress({ quiet: cmd.quiet });
+  const { catalog } = prepared.context;
+  const excluded = new Set<number>();
+  try {
+    for (;;) {
+      const base = measured.size;
+      const total = catalog.size - excluded.size;
+      try {
+        await measurePoints(prepared.context, {
+          signal,
+          skip: (i) => measured.has(i) || excluded.has(i),
+          onBatch: async (rows) => {
+            for (const r of rows) measured.set(r.index, r);
+            await checkpoint.append(rows);
+          },
+          onProgress: (done) => progress.update("scoring", base + done, total),
+        });
+        return;
+      } catch (e) {
+        if (!(e instanceof InvalidPointError)) throw e;
+        if (cmd.onInvalid === "fail") {
+          const flag = e.role === "candidate" ? "candidates" : "controls";
+          const original = isSslmemError(e.original) ? e.original : undefined;
+          throw new SslmemError(original?.code ?? "image_invalid", `--${flag} '${e.role === "candidate" ? cmd.candidates : cmd.controls}': ${e.reason}`, original?.details);
+        }
+        const index = e.role === "candidate" ? e.local : catalog.candidateCount + e.local;
+        if (excluded.has(index)) throw e.original; // cannot happen: a left-out point is never loaded again
+        excluded.add(index);
+        (e.role === "candidate" ? invalid.candidates : invalid.controls).push({ id: e.id, reason: e.reason });
+        if (!cmd.quiet) process.stderr.write(`warning: left out ${e.role} ${JSON.stringify(e.id)}: ${e.reason} (--on-invalid skip; it is named in the report)\n`);
+      }
+    }
+  } finally {
+    progress.done();
+  }
 }
 
 export async function runLocalAudit(cmd: AuditCommand, signal?: AbortSignal): Promise<LocalAuditResult> {
-  const progress = createProgress({ quiet: cmd.quiet });
   const [target, reference] = [await readModel(cmd.target, "target"), await readModel(cmd.reference, "reference")];
-  const candidates = await openPoints(cmd.candidates, "candidates");
-  const controls = cmd.controls ? await openPoints(cmd.controls, "controls") : undefined;
+  const candidates = recoveringSet(await openPoints(cmd.candidates, "candidates"), "candidate");
+  const controls = cmd.controls ? recoveringSet(await openPoints(cmd.controls, "controls"), "control") : undefined;
   try {
     let prepared: PreparedAudit;
     try {
@@ -91,21 +143,38 @@ export async function runLocalAudit(cmd: AuditCommand, signal?: AbortSignal): Pr
       throw explainProviderFailure(e);
     }
     try {
+      const key = auditKey({ target, reference, candidateIds: candidates.ids, controlIds: controls?.ids ?? [], config: cmd.config });
+      const path = checkpointPath(cmd.outputs, cmd.checkpoint);
+      const measured = new Map<number, IndexedMeasurement>();
+      let checkpoint: Checkpoint;
+      if (cmd.resume) {
+        const resumed = await Checkpoint.resume(path, key);
+        checkpoint = resumed.checkpoint;
+        for (const r of resumed.rows) measured.set(r.index, r);
+        if (!cmd.quiet) process.stderr.write(`sslmem: resuming from ${path}: ${formatCount(measured.size)} points already measured\n`);
+      } else {
+        checkpoint = await Checkpoint.create(path, key);
+      }
       if (!cmd.quiet) process.stderr.write(`${planLine(prepared)}\n`);
-      const measurements = await measurePoints(prepared.context, {
-        signal,
-        onProgress: (done, total) => progress.update("scoring", done, total),
-      });
-      const audit = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config);
-      const { report } = finalizeAudit(audit, measurements, cmd.config);
-      progress.done(`scored ${measurements.length} points on ${prepared.providers.provider}`);
+      const invalid = { candidates: [] as SkippedEntry[], controls: [] as SkippedEntry[] };
+      try {
+        await measureAll(prepared, cmd, measured, checkpoint, invalid, signal);
+      } catch (e) {
+        if (measured.size > 0) {
+          process.stderr.write(`sslmem: ${formatCount(measured.size)} of ${formatCount(prepared.context.catalog.size)} points measured are kept in ${path}; rerun the same command with --resume to continue\n`);
+        }
+        throw e;
+      }
+      const rows = [...measured.values()].sort((a, b) => a.index - b.index);
+      const audit = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config, invalid);
+      const { report } = finalizeAudit(audit, rows, cmd.config);
+      if (!cmd.quiet) process.stderr.write(`scored ${formatCount(rows.length)} points on ${prepared.providers.provider}\n`);
       const thumbnails = needsThumbnails(cmd.outputs) ? await thumbnailsFromSet(candidates, report) : undefined;
-      return { report, thumbnails };
+      return { report, thumbnails, checkpoint };
     } finally {
       await prepared.release();
     }
   } finally {
-    progress.done();
     await candidates.close();
     await controls?.close();
   }
@@ -128,6 +197,7 @@ export async function auditCommand(argv: string[], env: ClientEnv = process.env)
       result = await runLocalAudit(cmd, interrupt.signal);
     }
     await writeOutputs(result.report, cmd.outputs, { thumbnails: result.thumbnails, summary: cmd.quiet ? null : undefined });
+    await result.checkpoint?.remove();
     return applyGate(result.report, cmd.gate);
   } catch (e) {
     if (interrupt.interrupted) {

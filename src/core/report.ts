@@ -59,11 +59,19 @@ export const ReportPreprocessingSchema = z.strictObject({
 /** The audit config as run: every default filled in, the augmentation preset resolved to its policy and the pooling to the one used. */
 export const ReportConfigSchema = AuditConfigSchema.safeExtend({ augment: AugmentationPolicySchema, pool: z.enum(POOLINGS) });
 
+/** At most this many skipped files are named in a report (the count is always exact). */
+export const MAX_NAMED_SKIPPED = 1000;
+
 export const PointSourceSchema = z
   .strictObject({
     kind: z.string().min(1).meta({ description: "Where the points came from, e.g. directory, archive, npy." }),
     count: count.meta({ description: "Points audited." }),
-    skipped: count.meta({ description: "Entries skipped (not decodable, unsupported)." }),
+    skipped: count.meta({ description: "Entries skipped (not decodable, unsupported), including points that failed to decode during the run." }),
+    skippedFiles: z
+      .array(z.strictObject({ id: z.string(), reason: z.string() }))
+      .max(MAX_NAMED_SKIPPED)
+      .optional()
+      .meta({ description: `Every skipped entry by id and reason (the first ${MAX_NAMED_SKIPPED}).` }),
   })
   .meta({ id: "PointSource" });
 

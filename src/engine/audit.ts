@@ -10,9 +10,9 @@ import * as ort from "onnxruntime-node";
 import type { AuditConfig } from "../core/audit-config.ts";
 import { flagConfigFrom, flagPoints, type FlagOutcome } from "../core/flags.ts";
 import { resolvePolicy, type AugmentationPolicy } from "../core/policy.ts";
-import { buildReport, type ReportAuditInfo, type ReportV1 } from "../core/report.ts";
+import { buildReport, MAX_NAMED_SKIPPED, type ReportAuditInfo, type ReportV1 } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
-import type { PointSet } from "../data/point-set.ts";
+import type { PointSet, SkippedEntry } from "../data/point-set.ts";
 import { Augmenter } from "./augmenter.ts";
 import type { Encoder } from "./encoder.ts";
 import { loadEncoderPair, type EncoderPair } from "./load-encoders.ts";
@@ -121,8 +121,29 @@ export interface AuditIdentity {
   created: Date;
 }
 
+/** Points that failed to load during the run and were left out (`--on-invalid skip`). */
+export interface InvalidPoints {
+  candidates: readonly SkippedEntry[];
+  controls: readonly SkippedEntry[];
+}
+
+function pointSource(set: PointSet, invalid: readonly SkippedEntry[]): ReportAuditInfo["candidatesSource"] {
+  const skipped = [...set.skipped, ...invalid];
+  return {
+    kind: set.kind,
+    count: set.size - invalid.length,
+    skipped: skipped.length,
+    ...(skipped.length > 0 ? { skippedFiles: skipped.slice(0, MAX_NAMED_SKIPPED).map(({ id, reason }) => ({ id, reason })) } : {}),
+  };
+}
+
 /** The `audit` section of the report: what was run, on what, with which settings. */
-export function describeAudit(prepared: PreparedAudit, identity: AuditIdentity, config: AuditConfig): ReportAuditInfo {
+export function describeAudit(
+  prepared: PreparedAudit,
+  identity: AuditIdentity,
+  config: AuditConfig,
+  invalid: InvalidPoints = { candidates: [], controls: [] },
+): ReportAuditInfo {
   const { encoders, context } = prepared;
   const { candidates, controls } = context.catalog;
   const prep = encoders.preprocessing;
@@ -135,8 +156,8 @@ export function describeAudit(prepared: PreparedAudit, identity: AuditIdentity, 
     engine: { name: "onnxruntime", version: ort.env.versions.node ?? ort.env.versions.common },
     preprocessing: { height: prep.height, width: prep.width, layout: prep.layout, range: prep.range, mean: prep.mean, std: prep.std },
     config: { ...config, augment: prepared.policy, pool: encoders.target.pool },
-    candidatesSource: { kind: candidates.kind, count: candidates.size, skipped: candidates.skipped.length },
-    ...(controls ? { controlsSource: { kind: controls.kind, count: controls.size, skipped: controls.skipped.length } } : {}),
+    candidatesSource: pointSource(candidates, invalid.candidates),
+    ...(controls ? { controlsSource: pointSource(controls, invalid.controls) } : {}),
   };
 }
 

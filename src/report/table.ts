@@ -55,6 +55,13 @@ function header(report: ReportV1): string[] {
     ...field("verdict", evidenceSentence(summary).text),
     ...field("guide", `how to read this audit: ${READING_GUIDE}`),
   ];
+  const named = [...(audit.candidatesSource.skippedFiles ?? []), ...(audit.controlsSource?.skippedFiles ?? [])];
+  const skippedTotal = audit.candidatesSource.skipped + (audit.controlsSource?.skipped ?? 0);
+  if (skippedTotal > 0) {
+    const shown = named.slice(0, 5).map((f) => `${f.id} (${f.reason})`);
+    const more = skippedTotal - shown.length;
+    lines.push(...field("skipped", `${shown.join("; ")}${more > 0 ? `; and ${formatCount(more)} more (every one is named in the JSON report)` : ""}`));
+  }
   for (const w of flag.warnings) lines.push("", ...wrap(`warning: ${terminalSafe(w)}`, TABLE_WIDTH - 2, "           ").map((l) => "  " + l));
   return lines;
 }
