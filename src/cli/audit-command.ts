@@ -11,6 +11,8 @@ import { openPointSet } from "../data/sources.ts";
 import type { PointSet, SkippedEntry } from "../data/point-set.ts";
 import { describeAudit, finalizeAudit, prepareAudit, type PreparedAudit } from "../engine/audit.ts";
 import { measurePoints, type IndexedMeasurement } from "../engine/measure.ts";
+import { measureEncoderHealth } from "../engine/diagnostics.ts";
+import { alignmentWarnings, encoderWarnings } from "../core/health.ts";
 import type { EngineLogger } from "../engine/providers.ts";
 import { formatCount } from "../report/numbers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand, type ClientEnv } from "./audit-args.ts";
@@ -156,6 +158,10 @@ export async function runLocalAudit(cmd: AuditCommand, signal?: AbortSignal): Pr
         checkpoint = await Checkpoint.create(path, key);
       }
       if (!cmd.quiet) process.stderr.write(`${planLine(prepared)}\n`);
+      // Before the long part: an encoder that does not look trained (or is fed the wrong
+      // preprocessing) is reported now, not after an hour.
+      const health = await measureEncoderHealth(prepared);
+      if (health) for (const w of encoderWarnings(health.target, health.reference)) process.stderr.write(`warning: ${w}\n`);
       const invalid = { candidates: [] as SkippedEntry[], controls: [] as SkippedEntry[] };
       try {
         await measureAll(prepared, cmd, measured, checkpoint, invalid, signal);
@@ -167,7 +173,8 @@ export async function runLocalAudit(cmd: AuditCommand, signal?: AbortSignal): Pr
       }
       const rows = [...measured.values()].sort((a, b) => a.index - b.index);
       const audit = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config, invalid);
-      const { report } = finalizeAudit(audit, rows, cmd.config);
+      const { report } = finalizeAudit(audit, rows, cmd.config, health);
+      for (const w of alignmentWarnings(report.summary.health?.controlsAlignment)) process.stderr.write(`warning: ${w}\n`);
       if (!cmd.quiet) process.stderr.write(`scored ${formatCount(rows.length)} points on ${prepared.providers.provider}\n`);
       const thumbnails = needsThumbnails(cmd.outputs) ? await thumbnailsFromSet(candidates, report) : undefined;
       return { report, thumbnails, checkpoint };

@@ -268,6 +268,8 @@ export interface ReportParts {
   audit: ReportAuditInfo;
   results: readonly PointResult[];
   flag: FlagSummaryInput;
+  /** Encoder health diagnostics, when they were measured. */
+  health?: ReportHealth;
 }
 
 export function toReportPoint(r: PointResult): ReportPoint {
@@ -289,7 +291,10 @@ export function buildReport(parts: ReportParts): ReportV1 {
   const report = {
     schemaVersion: REPORT_SCHEMA_VERSION,
     audit: parts.audit,
-    summary: buildSummary(parts.results, parts.flag, { evidenceLevel: parts.audit.config.evidenceLevel }),
+    summary: {
+      ...buildSummary(parts.results, parts.flag, { evidenceLevel: parts.audit.config.evidenceLevel }),
+      ...(parts.health ? { health: parts.health } : {}),
+    },
     points: parts.results.map(toReportPoint),
   };
   const parsed = ReportV1Schema.safeParse(report);

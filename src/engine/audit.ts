@@ -10,7 +10,8 @@ import * as ort from "onnxruntime-node";
 import type { AuditConfig } from "../core/audit-config.ts";
 import { flagConfigFrom, flagPoints, type FlagOutcome } from "../core/flags.ts";
 import { resolvePolicy, type AugmentationPolicy } from "../core/policy.ts";
-import { buildReport, MAX_NAMED_SKIPPED, type ReportAuditInfo, type ReportV1 } from "../core/report.ts";
+import { buildReport, MAX_NAMED_SKIPPED, type ReportAuditInfo, type ReportHealth, type ReportV1 } from "../core/report.ts";
+import { compareAlignments, healthWarnings, type EncoderHealthSample } from "../core/health.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import type { PointSet, SkippedEntry } from "../data/point-set.ts";
 import { Augmenter } from "./augmenter.ts";
@@ -166,10 +167,27 @@ export function finalizeAudit(
   audit: ReportAuditInfo,
   measurements: readonly PointMeasurement[],
   config: AuditConfig,
+  healthSample?: EncoderHealthSample,
 ): { report: ReportV1; flags: FlagOutcome } {
   const candidates = measurements.filter((m) => m.role === "candidate");
   const controls = measurements.filter((m) => m.role === "control");
   const flags = flagPoints(candidates, controls, flagConfigFrom(config, controls.length > 0));
   const { results, ...flagSummary } = flags;
-  return { report: buildReport({ audit, results, flag: flagSummary }), flags };
+  const health = healthSample ? healthReport(healthSample, controls) : undefined;
+  return { report: buildReport({ audit, results, flag: flagSummary, health }), flags };
+}
+
+/** The diagnostics of the sample plus the controls' alignments under both encoders, with warnings. */
+function healthReport(sample: EncoderHealthSample, controls: readonly PointMeasurement[]): ReportHealth {
+  const alignment = compareAlignments(
+    controls.map((c) => c.alignTarget),
+    controls.map((c) => c.alignReference),
+  );
+  return {
+    sample: sample.sample,
+    target: sample.target,
+    reference: sample.reference,
+    ...(alignment && Number.isFinite(alignment.ratio) ? { controlsAlignment: alignment } : {}),
+    warnings: healthWarnings(sample.target, sample.reference, alignment),
+  };
 }

@@ -9,7 +9,7 @@
  */
 import type { ReportPoint, ReportV1 } from "../core/report.ts";
 import type { AugmentationOp, AugmentationPolicy } from "../core/policy.ts";
-import { evidenceSentence, flagCountSentence, READING_GUIDE, READING_GUIDE_ROUTE } from "./verdict-text.ts";
+import { allWarnings, evidenceSentence, flagCountSentence, READING_GUIDE, READING_GUIDE_ROUTE } from "./verdict-text.ts";
 import { describeFlagMethod, flagParameterPairs } from "./flag-text.ts";
 import { renderHistogramSvg } from "./html-histogram.ts";
 import { HTML_REPORT_CSS } from "./html-style.ts";
@@ -97,7 +97,7 @@ function flagSection(report: ReportV1): string {
 <h2>Flags</h2>
 <p>${esc(capitalize(describeFlagMethod(flag.method)))}. ${why}</p>
 ${kv(rows)}
-${warningsCallout(flag.warnings)}
+${warningsCallout(allWarnings(report.summary))}
 </section>`;
 }
 

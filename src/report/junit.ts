@@ -14,7 +14,7 @@
  */
 import type { ReportPoint, ReportV1 } from "../core/report.ts";
 import { flaggedPointReason } from "./flag-text.ts";
-import { evidenceSentence, flagCountSentence, flaggedLabel, READING_GUIDE } from "./verdict-text.ts";
+import { allWarnings, evidenceSentence, flagCountSentence, flaggedLabel, READING_GUIDE } from "./verdict-text.ts";
 import { escapeMarkup } from "./markup.ts";
 import { formatCount } from "./numbers.ts";
 
@@ -34,7 +34,7 @@ function failingCase(p: ReportPoint, report: ReportV1): string {
     `Candidate ${p.id} ${flaggedLabel(p)}: the target encoder aligns its views more tightly than the reference does.`,
     reason,
     `alignTarget ${p.alignTarget}, alignReference ${p.alignReference}`,
-    ...flag.warnings.map((w) => `warning: ${w}`),
+    ...allWarnings(report.summary).map((w) => `warning: ${w}`),
   ].join("\n");
   return (
     `    <testcase${attrs({ name: p.id, classname: JUNIT_CLASSNAME, time: 0 })}>\n` +
@@ -87,13 +87,14 @@ export function renderJunit(report: ReportV1): string {
         ] as Array<[string, string | number]>)
       : []),
     ...summary.flag.warnings.map((w): [string, string] => ["sslmem.flag.warning", w]),
+    ...(summary.health?.warnings ?? []).map((w): [string, string] => ["sslmem.health.warning", w]),
   ];
   const systemOut = [
     `sslmem audit ${audit.id}: ${flagCountSentence(summary)}`,
     `verdict: ${evidenceSentence(summary).text}`,
     `how to read this audit: ${READING_GUIDE}`,
     ...(collapse ? [`${formatCount(passing)} passing candidates are summarized in one testcase (more than ${JUNIT_FULL_LISTING_LIMIT} candidates)`] : []),
-    ...summary.flag.warnings.map((w) => `warning: ${w}`),
+    ...allWarnings(summary).map((w) => `warning: ${w}`),
   ].join("\n");
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n` +

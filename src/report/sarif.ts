@@ -10,7 +10,7 @@
  */
 import type { ReportPoint, ReportV1 } from "../core/report.ts";
 import { describeFlagMethod, flaggedPointReason } from "./flag-text.ts";
-import { evidenceSentence, flagCountSentence, flaggedLabel, READING_GUIDE } from "./verdict-text.ts";
+import { allWarnings, evidenceSentence, flagCountSentence, flaggedLabel, READING_GUIDE } from "./verdict-text.ts";
 
 export const SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 /** Where the measurement is defined: the SSLMem paper (Wang et al., ICLR 2024). */
@@ -92,7 +92,8 @@ export function renderSarif(report: ReportV1): string {
           ...(summary.flag.countPValue !== undefined ? { countPValue: summary.flag.countPValue } : {}),
           ...(summary.evidence ? { evidence: summary.evidence } : {}),
           verdict: evidenceSentence(summary).text,
-          warnings: summary.flag.warnings,
+          ...(summary.health ? { health: summary.health } : {}),
+          warnings: allWarnings(summary),
         },
       },
     ],

@@ -6,7 +6,7 @@
  */
 import type { ReportV1 } from "../core/report.ts";
 import { flagMethodLabel } from "./flag-text.ts";
-import { evidenceSentence, flagCountSentence, READING_GUIDE } from "./verdict-text.ts";
+import { allWarnings, evidenceSentence, flagCountSentence, READING_GUIDE } from "./verdict-text.ts";
 import { formatCount, formatNumber, formatPercent, formatPValue, shortDigest } from "./numbers.ts";
 import { scoreThreshold, topCandidateRows } from "./selection.ts";
 import { padLeft, padRight, terminalSafe, truncateMiddle, wrap } from "./terminal-text.ts";
@@ -62,7 +62,7 @@ function header(report: ReportV1): string[] {
     const more = skippedTotal - shown.length;
     lines.push(...field("skipped", `${shown.join("; ")}${more > 0 ? `; and ${formatCount(more)} more (every one is named in the JSON report)` : ""}`));
   }
-  for (const w of flag.warnings) lines.push("", ...wrap(`warning: ${terminalSafe(w)}`, TABLE_WIDTH - 2, "           ").map((l) => "  " + l));
+  for (const w of allWarnings(summary)) lines.push("", ...wrap(`warning: ${terminalSafe(w)}`, TABLE_WIDTH - 2, "           ").map((l) => "  " + l));
   return lines;
 }
 

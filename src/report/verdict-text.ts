@@ -52,3 +52,8 @@ export function flagCountSentence(summary: ReportSummary): string {
 export function flaggedLabel(p: { pValue?: number }): string {
   return p.pValue !== undefined ? `flagged (p = ${formatPValue(p.pValue)})` : "flagged (no p-value: uncalibrated method)";
 }
+
+/** Every warning a reader must see: the flags' calibration, then the encoders' health. */
+export function allWarnings(summary: ReportSummary): string[] {
+  return [...summary.flag.warnings, ...(summary.health?.warnings ?? [])];
+}

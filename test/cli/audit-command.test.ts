@@ -76,6 +76,14 @@ describe("sslmem audit", () => {
     const few = await runCli([...withControls, "--require-calibrated", "--quiet"]);
     assert.equal(few.status, 3, few.stderr);
     assert.match(few.stderr, /gate INCONCLUSIVE: the fpr flags are uncalibrated and --require-calibrated is set: fpr α = 0\.01 needs at least 99 controls, got 30/);
+    // Random encoders do not look trained: a warning before the long part, and --strict makes it inconclusive.
+    const strict = await runCli([...withControls, "--strict", "--quiet", "-o", join(dir, "strict.json")]);
+    assert.equal(strict.status, 3, strict.stderr);
+    assert.match(strict.stderr, /^warning: the target encoder maps different images close together/m);
+    assert.match(strict.stderr, /gate INCONCLUSIVE: encoder health warnings with --strict: the target encoder maps different images close together/);
+    const health = ReportV1Schema.parse(JSON.parse(readFileSync(join(dir, "strict.json"), "utf8"))).summary.health!;
+    assert.equal(health.sample, 32);
+    assert.ok(health.warnings.length > 0 && health.controlsAlignment !== undefined);
     const calibrated = await runCli([...withControls, "--fpr", "0.1", "--require-calibrated", "--quiet", "-o", join(dir, "ev.json")]);
     assert.equal(calibrated.status, 0, calibrated.stderr);
     // Random encoders on exchangeable candidates and controls: the evidence gate trips only at p ≤ level.
