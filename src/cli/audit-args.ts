@@ -57,6 +57,8 @@ export interface AuditCommand {
   onInvalid: "skip" | "fail";
   resume: boolean;
   checkpoint?: string;
+  /** Check everything and measure a probe batch, then stop (= sslmem inspect). */
+  dryRun: boolean;
 }
 
 export const AUDIT_OPTIONS = {
@@ -95,6 +97,7 @@ export const AUDIT_OPTIONS = {
   "on-invalid": { type: "string" },
   resume: { type: "boolean" },
   checkpoint: { type: "string" },
+  "dry-run": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -247,6 +250,7 @@ export function parseAuditCommand(argv: string[], env: ClientEnv = {}): AuditCom
     onInvalid,
     resume: Boolean(values.resume),
     checkpoint: values.checkpoint as string | undefined,
+    dryRun: Boolean(values["dry-run"]),
   };
 }
 
@@ -302,6 +306,8 @@ Bad files and interruptions (local audits):
   --checkpoint FILE        where measured points are kept while the audit runs (default: next to
                            the first -o file, FILE.checkpoint; else ./sslmem-audit.checkpoint)
   --resume                 continue an interrupted audit from its checkpoint (same command line)
+  --dry-run                check everything and time a probe batch, then stop (= sslmem inspect):
+                           both encoders' contract, every skipped or undecodable file, the plan, an ETA
 
 ${GATE_HELP}
 

@@ -2,20 +2,18 @@
  * `sslmem audit`: run an audit locally (or on a server with --server), write the requested
  * outputs, and apply the gate. Exit codes: src/cli/errors.ts.
  */
-import { readFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import type { ReportV1 } from "../core/report.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
-import { openPointSet } from "../data/sources.ts";
-import type { PointSet, SkippedEntry } from "../data/point-set.ts";
+import type { SkippedEntry } from "../data/point-set.ts";
 import { describeAudit, finalizeAudit, prepareAudit, type PreparedAudit } from "../engine/audit.ts";
 import { measurePoints, type IndexedMeasurement } from "../engine/measure.ts";
 import { measureEncoderHealth } from "../engine/diagnostics.ts";
 import { alignmentWarnings, encoderWarnings } from "../core/health.ts";
-import type { EngineLogger } from "../engine/providers.ts";
 import { formatCount } from "../report/numbers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand, type ClientEnv } from "./audit-args.ts";
+import { openPoints, readModel, stderrLogger } from "./local-inputs.ts";
 import { Checkpoint, auditKey, checkpointPath } from "./checkpoint.ts";
 import { EXIT } from "./errors.ts";
 import { InvalidPointError, recoveringSet } from "./recovering-set.ts";
@@ -25,38 +23,6 @@ import { needsThumbnails, writeOutputs } from "./outputs.ts";
 import { createProgress } from "./progress.ts";
 import { explainProviderFailure } from "./provider-advice.ts";
 import { thumbnailsFromPath, thumbnailsFromSet } from "./thumbnails.ts";
-
-async function readModel(path: string, role: "target" | "reference"): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : "it cannot be read";
-    throw new SslmemError("model_not_found", `--${role} '${path}': ${why}; pass the path of an ONNX file`);
-  }
-}
-
-async function openPoints(path: string, role: "candidates" | "controls"): Promise<PointSet> {
-  try {
-    return await openPointSet(path);
-  } catch (e) {
-    // The readers' messages do not say which input they are about; the flag and path are added here.
-    if (isSslmemError(e)) throw new SslmemError(e.code, `--${role} '${path}': ${e.message}`, e.details);
-    throw e;
-  }
-}
-
-/** Warnings from the engine (e.g. "cuda unavailable, using cpu") go to stderr as one line each. */
-function stderrLogger(quiet: boolean): EngineLogger {
-  return {
-    info() {},
-    warn(obj: unknown, msg?: string) {
-      if (quiet) return;
-      const text = typeof obj === "string" ? obj : (msg ?? "");
-      if (text) process.stderr.write(`warning: ${text}\n`);
-    },
-  };
-}
 
 /** The upfront plan: points by role, views, encoder passes, provider — before the long part. */
 export function planLine(prepared: PreparedAudit): string {
@@ -193,6 +159,7 @@ export async function auditCommand(argv: string[], env: ClientEnv = process.env)
     process.stdout.write(AUDIT_HELP);
     return EXIT.ok;
   }
+  if (cmd.dryRun) return (await import("./inspect-command.ts")).runInspection(cmd);
   const interrupt = onInterrupt();
   try {
     let result: LocalAuditResult;

@@ -13,6 +13,7 @@ Usage: sslmem <command> [options]
 
 Commands:
   audit     score candidates locally (or on a server with --server) and apply a CI gate
+  inspect   check an audit without running it (same flags as audit): contracts, files, plan, ETA
   gate      re-apply a gate to a saved JSON report, offline
   report    re-render a saved JSON report (-o report.html, junit, sarif, csv, table)
   serve     run the HTTP service (embedded: SQLite + local blobs under SSLMEM_DATA_DIR)
@@ -29,6 +30,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   audit: async () => (await import("./audit-command.ts")).auditCommand,
+  inspect: async () => (await import("./inspect-command.ts")).inspectCommand,
   gate: async () => (await import("./gate-command.ts")).gateCommand,
   report: async () => (await import("./report-command.ts")).reportCommand,
   serve: async () => (await import("./serve-command.ts")).serveCommand,
