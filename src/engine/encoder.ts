@@ -102,7 +102,11 @@ export const NORMALIZATION_ADVICE = `pass --normalize ${NORMALIZE_PRESET_NAMES.j
 
 /** The encoder contract of a loaded model; refuses models that are not single-image encoders. */
 export function inspectEncoder(session: ModelSession): EncoderInfo {
-  const { model } = session;
+  return encoderInfoOf(session.model, session.digest);
+}
+
+/** The same contract from the parsed model alone (no ONNX Runtime session): for validating a submission. */
+export function encoderInfoOf(model: ModelSession["model"], digest: string): EncoderInfo {
   if (model.inputs.length !== 1) {
     throw new SslmemError(
       "model_unsupported",
@@ -126,7 +130,7 @@ export function inspectEncoder(session: ModelSession): EncoderInfo {
   }
   const dims = v.dims;
   return {
-    digest: session.digest,
+    digest,
     producer: model.producer,
     opset: model.opset,
     inputs: model.inputs,

@@ -9,12 +9,14 @@ import { eventsRouter } from "./events.index.ts";
 import { healthRouter } from "./health.index.ts";
 import { reportRouter } from "./report.index.ts";
 import { resultsRouter } from "./results.index.ts";
+import { validateRouter } from "./validate.index.ts";
 
 export function mountRoutes(app: OpenAPIHono<AppEnv>, document: () => OpenApiDocument): void {
   app
     .route("/", healthRouter())
     .route("/", docsRouter(document))
     .route("/", blobsRouter())
+    .route("/", validateRouter())
     .route("/", auditsRouter())
     .route("/", resultsRouter())
     .route("/", reportRouter())
