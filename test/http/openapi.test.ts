@@ -29,6 +29,7 @@ describe("openapi/openapi.json", () => {
       "HEAD /v1/blobs/{digest}",
       "POST /v1/audits",
       "POST /v1/audits/{id}:cancel",
+      "POST /v1/audits:validate",
       "PUT /v1/blobs/{digest}",
     ]);
     for (const [path, item] of Object.entries(doc.paths)) {
