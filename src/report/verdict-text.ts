@@ -9,7 +9,7 @@ import { formatCount, formatNumber, formatPercent, formatPValue } from "./number
 
 /** Where a user learns to read an audit (repository path; served by `sslmem serve` under /docs). */
 export const READING_GUIDE = "docs/reading-an-audit.md";
-export const READING_GUIDE_ROUTE = "/docs/reading-an-audit";
+export const READING_GUIDE_ROUTE = "/docs#reading-an-audit";
 
 export type VerdictTone = "evidence" | "no-evidence" | "none";
 
