@@ -94,8 +94,8 @@ export function decideGate(report: ReportV1, spec: GateSpec): GateDecision {
     else passed.push("flags calibrated");
   }
   if (spec.strict) {
-    const health = summary.health?.warnings ?? [];
-    if (health.length > 0) inconclusive.push(`encoder health warnings with --strict: ${health.join("; ")}`);
+    if (!summary.health) inconclusive.push("--strict needs the encoder health diagnostics, and this report has none");
+    else if (summary.health.warnings.length > 0) inconclusive.push(`encoder health warnings with --strict: ${summary.health.warnings.join("; ")}`);
     else passed.push("encoder health checks passed");
   }
 

@@ -16,6 +16,8 @@ import type { ReportAuditInfo } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import type { IngestLimits } from "../data/limits.ts";
 import { describeAudit, finalizeAudit } from "../engine/audit.ts";
+import { measureEncoderHealth } from "../engine/diagnostics.ts";
+import type { EncoderHealthSample } from "../core/health.ts";
 import { measurePoints } from "../engine/measure.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
 import type { ProviderPreference } from "../engine/providers.ts";
@@ -70,6 +72,7 @@ export async function finalizeFromStore(
   info: ReportAuditInfo,
   config: AuditConfig,
   total: number,
+  health?: EncoderHealthSample,
 ): Promise<AuditExecution> {
   const measurements: (PointMeasurement & { index: number })[] = [];
   for await (const row of store.iterateResults(auditId)) measurements.push(row);
@@ -77,7 +80,7 @@ export async function finalizeFromStore(
     throw new SslmemError("store_failure", `expected ${total} measured points, found ${measurements.length}`);
   }
   measurements.sort((a, b) => a.index - b.index);
-  const { report, flags } = finalizeAudit(info, measurements, config);
+  const { report, flags } = finalizeAudit(info, measurements, config, health);
   // flagPoints returns candidates then controls, each in input order. Candidates hold indices
   // [0, C) and controls [C, N), so that is index order: result i is measurements[i].
   await store.finalizeResults(
@@ -223,7 +226,9 @@ export class EngineExecutor implements AuditExecutor {
 
   async #finalize(ws: AuditWorkspace, audit: AuditRecord): Promise<AuditExecution> {
     const info = describeAudit(ws.prepared, { id: audit.id, created: new Date(audit.createdAt) }, ws.config);
-    return finalizeFromStore(this.deps.store, audit.id, info, ws.config, ws.total);
+    // Encoder health (issue 12): a 32-point sample through both encoders, reported with the flags.
+    const health = await measureEncoderHealth(ws.prepared);
+    return finalizeFromStore(this.deps.store, audit.id, info, ws.config, ws.total, health);
   }
 
   #open(audit: AuditRecord): Promise<AuditWorkspace> {

@@ -160,6 +160,10 @@ describe("sslmem audit", () => {
       assert.ok(ReportV1Schema.parse(JSON.parse(readFileSync(out, "utf8"))).audit.id.length > 0);
       const inconclusive = await runCli([...base, "--gate", "evidence", "--quiet"], { env });
       assert.equal(inconclusive.status, 3, inconclusive.stderr);
+      // The server measures encoder health too: random encoders make --strict inconclusive there as well.
+      const strict = await runCli([...withControls, "--strict", "--quiet"], { env });
+      assert.equal(strict.status, 3, strict.stderr);
+      assert.match(strict.stderr, /gate INCONCLUSIVE: encoder health warnings with --strict: the target encoder maps different images close together/);
       // --server on the command line wins over the environment.
       const flag = await runCli([...base, "--server", server.url, "--token", server.tokens.alice, "--fail-on-flagged", "1000", "--quiet"], { env: { SSLMEM_SERVER: "http://127.0.0.1:9" } });
       assert.equal(flag.status, 0, flag.stderr);
