@@ -39,6 +39,8 @@ const LimitsSchema = z
     queueRetryAfterSeconds: int(1, 3600).default(30),
     /** Shed requests with 503 while the event loop lags more than this (0 = never). */
     shedEventLoopLagMs: int(0).default(0),
+    /** Process deaths while one audit ran after which it fails with `crash_loop` instead of resuming. */
+    maxAuditCrashes: int(1, 100).default(2),
   })
   .strict();
 
@@ -174,6 +176,7 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "limits.maxViews": "SSLMEM_MAX_VIEWS",
   "limits.queueRetryAfterSeconds": "SSLMEM_QUEUE_RETRY_AFTER_SECONDS",
   "limits.shedEventLoopLagMs": "SSLMEM_SHED_LAG_MS",
+  "limits.maxAuditCrashes": "SSLMEM_MAX_AUDIT_CRASHES",
   "ingest.maxPixels": "SSLMEM_MAX_PIXELS",
   "ingest.maxPoints": "SSLMEM_MAX_POINTS",
   "ingest.maxArchiveEntries": "SSLMEM_MAX_ARCHIVE_ENTRIES",

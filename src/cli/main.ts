@@ -20,6 +20,7 @@ Commands:
   worker    run audit shards from the scaled mode's queue (SSLMEM_QUEUE=redis://…)
   stamp     write an encoder's preprocessing (normalization, layout) into a copy of the model
   token     manage API tokens: token create --tenant NAME
+  admin     operator commands on the local store: admin audits list|cancel|fail
   openapi   print the OpenAPI document
 
 Run 'sslmem <command> --help' for a command's options.
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   worker: async () => (await import("./worker-command.ts")).workerCommand,
   stamp: async () => (await import("./stamp-command.ts")).stampCommand,
   token: async () => (await import("./token-command.ts")).tokenCommand,
+  admin: async () => (await import("./admin-command.ts")).adminCommand,
   openapi: async () => (await import("./openapi-command.ts")).openapiCommand,
 };
 

@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   archive_too_large: 422,
   too_many_points: 422,
   controls_required: 422,
+  /** The audit was running each time the process died, SSLMEM_MAX_AUDIT_CRASHES times: not resumed again. */
+  crash_loop: 422,
+  /** An operator failed the audit (`sslmem admin audits fail`). */
+  failed_by_operator: 422,
   // HTTP-level
   validation_failed: 400,
   unsupported_media_type: 415,

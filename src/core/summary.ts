@@ -6,7 +6,7 @@
 import { mean, median } from "./calibration/stats.ts";
 import { SslmemError } from "./errors.ts";
 import { fprFlagCountTest, rankTest } from "./evidence.ts";
-import type { FlagSummaryInput, ReportEvidence, ReportHistogram, ReportSummary, ReportTopPoint } from "./report.ts";
+import type { FlagSummaryInput, ReportEvidence, ReportHistogram, ReportSummary, ReportTopPoint } from "./report-schema.ts";
 import type { PointResult } from "./scores.types.ts";
 
 export const HISTOGRAM_BINS = 20;

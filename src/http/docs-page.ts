@@ -10,7 +10,7 @@
  */
 import { readFileSync } from "node:fs";
 import { renderInline, renderMarkdown } from "./docs-markdown.ts";
-import type { OpenApiDocument } from "./openapi.ts";
+import type { OpenApiDocument } from "./openapi-document.ts";
 
 type Json = Record<string, unknown>;
 

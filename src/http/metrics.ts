@@ -4,7 +4,7 @@
  * holds ids and would explode cardinality) and status.
  */
 import { createRequire } from "node:module";
-import type { AuditState } from "../store/types.ts";
+import type { AuditState } from "../core/audit-states.ts";
 import type { ThroughputSnapshot } from "../jobs/types.ts";
 import type { EventLoopLag } from "./event-loop.ts";
 

@@ -10,15 +10,11 @@
  */
 import { SslmemError, isSslmemError, type ErrorCode, ERROR_CODES } from "../core/errors.ts";
 import type { AuditProgress, AuditRecord, JsonObject, ResultFinalization, ResultRow, StoredResult } from "../store/types.ts";
+import type { EngineSettings } from "./engine-settings.ts";
 import type { AuditExecution } from "./types.ts";
 
 /** What the worker needs besides the audit to build an EngineExecutor. */
-export interface EngineWorkerSettings {
-  providers: string[] | "auto";
-  threads?: number;
-  ingest: Record<string, number>;
-  tmpDir: string;
-}
+export type EngineWorkerSettings = EngineSettings;
 
 /** The calls the worker makes to the main thread, with their arguments and results. */
 export interface EngineCalls {

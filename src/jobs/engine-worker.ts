@@ -6,10 +6,10 @@
  * this thread across audits.
  */
 import { parentPort } from "node:worker_threads";
-import type { Logger } from "pino";
 import { SslmemError } from "../core/errors.ts";
-import type { BlobStore } from "../store/blob-store.ts";
-import type { Store, StoredResult } from "../store/types.ts";
+import type { EngineLogger } from "../engine/providers.ts";
+import type { BlobReader } from "../store/blob-store.ts";
+import type { MeasurementStore, StoredResult } from "../store/types.ts";
 import { EngineExecutor } from "./execute-audit.ts";
 import {
   deserializeError,
@@ -63,38 +63,39 @@ function forwardLog(level: "debug" | "info" | "warn" | "error") {
   };
 }
 
-const logger = {
-  debug: forwardLog("debug"),
-  info: forwardLog("info"),
-  warn: forwardLog("warn"),
-  error: forwardLog("error"),
-  fatal: forwardLog("error"),
-  trace: () => {},
-  child: () => logger,
-} as unknown as Logger;
+const logger: EngineLogger = { info: forwardLog("info"), warn: forwardLog("warn") };
 
-const store = {
+async function* storedResults(auditId: string): AsyncIterable<StoredResult> {
+  const iteration = await call("iterateOpen", auditId);
+  for (;;) {
+    const { rows, done } = await call("iterateNext", iteration, 1000);
+    yield* rows;
+    if (done) return;
+  }
+}
+
+const store: MeasurementStore = {
   committedIndices: (auditId: string) => call("committedIndices", auditId),
   appendResults: (auditId: string, rows: EngineCalls["appendResults"]["args"][1]) => call("appendResults", auditId, [...rows]),
   finalizeResults: (auditId: string, updates: EngineCalls["finalizeResults"]["args"][1]) => call("finalizeResults", auditId, [...updates]),
-  async *iterateResults(auditId: string): AsyncIterable<StoredResult> {
-    const iteration = await call("iterateOpen", auditId);
-    for (;;) {
-      const { rows, done } = await call("iterateNext", iteration, 1000);
-      yield* rows;
-      if (done) return;
-    }
+  iterateResults: (auditId: string) => storedResults(auditId),
+  // Only a shard's progress counts rows, and shards do not run on this thread: counting through
+  // the iteration keeps the protocol to what execute() needs.
+  async countResults(auditId: string): Promise<number> {
+    let n = 0;
+    for await (const _row of storedResults(auditId)) n += 1;
+    return n;
   },
-} as unknown as Store;
+};
 
-const blobs = {
+const blobs: BlobReader = {
   has: (digest: string) => call("blobHas", digest),
   pathFor: (digest: string) => {
     const path = current?.paths[digest];
     if (path === undefined) throw new SslmemError("internal", "the engine worker was not given this input's location");
     return path;
   },
-} as unknown as BlobStore;
+};
 
 let executor: { key: string; value: EngineExecutor } | undefined;
 
@@ -103,15 +104,7 @@ function executorFor(settings: EngineWorkerSettings): EngineExecutor {
   if (executor?.key !== key) {
     executor = {
       key,
-      value: new EngineExecutor({
-        store,
-        blobs,
-        logger,
-        providers: settings.providers as never,
-        threads: settings.threads,
-        ingest: settings.ingest,
-        tmpDir: settings.tmpDir,
-      }),
+      value: new EngineExecutor({ store, blobs, logger, settings }),
     };
   }
   return executor.value;

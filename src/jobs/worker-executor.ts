@@ -14,12 +14,12 @@
  * cannot be interrupted) is settled at once and its worker left to exit after that run, while
  * the next audit gets a fresh worker.
  */
-import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { SslmemError } from "../core/errors.ts";
-import type { BlobStore } from "../store/blob-store.ts";
-import { AUDIT_INPUT_ROLES, type AuditRecord, type Store, type StoredResult } from "../store/types.ts";
+import { settledWithin } from "../process/deadline.ts";
+import type { BlobReader } from "../store/blob-store.ts";
+import { AUDIT_INPUT_ROLES, type AuditRecord, type MeasurementStore, type StoredResult } from "../store/types.ts";
 import {
   deserializeError,
   serializeError,
@@ -28,11 +28,12 @@ import {
   type FromWorker,
   type ToWorker,
 } from "./engine-worker-protocol.ts";
-import type { AuditExecution, AuditExecutor, ExecutionContext } from "./types.ts";
+import { engineSettings } from "./engine-settings.ts";
+import type { AuditExecution, AuditExecutor, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 export interface WorkerEngineExecutorDeps {
-  store: Store;
-  blobs: BlobStore;
+  store: MeasurementStore;
+  blobs: BlobReader;
   logger: Logger;
   settings: EngineWorkerSettings;
   /** After an abort, how long the worker may take to stop before its audit is settled and the worker replaced (default 3 s). */
@@ -121,9 +122,7 @@ export class WorkerEngineExecutor implements AuditExecutor {
     const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
     this.#retireWorker();
     this.#job?.settle({ ok: false, error: new SslmemError("engine_failure", "the engine worker was stopped") });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#abortGraceMs)))]);
-    clearTimeout(timer);
+    await settledWithin(exited, this.#abortGraceMs);
   }
 
   #post(message: ToWorker): void {
@@ -236,21 +235,6 @@ export class WorkerEngineExecutor implements AuditExecutor {
 }
 
 /** Same inputs as engineExecutorFactory (execute-audit.ts), with the engine on a worker thread. */
-export function workerEngineExecutorFactory(deps: {
-  config: { providers: string[] | "auto"; threads?: number; dataDir: string; ingest: Record<string, number> | object };
-  store: Store;
-  blobs: BlobStore;
-  logger: Logger;
-}): WorkerEngineExecutor {
-  return new WorkerEngineExecutor({
-    store: deps.store,
-    blobs: deps.blobs,
-    logger: deps.logger,
-    settings: {
-      providers: deps.config.providers,
-      ...(deps.config.threads !== undefined ? { threads: deps.config.threads } : {}),
-      ingest: { ...(deps.config.ingest as Record<string, number>) },
-      tmpDir: join(deps.config.dataDir, "tmp"),
-    },
-  });
+export function workerEngineExecutorFactory(deps: ExecutorDeps): WorkerEngineExecutor {
+  return new WorkerEngineExecutor({ store: deps.store, blobs: deps.blobs, logger: deps.logger, settings: engineSettings(deps.config) });
 }

@@ -1,5 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { join } from "node:path";
+import { dataDirLayout } from "../../store/data-dir.ts";
 import { SslmemError } from "../../core/errors.ts";
 import { candidateThumbnails } from "../report-thumbnails.ts";
 import type { AppEnv } from "../context.ts";
@@ -17,7 +17,7 @@ export const get: RouteHandler<typeof getReport, AppEnv> = async (c) => {
     throw new SslmemError("audit_not_finished", `the report exists once the audit succeeded; ${why}`, { state: audit.state });
   }
   const report = await renderAuditReport(s.store, audit, format, (r) =>
-    candidateThumbnails(audit, r, { blobs: s.blobs, ingest: s.config.ingest, tmpDir: join(s.config.dataDir, "tmp"), logger: s.logger }),
+    candidateThumbnails(audit, r, { blobs: s.blobs, ingest: s.config.ingest, tmpDir: dataDirLayout(s.config.dataDir).tmp, logger: s.logger }),
   );
   return c.body(report.body, 200, { "Content-Type": report.contentType, ...report.headers });
 };

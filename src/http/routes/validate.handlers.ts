@@ -8,7 +8,7 @@ import type { PointSet } from "../../data/point-set.ts";
 import { openPointSet } from "../../data/sources.ts";
 import { validateAudit as validate } from "../../engine/validate-audit.ts";
 import type { AppEnv, AppServices } from "../context.ts";
-import { validationError } from "../problem.ts";
+import { validationError } from "../../core/problem.ts";
 import { fieldErrors } from "../problem-response.ts";
 import { isJson } from "./audit-submission.ts";
 import { CreateAuditRequestSchema } from "./audits.routes.ts";
