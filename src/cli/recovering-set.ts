@@ -18,8 +18,11 @@ export class InvalidPointError extends Error {
   }
 }
 
-/** Codes that mean "this one point cannot be read" (not: the whole input is broken). */
-const POINT_CODES = new Set(["image_invalid", "image_too_large"]);
+/**
+ * Codes that mean "this one point cannot be read" (not: the whole input is broken). An image over
+ * the size limits (image_too_large) is not among them: a limit is a refusal, not a bad file.
+ */
+const POINT_CODES = new Set(["image_invalid"]);
 
 export function recoveringSet(set: PointSet, role: "candidate" | "control"): PointSet {
   return {
