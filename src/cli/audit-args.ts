@@ -13,7 +13,7 @@ import { parseProviders } from "./provider-advice.ts";
 import type { ProviderName } from "../engine/providers.ts";
 import { GATE_HELP, GATE_OPTIONS, gateSpecFromFlags, type GateSpec } from "./gate.ts";
 
-export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv"] as const;
+export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv", "markdown", "codequality"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface OutputTarget {
@@ -32,6 +32,8 @@ const FORMAT_OF_EXTENSION: Array<[string, OutputFormat]> = [
   [".htm", "html"],
   [".xml", "junit"],
   [".csv", "csv"],
+  [".md", "markdown"],
+  [".markdown", "markdown"],
   [".txt", "table"],
 ];
 
@@ -45,6 +47,8 @@ export interface AuditCommand {
   reference: string;
   candidates: string;
   controls?: string;
+  /** Accept https:// references without #sha256=… */
+  allowUnpinned: boolean;
   config: AuditConfig;
   outputs: OutputTarget[];
   gate: GateSpec;
@@ -66,6 +70,7 @@ export const AUDIT_OPTIONS = {
   reference: { type: "string" },
   candidates: { type: "string" },
   controls: { type: "string" },
+  "allow-unpinned": { type: "boolean" },
   views: { type: "string" },
   seed: { type: "string" },
   augment: { type: "string" },
@@ -151,7 +156,7 @@ export function parseOutputs(values: string[] | undefined, format: string | unde
     if (implied) return { format: implied, file: v };
     if (format !== undefined) return { format: defaultFormat, file: v };
     throw new UsageError(
-      `-o ${v}: cannot tell the format from the file name; use an extension (.json .html .xml .sarif .csv .txt) or write -o FORMAT=${v} (formats: ${OUTPUT_FORMATS.join(", ")})`,
+      `-o ${v}: cannot tell the format from the file name; use an extension (.json .html .xml .sarif .csv .md .txt) or write -o FORMAT=${v} (formats: ${OUTPUT_FORMATS.join(", ")})`,
     );
   });
 }
@@ -239,6 +244,7 @@ export function parseAuditCommand(argv: string[], env: ClientEnv = {}): AuditCom
     reference: values.reference as string,
     candidates: values.candidates as string,
     controls: values.controls as string | undefined,
+    allowUnpinned: Boolean(values["allow-unpinned"]),
     config: configFromFlags(values),
     outputs: parseOutputs(values.output as string[] | undefined, values.format as string | undefined),
     gate,
@@ -264,6 +270,10 @@ Inputs:
   --reference FILE         encoder that never saw the candidates (ONNX)
   --candidates PATH        directory of images (recursive), .tar, .tar.gz, .zip, or .npy uint8 [N,H,W,C]
   --controls PATH          points in neither training set (same forms); enables calibrated flags
+  Each input may also be a reference, fetched once and cached by digest (~/.cache/sslmem):
+    oci://REGISTRY/REPO:TAG or @sha256:…   models:/NAME/VERSION or models:/NAME@ALIAS
+    hf://OWNER/REPO/PATH@REVISION          https://HOST/PATH#sha256=HEX
+  --allow-unpinned         accept https:// references without #sha256=…
 
 Measurement:
   --views K                view pairs per point (default 16)
@@ -292,9 +302,11 @@ Flags:
   --threshold T            t for threshold, on scoreNormalized
 
 Output:
-  --format table|json|csv|junit|sarif|html   format of stdout (default table)
+  --format table|json|csv|junit|sarif|html|markdown|codequality
+                           format of stdout (default table)
   -o, --output [FMT=]FILE  write a report; the format comes from the extension (.json .html .xml
-                           .sarif .csv .txt) or FMT=; repeatable: -o report.json -o junit=junit.xml
+                           .sarif .csv .md .txt) or FMT= (codequality=FILE); repeatable:
+                           -o report.json -o junit=junit.xml
                            With every output in files, the summary table goes to stderr on a TTY.
   --server URL --token T   run the audit on an sslmem server instead of locally
                            (default: the SSLMEM_SERVER and SSLMEM_TOKEN environment variables)
@@ -304,7 +316,7 @@ Bad files and interruptions (local audits):
   --on-invalid skip|fail   an image that cannot be decoded mid-run is left out and named in the
                            report (skip, default) or ends the run (fail)
   --checkpoint FILE        where measured points are kept while the audit runs (default: next to
-                           the first -o file, FILE.checkpoint; else ./sslmem-audit.checkpoint)
+                           the first -o file, FILE.checkpoint; none when all reports go to stdout)
   --resume                 continue an interrupted audit from its checkpoint (same command line)
   --dry-run                check everything and time a probe batch, then stop (= sslmem inspect):
                            both encoders' contract, every skipped or undecodable file, the plan, an ETA

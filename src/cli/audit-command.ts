@@ -13,9 +13,9 @@ import { measureEncoderHealth } from "../engine/diagnostics.ts";
 import { alignmentWarnings, encoderWarnings } from "../core/health.ts";
 import { formatCount } from "../report/numbers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand, type ClientEnv } from "./audit-args.ts";
-import { openPoints, readModel, stderrLogger } from "./local-inputs.ts";
+import { openPoints, readModel, resolveInputs, stderrLogger } from "./local-inputs.ts";
 import { Checkpoint, auditKey, checkpointPath } from "./checkpoint.ts";
-import { EXIT } from "./errors.ts";
+import { EXIT, UsageError } from "./errors.ts";
 import { InvalidPointError, recoveringSet } from "./recovering-set.ts";
 import { applyGate } from "./gate.ts";
 import { onInterrupt } from "./interrupt.ts";
@@ -53,7 +53,7 @@ async function measureAll(
   prepared: PreparedAudit,
   cmd: AuditCommand,
   measured: Map<number, IndexedMeasurement>,
-  checkpoint: Checkpoint,
+  checkpoint: Checkpoint | undefined,
   invalid: { candidates: SkippedEntry[]; controls: SkippedEntry[] },
   signal?: AbortSignal,
 ): Promise<void> {
@@ -70,7 +70,7 @@ async function measureAll(
           skip: (i) => measured.has(i) || excluded.has(i),
           onBatch: async (rows) => {
             for (const r of rows) measured.set(r.index, r);
-            await checkpoint.append(rows);
+            await checkpoint?.append(rows);
           },
           onProgress: (done) => progress.update("scoring", base + done, total),
         });
@@ -94,10 +94,17 @@ async function measureAll(
   }
 }
 
-export async function runLocalAudit(cmd: AuditCommand, signal?: AbortSignal): Promise<LocalAuditResult> {
-  const [target, reference] = [await readModel(cmd.target, "target"), await readModel(cmd.reference, "reference")];
-  const candidates = recoveringSet(await openPoints(cmd.candidates, "candidates"), "candidate");
-  const controls = cmd.controls ? recoveringSet(await openPoints(cmd.controls, "controls"), "control") : undefined;
+export interface LocalAuditOptions {
+  signal?: AbortSignal;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export async function runLocalAudit(cmd: AuditCommand, opts: LocalAuditOptions = {}): Promise<LocalAuditResult> {
+  const { signal } = opts;
+  const { paths, sources } = await resolveInputs(cmd, opts.env ?? process.env);
+  const [target, reference] = [await readModel(paths.target!, "target"), await readModel(paths.reference!, "reference")];
+  const candidates = recoveringSet(await openPoints(paths.candidates!, "candidates"), "candidate");
+  const controls = paths.controls ? recoveringSet(await openPoints(paths.controls, "controls"), "control") : undefined;
   try {
     let prepared: PreparedAudit;
     try {
@@ -114,13 +121,14 @@ export async function runLocalAudit(cmd: AuditCommand, signal?: AbortSignal): Pr
       const key = auditKey({ target, reference, candidateIds: candidates.ids, controlIds: controls?.ids ?? [], config: cmd.config });
       const path = checkpointPath(cmd.outputs, cmd.checkpoint);
       const measured = new Map<number, IndexedMeasurement>();
-      let checkpoint: Checkpoint;
+      let checkpoint: Checkpoint | undefined;
       if (cmd.resume) {
+        if (path === undefined) throw new UsageError("--resume needs the checkpoint: pass the same -o FILE as the interrupted run, or --checkpoint FILE");
         const resumed = await Checkpoint.resume(path, key);
         checkpoint = resumed.checkpoint;
         for (const r of resumed.rows) measured.set(r.index, r);
         if (!cmd.quiet) process.stderr.write(`sslmem: resuming from ${path}: ${formatCount(measured.size)} points already measured\n`);
-      } else {
+      } else if (path !== undefined) {
         checkpoint = await Checkpoint.create(path, key);
       }
       if (!cmd.quiet) process.stderr.write(`${planLine(prepared)}\n`);
@@ -132,13 +140,14 @@ export async function runLocalAudit(cmd: AuditCommand, signal?: AbortSignal): Pr
       try {
         await measureAll(prepared, cmd, measured, checkpoint, invalid, signal);
       } catch (e) {
-        if (measured.size > 0) {
+        if (measured.size > 0 && path !== undefined) {
           process.stderr.write(`sslmem: ${formatCount(measured.size)} of ${formatCount(prepared.context.catalog.size)} points measured are kept in ${path}; rerun the same command with --resume to continue\n`);
         }
         throw e;
       }
       const rows = [...measured.values()].sort((a, b) => a.index - b.index);
-      const audit = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config, invalid);
+      const described = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config, invalid);
+      const audit = Object.keys(sources).length > 0 ? { ...described, sources } : described;
       const { report } = finalizeAudit(audit, rows, cmd.config, health);
       for (const w of alignmentWarnings(report.summary.health?.controlsAlignment)) process.stderr.write(`warning: ${w}\n`);
       if (!cmd.quiet) process.stderr.write(`scored ${formatCount(rows.length)} points on ${prepared.providers.provider}\n`);
@@ -153,13 +162,13 @@ export async function runLocalAudit(cmd: AuditCommand, signal?: AbortSignal): Pr
   }
 }
 
-export async function auditCommand(argv: string[], env: ClientEnv = process.env): Promise<number> {
+export async function auditCommand(argv: string[], env: ClientEnv & Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
   const cmd = parseAuditCommand(argv, env);
   if (cmd === "help") {
     process.stdout.write(AUDIT_HELP);
     return EXIT.ok;
   }
-  if (cmd.dryRun) return (await import("./inspect-command.ts")).runInspection(cmd);
+  if (cmd.dryRun) return (await import("./inspect-command.ts")).runInspection(cmd, env);
   const interrupt = onInterrupt();
   try {
     let result: LocalAuditResult;
@@ -168,7 +177,7 @@ export async function auditCommand(argv: string[], env: ClientEnv = process.env)
       const report = await runRemoteAudit(cmd, interrupt.signal);
       result = { report, thumbnails: needsThumbnails(cmd.outputs) ? await thumbnailsFromPath(cmd.candidates, report) : undefined };
     } else {
-      result = await runLocalAudit(cmd, interrupt.signal);
+      result = await runLocalAudit(cmd, { signal: interrupt.signal, env });
     }
     await writeOutputs(result.report, cmd.outputs, { thumbnails: result.thumbnails, summary: cmd.quiet ? null : undefined });
     await result.checkpoint?.remove();

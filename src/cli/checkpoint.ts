@@ -15,11 +15,15 @@ import type { OutputTarget } from "./audit-args.ts";
 
 const FORMAT = "sslmem.checkpoint/v1";
 
-/** Next to the first report file (`report.json.checkpoint`), else in the working directory. */
-export function checkpointPath(outputs: readonly OutputTarget[], explicit?: string): string {
+/**
+ * `--checkpoint FILE`, else next to the first report file (`report.json.checkpoint`); undefined
+ * when every report goes to stdout and none was named (no file is written into the working
+ * directory behind the user's back).
+ */
+export function checkpointPath(outputs: readonly OutputTarget[], explicit?: string): string | undefined {
   if (explicit) return explicit;
   const file = outputs.find((o) => o.file && o.file !== "-")?.file;
-  return file ? join(dirname(file), `${file.split("/").pop()}.checkpoint`) : "sslmem-audit.checkpoint";
+  return file ? join(dirname(file), `${file.split("/").pop()}.checkpoint`) : undefined;
 }
 
 /** What identifies an audit's measurements: not the batch size, which changes no score. */

@@ -8,7 +8,7 @@ import { inspectPreparedAudit, type AuditInspection, type PointsInspection } fro
 import { formatCount, formatNumber } from "../report/numbers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand, type ClientEnv } from "./audit-args.ts";
 import { EXIT, UsageError } from "./errors.ts";
-import { openPoints, readModel, stderrLogger } from "./local-inputs.ts";
+import { openPoints, readModel, resolveInputs, stderrLogger } from "./local-inputs.ts";
 import { explainProviderFailure } from "./provider-advice.ts";
 
 function points(label: string, p: PointsInspection): string[] {
@@ -50,10 +50,13 @@ export function renderInspection(x: AuditInspection): string {
 }
 
 /** The dry run: open and check everything, measure a probe batch, return the inspection. */
-export async function inspectLocal(cmd: AuditCommand): Promise<AuditInspection> {
-  const [target, reference] = [await readModel(cmd.target, "target"), await readModel(cmd.reference, "reference")];
-  const candidates = await openPoints(cmd.candidates, "candidates");
-  const controls = cmd.controls ? await openPoints(cmd.controls, "controls") : undefined;
+type Env = Readonly<Record<string, string | undefined>>;
+
+export async function inspectLocal(cmd: AuditCommand, env: Env = process.env): Promise<AuditInspection> {
+  const { paths } = await resolveInputs(cmd, env);
+  const [target, reference] = [await readModel(paths.target!, "target"), await readModel(paths.reference!, "reference")];
+  const candidates = await openPoints(paths.candidates!, "candidates");
+  const controls = paths.controls ? await openPoints(paths.controls, "controls") : undefined;
   try {
     let prepared: PreparedAudit;
     try {
@@ -76,19 +79,19 @@ export async function inspectLocal(cmd: AuditCommand): Promise<AuditInspection> 
   }
 }
 
-export async function runInspection(cmd: AuditCommand): Promise<number> {
+export async function runInspection(cmd: AuditCommand, env: Env = process.env): Promise<number> {
   if (cmd.server) throw new UsageError("--dry-run / inspect runs locally; drop --server (the API has POST /v1/audits:validate)");
-  const inspection = await inspectLocal(cmd);
+  const inspection = await inspectLocal(cmd, env);
   const json = cmd.outputs.length === 1 && cmd.outputs[0].format === "json" && !cmd.outputs[0].file;
   process.stdout.write(json ? JSON.stringify(inspection, null, 2) + "\n" : renderInspection(inspection));
   return EXIT.ok;
 }
 
-export async function inspectCommand(argv: string[], env: ClientEnv = process.env): Promise<number> {
+export async function inspectCommand(argv: string[], env: ClientEnv & Env = process.env): Promise<number> {
   const cmd = parseAuditCommand(argv, env);
   if (cmd === "help") {
     process.stdout.write(AUDIT_HELP.replace("sslmem audit —", "sslmem inspect — check an audit without running it;"));
     return EXIT.ok;
   }
-  return runInspection(cmd);
+  return runInspection(cmd, env);
 }

@@ -4,6 +4,16 @@ import { SslmemError, isSslmemError } from "../core/errors.ts";
 import type { PointSet } from "../data/point-set.ts";
 import { openPointSet } from "../data/sources.ts";
 import type { EngineLogger } from "../engine/providers.ts";
+import { resolveLocalInputs } from "../sources/local-inputs.ts";
+import type { AuditCommand } from "./audit-args.ts";
+
+/** References (oci://, models:/, hf://, https://…#sha256=) become paths of cached blobs; plain paths stay. */
+export function resolveInputs(cmd: AuditCommand, env: Readonly<Record<string, string | undefined>>) {
+  return resolveLocalInputs(
+    { target: cmd.target, reference: cmd.reference, candidates: cmd.candidates, ...(cmd.controls ? { controls: cmd.controls } : {}) },
+    { env, allowUnpinned: cmd.allowUnpinned },
+  );
+}
 
 export async function readModel(path: string, role: "target" | "reference"): Promise<Uint8Array> {
   try {

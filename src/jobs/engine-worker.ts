@@ -9,7 +9,7 @@ import { parentPort } from "node:worker_threads";
 import { SslmemError } from "../core/errors.ts";
 import type { EngineLogger } from "../engine/providers.ts";
 import type { BlobReader } from "../store/blob-store.ts";
-import type { MeasurementStore, StoredResult } from "../store/types.ts";
+import type { StoredResult } from "../store/types.ts";
 import { EngineExecutor } from "./execute-audit.ts";
 import {
   deserializeError,
@@ -20,7 +20,7 @@ import {
   type FromWorker,
   type ToWorker,
 } from "./engine-worker-protocol.ts";
-import type { ExecutionContext } from "./types.ts";
+import type { EngineStore, ExecutionContext } from "./types.ts";
 
 const port = parentPort;
 if (!port) throw new Error("engine-worker.ts runs only as a worker thread");
@@ -74,8 +74,9 @@ async function* storedResults(auditId: string): AsyncIterable<StoredResult> {
   }
 }
 
-const store: MeasurementStore = {
+const store: EngineStore = {
   committedIndices: (auditId: string) => call("committedIndices", auditId),
+  readEvents: (auditId: string, afterSeq: number, limit = 1000) => call("readEvents", auditId, afterSeq, limit),
   appendResults: (auditId: string, rows: EngineCalls["appendResults"]["args"][1]) => call("appendResults", auditId, [...rows]),
   finalizeResults: (auditId: string, updates: EngineCalls["finalizeResults"]["args"][1]) => call("finalizeResults", auditId, [...updates]),
   iterateResults: (auditId: string) => storedResults(auditId),

@@ -15,6 +15,7 @@ import type { PointMeasurement } from "../core/scores.types.ts";
 import { describeAudit, finalizeAudit } from "../engine/audit.ts";
 import { measureEncoderHealth } from "../engine/diagnostics.ts";
 import type { EncoderHealthSample } from "../core/health.ts";
+import { readAuditSources } from "../sources/audit-inputs.ts";
 import { measurePoints } from "../engine/measure.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
 import type { EngineLogger } from "../engine/providers.ts";
@@ -23,13 +24,13 @@ import type { BlobReader } from "../store/blob-store.ts";
 import type { AuditRecord, JsonObject, MeasurementStore } from "../store/types.ts";
 import { WorkspaceCache, openAuditWorkspace, parseStoredConfig, type AuditWorkspace, type WorkspaceLease } from "./audit-workspace.ts";
 import { engineSettings, type EngineSettings } from "./engine-settings.ts";
-import type { AuditExecution, AuditExecutor, ExecutionContext, ExecutorDeps } from "./types.ts";
+import type { AuditExecution, AuditExecutor, EngineStore, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 /** How often a shard recounts the audit's rows for progress (a count reads every row). */
 const COUNT_REFRESH_MS = 1_000;
 
 export interface EngineExecutorDeps {
-  store: MeasurementStore;
+  store: EngineStore;
   blobs: BlobReader;
   logger: EngineLogger;
   settings: EngineSettings;
@@ -202,9 +203,10 @@ export class EngineExecutor implements AuditExecutor {
 
   async #finalize(ws: AuditWorkspace, audit: AuditRecord): Promise<AuditExecution> {
     const info = describeAudit(ws.prepared, { id: audit.id, created: new Date(audit.createdAt) }, ws.config);
+    const sources = await readAuditSources(this.deps.store, audit.id);
     // Encoder health (issue 12): a 32-point sample through both encoders, reported with the flags.
     const health = await measureEncoderHealth(ws.prepared);
-    return finalizeFromStore(this.deps.store, audit.id, info, ws.config, ws.total, health);
+    return finalizeFromStore(this.deps.store, audit.id, sources ? { ...info, sources } : info, ws.config, ws.total, health);
   }
 
   #open(audit: AuditRecord): Promise<AuditWorkspace> {

@@ -19,7 +19,7 @@ import type { Logger } from "pino";
 import { SslmemError } from "../core/errors.ts";
 import { settledWithin } from "../process/deadline.ts";
 import type { BlobReader } from "../store/blob-store.ts";
-import { AUDIT_INPUT_ROLES, type AuditRecord, type MeasurementStore, type StoredResult } from "../store/types.ts";
+import { AUDIT_INPUT_ROLES, type AuditRecord, type StoredResult } from "../store/types.ts";
 import {
   deserializeError,
   serializeError,
@@ -29,10 +29,10 @@ import {
   type ToWorker,
 } from "./engine-worker-protocol.ts";
 import { engineSettings } from "./engine-settings.ts";
-import type { AuditExecution, AuditExecutor, ExecutionContext, ExecutorDeps } from "./types.ts";
+import type { AuditExecution, AuditExecutor, EngineStore, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 export interface WorkerEngineExecutorDeps {
-  store: MeasurementStore;
+  store: EngineStore;
   blobs: BlobReader;
   logger: Logger;
   settings: EngineWorkerSettings;
@@ -197,6 +197,8 @@ export class WorkerEngineExecutor implements AuditExecutor {
     switch (method) {
       case "committedIndices":
         return store.committedIndices(own(args[0]));
+      case "readEvents":
+        return store.readEvents(own(args[0]), Number(args[1]), Number(args[2]));
       case "appendResults":
         return store.appendResults(own(args[0]), args[1] as never);
       case "finalizeResults":
