@@ -86,7 +86,7 @@ class Client {
     if (res.status === 401) {
       // The one thing to fix is the token; say so with its own code (the server says "unauthorized").
       const why = this.token ? "the server refused the token (unknown or revoked)" : "the server needs a token and none was given";
-      throw new SslmemError("invalid_token", `${what}: ${why}; pass a valid --token or set SSLMEM_TOKEN (create one with 'sslmem token create --tenant NAME' on the server)`);
+      throw new SslmemError("invalid_token", `${what}: HTTP 401, ${why}; pass a valid --token or set SSLMEM_TOKEN (create one with 'sslmem token create --tenant NAME' on the server)`);
     }
     throw new SslmemError(code, detail);
   }

@@ -23,12 +23,13 @@ describe("verdict wording", () => {
     assert.ok(Math.abs(flag.expectedFalseFlags - 240 * flag.parameters.achievedAlpha) < 1e-9, "expected = achieved α · candidates");
     assert.match(flagCountSentence(report.summary), /candidates flagged \(\S+%; fpr, calibrated; \S+ expected by chance; count p = \S+\)/);
 
-    for (const format of ["table", "html", "junit", "sarif"] as const) {
+    for (const format of ["table", "html", "junit", "sarif", "markdown"] as const) {
       const out = renderReport(report, format);
       assert.doesNotMatch(out, /is memorized|flagged as memorized|memorized by the target/i, `${format} never says a point is memorized`);
       assert.ok(out.includes("of memorization beyond chance"), `${format} states the set-level verdict`);
       assert.ok(out.includes("expected by chance"), `${format} states the expected false flags`);
     }
+    assert.doesNotMatch(renderReport(report, "codequality"), /is memorized/);
     const sarif = JSON.parse(renderReport(report, "sarif")) as { runs: Array<{ results: Array<{ message: { text: string } }> }> };
     const first = sarif.runs[0].results[0];
     assert.match(first.message.text, /" flagged \(p = [\d.e-]+\) by the memorization test: score/);
