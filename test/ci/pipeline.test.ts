@@ -113,7 +113,7 @@ describe("CI integrations against a real server", () => {
     assert.equal(r.status, 1);
     assert.deepEqual(r.outputs, { verdict: "error", flagged: "", "report-url": "" });
     assert.match(r.summary, /could not complete the audit/);
-    assert.match(r.stderr, /HTTP 401; pass a valid --token/);
+    assert.match(r.stderr, /invalid_token\]: .*HTTP 401, the server refused the token .*; pass a valid --token/);
   });
 
   it("verdicts follow the CLI's exit codes (3 = inconclusive)", () => {
