@@ -133,13 +133,44 @@ const CallbacksSchema = z
         }
       }, z.record(z.string().min(1), z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, "a secret is whsec_ followed by base64")))
       .default({}),
-    /** Deliveries per callback, the first included; the pause doubles from backoffMs. */
-    attempts: int(1, 20).default(6),
-    backoffMs: int(1).default(2_000),
   })
   .strict();
 
 export type CallbacksConfig = z.output<typeof CallbacksSchema>;
+
+/**
+ * The outbox (src/outbox/dispatcher.ts): completion callbacks and verdict write-backs, delivered
+ * once their audit has ended, retried with doubling pauses, surviving restarts.
+ */
+const OutboxSchema = z
+  .object({
+    /** Attempts per delivery, the first included. */
+    attempts: int(1, 50).default(8),
+    /** Pause after the first failed attempt; doubles per attempt up to maxBackoffMs. */
+    backoffMs: int(1).default(2_000),
+    maxBackoffMs: int(1).default(600_000),
+    /** How often due deliveries are looked for. */
+    pollMs: int(10).default(1_000),
+    /** How long one process holds a claimed delivery before another may retry it. */
+    leaseMs: int(1_000).default(120_000),
+  })
+  .strict();
+
+export type OutboxConfig = z.output<typeof OutboxSchema>;
+
+/** Watches (src/watches/): registry events that start audits, and where verdicts link to. */
+const WatchesSchema = z
+  .object({
+    /** How old (or how far ahead) a signed MLflow webhook's timestamp may be, in seconds. */
+    toleranceSeconds: int(1, 3_600).default(300),
+    /** How often OCI watches poll their tags (the shortest interval a watch may ask for). */
+    ociPollMs: int(1_000).default(60_000),
+    /** The service's public base URL, for report links written back (sslmem.report). */
+    publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  })
+  .strict();
+
+export type WatchesConfig = z.output<typeof WatchesSchema>;
 
 const IngestOverridesSchema = z
   .object({
@@ -204,6 +235,8 @@ export const ConfigSchema = z
     ingest: IngestOverridesSchema.prefault({}),
     sources: SourcesSchema.prefault({}),
     callbacks: CallbacksSchema.prefault({}),
+    outbox: OutboxSchema.prefault({}),
+    watches: WatchesSchema.prefault({}),
   })
   .strict();
 
@@ -274,8 +307,14 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "sources.hfEndpoint": "SSLMEM_HF_ENDPOINT",
   "sources.hfToken": "SSLMEM_HF_TOKEN",
   "callbacks.secrets": "SSLMEM_CALLBACK_SECRETS",
-  "callbacks.attempts": "SSLMEM_CALLBACK_ATTEMPTS",
-  "callbacks.backoffMs": "SSLMEM_CALLBACK_BACKOFF_MS",
+  "outbox.attempts": "SSLMEM_OUTBOX_ATTEMPTS",
+  "outbox.backoffMs": "SSLMEM_OUTBOX_BACKOFF_MS",
+  "outbox.maxBackoffMs": "SSLMEM_OUTBOX_MAX_BACKOFF_MS",
+  "outbox.pollMs": "SSLMEM_OUTBOX_POLL_MS",
+  "outbox.leaseMs": "SSLMEM_OUTBOX_LEASE_MS",
+  "watches.toleranceSeconds": "SSLMEM_WEBHOOK_TOLERANCE_SECONDS",
+  "watches.ociPollMs": "SSLMEM_OCI_POLL_MS",
+  "watches.publicUrl": "SSLMEM_PUBLIC_URL",
 };
 
 type Plain = Record<string, unknown>;

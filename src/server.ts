@@ -14,7 +14,8 @@ import type { Logger } from "pino";
 import { AuditService } from "./audits/audit-service.ts";
 import type { Config } from "./config.ts";
 import { SslmemError } from "./core/errors.ts";
-import { createApp } from "./http/app.ts";
+import { buildAppServices, createAppFor } from "./http/app.ts";
+import { registryIntegration } from "./registry-integration.ts";
 import { EventLoopMonitor } from "./http/event-loop.ts";
 import { InProcessRunner } from "./jobs/in-process-runner.ts";
 import { AuditNotifier } from "./jobs/notifier.ts";
@@ -101,8 +102,12 @@ export async function startServer(config: Config, options: StartServerOptions): 
       if (executor.close) teardown.add("engine", () => executor.close?.());
       runner = new InProcessRunner({ audits, store, executor, logger, maxCrashes: config.limits.maxAuditCrashes });
     }
-    const app = createApp({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
+    const integration = registryIntegration({ config, store, blobs, logger });
+    const services = buildAppServices({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop, outbox: integration.outbox });
+    const app = createAppFor(services);
     await runner.start();
+    integration.start(services);
+    teardown.add("outbox dispatcher and OCI watch poller", () => integration.stop());
     const started = runner;
     const server = serve({
       fetch: app.fetch,

@@ -1,6 +1,5 @@
 /**
- * Verifying registry webhooks before anything acts on them (the receivers of issue 8 part 2 call
- * these; the routes and watches are not built yet):
+ * Verifying registry webhooks before anything acts on them (src/http/routes/hooks.handlers.ts):
  * - MLflow: `X-MLflow-Signature: v1,<base64>` = HMAC-SHA256(secret, "<delivery id>.<timestamp>.<raw body>"),
  *   with `X-MLflow-Delivery-Id` and `X-MLflow-Timestamp` (unix seconds); a timestamp outside the
  *   tolerance is stale, a delivery id seen before is a replay.
@@ -10,10 +9,13 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { SslmemError } from "../core/errors.ts";
 
-/** Delivery ids already accepted, kept for the tolerance window (replays inside it are refused). */
+/**
+ * Delivery ids already accepted, kept for the tolerance window (replays inside it are refused).
+ * The receivers use the store's (the watch's triggers: shared by every API replica, durable).
+ */
 export interface DeliveryLedger {
   /** false when the id was already recorded. */
-  record(deliveryId: string, nowMs: number): boolean;
+  record(deliveryId: string, nowMs: number): boolean | Promise<boolean>;
 }
 
 /** In-memory ledger of one process; a shared one (several API replicas) belongs in the store. */
@@ -42,11 +44,11 @@ export function mlflowSignature(secret: string, deliveryId: string, timestamp: s
   return `v1,${createHmac("sha256", secret).update(`${deliveryId}.${timestamp}.${body}`).digest("base64")}`;
 }
 
-export function verifyMlflowWebhook(
+export async function verifyMlflowWebhook(
   headers: { get(name: string): string | null },
   body: string,
   o: { secret: string; ledger: DeliveryLedger; nowMs: number; toleranceMs?: number },
-): { deliveryId: string } {
+): Promise<{ deliveryId: string }> {
   const signature = headers.get("x-mlflow-signature");
   const deliveryId = headers.get("x-mlflow-delivery-id");
   const timestamp = headers.get("x-mlflow-timestamp");
@@ -55,7 +57,7 @@ export function verifyMlflowWebhook(
   // The header may carry several signatures (secret rotation): any one matching is enough.
   const expected = mlflowSignature(o.secret, deliveryId, timestamp, body);
   if (!signature.split(/\s+/).some((s) => constantTimeEqual(s, expected))) throw refuse("the signature does not match");
-  if (!o.ledger.record(deliveryId, o.nowMs)) throw refuse("this delivery id was already received (replay)");
+  if (!(await o.ledger.record(deliveryId, o.nowMs))) throw refuse("this delivery id was already received (replay)");
   return { deliveryId };
 }
 

@@ -4,6 +4,7 @@
  * id + wide log line, load shedding and bearer auth for /v1, the routes, and the problem+json
  * handlers for errors and unknown routes.
  */
+import type { OutboxDispatcher } from "../outbox/dispatcher.ts";
 import type { MiddlewareHandler } from "hono";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Logger } from "pino";
@@ -37,6 +38,8 @@ export interface AppDeps {
   shutdown?: AbortSignal;
   /** The lag that load shedding and readiness read (default: a monitor of this process's loop). */
   eventLoop?: EventLoopLagSource;
+  /** The outbox dispatcher, woken when a callback or write-back is written. */
+  outbox?: Pick<OutboxDispatcher, "wake">;
 }
 
 /** 503 for API calls while the event loop lags past SSLMEM_SHED_LAG_MS (health stays answered). */
@@ -52,6 +55,11 @@ function shedWhenLagging(): MiddlewareHandler<AppEnv> {
 }
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  return createAppFor(buildAppServices(deps));
+}
+
+/** The services of one app, for a server that also hands them to background work (watch polling). */
+export function buildAppServices(deps: AppDeps): AppServices {
   const notifier = deps.notifier ?? new AuditNotifier();
   const services: AppServices = {
     config: deps.config,
@@ -65,7 +73,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     eventLoop: deps.eventLoop ?? new EventLoopMonitor(),
     uploads: new UploadSlots(deps.config.limits.maxConcurrentUploadsPerTenant),
     shutdown: deps.shutdown ?? new AbortController().signal,
+    ...(deps.outbox ? { outbox: deps.outbox } : {}),
   };
+  return services;
+}
+
+export function createAppFor(services: AppServices): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook });
   app.use(requestContext(services));
   app.use("/v1/*", shedWhenLagging());

@@ -9,7 +9,10 @@ import type { Config } from "../config.ts";
 import type { JobRunner } from "../jobs/types.ts";
 import type { AuditNotifier } from "../jobs/notifier.ts";
 import type { BlobStore } from "../store/blob-store.ts";
+import type { OutboxDispatcher } from "../outbox/dispatcher.ts";
+import type { OutboxStore } from "../store/outbox-types.ts";
 import type { AuditReader, AuditStore, BlobOwnership, EventLog, ResultStore, StoreHealth, TokenStore } from "../store/types.ts";
+import type { WatchStore } from "../store/watch-types.ts";
 import type { EventLoopLagSource } from "./event-loop.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import type { UploadSlots } from "./upload-slots.ts";
@@ -24,7 +27,9 @@ export type HttpStore = TokenStore &
   Pick<ResultStore, "readResults" | "iterateResults" | "countResults"> &
   Pick<EventLog, "readEvents"> &
   BlobOwnership &
-  StoreHealth;
+  StoreHealth &
+  Pick<OutboxStore, "enqueueDelivery" | "deliveriesOfAudit"> &
+  WatchStore;
 
 export interface AppServices {
   config: Config;
@@ -40,6 +45,8 @@ export interface AppServices {
   uploads: UploadSlots;
   /** Aborted when the server begins shutting down: long-lived streams (SSE) end. */
   shutdown: AbortSignal;
+  /** Woken when a delivery is written (absent in apps built without one: rows wait for a dispatcher). */
+  outbox?: Pick<OutboxDispatcher, "wake">;
 }
 
 export interface AppVariables {

@@ -7,9 +7,12 @@
  * The HTML format gets thumbnails of the listed candidates from report-thumbnails.ts.
  */
 import { SslmemError } from "../core/errors.ts";
-import { ReportV1Schema, toReportPoint, type ReportPoint, type ReportV1 } from "../core/report.ts";
+import type { ReportV1 } from "../core/report.ts";
 import { HTML_CSP, REPORT_CONTENT_TYPES, renderReport } from "../report/index.ts";
-import type { AuditRecord, MeasurementStore, StoredResult } from "../store/types.ts";
+import { loadReport } from "../report/stored-report.ts";
+import type { AuditRecord, MeasurementStore } from "../store/types.ts";
+
+export { loadReport };
 
 export const REPORT_FORMATS = ["json", "html", "junit", "sarif", "csv"] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -30,30 +33,6 @@ export const REPORT_FILE_EXTENSIONS: Readonly<Record<ReportFormat, string>> = {
   sarif: "sarif",
   csv: "csv",
 };
-
-function storedToReportPoint(r: StoredResult, auditId: string): ReportPoint {
-  if (r.scoreNormalized === undefined || r.flagged === undefined) {
-    throw new SslmemError("internal", `result ${r.index} of audit ${auditId} was never finalized`);
-  }
-  return toReportPoint({ ...r, scoreNormalized: r.scoreNormalized, flagged: r.flagged });
-}
-
-export async function loadReport(store: Pick<MeasurementStore, "iterateResults">, audit: AuditRecord): Promise<ReportV1> {
-  const stored = audit.report;
-  if (stored === null) throw new SslmemError("internal", `audit ${audit.id} succeeded without a report`);
-  let candidate: Record<string, unknown> = stored;
-  if (!Array.isArray(stored.points)) {
-    const points: ReportPoint[] = [];
-    for await (const row of store.iterateResults(audit.id)) points.push(storedToReportPoint(row, audit.id));
-    candidate = { ...stored, points };
-  }
-  const parsed = ReportV1Schema.safeParse(candidate);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new SslmemError("internal", `the stored report of audit ${audit.id} does not match report v1 (${issue?.path.join(".")}: ${issue?.message})`);
-  }
-  return parsed.data;
-}
 
 export interface RenderedReport {
   body: string;

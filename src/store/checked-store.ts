@@ -5,11 +5,14 @@
  * PgStore are this class over their dialect, plus their own diagnostics.
  */
 import { randomUUID } from "node:crypto";
+import { SslmemError } from "../core/errors.ts";
 import { AUDIT_STATES, TERMINAL_STATES, type AuditState } from "../core/audit-states.ts";
 import { assertAuditCursor, indexCursor, offsetCursor } from "./cursors.ts";
 import type { StoreDialect } from "./dialect.ts";
 import { createIdGenerator, type IdGenerator } from "./ids.ts";
+import type { Delivery, DeliverySettlement, NewDelivery } from "./outbox-types.ts";
 import { toTokenInfo } from "./rows.ts";
+import { WATCH_KINDS, type NewWatch, type WatchKind, type WatchRecord } from "./watch-types.ts";
 import { blobNotUploaded, deletedAudit, guard, idempotencyConflict, queueFull } from "./store-errors.ts";
 import { generateToken, hashToken, looksLikeToken, tokenHashesEqual } from "./tokens.ts";
 import {
@@ -43,6 +46,7 @@ import {
   MAX_RESULTS_LIMIT,
   assertAuditStates,
   assertBlobRecord,
+  assertDeliveryKey,
   assertEvent,
   assertFinalizations,
   assertHours,
@@ -291,6 +295,67 @@ export class CheckedStore implements Store {
 
   async forgetBlob(tenant: string, digest: string): Promise<ForgetBlobResult> {
     return guard("forget a blob", () => this.#sql.forgetBlob(tenant, digest));
+  }
+
+  // --- outbox and watches (outbox-types.ts, watch-types.ts) ----------------------------------
+
+  async enqueueDelivery(d: NewDelivery): Promise<{ delivery: Delivery; created: boolean }> {
+    assertTenant(d.tenant);
+    assertDeliveryKey(d.key, "key");
+    assertDeliveryKey(d.kind, "kind");
+    return guard("queue a delivery", () => this.#sql.deliveries.insertDelivery({ ...d, id: this.#newId("dlv_"), now: this.#now() }));
+  }
+
+  async claimDeliveries(leaseMs: number, limit: number): Promise<Delivery[]> {
+    assertLimit(limit, MAX_LIST_LIMIT);
+    if (!Number.isSafeInteger(leaseMs) || leaseMs < 1) throw new SslmemError("validation_failed", "leaseMs must be a positive integer");
+    const now = this.#now();
+    return guard("claim deliveries", () => this.#sql.deliveries.claimDue(now, now + leaseMs, limit));
+  }
+
+  async settleDelivery(id: string, leaseUntil: number, settlement: DeliverySettlement): Promise<boolean> {
+    if (!Number.isSafeInteger(settlement.attempts) || settlement.attempts < 0) throw new SslmemError("validation_failed", "attempts must be a count");
+    return guard("settle a delivery", () => this.#sql.deliveries.settle(id, leaseUntil, settlement, this.#now()));
+  }
+
+  async deliveriesOfAudit(auditId: string): Promise<Delivery[]> {
+    return guard("read deliveries", () => this.#sql.deliveries.deliveriesOfAudit(auditId));
+  }
+
+  async createWatch(w: NewWatch): Promise<WatchRecord> {
+    assertTenant(w.tenant);
+    if (!WATCH_KINDS.includes(w.kind)) throw new SslmemError("validation_failed", `kind must be one of ${WATCH_KINDS.join(", ")}`);
+    if (w.secret.length < 16) throw new SslmemError("validation_failed", "a watch secret must be at least 16 characters");
+    return guard("create a watch", () => this.#sql.watches.insertWatch({ ...w, id: this.#newId("wch_"), now: this.#now() }));
+  }
+
+  async getWatch(tenant: string, id: string): Promise<WatchRecord | null> {
+    return guard("read a watch", () => this.#sql.watches.watchById(id, tenant));
+  }
+
+  async getWatchInternal(id: string): Promise<WatchRecord | null> {
+    return guard("read a watch", () => this.#sql.watches.watchById(id));
+  }
+
+  async listWatches(tenant: string): Promise<WatchRecord[]> {
+    return guard("list watches", () => this.#sql.watches.watchesOfTenant(tenant));
+  }
+
+  async listWatchesOfKind(kind: WatchKind): Promise<WatchRecord[]> {
+    return guard("list watches", () => this.#sql.watches.watchesOfKind(kind));
+  }
+
+  async deleteWatch(tenant: string, id: string): Promise<boolean> {
+    return guard("delete a watch", () => this.#sql.watches.deleteWatch(tenant, id));
+  }
+
+  async claimWatchTrigger(watchId: string, key: string): Promise<boolean> {
+    assertDeliveryKey(key, "key");
+    return guard("record a watch trigger", () => this.#sql.watches.insertTrigger(watchId, key, this.#now()));
+  }
+
+  async releaseWatchTrigger(watchId: string, key: string): Promise<void> {
+    return guard("release a watch trigger", () => this.#sql.watches.deleteTrigger(watchId, key));
   }
 
   // --- lifecycle -----------------------------------------------------------------------------

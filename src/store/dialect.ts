@@ -5,6 +5,7 @@
  * assembly are CheckedStore's, once for both dialects (sqlite-store.ts, pg-store.ts).
  */
 import type { AuditState } from "../core/audit-states.ts";
+import type { DeliverySql, WatchSql } from "./delivery-dialect.ts";
 import type { TokenRow } from "./rows.ts";
 import type {
   AuditInputRole,
@@ -55,6 +56,10 @@ export interface StateChange {
 }
 
 export interface StoreDialect {
+  /** The outbox and the watches: their SQL lives in its own module per dialect. */
+  readonly deliveries: DeliverySql;
+  readonly watches: WatchSql;
+
   insertToken(token: { id: string; tenant: string; hash: Buffer; now: number }): Promise<void>;
   activeTokenByHash(hash: Buffer): Promise<{ id: string; tenant: string; hash: Buffer } | undefined>;
   revokeToken(id: string, now: number): Promise<boolean>;

@@ -126,6 +126,48 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     // Process deaths while the audit ran, for crash-loop protection (in-process-runner.ts).
     sql: "ALTER TABLE audits ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;",
   },
+  {
+    version: 3,
+    name: "outbox and watches",
+    // Deliveries that must survive a restart (src/outbox/) and the registry watches with the
+    // triggers they have seen (src/watches/). Outbox rows outlive their audit on purpose: a
+    // deleted audit's callback still says so; the dispatcher drops what it can no longer send.
+    sql: `
+      CREATE TABLE outbox (
+        id          TEXT COLLATE "C" PRIMARY KEY,
+        key         TEXT NOT NULL UNIQUE,
+        kind        TEXT NOT NULL,
+        tenant      TEXT NOT NULL,
+        audit_id    TEXT COLLATE "C" NOT NULL,
+        payload     JSON NOT NULL,
+        state       TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+        attempts    INTEGER NOT NULL,
+        next_at     BIGINT NOT NULL,
+        last_error  TEXT,
+        created_at  BIGINT NOT NULL,
+        updated_at  BIGINT NOT NULL
+      );
+      CREATE INDEX outbox_due ON outbox (next_at, id) WHERE state = 'pending';
+      CREATE INDEX outbox_audit ON outbox (audit_id);
+
+      CREATE TABLE watches (
+        id          TEXT COLLATE "C" PRIMARY KEY,
+        tenant      TEXT NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('mlflow', 'huggingface', 'oci')),
+        spec        JSON NOT NULL,
+        secret      TEXT NOT NULL,
+        created_at  BIGINT NOT NULL
+      );
+      CREATE INDEX watches_tenant ON watches (tenant, id);
+
+      CREATE TABLE watch_triggers (
+        watch_id    TEXT COLLATE "C" NOT NULL REFERENCES watches (id) ON DELETE CASCADE,
+        key         TEXT NOT NULL,
+        created_at  BIGINT NOT NULL,
+        PRIMARY KEY (watch_id, key)
+      );
+    `,
+  },
 ];
 
 /**

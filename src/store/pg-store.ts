@@ -21,6 +21,7 @@
  * Unlike SQLite's secure_delete, PostgreSQL leaves deleted tuples on disk until VACUUM reuses
  * them: encrypt the volume if point ids are sensitive.
  */
+import { PgDeliverySql, PgWatchSql } from "./pg-deliveries.ts";
 import pg from "pg";
 import type { AuditState } from "../core/audit-states.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
@@ -96,9 +97,14 @@ function resultFilter(roleParam: number): string {
 class PgDialect implements StoreDialect {
   readonly #pool: pg.Pool;
   #closed = false;
+  readonly deliveries: PgDeliverySql;
+  readonly watches: PgWatchSql;
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
+    const query = <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => this.query<R>(sql, params);
+    this.deliveries = new PgDeliverySql(query);
+    this.watches = new PgWatchSql(query);
   }
 
   async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], on: Queryable = this.#pool) {

@@ -23,6 +23,7 @@
  * queue slot, serialize there. A very large finalizeResults (10^6 rows) holds the event loop for
  * about a second, once per audit.
  */
+import { SqliteDeliverySql, SqliteWatchSql } from "./sqlite-deliveries.ts";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
@@ -89,9 +90,14 @@ const patchField = (value: unknown) => (value === undefined ? { set: 0, value: n
 class SqliteDialect implements StoreDialect {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
+  readonly deliveries: SqliteDeliverySql;
+  readonly watches: SqliteWatchSql;
 
   constructor(db: Database.Database) {
     this.#db = db;
+    const stmt = (sql: string) => this.stmt(sql);
+    this.deliveries = new SqliteDeliverySql(stmt, (fn) => this.#write(fn));
+    this.watches = new SqliteWatchSql(stmt);
   }
 
   stmt(sql: string): Database.Statement {

@@ -9,6 +9,8 @@
 import type { PointRole } from "../core/image.ts";
 import type { AuditState } from "../core/audit-states.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
+import type { OutboxStore } from "./outbox-types.ts";
+import type { WatchStore } from "./watch-types.ts";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -309,7 +311,7 @@ export interface StoreHealth {
   healthCheck(): Promise<void>;
 }
 
-export interface Store extends TokenStore, AuditStore, ResultStore, EventLog, BlobOwnership, StoreHealth {
+export interface Store extends TokenStore, AuditStore, ResultStore, EventLog, BlobOwnership, StoreHealth, OutboxStore, WatchStore {
   /** Idempotent. */
   close(): Promise<void>;
 }

@@ -184,3 +184,10 @@ export function resultsPage(options: ReadResultsOptions): ResultsPage {
   }
   return { order, limit: options.limit, offset: cursor !== null ? parseOffsetCursor(cursor) : (options.offset ?? 0) };
 }
+
+/** Outbox keys and kinds, watch trigger keys: printable, bounded (they are unique keys). */
+export function assertDeliveryKey(value: unknown, name: string): asserts value is string {
+  if (typeof value !== "string" || value.length < 1 || value.length > 512 || /[\u0000-\u001f]/.test(value)) {
+    throw new SslmemError("validation_failed", `${name} must be 1–512 printable characters`);
+  }
+}

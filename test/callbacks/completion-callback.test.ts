@@ -1,7 +1,7 @@
 /**
  * Signed completion callbacks end to end: an audit with `callbackUrl` on the real engine, a
  * receiver on 127.0.0.1 that verifies the Standard Webhooks signature with the `standardwebhooks`
- * library (as a tenant's receiver would), a first delivery answered 500 and retried, and the
+ * library (as a tenant's receiver would), a first delivery answered 500 and retried from the outbox, and the
  * refusals at submission (no secret for the tenant, a host off the allowlist).
  */
 import assert from "node:assert/strict";
@@ -9,9 +9,10 @@ import { randomBytes } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { Webhook } from "standardwebhooks";
-import { deliverCallback } from "../../src/callbacks/completion-callback.ts";
-import { createGuardedFetch } from "../../src/sources/guarded-fetch.ts";
-import { AddressPolicy } from "../../src/sources/host-policy.ts";
+import { callbackSender } from "../../src/callbacks/completion-callback.ts";
+import { loadConfig } from "../../src/config.ts";
+import type { Delivery as OutboxDelivery } from "../../src/store/outbox-types.ts";
+import type { AuditRecord } from "../../src/store/types.ts";
 import { readFileSync } from "node:fs";
 import { tempDir, writeRandomNpy, writeTinyEncoderPair } from "../helpers/audit-inputs.ts";
 import { startEngineServer, uploadAuditInputs, type EngineServer } from "../helpers/engine-server.ts";
@@ -39,7 +40,7 @@ describe("completion callbacks", () => {
       res.writeHead(answers.shift() ?? 204).end();
     });
     server = await startEngineServer({
-      config: { sources: { allow: [receiver.host] }, callbacks: { secrets: { alice: SECRET }, backoffMs: 20 } },
+      config: { sources: { allow: [receiver.host] }, callbacks: { secrets: { alice: SECRET } }, outbox: { pollMs: 20, backoffMs: 20 } },
     });
     const work = tempDir();
     const enc = writeTinyEncoderPair(work);
@@ -71,17 +72,24 @@ describe("completion callbacks", () => {
     }
     assert.equal(deliveries[0].headers["webhook-id"], deliveries[1].headers["webhook-id"], "a retry is the same message");
     assert.throws(() => new Webhook(`whsec_${randomBytes(24).toString("base64")}`).verify(deliveries[1].body, deliveries[1].headers as Record<string, string>));
-    // Each attempt is a log line naming the host only (the URL's query held a token).
+    // Each attempt is a log line naming the host only (the URL's query held a token), and the
+    // outcome is on the audit's outbox row.
     let attempts: Record<string, unknown>[] = [];
     for (let i = 0; i < 100; i++) {
-      attempts = server.logs.map((l) => JSON.parse(l) as { auditId?: string; callback?: Record<string, unknown> }).filter((l) => l.auditId === done.id && l.callback).map((l) => l.callback!);
+      attempts = server.logs
+        .map((l) => JSON.parse(l) as { auditId?: string; kind?: string; attempt?: number; outcome?: string; host?: string; status?: number })
+        .filter((l) => l.auditId === done.id && l.kind === "callback")
+        .map((l) => ({ attempt: l.attempt, outcome: l.outcome, host: l.host, status: l.status }));
       if (attempts.length === 2) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.deepEqual(attempts, [
-      { host: receiver.host, attempt: 1, delivered: false, status: 500 },
-      { host: receiver.host, attempt: 2, delivered: true, status: 200 },
+      { attempt: 1, outcome: "retry", host: receiver.host, status: 500 },
+      { attempt: 2, outcome: "delivered", host: receiver.host, status: 200 },
     ]);
+    const rows = (await server.alice.json<{ items: { kind: string; state: string; attempts: number }[] }>(`/v1/audits/${done.id}/deliveries`)).body;
+    assert.deepEqual(rows.items.map((d) => [d.kind, d.state, d.attempts]), [["callback", "delivered", 2]]);
+    assert.equal((await server.bob.json(`/v1/audits/${done.id}/deliveries`)).status, 404, "another tenant sees nothing");
     const events = await server.store.readEvents(done.id, 0, 1000);
     assert.equal(events[events.length - 1].type, "state", "the terminal state stays the audit's last event");
     assert.doesNotMatch(server.logs.join(""), /token=abc/);
@@ -96,20 +104,23 @@ describe("completion callbacks", () => {
     assert.equal(offList.body.code, "source_not_allowed");
   });
 
-  it("gives up after the configured attempts, and at once on a 4xx or a refused address", async () => {
-    const fetch = createGuardedFetch({ policy: { allow: null, addresses: new AddressPolicy() }, timeoutMs: 2000 });
-    const record: Record<string, unknown>[] = [];
-    const message = { id: "msg_test", body: "{}" };
-    const opts = { attempts: 3, backoffMs: 5, record: async (d: Record<string, unknown>) => void record.push(d) };
-    answers = [503, 503, 503];
-    assert.equal(await deliverCallback(fetch, `${receiver.url}/h`, message, SECRET, opts), false);
-    assert.equal(record.length, 3);
+  it("sends one attempt per call: transient answers retry, a 4xx or a refused address fails for good", async () => {
+    const config = loadConfig({}, { sources: { allow: [receiver.host, "169.254.169.254"] }, callbacks: { secrets: { alice: SECRET } } });
+    const sender = callbackSender(config);
+    const audit: AuditRecord = {
+      id: "aud_01JH0000000000000000000000", tenant: "alice", state: "succeeded", config: {}, inputs: { target: "", reference: "", candidates: "" },
+      idempotencyKey: null, requestHash: null, createdAt: "", updatedAt: "", startedAt: null, finishedAt: null, progress: null,
+      summary: { flagged: 0 }, error: null, report: null, attempt: 1, crashes: 0, inputsPurgedAt: null,
+    };
+    const delivery = (url: string, tenant = "alice"): OutboxDelivery => ({
+      id: "dlv_1", key: "k", kind: "callback", tenant, auditId: audit.id, payload: { url },
+      state: "pending", attempts: 0, nextAt: 0, lastError: null, createdAt: "", updatedAt: "",
+    });
+    answers = [503];
+    assert.deepEqual(await sender.send(delivery(`${receiver.url}/h`), audit), { outcome: "retry", error: "status 503", record: { host: receiver.host, status: 503 } });
     answers = [410];
-    record.length = 0;
-    assert.equal(await deliverCallback(fetch, `${receiver.url}/h`, message, SECRET, opts), false);
-    assert.equal(record.length, 1);
-    record.length = 0;
-    assert.equal(await deliverCallback(fetch, "http://169.254.169.254/h", message, SECRET, opts), false);
-    assert.deepEqual(record, [{ host: "169.254.169.254", attempt: 1, delivered: false, error: "source_not_allowed" }]);
+    assert.deepEqual(await sender.send(delivery(`${receiver.url}/h`), audit), { outcome: "failed", error: "status 410", record: { host: receiver.host, status: 410 } });
+    assert.deepEqual(await sender.send(delivery("http://169.254.169.254/h"), audit), { outcome: "failed", error: "source_not_allowed", record: { host: "169.254.169.254" } });
+    assert.deepEqual(await sender.send(delivery(`${receiver.url}/h`, "bob"), audit), { outcome: "failed", error: "the tenant has no callback secret any more", record: {} });
   });
 });

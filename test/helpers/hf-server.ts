@@ -22,6 +22,8 @@ export interface HfState {
   token?: string;
   /** Serve other bytes from the CDN than the ETag promises (a tampered mirror). */
   tamper?: boolean;
+  /** Opened by POST /api/models/{repo}/discussions. */
+  discussions?: { repo: string; title: string; description: string }[];
 }
 
 export async function startHfServer(state: HfState): Promise<LocalServer> {
@@ -35,6 +37,20 @@ export async function startHfServer(state: HfState): Promise<LocalServer> {
     if (state.token !== undefined && !url.pathname.startsWith("/cdn/") && req.headers.authorization !== `Bearer ${state.token}`) {
       res.writeHead(401, { "content-type": "application/json", "x-error-code": "RepoNotFound" });
       res.end(JSON.stringify({ error: "Invalid credentials in Authorization header" }));
+      return;
+    }
+    const discussion = /^\/api\/models\/([^/]+\/[^/]+)\/discussions$/.exec(url.pathname);
+    if (discussion && req.method === "POST") {
+      let text = "";
+      req.on("data", (chunk: Buffer) => (text += chunk));
+      req.on("end", () => {
+        if (!state.repos[discussion[1]]) return error(404, "RepoNotFound", "Repository not found");
+        const body = JSON.parse(text) as { title?: string; description?: string };
+        if (!body.title || body.title.length < 3) return error(400, "BadRequest", "title is required");
+        (state.discussions ??= []).push({ repo: discussion[1], title: body.title, description: body.description ?? "" });
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ num: state.discussions.length, url: `/${discussion[1]}/discussions/${state.discussions.length}`, pullRequest: false }));
+      });
       return;
     }
     const commitOf = (repo: HfRepo, rev: string) => (/^[0-9a-f]{40}$/.test(rev) && repo.commits[rev] ? rev : repo.refs[rev]);

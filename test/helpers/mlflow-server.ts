@@ -3,6 +3,7 @@
  * MLflow's request and response shapes (model_version objects, error_code bodies, the
  * mlflow-artifacts proxy's listing of base names). No MLflow can run here; this is its API.
  */
+import { createHmac, randomUUID } from "node:crypto";
 import { localServer, type LocalServer } from "./sources.ts";
 
 export interface MlflowModelVersion {
@@ -119,4 +120,26 @@ export async function startMlflowServer(state: MlflowState): Promise<LocalServer
     }
     reply(404, { error_code: "ENDPOINT_NOT_FOUND", message: "No API endpoint found" });
   });
+}
+
+/**
+ * A webhook delivery as MLflow's OSS webhooks send it (mlflow/webhooks/delivery.py): the JSON
+ * payload `{entity, action, timestamp, data}`, and the headers X-MLflow-Signature
+ * (`v1,` + base64 HMAC-SHA256 of `<delivery id>.<timestamp>.<payload>` with the webhook's secret),
+ * X-MLflow-Delivery-Id (a UUID) and X-MLflow-Timestamp (Unix seconds).
+ */
+export function mlflowWebhookDelivery(
+  secret: string,
+  event: { entity: string; action: string; data: Record<string, unknown> },
+  o: { deliveryId?: string; timestamp?: number } = {},
+): { headers: Record<string, string>; body: string; deliveryId: string } {
+  const deliveryId = o.deliveryId ?? randomUUID();
+  const timestamp = String(o.timestamp ?? Math.floor(Date.now() / 1000));
+  const body = JSON.stringify({ entity: event.entity, action: event.action, timestamp: new Date().toISOString(), data: event.data });
+  const signature = `v1,${createHmac("sha256", secret).update(`${deliveryId}.${timestamp}.${body}`).digest("base64")}`;
+  return {
+    deliveryId,
+    body,
+    headers: { "content-type": "application/json", "x-mlflow-signature": signature, "x-mlflow-delivery-id": deliveryId, "x-mlflow-timestamp": timestamp },
+  };
 }

@@ -3,12 +3,13 @@
  * app on 127.0.0.1:0, two tenants' tokens, and an orderly close. test/http/harness.ts (with a
  * TestExecutor) and test/helpers/engine-server.ts (with the real engine) build on it.
  */
+import { registryIntegration } from "../../src/registry-integration.ts";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import type { Logger } from "pino";
 import type { Config } from "../../src/config.ts";
-import { createApp } from "../../src/http/app.ts";
+import { buildAppServices, createAppFor } from "../../src/http/app.ts";
 import { EventLoopMonitor, type EventLoopLagSource } from "../../src/http/event-loop.ts";
 import { InProcessRunner } from "../../src/jobs/in-process-runner.ts";
 import { AuditNotifier } from "../../src/jobs/notifier.ts";
@@ -47,7 +48,10 @@ export async function serveApp(deps: {
   const shutdown = new AbortController();
   const monitor = deps.eventLoop ? undefined : new EventLoopMonitor();
   const eventLoop = deps.eventLoop ?? monitor!;
-  const app = createApp({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
+  const integration = registryIntegration({ config, store, blobs, logger });
+  const services = buildAppServices({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop, outbox: integration.outbox });
+  const app = createAppFor(services);
+  integration.start(services);
   const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }) as Server;
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -62,6 +66,7 @@ export async function serveApp(deps: {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await runner.stop({ graceMs: 5_000 });
+      await integration.stop();
       monitor?.stop();
     },
   };

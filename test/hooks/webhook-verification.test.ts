@@ -25,24 +25,24 @@ describe("MLflow webhook verification", () => {
     assert.equal(mlflowSignature(SECRET, "d-1", "1796300000", BODY), `v1,${expected}`);
   });
 
-  it("accepts a fresh, correctly signed delivery once; a replay, a forgery and a stale one are refused", () => {
+  it("accepts a fresh, correctly signed delivery once; a replay, a forgery and a stale one are refused", async () => {
     const ledger = new MemoryDeliveryLedger(600_000);
     const ts = NOW / 1000;
-    assert.deepEqual(verifyMlflowWebhook(signed("d-1", ts), BODY, { secret: SECRET, ledger, nowMs: NOW }), { deliveryId: "d-1" });
-    assert.throws(() => verifyMlflowWebhook(signed("d-1", ts), BODY, { secret: SECRET, ledger, nowMs: NOW }), refused(/replay/));
-    assert.throws(() => verifyMlflowWebhook(signed("d-2", ts, BODY, "wrong"), BODY, { secret: SECRET, ledger, nowMs: NOW }), refused(/signature/));
-    assert.throws(() => verifyMlflowWebhook(signed("d-3", ts), BODY.replace("4", "5"), { secret: SECRET, ledger, nowMs: NOW }), refused(/signature/));
-    assert.throws(() => verifyMlflowWebhook(signed("d-4", ts - 301), BODY, { secret: SECRET, ledger, nowMs: NOW }), refused(/stale/));
-    assert.throws(() => verifyMlflowWebhook(headers({}), BODY, { secret: SECRET, ledger, nowMs: NOW }), refused(/required/));
+    assert.deepEqual(await verifyMlflowWebhook(signed("d-1", ts), BODY, { secret: SECRET, ledger, nowMs: NOW }), { deliveryId: "d-1" });
+    await assert.rejects(verifyMlflowWebhook(signed("d-1", ts), BODY, { secret: SECRET, ledger, nowMs: NOW }), refused(/replay/));
+    await assert.rejects(verifyMlflowWebhook(signed("d-2", ts, BODY, "wrong"), BODY, { secret: SECRET, ledger, nowMs: NOW }), refused(/signature/));
+    await assert.rejects(verifyMlflowWebhook(signed("d-3", ts), BODY.replace("4", "5"), { secret: SECRET, ledger, nowMs: NOW }), refused(/signature/));
+    await assert.rejects(verifyMlflowWebhook(signed("d-4", ts - 301), BODY, { secret: SECRET, ledger, nowMs: NOW }), refused(/stale/));
+    await assert.rejects(verifyMlflowWebhook(headers({}), BODY, { secret: SECRET, ledger, nowMs: NOW }), refused(/required/));
     // A forged delivery id is not recorded: the genuine one still gets through.
-    assert.ok(verifyMlflowWebhook(signed("d-2", ts), BODY, { secret: SECRET, ledger, nowMs: NOW }));
+    assert.ok(await verifyMlflowWebhook(signed("d-2", ts), BODY, { secret: SECRET, ledger, nowMs: NOW }));
   });
 
-  it("accepts any one of several signatures (secret rotation)", () => {
+  it("accepts any one of several signatures (secret rotation)", async () => {
     const ledger = new MemoryDeliveryLedger(600_000);
     const h = signed("d-9", NOW / 1000);
     h.set("x-mlflow-signature", `${mlflowSignature("old", "d-9", String(NOW / 1000), BODY)} ${h.get("x-mlflow-signature")}`);
-    assert.ok(verifyMlflowWebhook(h, BODY, { secret: SECRET, ledger, nowMs: NOW }));
+    assert.ok(await verifyMlflowWebhook(h, BODY, { secret: SECRET, ledger, nowMs: NOW }));
   });
 });
 

@@ -19,6 +19,8 @@ type Check = (h: Harness, ctx: Context) => Promise<void>;
 
 interface Context {
   finished: string;
+  /** alice's watch. */
+  watch: string;
   running: string;
   candidates: string;
   candidateBytes: string;
@@ -33,6 +35,22 @@ const COLLECTION_CHECKS: Record<string, Check> = {
     assert.equal(res.status, 200);
     const text = await res.text();
     assert.equal(text.includes(ctx.finished) || text.includes(ctx.running), false, "bob's list shows alice's audits");
+  },
+  "GET /v1/watches": async (h, ctx) => {
+    const res = await h.request("/v1/watches", { token: h.tokens.bob });
+    assert.equal(res.status, 200);
+    assert.equal((await res.text()).includes(ctx.watch), false, "bob's list shows alice's watch");
+  },
+  "POST /v1/watches": async (h, ctx) => {
+    const bobModels = await uploadInputs(h, "bob", h.tokens.bob);
+    const res = await h.request("/v1/watches", {
+      method: "POST",
+      token: h.tokens.bob,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ subject: { kind: "mlflow", model: "m" }, reference: bobModels.reference, candidates: ctx.candidates }),
+    });
+    assert.equal(res.status, 422, "bob cannot watch with alice's candidates by naming their digest");
+    assert.equal(((await res.json()) as { code: string }).code, "blob_not_found");
   },
   "POST /v1/audits": async (h, ctx) => {
     const bobModels = await uploadInputs(h, "bob", h.tokens.bob);
@@ -82,6 +100,13 @@ describe("tenant isolation on every endpoint of the OpenAPI document", () => {
     const models = await uploadInputs(h, "alice");
     const done = await submitJson(h, { ...models, candidates: ctx.candidates });
     ctx.finished = ((await done.json()) as { id: string }).id;
+    const watch = await h.request("/v1/watches", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ subject: { kind: "mlflow", model: "m" }, reference: models.reference, candidates: ctx.candidates }),
+    });
+    assert.equal(watch.status, 201);
+    ctx.watch = ((await watch.json()) as { id: string }).id;
     await waitForState(h.store, ctx.finished, ["succeeded"]);
     hold = new Gate();
     const held = await submitJson(h, { ...models, candidates: ctx.candidates, config: { seed: 3 } });
@@ -99,6 +124,15 @@ describe("tenant isolation on every endpoint of the OpenAPI document", () => {
     const checked: string[] = [];
     for (const op of ops) {
       const key = `${op.method} ${op.path}`;
+      if (!op.secured && op.path.startsWith("/v1/hooks/")) {
+        // Registry webhooks prove themselves with the watch's secret: without it, 401 and nothing leaks.
+        const res = await h.request(op.path.replace("{watchId}", ctx.watch), { method: op.method, token: h.tokens.bob, headers: { "content-type": "application/json" }, body: "{}" });
+        assert.equal(res.status, 401, `${key} without the watch's secret`);
+        const text = await res.text();
+        for (const secret of [ctx.watch, ctx.candidates, SECRET, "alice"]) assert.equal(text.includes(secret), false, `${key} exposes tenant data`);
+        checked.push(key);
+        continue;
+      }
       if (!op.secured) {
         if (op.path.startsWith("/v1/")) assert.fail(`${key} is under /v1 but has no security requirement`);
         // Public operational endpoints: they must not show any tenant's data.
@@ -111,7 +145,8 @@ describe("tenant isolation on every endpoint of the OpenAPI document", () => {
         continue;
       }
       if (/\{(id|digest)\}/.test(op.path)) {
-        for (const target of op.path.includes("{digest}") ? [ctx.candidates] : [ctx.finished, ctx.running]) {
+        const targets = op.path.includes("{digest}") ? [ctx.candidates] : op.path.startsWith("/v1/watches/") ? [ctx.watch] : [ctx.finished, ctx.running];
+        for (const target of targets) {
           const path = op.path.replace("{id}", target).replace("{digest}", target);
           const init: RequestInit & { token: string } = { method: op.method, token: h.tokens.bob };
           if (op.method === "PUT") init.body = "bob's different bytes"; // not proof of possession
@@ -130,7 +165,8 @@ describe("tenant isolation on every endpoint of the OpenAPI document", () => {
               const problem = JSON.parse(text) as { code: string; status: number };
               assert.deepEqual([problem.code, problem.status], ["not_found", 404], key);
               // The same answer as for something that does not exist.
-              const missing = op.path.replace("{id}", "aud_00000000000000000000000000").replace("{digest}", digestOf("nothing"));
+              const missingId = op.path.startsWith("/v1/watches/") ? "wch_00000000000000000000000000" : "aud_00000000000000000000000000";
+              const missing = op.path.replace("{id}", missingId).replace("{digest}", digestOf("nothing"));
               const other = await h.request(missing, { method: op.method, token: h.tokens.bob });
               assert.equal(other.status, 404, `${key} for a missing resource`);
               assert.equal(((await other.json()) as { code: string }).code, "not_found");

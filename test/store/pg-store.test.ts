@@ -46,7 +46,7 @@ function pgSuites(): void {
   storeContract("postgresql", async ({ now }) => {
     let current = await open({ schema: contractSchema, now });
     await admin.query(
-      ["audits", "tokens", "blobs", "health_probe"].map((t) => `DELETE FROM "${contractSchema}".${t};`).join(" "),
+      ["audits", "tokens", "blobs", "health_probe", "outbox", "watches"].map((t) => `DELETE FROM "${contractSchema}".${t};`).join(" "),
     );
     return {
       store: current,

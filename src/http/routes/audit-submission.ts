@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { AuditConfigSchema } from "../../core/audit-config.ts";
 import { SslmemError, isSslmemError } from "../../core/errors.ts";
-import { assertCallbackAllowed, startCompletionCallback } from "../../callbacks/completion-callback.ts";
+import { assertCallbackAllowed, enqueueCompletionCallback } from "../../callbacks/completion-callback.ts";
 import { forgetBlobs } from "../../jobs/purge.ts";
 import { recordAuditSources, resolveAuditInputs } from "../../sources/audit-inputs.ts";
 import { AUDIT_INPUT_ROLES, type AuditInputRole, type CreateAuditResult } from "../../store/types.ts";
@@ -118,7 +118,10 @@ export async function submitAudit(
   }
   if (result.created) {
     await recordAuditSources(s.audits, result.audit.id, sources);
-    if (request.callbackUrl !== undefined) void startCompletionCallback(s, tenant, result.audit.id, request.callbackUrl);
+    if (request.callbackUrl !== undefined) {
+      await enqueueCompletionCallback(s.store, tenant, result.audit.id, request.callbackUrl);
+      s.outbox?.wake();
+    }
     try {
       await s.runner.enqueue(result.audit.id);
     } catch (err) {

@@ -12,7 +12,7 @@ import {
 } from "../schemas.ts";
 
 /** An uploaded blob's digest, or a reference resolved at submission (src/sources). */
-const AuditInputSchema = z.union([
+export const AuditInputSchema = z.union([
   DigestSchema,
   z
     .string()

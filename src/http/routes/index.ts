@@ -10,6 +10,7 @@ import { healthRouter } from "./health.index.ts";
 import { reportRouter } from "./report.index.ts";
 import { resultsRouter } from "./results.index.ts";
 import { validateRouter } from "./validate.index.ts";
+import { watchesRouter } from "./watches.index.ts";
 
 export function mountRoutes(app: OpenAPIHono<AppEnv>, document: () => OpenApiDocument): void {
   app
@@ -20,5 +21,6 @@ export function mountRoutes(app: OpenAPIHono<AppEnv>, document: () => OpenApiDoc
     .route("/", auditsRouter())
     .route("/", resultsRouter())
     .route("/", reportRouter())
-    .route("/", eventsRouter());
+    .route("/", eventsRouter())
+    .route("/", watchesRouter());
 }

@@ -1,0 +1,59 @@
+/**
+ * One new version of a watched subject → at most one audit, through the same submission path as
+ * POST /v1/audits (references resolved, blobs checked, the AuditService creating it), plus the
+ * verdict write-back's outbox row. "One audit per version" holds three ways: the watch's trigger
+ * `version:<v>` is claimed first (a second delivery for the version starts nothing), the
+ * submission carries the Idempotency-Key `watch:<id>:<v>`, and the write-back's outbox key is
+ * the audit's. A submission that fails releases the trigger, so a redelivery may try again.
+ */
+import type { Config } from "../config.ts";
+import type { JsonObject } from "../store/types.ts";
+import type { WatchRecord } from "../store/watch-types.ts";
+import { WatchSpecSchema, targetOf, type WatchSpec } from "../watches/watch-spec.ts";
+import { HF_DISCUSSION } from "../writeback/hf-discussion.ts";
+import { MLFLOW_VERDICT, OCI_VERDICT } from "../writeback/writeback-senders.ts";
+import type { AppServices } from "./context.ts";
+import { submitAudit } from "./routes/audit-submission.ts";
+
+export type TriggerOutcome = { started: true; auditId: string } | { started: false; reason: "version already audited" };
+
+function writeback(spec: WatchSpec, version: string): { kind: string; payload: JsonObject } | null {
+  const s = spec.subject;
+  if (s.kind === "mlflow") return { kind: MLFLOW_VERDICT, payload: { name: s.model, version, ...(s.passAlias ? { alias: s.passAlias } : {}), gate: spec.gate } };
+  if (s.kind === "oci") return { kind: OCI_VERDICT, payload: { registry: s.registry, repository: s.repository, digest: version, gate: spec.gate } };
+  if (s.discussion) return { kind: HF_DISCUSSION, payload: { repo: s.repo, commit: version, gate: spec.gate } };
+  return null; // Hugging Face without a discussion: the verdict stays in sslmem
+}
+
+export async function startWatchAudit(s: AppServices, watch: WatchRecord, version: string): Promise<TriggerOutcome> {
+  const spec = WatchSpecSchema.parse(watch.spec);
+  const key = `version:${version}`;
+  if (!(await s.store.claimWatchTrigger(watch.id, key))) return { started: false, reason: "version already audited" };
+  try {
+    const result = await submitAudit(
+      s,
+      watch.tenant,
+      {
+        target: targetOf(spec.subject, version),
+        reference: spec.reference,
+        candidates: spec.candidates,
+        ...(spec.controls !== undefined ? { controls: spec.controls } : {}),
+        ...(spec.allowUnpinned !== undefined ? { allowUnpinned: spec.allowUnpinned } : {}),
+        ...(spec.config !== undefined ? { config: spec.config } : {}),
+      },
+      `watch:${watch.id}:${version}`,
+    );
+    const back = writeback(spec, version);
+    if (back) {
+      await s.store.enqueueDelivery({ key: `${back.kind}:${result.audit.id}`, kind: back.kind, tenant: watch.tenant, auditId: result.audit.id, payload: back.payload });
+    }
+    s.outbox?.wake();
+    s.logger.info({ watchId: watch.id, version, auditId: result.audit.id }, "watch started an audit");
+    return { started: true, auditId: result.audit.id };
+  } catch (err) {
+    await s.store.releaseWatchTrigger(watch.id, key).catch(() => undefined);
+    throw err;
+  }
+}
+
+export type WatchConfig = Pick<Config, "watches">;
