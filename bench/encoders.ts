@@ -5,6 +5,7 @@
  * the ratio "audit throughput / raw encoder throughput" measures the pipeline's overhead.
  */
 import { floatTensor, GraphBuilder } from "../src/engine/onnx/builder.ts";
+import { stampedUnit } from "../test/helpers/tiny-encoders.ts";
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -57,7 +58,7 @@ export function benchEncoder(spec: BenchEncoderSpec): Uint8Array {
   const fc = g.initializer(floatTensor("fc", weights(spec.seed * 1000 + 999, cin * spec.dim, 1 / Math.sqrt(cin)), [cin, spec.dim]));
   g.op1("MatMul", [pooled, fc], {}, "embedding");
   g.output("embedding", "float", ["N", spec.dim]);
-  return g.toModelBytes({ opset: 17, producer: "sslmem-bench" });
+  return stampedUnit(g.toModelBytes({ opset: 17, producer: "sslmem-bench" }));
 }
 
 /** A 64×64 convnet: four stride-2 stages (32…256 channels) with one extra conv each, 128-d output. */

@@ -1,6 +1,8 @@
 /**
  * The CLI's exit code as a CI verdict. The CLI decides (src/cli/errors.ts EXIT): 0 the gate
- * passed, 2 it tripped, 3 the audit was inconclusive (nothing could be scored), 1 a tool error.
+ * passed, 2 it tripped, 3 the audit was inconclusive (the gate's question cannot be answered
+ * reliably: no controls for --gate evidence, uncalibrated flags with --require-calibrated, encoder
+ * health warnings with --strict), 1 a tool error.
  * CI integrations only name the outcome; they never re-decide it.
  */
 export type CiVerdict = "pass" | "fail" | "inconclusive" | "error";
@@ -20,8 +22,8 @@ export function verdictOfExitCode(code: number): CiVerdict {
 
 const HEADLINES: Record<CiVerdict, string> = {
   pass: "✅ sslmem gate passed",
-  fail: "❌ sslmem gate tripped: too many training images memorized",
-  inconclusive: "⚠️ sslmem audit inconclusive: nothing could be scored",
+  fail: "❌ sslmem gate tripped: evidence of memorization or more flagged images than allowed",
+  inconclusive: "⚠️ sslmem audit inconclusive: the gate's question cannot be answered reliably (see the job log)",
   error: "💥 sslmem could not complete the audit (see the job log)",
 };
 

@@ -3,13 +3,16 @@
  * Validation of values happens once, in AuditConfigSchema; this file only maps flag syntax.
  */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { z } from "zod";
 import { AuditConfigSchema, type AuditConfig, type AuditConfigInput } from "../core/audit-config.ts";
 import { PRESET_NAMES } from "../core/policy.ts";
 import { SslmemError } from "../core/errors.ts";
 import { parseMemorySize } from "../engine/memory.ts";
-import { UsageError } from "./errors.ts";
+import { EXIT_CODES_HELP, UsageError } from "./errors.ts";
+import { num, pair, parseStrict, triple } from "./parse-flags.ts";
+import { parseProviders } from "./provider-advice.ts";
+import type { ProviderName } from "../engine/providers.ts";
+import { GATE_HELP, GATE_OPTIONS, gateSpecFromFlags, type GateSpec } from "./gate.ts";
 
 export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv", "markdown", "codequality"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -18,6 +21,26 @@ export interface OutputTarget {
   format: OutputFormat;
   /** undefined = stdout */
   file?: string;
+}
+
+/** Formats a file name implies (`-o report.html`); the longest matching suffix wins. */
+const FORMAT_OF_EXTENSION: Array<[string, OutputFormat]> = [
+  [".sarif.json", "sarif"],
+  [".junit.xml", "junit"],
+  [".sarif", "sarif"],
+  [".json", "json"],
+  [".html", "html"],
+  [".htm", "html"],
+  [".xml", "junit"],
+  [".csv", "csv"],
+  [".md", "markdown"],
+  [".markdown", "markdown"],
+  [".txt", "table"],
+];
+
+export function formatOfFile(file: string): OutputFormat | undefined {
+  const lower = file.toLowerCase();
+  return FORMAT_OF_EXTENSION.find(([ext]) => lower.endsWith(ext))?.[1];
 }
 
 export interface AuditCommand {
@@ -29,16 +52,22 @@ export interface AuditCommand {
   allowUnpinned: boolean;
   config: AuditConfig;
   outputs: OutputTarget[];
-  failOnFlagged?: number;
+  gate: GateSpec;
   server?: string;
   token?: string;
-  providers?: string[];
+  providers?: ProviderName[];
   threads?: number;
   /** GPU ordinal (--device). */
   deviceId?: number;
   /** Bytes the audit may keep resident (--memory-budget); undefined = the engine's default. */
   memoryBudget?: number;
   quiet: boolean;
+  /** A point that cannot be decoded mid-run: left out and named (skip, default) or the end of the run (fail). */
+  onInvalid: "skip" | "fail";
+  resume: boolean;
+  checkpoint?: string;
+  /** Check everything and measure a probe batch, then stop (= sslmem inspect). */
+  dryRun: boolean;
 }
 
 export const AUDIT_OPTIONS = {
@@ -54,6 +83,7 @@ export const AUDIT_OPTIONS = {
   distance: { type: "string" },
   "input-size": { type: "string" },
   layout: { type: "string" },
+  normalize: { type: "string" },
   range: { type: "string" },
   mean: { type: "string" },
   std: { type: "string" },
@@ -69,39 +99,21 @@ export const AUDIT_OPTIONS = {
   "memory-budget": { type: "string" },
   device: { type: "string" },
   "batch-size": { type: "string" },
+  "evidence-level": { type: "string" },
   format: { type: "string" },
   output: { type: "string", short: "o", multiple: true },
-  "fail-on-flagged": { type: "string" },
+  ...GATE_OPTIONS,
   server: { type: "string" },
   token: { type: "string" },
   providers: { type: "string" },
   threads: { type: "string" },
   quiet: { type: "boolean", short: "q" },
+  "on-invalid": { type: "string" },
+  resume: { type: "boolean" },
+  checkpoint: { type: "string" },
+  "dry-run": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
-
-export function num(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got '${v}'`);
-  return n;
-}
-
-export function triple(flag: string, v: string | undefined): [number, number, number] | undefined {
-  if (v === undefined) return undefined;
-  const parts = v.split(",").map((s) => Number(s.trim()));
-  if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) {
-    throw new UsageError(`--${flag} takes three comma-separated numbers on the [0,1] scale, e.g. 0.485,0.456,0.406`);
-  }
-  return parts as [number, number, number];
-}
-
-export function pair(flag: string, v: string | undefined): [number, number] | undefined {
-  if (v === undefined) return undefined;
-  const parts = v.split(",").map((s) => Number(s.trim()));
-  if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x))) throw new UsageError(`--${flag} takes two comma-separated numbers, e.g. 0,255`);
-  return parts as [number, number];
-}
 
 export function inputSize(v: string | undefined): { height: number; width: number } | undefined {
   if (v === undefined) return undefined;
@@ -139,7 +151,10 @@ export function layerSelection(v: string | undefined): unknown {
   });
 }
 
-/** Parses `-o json=report.json`, `-o junit` (stdout), `-o report.json` (format from --format). */
+/**
+ * Parses `-o json=report.json`, `-o junit` (stdout), `-o report.html` (format from the extension;
+ * an unknown extension takes --format when given, else it is refused rather than guessed).
+ */
 export function parseOutputs(values: string[] | undefined, format: string | undefined): OutputTarget[] {
   const defaultFormat = (format ?? "table") as OutputFormat;
   if (!(OUTPUT_FORMATS as readonly string[]).includes(defaultFormat)) {
@@ -153,17 +168,42 @@ export function parseOutputs(values: string[] | undefined, format: string | unde
     if (eq > 0 && (OUTPUT_FORMATS as readonly string[]).includes(v.slice(0, eq))) {
       return { format: v.slice(0, eq) as OutputFormat, file: v.slice(eq + 1) || undefined };
     }
-    return { format: defaultFormat, file: v };
+    if (eq > 0 && /^[a-z]+$/.test(v.slice(0, eq))) {
+      throw new UsageError(`-o ${v}: unknown format '${v.slice(0, eq)}'; formats: ${OUTPUT_FORMATS.join(", ")}`);
+    }
+    const implied = formatOfFile(v);
+    if (implied) return { format: implied, file: v };
+    if (format !== undefined) return { format: defaultFormat, file: v };
+    throw new UsageError(
+      `-o ${v}: cannot tell the format from the file name; use an extension (.json .html .xml .sarif .csv .md .txt) or write -o FORMAT=${v} (formats: ${OUTPUT_FORMATS.join(", ")})`,
+    );
   });
 }
 
+/** The CLI flag of a config path, so a message names what the user typed. */
+const FLAG_OF_PATH: Record<string, string> = {
+  "preprocessing.inputSize": "--input-size",
+  "preprocessing.layout": "--layout",
+  "preprocessing.normalize": "--normalize",
+  "preprocessing.range": "--range",
+  "preprocessing.mean": "--mean",
+  "preprocessing.std": "--std",
+  outputName: "--output-name",
+  robustZ: "--robust-z",
+  batchSize: "--batch-size",
+};
+
+export function flagOfPath(path: readonly PropertyKey[]): string {
+  const key = path.filter((p) => typeof p === "string").join(".");
+  if (FLAG_OF_PATH[key]) return FLAG_OF_PATH[key];
+  const prefix = Object.keys(FLAG_OF_PATH).find((k) => key.startsWith(`${k}.`));
+  if (prefix) return FLAG_OF_PATH[prefix];
+  return key ? `--${key.split(".")[0]}` : "config";
+}
+
+/** Zod issues as CLI text: each names the flag it is about. */
 export function formatZodIssues(e: z.ZodError): string {
-  return e.issues
-    .map((i) => {
-      const at = i.path.length ? i.path.join(".") : "config";
-      return `${at}: ${i.message}`;
-    })
-    .join("; ");
+  return e.issues.map((i) => `${flagOfPath(i.path)}: ${i.message}`).join("; ");
 }
 
 export function configFromFlags(v: Record<string, string | boolean | string[] | undefined>): AuditConfig {
@@ -171,6 +211,7 @@ export function configFromFlags(v: Record<string, string | boolean | string[] | 
   const preprocessing = {
     inputSize: inputSize(s("input-size")),
     layout: s("layout"),
+    normalize: s("normalize"),
     range: pair("range", s("range")),
     mean: triple("mean", s("mean")),
     std: triple("std", s("std")),
@@ -190,6 +231,7 @@ export function configFromFlags(v: Record<string, string | boolean | string[] | 
     fdr: num("fdr", s("fdr")),
     threshold: num("threshold", s("threshold")),
     robustZ: num("robust-z", s("robust-z")),
+    evidenceLevel: num("level", s("level")),
     batchSize: num("batch-size", s("batch-size")),
     precision: s("precision"),
   };
@@ -199,21 +241,19 @@ export function configFromFlags(v: Record<string, string | boolean | string[] | 
   return parsed.data;
 }
 
-export function parseAuditCommand(argv: string[]): AuditCommand | "help" {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    ({ values } = parseArgs({ args: argv, options: AUDIT_OPTIONS, allowPositionals: false, strict: true }));
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message.split("\n")[0]} (see 'sslmem audit --help')`);
-  }
+/** Where the CLI looks for a server and token when --server / --token are not given. */
+export interface ClientEnv {
+  SSLMEM_SERVER?: string;
+  SSLMEM_TOKEN?: string;
+}
+
+export function parseAuditCommand(argv: string[], env: ClientEnv = {}): AuditCommand | "help" {
+  const values: Record<string, string | boolean | string[] | undefined> = parseStrict("audit", argv, AUDIT_OPTIONS, false).values;
   if (values.help) return "help";
   for (const req of ["target", "reference", "candidates"] as const) {
     if (!values[req]) throw new UsageError(`--${req} is required (see 'sslmem audit --help')`);
   }
-  const failOn = num("fail-on-flagged", values["fail-on-flagged"] as string | undefined);
-  if (failOn !== undefined && (!Number.isInteger(failOn) || failOn < 0)) {
-    throw new UsageError("--fail-on-flagged takes a non-negative integer: the gate trips when more points than this are flagged");
-  }
+  const gate = gateSpecFromFlags(values);
   const threads = num("threads", values.threads as string | undefined);
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) {
     throw new UsageError("--threads takes an integer from 1 to 256");
@@ -227,6 +267,8 @@ export function parseAuditCommand(argv: string[]): AuditCommand | "help" {
   if (budgetText !== undefined && (memoryBudget === undefined || memoryBudget < 64 * 2 ** 20)) {
     throw new UsageError("--memory-budget takes a size of at least 64M, e.g. 1.5G, 800M or 2GiB");
   }
+  const onInvalid = (values["on-invalid"] as string | undefined) ?? "skip";
+  if (onInvalid !== "skip" && onInvalid !== "fail") throw new UsageError(`--on-invalid takes skip (leave the file out and name it in the report) or fail; got '${onInvalid}'`);
   return {
     target: values.target as string,
     reference: values.reference as string,
@@ -235,14 +277,18 @@ export function parseAuditCommand(argv: string[]): AuditCommand | "help" {
     allowUnpinned: Boolean(values["allow-unpinned"]),
     config: configFromFlags(values),
     outputs: parseOutputs(values.output as string[] | undefined, values.format as string | undefined),
-    failOnFlagged: failOn,
-    server: values.server as string | undefined,
-    token: values.token as string | undefined,
-    providers: (values.providers as string | undefined)?.split(",").map((x) => x.trim()).filter(Boolean),
+    gate,
+    server: (values.server as string | undefined) ?? (env.SSLMEM_SERVER || undefined),
+    token: (values.token as string | undefined) ?? (env.SSLMEM_TOKEN || undefined),
+    providers: parseProviders(values.providers as string | undefined),
     threads,
     ...(device !== undefined ? { deviceId: device } : {}),
     ...(memoryBudget !== undefined ? { memoryBudget } : {}),
     quiet: Boolean(values.quiet),
+    onInvalid,
+    resume: Boolean(values.resume),
+    checkpoint: values.checkpoint as string | undefined,
+    dryRun: Boolean(values["dry-run"]),
   };
 }
 
@@ -269,9 +315,13 @@ Measurement:
   --distance l2|cosine     distance on normalized embeddings (default l2)
   --input-size HxW         encoder input size (default: the model's static size)
   --layout NCHW|NHWC       input layout (default: from the model)
-  --range LO,HI            value range the encoder expects (default 0,1)
-  --mean a,b,c --std a,b,c per-channel normalization on the [0,1] scale
-  --pool flatten|mean|cls  pooling of [N,T,D] / [N,C,H,W] outputs (default flatten)
+  --normalize PRESET       imagenet | clip | half | unit | none (see below)
+  --mean a,b,c --std a,b,c per-channel normalization on the [0,1] scale (instead of a preset)
+  --range LO,HI            value range before mean/std (default 0,1 when mean/std are given)
+                           Normalization is never guessed: give --normalize, --mean/--std, or
+                           stamp the models once ('sslmem stamp'); otherwise the audit is refused.
+  --pool flatten|mean|cls  pooling of [N,T,D] / [N,C,H,W] outputs (default flatten up to 8192
+                           values per image; wider outputs need an explicit --pool)
   --output-name NAME       encoder output used as the representation (default: first)
   --layers auto|NAMES      LayerMem: also score these layers (ONNX value names, comma-separated,
                            TARGET=REFERENCE when the encoders name them differently); auto = block
@@ -290,13 +340,35 @@ Flags:
   --fdr Q                  q for fdr (default 0.05)
   --threshold T            t for threshold, on scoreNormalized
 
-Output and gate:
+Output:
   --format table|json|csv|junit|sarif|html|markdown|codequality
-                           format of stdout / of -o FILE (default table)
-  -o, --output [FMT=]FILE  write a report; repeatable: -o json=report.json -o junit=junit.xml
-  --fail-on-flagged N      exit 2 when more than N points are flagged
+                           format of stdout (default table)
+  -o, --output [FMT=]FILE  write a report; the format comes from the extension (.json .html .xml
+                           .sarif .csv .md .txt) or FMT= (codequality=FILE); repeatable:
+                           -o report.json -o junit=junit.xml
+                           With every output in files, the summary table goes to stderr on a TTY.
   --server URL --token T   run the audit on an sslmem server instead of locally
+                           (default: the SSLMEM_SERVER and SSLMEM_TOKEN environment variables)
   -q, --quiet              no progress output
 
-Exit codes: 0 gate passed, 2 gate tripped, 1 error.
+Bad files and interruptions (local audits):
+  --on-invalid skip|fail   an image that cannot be decoded mid-run is left out and named in the
+                           report (skip, default) or ends the run (fail)
+  --checkpoint FILE        where measured points are kept while the audit runs (default: next to
+                           the first -o file, FILE.checkpoint; none when all reports go to stdout)
+  --resume                 continue an interrupted audit from its checkpoint (same command line)
+  --dry-run                check everything and time a probe batch, then stop (= sslmem inspect):
+                           both encoders' contract, every skipped or undecodable file, the plan, an ETA
+
+${GATE_HELP}
+
+Normalization presets (mean/std on the [0,1] scale):
+  imagenet  range 0,1  mean 0.485,0.456,0.406  std 0.229,0.224,0.225 (torchvision models)
+  clip      range 0,1  mean 0.48145466,0.4578275,0.40821073  std 0.26862954,0.26130258,0.27577711
+  half      range 0,1  mean 0.5,0.5,0.5  std 0.5,0.5,0.5   (inputs on [-1,1])
+  unit      range 0,1  no mean/std
+  none      range 0,255, no mean/std (raw pixels)
+
+${EXIT_CODES_HELP}
+Ctrl-C stops the audit with a message and exit 130.
 `;

@@ -1,52 +1,98 @@
 /**
  * `sslmem audit`: run an audit locally (or on a server with --server), write the requested
- * outputs, and apply the gate. Exit 0 = passed, 2 = tripped, 1 = error.
+ * outputs, and apply the gate. Exit codes: src/cli/errors.ts.
  */
-import { readFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import type { ReportV1 } from "../core/report.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
-import { openPointSet } from "../data/sources.ts";
-import type { PointSet } from "../data/point-set.ts";
-import { describeAudit, describeLayers, finalizeAudit, prepareAudit } from "../engine/audit.ts";
-import { measurePoints } from "../engine/measure.ts";
-import { resolveLocalInputs } from "../sources/local-inputs.ts";
-import { ProviderPreferenceSchema, type EngineLogger } from "../engine/providers.ts";
-import { AUDIT_HELP, parseAuditCommand, type AuditCommand } from "./audit-args.ts";
-import { EXIT } from "./errors.ts";
-import { applyGate, writeOutputs } from "./outputs.ts";
+import { viewsPerPoint } from "../core/sslmem.ts";
+import type { SkippedEntry } from "../data/point-set.ts";
+import { describeAudit, describeLayers, finalizeAudit, prepareAudit, type PreparedAudit } from "../engine/audit.ts";
+import { ProviderPreferenceSchema } from "../engine/providers.ts";
+import { measurePoints, type IndexedMeasurement } from "../engine/measure.ts";
+import { measureEncoderHealth } from "../engine/diagnostics.ts";
+import { alignmentWarnings, encoderWarnings } from "../core/health.ts";
+import { formatCount } from "../report/numbers.ts";
+import { AUDIT_HELP, parseAuditCommand, type AuditCommand, type ClientEnv } from "./audit-args.ts";
+import { openPoints, readModel, resolveInputs, stderrLogger } from "./local-inputs.ts";
+import { Checkpoint, auditKey, checkpointPath } from "./checkpoint.ts";
+import { EXIT, UsageError } from "./errors.ts";
+import { InvalidPointError, recoveringSet } from "./recovering-set.ts";
+import { applyGate } from "./gate.ts";
+import { onInterrupt } from "./interrupt.ts";
+import { needsThumbnails, writeOutputs } from "./outputs.ts";
 import { createProgress } from "./progress.ts";
+import { explainProviderFailure } from "./provider-advice.ts";
+import { thumbnailsFromPath, thumbnailsFromSet } from "./thumbnails.ts";
 
-async function readModel(path: string, role: "target" | "reference"): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : "it cannot be read";
-    throw new SslmemError("model_not_found", `--${role} '${path}': ${why}; pass the path of an ONNX file`);
-  }
+/** The upfront plan: points by role, views, encoder passes, provider — before the long part. */
+export function planLine(prepared: PreparedAudit): string {
+  const { config, catalog } = prepared.context;
+  const perPoint = viewsPerPoint(config.views, config.pairing);
+  const skipped = catalog.candidates.skipped.length + (catalog.controls?.skipped.length ?? 0);
+  const points = catalog.size;
+  const views = config.pairing === "views" ? `${config.views} view pairs (${perPoint} views)` : `${config.views} views + the original`;
+  return (
+    `sslmem: plan: ${formatCount(catalog.candidates.size)} candidates + ${formatCount(catalog.controls?.size ?? 0)} controls` +
+    `${skipped > 0 ? ` (${formatCount(skipped)} files skipped)` : ""}, ${views} per point, ` +
+    `${formatCount(points * perPoint * 2)} encoder passes (target and reference) on ${prepared.providers.provider}, batches of ${config.batchSize}`
+  );
 }
 
-async function openPoints(path: string, role: "candidates" | "controls"): Promise<PointSet> {
-  try {
-    return await openPointSet(path);
-  } catch (e) {
-    // The readers' messages do not say which input they are about; the flag and path are added here.
-    if (isSslmemError(e)) throw new SslmemError(e.code, `--${role} '${path}': ${e.message}`, e.details);
-    throw e;
-  }
+export interface LocalAuditResult {
+  report: ReportV1;
+  thumbnails?: Map<string, string>;
+  /** The finished audit's checkpoint: removed once the outputs are written. */
+  checkpoint?: Checkpoint;
 }
 
-/** Warnings from the engine (e.g. "cuda unavailable, using cpu") go to stderr as one line each. */
-function stderrLogger(quiet: boolean): EngineLogger {
-  return {
-    info() {},
-    warn(obj: unknown, msg?: string) {
-      if (quiet) return;
-      const text = typeof obj === "string" ? obj : (msg ?? "");
-      if (text) process.stderr.write(`warning: ${text}\n`);
-    },
-  };
+/**
+ * Measures every point not yet in the checkpoint. A point that cannot be decoded is left out and
+ * named (`--on-invalid skip`): the batch it was in is measured again without it.
+ */
+async function measureAll(
+  prepared: PreparedAudit,
+  cmd: AuditCommand,
+  measured: Map<number, IndexedMeasurement>,
+  checkpoint: Checkpoint | undefined,
+  invalid: { candidates: SkippedEntry[]; controls: SkippedEntry[] },
+  signal?: AbortSignal,
+): Promise<void> {
+  const progress = createProgress({ quiet: cmd.quiet });
+  const { catalog } = prepared.context;
+  const excluded = new Set<number>();
+  try {
+    for (;;) {
+      const base = measured.size;
+      const total = catalog.size - excluded.size;
+      try {
+        await measurePoints(prepared.context, {
+          signal,
+          skip: (i) => measured.has(i) || excluded.has(i),
+          onBatch: async (rows) => {
+            for (const r of rows) measured.set(r.index, r);
+            await checkpoint?.append(rows);
+          },
+          onProgress: (done) => progress.update("scoring", base + done, total),
+        });
+        return;
+      } catch (e) {
+        if (!(e instanceof InvalidPointError)) throw e;
+        if (cmd.onInvalid === "fail") {
+          const flag = e.role === "candidate" ? "candidates" : "controls";
+          const original = isSslmemError(e.original) ? e.original : undefined;
+          throw new SslmemError(original?.code ?? "image_invalid", `--${flag} '${e.role === "candidate" ? cmd.candidates : cmd.controls}': ${e.reason}`, original?.details);
+        }
+        const index = e.role === "candidate" ? e.local : catalog.candidateCount + e.local;
+        if (excluded.has(index)) throw e.original; // cannot happen: a left-out point is never loaded again
+        excluded.add(index);
+        (e.role === "candidate" ? invalid.candidates : invalid.controls).push({ id: e.id, reason: e.reason });
+        if (!cmd.quiet) process.stderr.write(`warning: left out ${e.role} ${JSON.stringify(e.id)}: ${e.reason} (--on-invalid skip; it is named in the report)\n`);
+      }
+    }
+  } finally {
+    progress.done();
+  }
 }
 
 /** Either encoder a TF.js model (a directory with model.json): each side in its own format. */
@@ -74,64 +120,110 @@ async function runTfjsAudit(cmd: AuditCommand, dirs: { target: string | null; re
   }
 }
 
-export async function runLocalAudit(cmd: AuditCommand, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ReportV1> {
+export interface LocalAuditOptions {
+  signal?: AbortSignal;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export async function runLocalAudit(cmd: AuditCommand, opts: LocalAuditOptions = {}): Promise<LocalAuditResult> {
+  const { signal } = opts;
   const { tfjsModelDir } = await import("../engine/tfjs/mixed-audit.ts");
   const dirs = { target: await tfjsModelDir(cmd.target), reference: await tfjsModelDir(cmd.reference) };
-  if (dirs.target !== null || dirs.reference !== null) return runTfjsAudit(cmd, dirs);
-  const progress = createProgress({ quiet: cmd.quiet });
-  // References (oci://, models:/, hf://, https://…#sha256=) become paths of cached blobs.
-  const { paths, sources } = await resolveLocalInputs(
-    { target: cmd.target, reference: cmd.reference, candidates: cmd.candidates, ...(cmd.controls ? { controls: cmd.controls } : {}) },
-    { env, allowUnpinned: cmd.allowUnpinned },
-  );
+  if (dirs.target !== null || dirs.reference !== null) return { report: await runTfjsAudit(cmd, dirs) };
+  const { paths, sources } = await resolveInputs(cmd, opts.env ?? process.env);
   const [target, reference] = [await readModel(paths.target!, "target"), await readModel(paths.reference!, "reference")];
-  const candidates = await openPoints(paths.candidates!, "candidates");
-  const controls = paths.controls ? await openPoints(paths.controls, "controls") : undefined;
+  const candidates = recoveringSet(await openPoints(paths.candidates!, "candidates"), "candidate");
+  const controls = paths.controls ? recoveringSet(await openPoints(paths.controls, "controls"), "control") : undefined;
   try {
-    const prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, {
-      providers: cmd.providers && cmd.providers.length ? (cmd.providers as never) : "auto",
-      threads: cmd.threads,
-      deviceId: cmd.deviceId,
-      memoryBudget: cmd.memoryBudget,
-      // With the default (auto), falling back from cuda to cpu is expected, not worth a warning.
-      logger: stderrLogger(cmd.quiet || !cmd.providers),
-    });
+    let prepared: PreparedAudit;
     try {
-      const measurements = await measurePoints(prepared.context, {
-        onProgress: (done, total) => progress.update("scoring", done, total),
+      prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, {
+        providers: cmd.providers && cmd.providers.length ? cmd.providers : "auto",
+        threads: cmd.threads,
+        deviceId: cmd.deviceId,
+        memoryBudget: cmd.memoryBudget,
+        // With the default (auto), falling back from cuda to cpu is expected, not worth a warning.
+        logger: stderrLogger(cmd.quiet || !cmd.providers),
       });
-      const described = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config);
+    } catch (e) {
+      throw explainProviderFailure(e);
+    }
+    try {
+      const key = auditKey({ target, reference, candidateIds: candidates.ids, controlIds: controls?.ids ?? [], config: cmd.config });
+      const path = checkpointPath(cmd.outputs, cmd.checkpoint);
+      const measured = new Map<number, IndexedMeasurement>();
+      let checkpoint: Checkpoint | undefined;
+      if (cmd.resume) {
+        if (path === undefined) throw new UsageError("--resume needs the checkpoint: pass the same -o FILE as the interrupted run, or --checkpoint FILE");
+        const resumed = await Checkpoint.resume(path, key);
+        checkpoint = resumed.checkpoint;
+        for (const r of resumed.rows) measured.set(r.index, r);
+        if (!cmd.quiet) process.stderr.write(`sslmem: resuming from ${path}: ${formatCount(measured.size)} points already measured\n`);
+      } else if (path !== undefined) {
+        checkpoint = await Checkpoint.create(path, key);
+      }
+      if (!cmd.quiet) process.stderr.write(`${planLine(prepared)}\n`);
+      // Before the long part: an encoder that does not look trained (or is fed the wrong
+      // preprocessing) is reported now, not after an hour.
+      const health = await measureEncoderHealth(prepared);
+      if (health) for (const w of encoderWarnings(health.target, health.reference)) process.stderr.write(`warning: ${w}\n`);
+      const invalid = { candidates: [] as SkippedEntry[], controls: [] as SkippedEntry[] };
+      try {
+        await measureAll(prepared, cmd, measured, checkpoint, invalid, signal);
+      } catch (e) {
+        if (measured.size > 0 && path !== undefined) {
+          process.stderr.write(`sslmem: ${formatCount(measured.size)} of ${formatCount(prepared.context.catalog.size)} points measured are kept in ${path}; rerun the same command with --resume to continue\n`);
+        }
+        throw e;
+      }
+      const rows = [...measured.values()].sort((a, b) => a.index - b.index);
+      const described = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config, invalid);
       const audit = Object.keys(sources).length > 0 ? { ...described, sources } : described;
-      const { report } = finalizeAudit(audit, measurements, cmd.config, describeLayers(prepared));
-      progress.done(`scored ${measurements.length} points on ${prepared.providers.provider}`);
-      return report;
+      const { report } = finalizeAudit(audit, rows, cmd.config, { layers: describeLayers(prepared), health });
+      for (const w of alignmentWarnings(report.summary.health?.controlsAlignment)) process.stderr.write(`warning: ${w}\n`);
+      if (!cmd.quiet) process.stderr.write(`scored ${formatCount(rows.length)} points on ${prepared.providers.provider}\n`);
+      const thumbnails = needsThumbnails(cmd.outputs) ? await thumbnailsFromSet(candidates, report) : undefined;
+      return { report, thumbnails, checkpoint };
     } finally {
       await prepared.release();
     }
   } finally {
-    progress.done();
     await candidates.close();
     await controls?.close();
   }
 }
 
-export async function auditCommand(argv: string[]): Promise<number> {
-  const cmd = parseAuditCommand(argv);
+export async function auditCommand(argv: string[], env: ClientEnv & Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
+  const cmd = parseAuditCommand(argv, env);
   if (cmd === "help") {
     process.stdout.write(AUDIT_HELP);
     return EXIT.ok;
   }
-  let report: ReportV1;
-  if (cmd.server) {
-    const { tfjsModelDir } = await import("../engine/tfjs/mixed-audit.ts");
-    if ((await tfjsModelDir(cmd.target)) !== null || (await tfjsModelDir(cmd.reference)) !== null) {
-      throw new SslmemError("invalid_config", "TF.js encoders are audited locally only; drop --server, or export the encoders to ONNX");
+  if (cmd.dryRun) return (await import("./inspect-command.ts")).runInspection(cmd, env);
+  const interrupt = onInterrupt();
+  try {
+    let result: LocalAuditResult;
+    if (cmd.server) {
+      const { tfjsModelDir } = await import("../engine/tfjs/mixed-audit.ts");
+      if ((await tfjsModelDir(cmd.target)) !== null || (await tfjsModelDir(cmd.reference)) !== null) {
+        throw new SslmemError("invalid_config", "TF.js encoders are audited locally only; drop --server, or export the encoders to ONNX");
+      }
+      const { runRemoteAudit } = await import("./remote-audit.ts");
+      const report = await runRemoteAudit(cmd, interrupt.signal);
+      result = { report, thumbnails: needsThumbnails(cmd.outputs) ? await thumbnailsFromPath(cmd.candidates, report) : undefined };
+    } else {
+      result = await runLocalAudit(cmd, { signal: interrupt.signal, env });
     }
-    const { runRemoteAudit } = await import("./remote-audit.ts");
-    report = await runRemoteAudit(cmd);
-  } else {
-    report = await runLocalAudit(cmd);
+    await writeOutputs(result.report, cmd.outputs, { thumbnails: result.thumbnails, summary: cmd.quiet ? null : undefined });
+    await result.checkpoint?.remove();
+    return applyGate(result.report, cmd.gate);
+  } catch (e) {
+    if (interrupt.interrupted) {
+      process.stderr.write("sslmem: audit interrupted; no report written (exit 130)\n");
+      return EXIT.interrupted;
+    }
+    throw e;
+  } finally {
+    interrupt.dispose();
   }
-  await writeOutputs(report, cmd.outputs);
-  return applyGate(report, cmd.failOnFlagged);
 }

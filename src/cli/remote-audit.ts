@@ -83,7 +83,11 @@ class Client {
     } catch {
       // not problem+json: keep the status line
     }
-    if (res.status === 401) detail += "; pass a valid --token (sslmem token create --tenant NAME)";
+    if (res.status === 401) {
+      // The one thing to fix is the token; say so with its own code (the server says "unauthorized").
+      const why = this.token ? "the server refused the token (unknown or revoked)" : "the server needs a token and none was given";
+      throw new SslmemError("invalid_token", `${what}: HTTP 401, ${why}; pass a valid --token or set SSLMEM_TOKEN (create one with 'sslmem token create --tenant NAME' on the server)`);
+    }
     throw new SslmemError(code, detail);
   }
 }
@@ -112,7 +116,7 @@ interface AuditResource {
   error: { code?: string; detail?: string; title?: string } | null;
 }
 
-export async function runRemoteAudit(cmd: AuditCommand): Promise<ReportV1> {
+export async function runRemoteAudit(cmd: AuditCommand, signal?: AbortSignal): Promise<ReportV1> {
   const client = new Client(cmd.server!, cmd.token);
   const log = (s: string) => {
     if (!cmd.quiet) process.stderr.write(`${s}\n`);
@@ -138,6 +142,11 @@ export async function runRemoteAudit(cmd: AuditCommand): Promise<ReportV1> {
   const progress = createProgress({ quiet: cmd.quiet });
   let delay = 250;
   while (audit.state === "queued" || audit.state === "running") {
+    if (signal?.aborted) {
+      // Ctrl-C: the audit would otherwise keep the server busy for nobody.
+      await client.request("POST", `/v1/audits/${audit.id}:cancel`).catch(() => undefined);
+      throw new SslmemError("cancelled", `audit ${audit.id} cancelled on the server`);
+    }
     await sleep(delay);
     delay = Math.min(2000, delay * 1.5);
     const res = await client.request("GET", `/v1/audits/${audit.id}`);

@@ -15,7 +15,8 @@ import { ProviderPreferenceSchema } from "../engine/providers.ts";
 import { runUnitMem } from "../engine/units.ts";
 import { makeThumbnail } from "../report/thumbnails.ts";
 import { renderUnitMemHtml, renderUnitMemText } from "../report/unitmem-html.ts";
-import { augmentSetting, formatZodIssues, inputSize, num, pair, triple } from "./audit-args.ts";
+import { augmentSetting, formatZodIssues, inputSize } from "./audit-args.ts";
+import { num, pair, triple } from "./parse-flags.ts";
 import { EXIT, UsageError } from "./errors.ts";
 import { createProgress } from "./progress.ts";
 
@@ -34,6 +35,7 @@ Usage:
   --seed S --augment P     view randomness and policy, as for 'sslmem audit' (default 0, simclr)
   --baseline median|mean   μ of the other points (default median, as the authors' code)
   --top N                  units listed (default 20)
+  --normalize PRESET       imagenet|clip|half|unit|none (or --mean/--std, or the model's sslmem.* metadata)
   --input-size HxW --layout NCHW|NHWC --range LO,HI --mean a,b,c --std a,b,c --output-name NAME
   --batch-size B --providers LIST --threads N
   --format table|json|html format of stdout / of -o FILE (default table)
@@ -53,6 +55,7 @@ const OPTIONS = {
   "input-size": { type: "string" },
   layout: { type: "string" },
   range: { type: "string" },
+  normalize: { type: "string" },
   mean: { type: "string" },
   std: { type: "string" },
   "output-name": { type: "string" },
@@ -104,7 +107,7 @@ export async function unitsCommand(argv: string[]): Promise<number> {
   }
   for (const req of ["encoder", "candidates"] as const) if (!values[req]) throw new UsageError(`--${req} is required (see 'sslmem units --help')`);
   const s = (k: string) => values[k] as string | undefined;
-  const preprocessing = { inputSize: inputSize(s("input-size")), layout: s("layout"), range: pair("range", s("range")), mean: triple("mean", s("mean")), std: triple("std", s("std")) };
+  const preprocessing = { inputSize: inputSize(s("input-size")), layout: s("layout"), normalize: s("normalize"), range: pair("range", s("range")), mean: triple("mean", s("mean")), std: triple("std", s("std")) };
   const layers = s("layers");
   const raw = {
     views: num("views", s("views")),

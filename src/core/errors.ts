@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   blob_not_found: 422,
   idempotency_conflict: 422,
   unauthorized: 401,
+  /** the CLI's name for a 401 from a server: the token given (or missing) is what to fix */
+  invalid_token: 401,
   not_found: 404,
   conflict: 409,
   rate_limited: 429,

@@ -3,7 +3,7 @@
  * Separate from the builder so that the summary code can use the types without an import cycle.
  */
 import { z } from "zod";
-import { AuditConfigSchema, FLAG_METHODS } from "./audit-config.ts";
+import { AuditConfigSchema, FLAG_METHODS, POOLINGS } from "./audit-config.ts";
 import type { CalibrationDiagnostics } from "./calibration/types.ts";
 import type { FlagOutcome } from "./flags.ts";
 import { AugmentationPolicySchema } from "./policy.ts";
@@ -52,14 +52,22 @@ export const ReportPreprocessingSchema = z.strictObject({
   std: rgb,
 });
 
-/** The audit config as run: every default filled in and the augmentation preset resolved to its policy. */
-export const ReportConfigSchema = AuditConfigSchema.safeExtend({ augment: AugmentationPolicySchema });
+/** The audit config as run: every default filled in, the augmentation preset resolved to its policy and the pooling to the one used. */
+export const ReportConfigSchema = AuditConfigSchema.safeExtend({ augment: AugmentationPolicySchema, pool: z.enum(POOLINGS) });
+
+/** At most this many skipped files are named in a report (the count is always exact). */
+export const MAX_NAMED_SKIPPED = 1000;
 
 export const PointSourceSchema = z
   .strictObject({
     kind: z.string().min(1).meta({ description: "Where the points came from, e.g. directory, archive, npy." }),
     count: count.meta({ description: "Points audited." }),
-    skipped: count.meta({ description: "Entries skipped (not decodable, unsupported)." }),
+    skipped: count.meta({ description: "Entries skipped (not decodable, unsupported), including points that failed to decode during the run." }),
+    skippedFiles: z
+      .array(z.strictObject({ id: z.string(), reason: z.string() }))
+      .max(MAX_NAMED_SKIPPED)
+      .optional()
+      .meta({ description: `Every skipped entry by id and reason (the first ${MAX_NAMED_SKIPPED}).` }),
   })
   .meta({ id: "PointSource" });
 
@@ -113,6 +121,18 @@ export const FlagSummarySchema = z.strictObject({
   method: z.enum(FLAG_METHODS),
   parameters: z.record(z.string(), z.number()),
   calibrated: z.boolean(),
+  expectedFalseFlags: z
+    .number()
+    .min(0)
+    .optional()
+    .meta({
+      description:
+        "fpr: achieved α × candidates, the flags a set of never-seen candidates gets by chance; fdr: q × flagged, the bound on the expected false discoveries among the flags. Absent for uncalibrated methods.",
+    }),
+  countPValue: probability.optional().meta({
+    description:
+      "fpr: exact P(at least this many flags | no candidate memorized), beta-binomial because all candidates share one control cut. A small value says the count exceeds chance.",
+  }),
   threshold: z.number().optional().meta({ description: "Cut on the raw score scale, where one exists." }),
   diagnostics: CalibrationDiagnosticsSchema.optional(),
   warnings: z.array(z.string()),
@@ -142,6 +162,56 @@ export const TopPointSchema = z.strictObject({
   flagged: z.boolean(),
 });
 
+export const EvidenceSchema = z
+  .strictObject({
+    test: z.literal("mann-whitney").meta({ description: "One-sided Mann–Whitney (Wilcoxon rank-sum) test of candidate scores against control scores." }),
+    alternative: z.literal("greater"),
+    candidates: count,
+    controls: count,
+    u: z.number().min(0).meta({ description: "U of the candidates: pairs (candidate, control) with the candidate scoring higher, ties counted ½." }),
+    auc: probability.meta({ description: "U / (candidates × controls): the probability that a candidate outscores a control; 0.5 when f memorized nothing." }),
+    aucLow: probability,
+    aucHigh: probability,
+    confidence: probability.meta({ description: "Coverage of [aucLow, aucHigh] (DeLong standard error)." }),
+    pValue: probability.meta({ description: "P(U at least this large | candidates score like controls)." }),
+    pValueMethod: z.enum(["exact", "normal"]),
+    excessFraction: probability.meta({
+      description: "max(0, 2·AUC − 1): estimated fraction of candidates scoring above the control distribution (a lower bound; exact when they outscore every control).",
+    }),
+    excessFractionLow: probability.meta({ description: "The same at aucLow." }),
+    level: probability.meta({ description: "Level of the verdict (config.evidenceLevel, default 0.01)." }),
+    evidence: z.boolean().meta({ description: "pValue ≤ level: evidence that the target memorized the candidates beyond chance." }),
+  })
+  .meta({
+    id: "Evidence",
+    description: "The set-level verdict: is there evidence that the target encoder memorized the candidates beyond chance? Present when the audit has controls.",
+  });
+
+const EncoderHealthSchema = z.strictObject({
+  invarianceRatio: z.number().min(0).meta({
+    description:
+      "Mean distance between two augmented views of one image ÷ mean distance between views of different images, on a sample. Well below 1 for an encoder trained for invariance; near 1 for an untrained one or wrong preprocessing.",
+  }),
+  viewDistance: z.number().min(0),
+  imageDistance: z.number().min(0),
+});
+
+export const HealthSchema = z
+  .strictObject({
+    sample: count.meta({ description: "Points the invariance ratios were measured on." }),
+    target: EncoderHealthSchema,
+    reference: EncoderHealthSchema,
+    controlsAlignment: z
+      .strictObject({
+        target: z.number().meta({ description: "Mean alignment (view distance) of the target on the controls." }),
+        reference: z.number().meta({ description: "Mean alignment of the reference on the controls." }),
+        ratio: z.number().meta({ description: "reference ÷ target; near 1 when the reference is a fair one (same architecture and recipe)." }),
+      })
+      .optional(),
+    warnings: z.array(z.string()),
+  })
+  .meta({ id: "Health", description: "Encoder health diagnostics: do both encoders look trained for invariance, with the right preprocessing, and alike?" });
+
 export const ReportSummarySchema = z.strictObject({
   candidates: count,
   controls: count,
@@ -150,6 +220,8 @@ export const ReportSummarySchema = z.strictObject({
   flagged: count,
   flaggedFraction: probability,
   flag: FlagSummarySchema,
+  evidence: EvidenceSchema.optional(),
+  health: HealthSchema.optional(),
   histogram: HistogramSchema,
   top: z.array(TopPointSchema).max(10),
 });
@@ -213,6 +285,8 @@ export type ReportSummary = z.output<typeof ReportSummarySchema>;
 export type ReportHistogram = z.output<typeof HistogramSchema>;
 export type ReportTopPoint = z.output<typeof TopPointSchema>;
 export type ReportPoint = z.output<typeof ReportPointSchema>;
+export type ReportEvidence = z.output<typeof EvidenceSchema>;
+export type ReportHealth = z.output<typeof HealthSchema>;
 export type ReportConfig = z.output<typeof ReportConfigSchema>;
 export type ReportLayers = z.output<typeof LayersSectionSchema>;
 

@@ -6,7 +6,16 @@
  */
 import { z } from "zod";
 import { SslmemError } from "./errors.ts";
-import { REPORT_SCHEMA_VERSION, ReportV1Schema, type FlagSummaryInput, type ReportAuditInfo, type ReportLayers, type ReportPoint, type ReportV1 } from "./report-schema.ts";
+import {
+  REPORT_SCHEMA_VERSION,
+  ReportV1Schema,
+  type FlagSummaryInput,
+  type ReportAuditInfo,
+  type ReportHealth,
+  type ReportLayers,
+  type ReportPoint,
+  type ReportV1,
+} from "./report-schema.ts";
 import { summarizeLayers, type LayerDescription } from "./layermem.ts";
 import type { PointResult } from "./scores.types.ts";
 import { buildSummary } from "./summary.ts";
@@ -19,6 +28,8 @@ export interface ReportParts {
   flag: FlagSummaryInput;
   /** LayerMem: the measured layers (every result then carries `layers`). */
   layers?: readonly LayerDescription[];
+  /** Encoder health diagnostics, when they were measured. */
+  health?: ReportHealth;
 }
 
 export function toReportPoint(r: PointResult): ReportPoint {
@@ -48,7 +59,10 @@ export function buildReport(parts: ReportParts): ReportV1 {
   const report = {
     schemaVersion: REPORT_SCHEMA_VERSION,
     audit: parts.audit,
-    summary: buildSummary(parts.results, parts.flag),
+    summary: {
+      ...buildSummary(parts.results, parts.flag, { evidenceLevel: parts.audit.config.evidenceLevel }),
+      ...(parts.health ? { health: parts.health } : {}),
+    },
     points: parts.results.map(toReportPoint),
     ...(parts.layers ? { layers: layersSection(parts.layers, parts.results, parts.audit.config.pool) } : {}),
   };

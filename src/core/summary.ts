@@ -5,10 +5,13 @@
  */
 import { mean, median } from "./calibration/stats.ts";
 import { SslmemError } from "./errors.ts";
-import type { FlagSummaryInput, ReportHistogram, ReportSummary, ReportTopPoint } from "./report-schema.ts";
+import { fprFlagCountTest, rankTest } from "./evidence.ts";
+import type { FlagSummaryInput, ReportEvidence, ReportHistogram, ReportSummary, ReportTopPoint } from "./report-schema.ts";
 import type { PointResult } from "./scores.types.ts";
 
 export const HISTOGRAM_BINS = 20;
+/** The verdict's level when the config names none. */
+export const DEFAULT_EVIDENCE_LEVEL = 0.01;
 export const TOP_CANDIDATES = 10;
 
 /**
@@ -66,7 +69,35 @@ export function topCandidates(results: readonly PointResult[], n: number = TOP_C
     }));
 }
 
-export function buildSummary(results: readonly PointResult[], flag: FlagSummaryInput): ReportSummary {
+/** The set-level verdict from the candidate and control scores (undefined without controls). */
+export function setEvidence(candidateScores: readonly number[], controlScores: readonly number[], level: number = DEFAULT_EVIDENCE_LEVEL): ReportEvidence | undefined {
+  if (candidateScores.length === 0 || controlScores.length === 0) return undefined;
+  const t = rankTest(candidateScores, controlScores);
+  return {
+    test: "mann-whitney",
+    alternative: "greater",
+    candidates: candidateScores.length,
+    controls: controlScores.length,
+    ...t,
+    level,
+    evidence: t.pValue <= level,
+  };
+}
+
+/** What the flag count means: the flags expected by chance and, for fpr, the exact test of the count. */
+export function flagCountStatistics(flag: FlagSummaryInput, flagged: number, candidates: number): { expectedFalseFlags?: number; countPValue?: number } {
+  if (!flag.calibrated) return {};
+  if (flag.method === "fpr") {
+    const { controls, rank } = flag.parameters;
+    if (controls === undefined || rank === undefined) return {};
+    const t = fprFlagCountTest(flagged, candidates, controls, rank);
+    return { expectedFalseFlags: t.expected, countPValue: t.pValue };
+  }
+  if (flag.method === "fdr" && flag.parameters.q !== undefined) return { expectedFalseFlags: flag.parameters.q * flagged };
+  return {};
+}
+
+export function buildSummary(results: readonly PointResult[], flag: FlagSummaryInput, opts: { evidenceLevel?: number } = {}): ReportSummary {
   const candidateScores: number[] = [];
   const controlScores: number[] = [];
   let flagged = 0;
@@ -79,6 +110,7 @@ export function buildSummary(results: readonly PointResult[], flag: FlagSummaryI
     }
   }
   if (candidateScores.length === 0) throw new SslmemError("candidates_empty", "the audit has no candidate results to summarize");
+  const evidence = setEvidence(candidateScores, controlScores, opts.evidenceLevel);
   return {
     candidates: candidateScores.length,
     controls: controlScores.length,
@@ -90,10 +122,12 @@ export function buildSummary(results: readonly PointResult[], flag: FlagSummaryI
       method: flag.method,
       parameters: flag.parameters,
       calibrated: flag.calibrated,
+      ...flagCountStatistics(flag, flagged, candidateScores.length),
       ...(flag.threshold !== undefined ? { threshold: flag.threshold } : {}),
       ...(flag.diagnostics ? { diagnostics: flag.diagnostics } : {}),
       warnings: flag.warnings,
     },
+    ...(evidence ? { evidence } : {}),
     histogram: scoreHistogram(candidateScores, controlScores, flag.threshold),
     top: topCandidates(results),
   };

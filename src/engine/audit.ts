@@ -10,10 +10,11 @@ import * as ort from "onnxruntime-node";
 import type { AuditConfig } from "../core/audit-config.ts";
 import { flagConfigFrom, flagPoints, type FlagOutcome } from "../core/flags.ts";
 import { resolvePolicy, type AugmentationPolicy } from "../core/policy.ts";
-import { buildReport, type ReportAuditInfo, type ReportV1 } from "../core/report.ts";
+import { buildReport, MAX_NAMED_SKIPPED, type ReportAuditInfo, type ReportHealth, type ReportV1 } from "../core/report.ts";
+import { compareAlignments, healthWarnings, type EncoderHealthSample } from "../core/health.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import type { LayerDescription } from "../core/layermem.ts";
-import type { PointSet } from "../data/point-set.ts";
+import type { PointSet, SkippedEntry } from "../data/point-set.ts";
 import { augmentGraphOptions } from "./augmenter.ts";
 import { createBatchPipeline, type PipelineDescription } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
@@ -96,7 +97,7 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
   try {
     if (config.layers !== undefined) {
       const sides = { target: { bytes: inputs.target, encoder: encoders.target }, reference: { bytes: inputs.reference, encoder: encoders.reference } };
-      layers = await resolveLayers(config.layers, sides.target, sides.reference, { pool: config.pool, executionProviders: ortExecutionProviders(providers), threads: engine.threads });
+      layers = await resolveLayers(config.layers, sides.target, sides.reference, { pool: config.pool ?? "flatten", executionProviders: ortExecutionProviders(providers), threads: engine.threads });
       logger.info({ layers: layers.map((l) => l.name) }, "LayerMem layers");
     }
     pipeline = await createBatchPipeline({
@@ -192,8 +193,29 @@ export interface AuditIdentity {
   created: Date;
 }
 
+/** Points that failed to load during the run and were left out (`--on-invalid skip`). */
+export interface InvalidPoints {
+  candidates: readonly SkippedEntry[];
+  controls: readonly SkippedEntry[];
+}
+
+function pointSource(set: PointSet, invalid: readonly SkippedEntry[]): ReportAuditInfo["candidatesSource"] {
+  const skipped = [...set.skipped, ...invalid];
+  return {
+    kind: set.kind,
+    count: set.size - invalid.length,
+    skipped: skipped.length,
+    ...(skipped.length > 0 ? { skippedFiles: skipped.slice(0, MAX_NAMED_SKIPPED).map(({ id, reason }) => ({ id, reason })) } : {}),
+  };
+}
+
 /** The `audit` section of the report: what was run, on what, with which settings. */
-export function describeAudit(prepared: PreparedAudit, identity: AuditIdentity, config: AuditConfig): ReportAuditInfo {
+export function describeAudit(
+  prepared: PreparedAudit,
+  identity: AuditIdentity,
+  config: AuditConfig,
+  invalid: InvalidPoints = { candidates: [], controls: [] },
+): ReportAuditInfo {
   const { encoders, context } = prepared;
   const { candidates, controls } = context.catalog;
   const prep = encoders.preprocessing;
@@ -205,9 +227,9 @@ export function describeAudit(prepared: PreparedAudit, identity: AuditIdentity, 
     provider: prepared.providers.provider,
     engine: { name: "onnxruntime", version: ort.env.versions.node ?? ort.env.versions.common },
     preprocessing: { height: prep.height, width: prep.width, layout: prep.layout, range: prep.range, mean: prep.mean, std: prep.std },
-    config: { ...config, augment: prepared.policy },
-    candidatesSource: { kind: candidates.kind, count: candidates.size, skipped: candidates.skipped.length },
-    ...(controls ? { controlsSource: { kind: controls.kind, count: controls.size, skipped: controls.skipped.length } } : {}),
+    config: { ...config, augment: prepared.policy, pool: encoders.target.pool },
+    candidatesSource: pointSource(candidates, invalid.candidates),
+    ...(controls ? { controlsSource: pointSource(controls, invalid.controls) } : {}),
   };
 }
 
@@ -216,11 +238,27 @@ export function finalizeAudit(
   audit: ReportAuditInfo,
   measurements: readonly PointMeasurement[],
   config: AuditConfig,
-  layers?: readonly LayerDescription[],
+  extras: { layers?: readonly LayerDescription[]; health?: EncoderHealthSample } = {},
 ): { report: ReportV1; flags: FlagOutcome } {
   const candidates = measurements.filter((m) => m.role === "candidate");
   const controls = measurements.filter((m) => m.role === "control");
   const flags = flagPoints(candidates, controls, flagConfigFrom(config, controls.length > 0));
   const { results, ...flagSummary } = flags;
-  return { report: buildReport({ audit, results, flag: flagSummary, ...(layers ? { layers } : {}) }), flags };
+  const health = extras.health ? healthReport(extras.health, controls) : undefined;
+  return { report: buildReport({ audit, results, flag: flagSummary, health, ...(extras.layers ? { layers: extras.layers } : {}) }), flags };
+}
+
+/** The diagnostics of the sample plus the controls' alignments under both encoders, with warnings. */
+function healthReport(sample: EncoderHealthSample, controls: readonly PointMeasurement[]): ReportHealth {
+  const alignment = compareAlignments(
+    controls.map((c) => c.alignTarget),
+    controls.map((c) => c.alignReference),
+  );
+  return {
+    sample: sample.sample,
+    target: sample.target,
+    reference: sample.reference,
+    ...(alignment && Number.isFinite(alignment.ratio) ? { controlsAlignment: alignment } : {}),
+    warnings: healthWarnings(sample.target, sample.reference, alignment),
+  };
 }

@@ -6,6 +6,15 @@
 import * as ort from "onnxruntime-node";
 import { SslmemError } from "../core/errors.ts";
 import type { PreprocessingOverrides } from "../core/audit-config.ts";
+import {
+  describePresets,
+  isNormalizePreset,
+  looksLike255Scale,
+  NORMALIZE_PRESET_NAMES,
+  presetNormalization,
+  scaleAdvice,
+  type NormalizePreset,
+} from "../core/normalization.ts";
 import { formatDims, quoteName, describeValue, type Dim, type ValueSummary } from "./onnx/inspect.ts";
 import type { ModelSession } from "./session.ts";
 import {
@@ -43,8 +52,12 @@ export interface EncoderInfo {
   declared: DeclaredPreprocessing;
 }
 
-/** metadata_props keys a model can carry to describe its own preprocessing (comma lists). */
+/**
+ * metadata_props keys a model can carry to describe its own preprocessing (comma lists), written
+ * by `sslmem stamp`. `sslmem.normalize` names a preset and stands for range, mean and std.
+ */
 export const METADATA_KEYS = {
+  normalize: "sslmem.normalize",
   mean: "sslmem.mean",
   std: "sslmem.std",
   range: "sslmem.range",
@@ -52,6 +65,8 @@ export const METADATA_KEYS = {
 } as const;
 
 export interface DeclaredPreprocessing {
+  /** The preset the model named, when it named one (its values are in range/mean/std). */
+  normalize?: NormalizePreset;
   mean?: Rgb;
   std?: Rgb;
   range?: [number, number];
@@ -59,6 +74,12 @@ export interface DeclaredPreprocessing {
 }
 
 export type PreprocessingSource = "override" | "model" | "default";
+
+/**
+ * A flattened [N,T,D] or [N,C,H,W] output wider than this needs an explicit pooling: flattening a
+ * ResNet's [N,512,7,7] into 25 088 dimensions is rarely what the user meant, and it is slow.
+ */
+export const MAX_DEFAULT_FLATTEN_DIM = 8192;
 
 export interface ResolvedPreprocessing {
   height: number;
@@ -73,11 +94,19 @@ export interface ResolvedPreprocessing {
   sources: { inputSize: "model" | "override"; layout: PreprocessingSource | "shape"; range: PreprocessingSource; mean: PreprocessingSource; std: PreprocessingSource };
 }
 
-const DEFAULTS = { range: [0, 1] as [number, number], mean: [0, 0, 0] as Rgb, std: [1, 1, 1] as Rgb };
+/** Identity values for the parts of a normalization that an explicit one leaves out (e.g. --range alone). */
+const IDENTITY = { range: [0, 1] as [number, number], mean: [0, 0, 0] as Rgb, std: [1, 1, 1] as Rgb };
+
+/** The three ways to say how an encoder's input is normalized, for preprocessing_required. */
+export const NORMALIZATION_ADVICE = `pass --normalize ${NORMALIZE_PRESET_NAMES.join("|")} (${describePresets()}), or --mean a,b,c --std a,b,c [--range LO,HI] on the [0,1] scale, or stamp the model once with 'sslmem stamp MODEL.onnx --normalize …' (API: config.preprocessing.normalize or mean/std)`;
 
 /** The encoder contract of a loaded model; refuses models that are not single-image encoders. */
 export function inspectEncoder(session: ModelSession): EncoderInfo {
-  const { model } = session;
+  return encoderInfoOf(session.model, session.digest);
+}
+
+/** The same contract from the parsed model alone (no ONNX Runtime session): for validating a submission. */
+export function encoderInfoOf(model: ModelSession["model"], digest: string): EncoderInfo {
   if (model.inputs.length !== 1) {
     throw new SslmemError(
       "model_unsupported",
@@ -101,7 +130,7 @@ export function inspectEncoder(session: ModelSession): EncoderInfo {
   }
   const dims = v.dims;
   return {
-    digest: session.digest,
+    digest,
     producer: model.producer,
     opset: model.opset,
     inputs: model.inputs,
@@ -134,9 +163,22 @@ function readDeclared(metadata: Record<string, string>): DeclaredPreprocessing {
     }
     return values;
   };
+  const preset = metadata[METADATA_KEYS.normalize];
+  if (preset !== undefined) {
+    if (!isNormalizePreset(preset)) {
+      throw new SslmemError("model_invalid", `model metadata ${METADATA_KEYS.normalize} must be one of ${NORMALIZE_PRESET_NAMES.join(", ")}, got '${preset.slice(0, 40)}'`);
+    }
+    if ([METADATA_KEYS.mean, METADATA_KEYS.std, METADATA_KEYS.range].some((k) => metadata[k] !== undefined)) {
+      throw new SslmemError("model_invalid", `model metadata ${METADATA_KEYS.normalize} cannot be combined with sslmem.mean/std/range; re-stamp the model`);
+    }
+    Object.assign(out, { normalize: preset }, presetNormalization(preset));
+  }
   const mean = list(METADATA_KEYS.mean, 3);
   const std = list(METADATA_KEYS.std, 3);
   const range = list(METADATA_KEYS.range, 2);
+  for (const [what, values] of [["mean", mean], ["std", std]] as const) {
+    if (values && looksLike255Scale(values)) throw new SslmemError("model_invalid", `model metadata sslmem.${what}: ${scaleAdvice(what, values)}; re-stamp the model`);
+  }
   if (mean) out.mean = mean as Rgb;
   if (std) {
     if (std.some((s) => s <= 0)) throw new SslmemError("model_invalid", `model metadata ${METADATA_KEYS.std} must be positive`);
@@ -160,9 +202,12 @@ export function axes(layout: Layout): { c: number; h: number; w: number } {
 }
 
 /**
- * The preprocessing the audit feeds this encoder. Precedence: user overrides, then the model's
- * metadata, then defaults (range [0,1], mean 0, std 1). The input size comes from the model's
- * static H×W; a dynamic model needs `inputSize`, and an override may not contradict a static size.
+ * The preprocessing the audit feeds this encoder. Precedence: user overrides (a preset or
+ * range/mean/std), then the model's metadata. The normalization is never guessed: when neither
+ * says anything about it the audit is refused (preprocessing_required) before any work. Parts an
+ * explicit normalization leaves out (e.g. --range alone) are the identity. The input size comes
+ * from the model's static H×W; a dynamic model needs `inputSize`, and an override may not
+ * contradict a static size.
  */
 export function resolvePreprocessing(info: EncoderInfo, overrides: PreprocessingOverrides = {}): ResolvedPreprocessing {
   const { dims } = info.input;
@@ -203,9 +248,15 @@ export function resolvePreprocessing(info: EncoderInfo, overrides: Preprocessing
       `the encoder's input ${formatDims(dims)} has no fixed height and width; pass --input-size HxW (preprocessing.inputSize), e.g. --input-size 224x224`,
     );
   }
-  const range = pick(overrides.range, info.declared.range, DEFAULTS.range);
-  const mean = pick(overrides.mean, info.declared.mean, DEFAULTS.mean);
-  const std = pick(overrides.std, info.declared.std, DEFAULTS.std);
+  const given = overrides.normalize !== undefined ? presetNormalization(overrides.normalize) : overrides;
+  const declared = info.declared;
+  const explicit = [given.range, given.mean, given.std, declared.range, declared.mean, declared.std].some((v) => v !== undefined);
+  if (!explicit) {
+    throw new SslmemError("preprocessing_required", `the encoder does not declare how its input is normalized, and sslmem never guesses it (a wrong normalization silently ruins the scores): ${NORMALIZATION_ADVICE}`);
+  }
+  const range = pick(given.range, declared.range, IDENTITY.range);
+  const mean = pick(given.mean, declared.mean, IDENTITY.mean);
+  const std = pick(given.std, declared.std, IDENTITY.std);
   return {
     height,
     width,
@@ -279,10 +330,20 @@ export class Encoder {
     const mismatch = inputMismatch(info, preprocessing);
     if (mismatch !== null) throw new SslmemError("invalid_config", `the encoder cannot take the audit's views: ${mismatch}`);
     let dim = staticRepresentationDim(output.dims, pool);
+    let probedDims: readonly number[] | null = null;
     if (dim === null) {
       const batch = info.input.batch ?? 1;
       const probe = await runViews({ session, info, preprocessing, output, pool }, new Float32Array(batch * viewSizeOf(preprocessing)), batch);
       dim = probe.dim;
+      probedDims = probe.dims;
+    }
+    const rank = probedDims?.length ?? output.dims?.length ?? 2;
+    if (options.pool === undefined && rank > 2 && dim > MAX_DEFAULT_FLATTEN_DIM) {
+      const shape = formatDims(probedDims ? [...probedDims] : (output.dims ?? []));
+      throw new SslmemError(
+        "invalid_config",
+        `--pool (config.pool) is required: output ${quoteName(output.name)} ${shape} would be flattened to ${dim} values per image (more than ${MAX_DEFAULT_FLATTEN_DIM}); pass --pool mean (global average, usual for CNN feature maps), --pool cls (token 0 of a ViT) or --pool flatten to keep every value (the authors' MAE convention)`,
+      );
     }
     return new Encoder(session, info, preprocessing, output, pool, dim);
   }
@@ -362,8 +423,8 @@ interface Bound {
   pool: Pooling;
 }
 
-/** One session run on `n` views → pooled, finite rows. */
-async function runViews(e: Bound, views: Float32Array, n: number): Promise<Rows> {
+/** One session run on `n` views → pooled, finite rows (and the raw output shape). */
+async function runViews(e: Bound, views: Float32Array, n: number): Promise<Rows & { dims: number[] }> {
   const feeds = { [e.info.input.name]: new ort.Tensor("float32", views, [n, ...viewShapeOf(e.preprocessing)]) };
   const result = await e.session.run(feeds, [e.output.name]);
   const tensor = result[e.output.name];
@@ -376,5 +437,5 @@ async function runViews(e: Bound, views: Float32Array, n: number): Promise<Rows>
   }
   const rows = poolRows(tensorToFloat32(tensor), dims, e.pool, e.output.name);
   assertFinite(rows, e.output.name);
-  return rows;
+  return { ...rows, dims };
 }

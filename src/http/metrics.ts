@@ -3,6 +3,7 @@
  * Request latency is a histogram labelled by method, route *pattern* (never the raw path, which
  * holds ids and would explode cardinality) and status.
  */
+import { createRequire } from "node:module";
 import type { AuditState } from "../core/audit-states.ts";
 import type { ThroughputSnapshot } from "../jobs/types.ts";
 import type { EventLoopLag } from "./event-loop.ts";
@@ -59,8 +60,16 @@ function header(lines: string[], name: string, type: string, help: string): void
   lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
 }
 
+/** What is running, for dashboards that join on it (the Prometheus `_info` convention). */
+export const BUILD_INFO: Readonly<Record<string, string>> = {
+  version: (createRequire(import.meta.url)("../../package.json") as { version: string }).version,
+  node: process.versions.node,
+};
+
 export function renderPrometheus(m: MetricsSnapshot): string {
   const lines: string[] = [];
+  header(lines, "sslmem_build_info", "gauge", "Always 1; the labels say which sslmem and Node.js versions are running.");
+  lines.push(`sslmem_build_info${labelText({ ...BUILD_INFO })} 1`);
   header(lines, "sslmem_audits", "gauge", "Audits in the store by state.");
   for (const [state, n] of Object.entries(m.auditsByState)) lines.push(`sslmem_audits${labelText({ state })} ${n}`);
 

@@ -8,8 +8,7 @@ import type { Logger } from "pino";
 import type { ReportV1 } from "../core/report.ts";
 import type { IngestLimits } from "../data/limits.ts";
 import { openPointSet } from "../data/sources.ts";
-import { HTML_FLAGGED_LIMIT } from "../report/html.ts";
-import { flaggedCandidatesByScore } from "../report/selection.ts";
+import { thumbnailIds } from "../report/thumbnail-ids.ts";
 import { makeThumbnail } from "../report/thumbnails.ts";
 import type { BlobStore } from "../store/blob-store.ts";
 import type { AuditRecord } from "../store/types.ts";
@@ -19,12 +18,6 @@ export interface ThumbnailDeps {
   ingest: Partial<IngestLimits>;
   tmpDir: string;
   logger: Logger;
-}
-
-/** The ids the HTML page shows: flagged candidates by score (its table), else the top points. */
-export function thumbnailIds(report: ReportV1): string[] {
-  const flagged = flaggedCandidatesByScore(report).slice(0, HTML_FLAGGED_LIMIT).map((p) => p.id);
-  return flagged.length > 0 ? flagged : report.summary.top.map((t) => t.id);
 }
 
 export async function candidateThumbnails(audit: AuditRecord, report: ReportV1, deps: ThumbnailDeps): Promise<Map<string, string>> {

@@ -13,6 +13,8 @@ import { SslmemError } from "../core/errors.ts";
 import type { ReportAuditInfo } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import { describeAudit, finalizeAudit } from "../engine/audit.ts";
+import { measureEncoderHealth } from "../engine/diagnostics.ts";
+import type { EncoderHealthSample } from "../core/health.ts";
 import { readAuditSources } from "../sources/audit-inputs.ts";
 import { measurePoints } from "../engine/measure.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
@@ -65,6 +67,7 @@ export async function finalizeFromStore(
   info: ReportAuditInfo,
   config: AuditConfig,
   total: number,
+  health?: EncoderHealthSample,
 ): Promise<AuditExecution> {
   const measurements: (PointMeasurement & { index: number })[] = [];
   for await (const row of store.iterateResults(auditId)) measurements.push(row);
@@ -72,7 +75,7 @@ export async function finalizeFromStore(
     throw new SslmemError("store_failure", `expected ${total} measured points, found ${measurements.length}`);
   }
   measurements.sort((a, b) => a.index - b.index);
-  const { report, flags } = finalizeAudit(info, measurements, config);
+  const { report, flags } = finalizeAudit(info, measurements, config, { health });
   // flagPoints returns candidates then controls, each in input order. Candidates hold indices
   // [0, C) and controls [C, N), so that is index order: result i is measurements[i].
   await store.finalizeResults(
@@ -201,7 +204,9 @@ export class EngineExecutor implements AuditExecutor {
   async #finalize(ws: AuditWorkspace, audit: AuditRecord): Promise<AuditExecution> {
     const info = describeAudit(ws.prepared, { id: audit.id, created: new Date(audit.createdAt) }, ws.config);
     const sources = await readAuditSources(this.deps.store, audit.id);
-    return finalizeFromStore(this.deps.store, audit.id, sources ? { ...info, sources } : info, ws.config, ws.total);
+    // Encoder health (issue 12): a 32-point sample through both encoders, reported with the flags.
+    const health = await measureEncoderHealth(ws.prepared);
+    return finalizeFromStore(this.deps.store, audit.id, sources ? { ...info, sources } : info, ws.config, ws.total, health);
   }
 
   #open(audit: AuditRecord): Promise<AuditWorkspace> {

@@ -9,6 +9,7 @@
  * Severity: "major" when the flags are calibrated (controls), "minor" when they are not.
  */
 import { createHash } from "node:crypto";
+import { flaggedLabel } from "./verdict-text.ts";
 import type { ReportV1 } from "../core/report.ts";
 import { flaggedPointReason } from "./flag-text.ts";
 import { SARIF_RULE_ID } from "./sarif.ts";
@@ -25,7 +26,7 @@ export function renderCodequality(report: ReportV1): string {
   const issues = flaggedCandidatesByScore(report).map((p) => ({
     type: "issue",
     check_name: CODEQUALITY_CHECK_NAME,
-    description: `Training image "${p.id}" is memorized by the target encoder: ${flaggedPointReason(p, flag)}.`,
+    description: `Training image "${p.id}" ${flaggedLabel(p)} by the memorization test: ${flaggedPointReason(p, flag)}.`,
     categories: ["Security"],
     severity: flag.calibrated ? "major" : "minor",
     fingerprint: codequalityFingerprint(p.id),

@@ -27,6 +27,7 @@ header .meta { color: var(--muted); }
 .verdict { margin: 20px 0 0; padding: 14px 18px; border-radius: 8px; border: 1px solid; font-size: 15px; display: flex; gap: 12px; align-items: center; flex-wrap: wrap; }
 .verdict.bad { color: var(--bad-fg); background: var(--bad-bg); border-color: var(--bad-border); }
 .verdict.ok { color: var(--ok-fg); background: var(--ok-bg); border-color: #aceebb; }
+.verdict.warn { color: var(--warn-fg); background: var(--warn-bg); border-color: var(--warn-border); }
 .verdict strong { font-size: 16px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 12px; margin-top: 20px; }
 .card { border: 1px solid var(--border); border-radius: 8px; padding: 12px 16px; background: #fff; }

@@ -9,6 +9,7 @@
  */
 import type { ReportPoint, ReportV1 } from "../core/report.ts";
 import type { AugmentationOp, AugmentationPolicy } from "../core/policy.ts";
+import { allWarnings, evidenceSentence, flagCountSentence, READING_GUIDE, READING_GUIDE_ROUTE } from "./verdict-text.ts";
 import { describeFlagMethod, flagParameterPairs } from "./flag-text.ts";
 import { renderHistogramSvg } from "./html-histogram.ts";
 import { layersHtmlSection } from "./html-layers.ts";
@@ -47,11 +48,9 @@ function calibrationBadge(calibrated: boolean): string {
 
 function headerSection(report: ReportV1): string {
   const { audit, summary } = report;
-  const flagged = summary.flagged;
-  const verdict =
-    flagged > 0
-      ? `<div class="verdict bad"><strong>${formatCount(flagged)} of ${formatCount(summary.candidates)} candidates flagged as memorized</strong><span>(${formatPercent(summary.flaggedFraction)})</span>${calibrationBadge(summary.flag.calibrated)}</div>`
-      : `<div class="verdict ok"><strong>No candidate flagged as memorized</strong><span>(${formatCount(summary.candidates)} audited)</span>${calibrationBadge(summary.flag.calibrated)}</div>`;
+  const evidence = evidenceSentence(summary);
+  const tone = evidence.tone === "evidence" ? "bad" : evidence.tone === "none" ? "warn" : "ok";
+  const verdict = `<div class="verdict ${tone}"><strong>${esc(capitalize(evidence.text))}</strong><span>${esc(flagCountSentence(summary))}</span>${calibrationBadge(summary.flag.calibrated)}<span><a href="${esc(READING_GUIDE_ROUTE)}">How to read this audit</a> (${esc(READING_GUIDE)})</span></div>`;
   return `<header>
   <div>
     <h1>SSLMem memorization audit</h1>
@@ -99,7 +98,7 @@ function flagSection(report: ReportV1): string {
 <h2>Flags</h2>
 <p>${esc(capitalize(describeFlagMethod(flag.method)))}. ${why}</p>
 ${kv(rows)}
-${warningsCallout(flag.warnings)}
+${warningsCallout(allWarnings(report.summary))}
 </section>`;
 }
 

@@ -14,6 +14,7 @@
  */
 import type { ReportPoint, ReportV1 } from "../core/report.ts";
 import { flaggedPointReason } from "./flag-text.ts";
+import { allWarnings, evidenceSentence, flagCountSentence, flaggedLabel, READING_GUIDE } from "./verdict-text.ts";
 import { escapeMarkup } from "./markup.ts";
 import { formatCount } from "./numbers.ts";
 
@@ -30,14 +31,14 @@ function failingCase(p: ReportPoint, report: ReportV1): string {
   const flag = report.summary.flag;
   const reason = flaggedPointReason(p, flag);
   const detail = [
-    `Candidate ${p.id} is flagged as memorized by the target encoder.`,
+    `Candidate ${p.id} ${flaggedLabel(p)}: the target encoder aligns its views more tightly than the reference does.`,
     reason,
     `alignTarget ${p.alignTarget}, alignReference ${p.alignReference}`,
-    ...flag.warnings.map((w) => `warning: ${w}`),
+    ...allWarnings(report.summary).map((w) => `warning: ${w}`),
   ].join("\n");
   return (
     `    <testcase${attrs({ name: p.id, classname: JUNIT_CLASSNAME, time: 0 })}>\n` +
-    `      <failure${attrs({ message: `memorized: ${reason}`, type: "memorized" })}>${escapeMarkup(detail)}</failure>\n` +
+    `      <failure${attrs({ message: `${flaggedLabel(p)}: ${reason}`, type: "flagged" })}>${escapeMarkup(detail)}</failure>\n` +
     `    </testcase>\n`
   );
 }
@@ -75,12 +76,25 @@ export function renderJunit(report: ReportV1): string {
     ["sslmem.flag.method", summary.flag.method],
     ["sslmem.flag.calibrated", String(summary.flag.calibrated)],
     ...Object.entries(summary.flag.parameters).map(([k, v]): [string, number] => [`sslmem.flag.${k}`, v]),
+    ...(summary.flag.expectedFalseFlags !== undefined ? [["sslmem.flag.expectedFalseFlags", summary.flag.expectedFalseFlags] as [string, number]] : []),
+    ...(summary.flag.countPValue !== undefined ? [["sslmem.flag.countPValue", summary.flag.countPValue] as [string, number]] : []),
+    ...(summary.evidence
+      ? ([
+          ["sslmem.evidence", String(summary.evidence.evidence)],
+          ["sslmem.evidence.pValue", summary.evidence.pValue],
+          ["sslmem.evidence.auc", summary.evidence.auc],
+          ["sslmem.evidence.level", summary.evidence.level],
+        ] as Array<[string, string | number]>)
+      : []),
     ...summary.flag.warnings.map((w): [string, string] => ["sslmem.flag.warning", w]),
+    ...(summary.health?.warnings ?? []).map((w): [string, string] => ["sslmem.health.warning", w]),
   ];
   const systemOut = [
-    `sslmem audit ${audit.id}: ${summary.flagged} of ${summary.candidates} candidates flagged as memorized`,
+    `sslmem audit ${audit.id}: ${flagCountSentence(summary)}`,
+    `verdict: ${evidenceSentence(summary).text}`,
+    `how to read this audit: ${READING_GUIDE}`,
     ...(collapse ? [`${formatCount(passing)} passing candidates are summarized in one testcase (more than ${JUNIT_FULL_LISTING_LIMIT} candidates)`] : []),
-    ...summary.flag.warnings.map((w) => `warning: ${w}`),
+    ...allWarnings(summary).map((w) => `warning: ${w}`),
   ].join("\n");
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n` +

@@ -5,6 +5,7 @@
  * archive member named `x|y` or `<img src=…>` cannot change the table or inject markup.
  */
 import type { ReportV1 } from "../core/report.ts";
+import { allWarnings, evidenceSentence, flagCountSentence, READING_GUIDE } from "./verdict-text.ts";
 import type { SourceIdentity } from "../core/source-identity.ts";
 import { flagMethodLabel } from "./flag-text.ts";
 import { formatCount, formatNumber, formatPercent, formatPValue, plural, shortDigest } from "./numbers.ts";
@@ -33,7 +34,9 @@ export function renderMarkdown(report: ReportV1): string {
   const { summary, audit } = report;
   const flag = summary.flag;
   const lines: string[] = [];
-  lines.push(`## sslmem: ${formatCount(summary.flagged)} of ${plural(summary.candidates, "candidate")} flagged as memorized`, "");
+  lines.push(`## sslmem: ${formatCount(summary.flagged)} of ${plural(summary.candidates, "candidate")} flagged`, "");
+  lines.push(`**Verdict:** ${markdownText(evidenceSentence(summary).text)}.`, "");
+  lines.push(`${markdownText(flagCountSentence(summary))}. How to read this audit: ${markdownText(READING_GUIDE)}.`, "");
   lines.push("| | |", "|---|---|");
   lines.push(`| Flagged | ${formatCount(summary.flagged)} (${formatPercent(summary.flaggedFraction)}) |`);
   lines.push(`| Flag method | ${flagMethodLabel(flag)}, ${flag.calibrated ? "calibrated" : "**uncalibrated** (no controls)"} |`);
@@ -50,9 +53,10 @@ export function renderMarkdown(report: ReportV1): string {
       lines.push(`| ${markdownText(p.id)} | ${formatNumber(p.score)} ± ${formatNumber(p.stdErr, 2)} | ${formatNumber(p.scoreNormalized)} | ${formatPValue(p.pValue)} |`);
     }
   }
-  if (flag.warnings.length > 0) {
+  const warnings = allWarnings(summary);
+  if (warnings.length > 0) {
     lines.push("", "### Warnings", "");
-    for (const w of flag.warnings) lines.push(`- ${markdownText(w)}`);
+    for (const w of warnings) lines.push(`- ${markdownText(w)}`);
   }
   return `${lines.join("\n")}\n`;
 }

@@ -10,6 +10,7 @@
  */
 import type { ReportPoint, ReportV1 } from "../core/report.ts";
 import { describeFlagMethod, flaggedPointReason } from "./flag-text.ts";
+import { allWarnings, evidenceSentence, flagCountSentence, flaggedLabel, READING_GUIDE } from "./verdict-text.ts";
 
 export const SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 /** Where the measurement is defined: the SSLMem paper (Wang et al., ICLR 2024). */
@@ -27,18 +28,21 @@ function rule(report: ReportV1) {
   return {
     id: SARIF_RULE_ID,
     name: "MemorizedTrainingImage",
-    shortDescription: { text: "The target encoder memorized this training image." },
+    shortDescription: { text: "The memorization test flagged this training image." },
     fullDescription: {
       text:
         "SSLMem (Wang et al., ICLR 2024) compares how closely the target encoder, trained on the image, and a reference " +
         "encoder, trained without it, map augmented views of the image together. A much tighter alignment under the target " +
-        "encoder than under the reference means the target memorized the image, and its representation may disclose it.",
+        "encoder than under the reference is evidence that the target memorized the image. A flag is a statistical test " +
+        "outcome: with calibrated fpr flags about α × candidates are flagged by chance, so read it with the audit's verdict.",
     },
     help: {
       text:
         "Review the flagged image before releasing the encoder: remove it from the training data and retrain, train with " +
         "differential privacy, or accept the risk explicitly. Flags are calibrated only when the audit had controls " +
-        `(held-out images neither encoder saw). This audit's flag method: ${flag.method}, ${describeFlagMethod(flag.method)}.`,
+        `(held-out images neither encoder saw). This audit's flag method: ${flag.method}, ${describeFlagMethod(flag.method)}. ` +
+        `This audit: ${flagCountSentence(report.summary)}; ${evidenceSentence(report.summary).text}. ` +
+        `How to read an audit and what to do about flagged images: ${READING_GUIDE} in the sslmem repository.`,
     },
     defaultConfiguration: { level: "error" },
     properties: { tags: ["privacy", "memorization", "machine-learning"], precision: flag.calibrated ? "high" : "low" },
@@ -51,7 +55,7 @@ function result(p: ReportPoint, report: ReportV1) {
     ruleId: SARIF_RULE_ID,
     ruleIndex: 0,
     level: flag.calibrated ? "error" : "warning",
-    message: { text: `Training image "${p.id}" is memorized by the target encoder: ${flaggedPointReason(p, flag)}.` },
+    message: { text: `Training image "${p.id}" ${flaggedLabel(p)} by the memorization test: ${flaggedPointReason(p, flag)}.` },
     locations: [{ physicalLocation: { artifactLocation: { uri: pointIdToUri(p.id), uriBaseId: CANDIDATES_BASE_ID } } }],
     properties: {
       score: p.score,
@@ -84,7 +88,12 @@ export function renderSarif(report: ReportV1): string {
           flagMethod: summary.flag.method,
           flagParameters: summary.flag.parameters,
           calibrated: summary.flag.calibrated,
-          warnings: summary.flag.warnings,
+          ...(summary.flag.expectedFalseFlags !== undefined ? { expectedFalseFlags: summary.flag.expectedFalseFlags } : {}),
+          ...(summary.flag.countPValue !== undefined ? { countPValue: summary.flag.countPValue } : {}),
+          ...(summary.evidence ? { evidence: summary.evidence } : {}),
+          verdict: evidenceSentence(summary).text,
+          ...(summary.health ? { health: summary.health } : {}),
+          warnings: allWarnings(summary),
         },
       },
     ],

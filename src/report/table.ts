@@ -6,6 +6,7 @@
  */
 import type { ReportV1 } from "../core/report.ts";
 import { flagMethodLabel } from "./flag-text.ts";
+import { allWarnings, evidenceSentence, flagCountSentence, READING_GUIDE } from "./verdict-text.ts";
 import { formatCount, formatNumber, formatPercent, formatPValue, shortDigest } from "./numbers.ts";
 import { scoreThreshold, topCandidateRows } from "./selection.ts";
 import { padLeft, padRight, terminalSafe, truncateMiddle, wrap } from "./terminal-text.ts";
@@ -50,9 +51,18 @@ function header(report: ReportV1): string[] {
     ...field("controls", formatCount(summary.controls) + skipped(audit.controlsSource?.skipped ?? 0)),
     ...field("flags", `${flagMethodLabel(flag)} — ${flag.calibrated ? "calibrated" : "UNCALIBRATED"}`),
     ...field("scores", `mean ${formatNumber(summary.meanScore)}, median ${formatNumber(summary.medianScore)}`),
-    ...field("flagged", `${formatCount(summary.flagged)} of ${formatCount(summary.candidates)} candidates (${formatPercent(summary.flaggedFraction)})`),
+    ...field("flagged", flagCountSentence(summary)),
+    ...field("verdict", evidenceSentence(summary).text),
+    ...field("guide", `how to read this audit: ${READING_GUIDE}`),
   ];
-  for (const w of flag.warnings) lines.push("", ...wrap(`warning: ${terminalSafe(w)}`, TABLE_WIDTH - 2, "           ").map((l) => "  " + l));
+  const named = [...(audit.candidatesSource.skippedFiles ?? []), ...(audit.controlsSource?.skippedFiles ?? [])];
+  const skippedTotal = audit.candidatesSource.skipped + (audit.controlsSource?.skipped ?? 0);
+  if (skippedTotal > 0) {
+    const shown = named.slice(0, 5).map((f) => `${f.id} (${f.reason})`);
+    const more = skippedTotal - shown.length;
+    lines.push(...field("skipped", `${shown.join("; ")}${more > 0 ? `; and ${formatCount(more)} more (every one is named in the JSON report)` : ""}`));
+  }
+  for (const w of allWarnings(summary)) lines.push("", ...wrap(`warning: ${terminalSafe(w)}`, TABLE_WIDTH - 2, "           ").map((l) => "  " + l));
   return lines;
 }
 

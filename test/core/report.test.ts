@@ -33,7 +33,7 @@ function auditInfo(): ReportAuditInfo {
     provider: "cpu",
     engine: { name: "onnxruntime", version: "1.30.0" },
     preprocessing: { height: 224, width: 224, layout: "NCHW", range: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
-    config: ReportConfigSchema.parse({ ...parsed, augment: resolvePolicy(parsed.augment) }),
+    config: ReportConfigSchema.parse({ ...parsed, augment: resolvePolicy(parsed.augment), pool: parsed.pool ?? "flatten" }),
     candidatesSource: { kind: "directory", count: 300, skipped: 2 },
     controlsSource: { kind: "npy", count: 200, skipped: 0 },
   };

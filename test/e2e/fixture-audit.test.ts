@@ -3,8 +3,10 @@
  * two small SimCLR encoders: the target on shared ∪ members, the reference on shared ∪ independent
  * images. The candidates are members (`member/…`) and held-out non-members (`nonmember/…`), atypical
  * images among both; the controls are more held-out images. The real CLI, in a child process, must
- * rank members above non-members (AUC ≥ 0.8) and its `fpr` flags must keep the false-positive rate
- * on the held-out non-members within 2α.
+ * rank members above non-members (AUC ≥ 0.8), its `fpr` flags must keep the false-positive rate
+ * on the held-out non-members within 2α, and the set-level verdict must find the memorization
+ * (the evidence gate trips, exit 2). The encoders are stamped with their normalization: the
+ * command carries no --mean/--std, and the report must show the values the encoders were trained with.
  *
  * The CLI runs the compiled build (bin/sslmem.js → dist/) under `ulimit -v 8G`. With tsx in the
  * process, its WebAssembly lexer (one per thread) put a 200-point audit's peak address space at
@@ -39,7 +41,7 @@ function runCli(args: string[]): { status: number | null; stderr: string } {
   return { status: r.status, stderr: r.stderr };
 }
 
-test("the audit finds the fixture encoder's training members, with calibrated flags", async () => {
+test("the audit finds the fixture encoder's training members, with calibrated flags and a verdict of evidence", async () => {
   const out = join(tempDir(), "report.json");
   const alpha = 0.01; // the default of --fpr
   const { status, stderr } = runCli([
@@ -48,15 +50,21 @@ test("the audit finds the fixture encoder's training members, with calibrated fl
     "--reference", join(fixtures, "encoders/reference.onnx"),
     "--candidates", join(fixtures, "data/candidates"),
     "--controls", join(fixtures, "data/controls.npy"),
-    "--mean", manifest.encoders.normalization.mean.join(","),
-    "--std", manifest.encoders.normalization.std.join(","),
     "--seed", "1",
     "--batch-size", "32",
-    "-o", `json=${out}`,
+    "-o", out,
+    "--gate", "evidence",
     "--quiet",
   ]);
-  assert.equal(status, 0, `the CLI exits 0 without a gate; stderr: ${stderr}`);
+  assert.equal(status, 2, `the evidence gate trips on the memorizing encoder; stderr: ${stderr}`);
+  assert.match(stderr, /^sslmem: gate TRIPPED: evidence of memorization: rank test p = \S+ ≤ --level 0\.01$/m);
   const report: ReportV1 = ReportV1Schema.parse(JSON.parse(readFileSync(out, "utf8")));
+  assert.deepEqual(report.audit.preprocessing.mean, manifest.encoders.normalization.mean, "the stamped mean");
+  assert.deepEqual(report.audit.preprocessing.std, manifest.encoders.normalization.std, "the stamped std");
+  const evidence = report.summary.evidence!;
+  assert.ok(evidence.evidence && evidence.pValue < 1e-6, `rank test p = ${evidence.pValue}`);
+  // 110 of the 410 candidates are members (26.8%): the lower-bound estimate must not exceed that much.
+  assert.ok(evidence.excessFraction > 0.1 && evidence.excessFractionLow <= 110 / 410, `excess fraction ${evidence.excessFraction} [${evidence.excessFractionLow}]`);
 
   const candidates = report.points.filter((p) => p.role === "candidate");
   const members = candidates.filter((p) => p.id.startsWith("member/"));

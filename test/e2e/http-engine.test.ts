@@ -50,7 +50,7 @@ test("an audit over HTTP gives the same scores as the local CLI, and its HTML re
       "--target", enc.target, "--reference", enc.reference, "--candidates", candidates, "--controls", controls,
       "--views", "3", "--seed", "42", "--fpr", "0.2", "--quiet", "--providers", "cpu", "--threads", "1",
     ];
-    const local = await runLocalAudit(parseAuditCommand(argv) as never);
+    const { report: local } = await runLocalAudit(parseAuditCommand(argv) as never);
     const remote = await runRemoteAudit(parseAuditCommand([...argv, "--server", server.url, "--token", token]) as never);
 
     assert.equal(remote.points.length, 12 + 25, "every candidate and control is in the remote report");

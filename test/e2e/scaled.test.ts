@@ -176,7 +176,7 @@ describe("scaled mode end to end: API + 3 workers + Redis + PostgreSQL", { skip 
       "--target", enc.target, "--reference", enc.reference, "--candidates", candidatesPath, "--controls", controlsPath,
       "--views", String(VIEWS), "--seed", String(SEED), "--fpr", "0.2", "--batch-size", "4", "--quiet", "--providers", "cpu", "--threads", "1",
     ];
-    const local = await runLocalAudit(parseAuditCommand(argv) as never);
+    const { report: local } = await runLocalAudit(parseAuditCommand(argv) as never);
     const reportRes = await client.request(`/v1/audits/${id}/report?format=json`, { headers: { accept: "application/json" } });
     const remote = ReportV1Schema.parse(await reportRes.json());
     assert.equal(remote.points.length, TOTAL);

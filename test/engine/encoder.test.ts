@@ -16,6 +16,7 @@ import {
   tokenEncoder,
   twoInputModel,
   uint8InputModel,
+  stampedUnit,
 } from "../helpers/tiny-encoders.ts";
 
 const cpu = { providers: ["cpu" as const], intraOpThreads: 1 };
@@ -41,7 +42,7 @@ function symbolicInputModel(): Uint8Array {
   const x = g.input("pixels", "float", ["N", "C", "H", "W"]);
   g.op1("Flatten", [g.op1("GlobalAveragePool", [x])], { axis: 1 }, "embedding");
   g.output("embedding", "float", ["N", "C"]);
-  return g.toModelBytes();
+  return stampedUnit(g.toModelBytes());
 }
 
 // ---- inspection ------------------------------------------------------------------------------
@@ -73,17 +74,40 @@ test("inspection refuses models that are not single float32 image encoders", asy
 
 // ---- preprocessing contract ------------------------------------------------------------------
 
-test("static models give size and layout; defaults are range [0,1], mean 0, std 1", async () => {
-  const { info } = await load(convEncoder({ height: 12, width: 20 }).bytes);
+test("static models give size and layout; a stamped preset gives the normalization", async () => {
+  const { info } = await load(convEncoder({ height: 12, width: 20 }).bytes); // stamped sslmem.normalize=unit
   const p = resolvePreprocessing(info, {});
   assert.deepEqual(
     { height: p.height, width: p.width, layout: p.layout, range: p.range, mean: p.mean, std: p.std },
     { height: 12, width: 20, layout: "NCHW", range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] },
   );
-  assert.deepEqual(p.sources, { inputSize: "model", layout: "shape", range: "default", mean: "default", std: "default" });
+  assert.deepEqual(p.sources, { inputSize: "model", layout: "shape", range: "model", mean: "model", std: "model" });
   const same = resolvePreprocessing(info, { inputSize: { height: 12, width: 20 } });
   assert.equal(same.height, 12);
   assert.throws(() => resolvePreprocessing(info, { inputSize: { height: 224, width: 224 } }), isCode("invalid_config", /224x224 contradicts.*\[N,3,12,20\]/));
+});
+
+test("the normalization is never guessed: an unstamped model without flags is refused, naming the three ways", async () => {
+  const { info } = await load(convEncoder({ normalize: false }).bytes);
+  assert.throws(() => resolvePreprocessing(info, {}), isCode("preprocessing_required", /--normalize imagenet\|clip\|half\|unit\|none.*--mean a,b,c --std a,b,c.*sslmem stamp/));
+  // Any explicit normalization resolves it; parts left out are the identity.
+  const imagenet = resolvePreprocessing(info, { normalize: "imagenet" });
+  assert.deepEqual([imagenet.range, imagenet.mean, imagenet.std], [[0, 1], [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]]);
+  assert.deepEqual([imagenet.sources.mean, imagenet.sources.range], ["override", "override"]);
+  const raw = resolvePreprocessing(info, { normalize: "none" });
+  assert.deepEqual([raw.range, raw.mean, raw.std], [[0, 255], [0, 0, 0], [1, 1, 1]]);
+  const rangeOnly = resolvePreprocessing(info, { range: [-1, 1] });
+  assert.deepEqual([rangeOnly.range, rangeOnly.mean, rangeOnly.std, rangeOnly.sources.mean], [[-1, 1], [0, 0, 0], [1, 1, 1], "default"]);
+});
+
+test("a preset named in the model's metadata stands for its values; 0–255-scale metadata is refused", async () => {
+  const { info } = await load(convEncoder({ metadata: { "sslmem.normalize": "clip" } }).bytes);
+  const p = resolvePreprocessing(info, {});
+  assert.deepEqual([p.mean, p.std, p.sources.std], [[0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711], "model"]);
+  const unknown = createSession(convEncoder({ metadata: { "sslmem.normalize": "vgg" } }).bytes, cpu).then(inspectEncoder);
+  await assert.rejects(unknown, isCode("model_invalid", /sslmem\.normalize must be one of imagenet, clip, half, unit, none/));
+  const scale = createSession(convEncoder({ metadata: { "sslmem.mean": "123.7,116.3,103.5", "sslmem.std": "0.2,0.2,0.2" } }).bytes, cpu).then(inspectEncoder);
+  await assert.rejects(scale, isCode("model_invalid", /0–255 scale.*divide by 255: 0\.4851,0\.4561,0\.4059/));
 });
 
 test("a dynamic input size needs --input-size", async () => {

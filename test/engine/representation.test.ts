@@ -165,3 +165,23 @@ test("two outputs: the default is the first; the other is chosen by name", async
 test("a string output cannot be the representation", async () => {
   await assert.rejects(encoderFor(stringOutputModel(), { outputName: "label" }), (e: unknown) => isSslmemError(e) && e.code === "model_output_invalid");
 });
+
+test("a spatial output wider than 8192 when flattened needs an explicit --pool; narrower ones default to flatten", async () => {
+  // [N, 3, 64, 64] → 12 288 values per image when flattened.
+  const wide = featureMapEncoder({ height: 128, width: 128, channels: 3 });
+  await assert.rejects(encoderFor(wide.bytes, {}), (e: unknown) => {
+    assert.ok(isSslmemError(e) && e.code === "invalid_config");
+    assert.match(e.message, /--pool \(config\.pool\) is required: output "features" \[N,3,64,64\] would be flattened to 12288 values per image \(more than 8192\); pass --pool mean/);
+    return true;
+  });
+  assert.equal((await encoderFor(wide.bytes, { pool: "flatten" })).encoder.dim, 12288, "an explicit flatten is honoured");
+  assert.equal((await encoderFor(wide.bytes, { pool: "mean" })).encoder.dim, 3);
+  // The bound also applies when the shape is only known from the probe run.
+  const dynamic = featureMapEncoder({ dynamicHW: true, channels: 3 });
+  const session = await createSession(dynamic.bytes, cpu);
+  const info = inspectEncoder(session);
+  await assert.rejects(Encoder.create(session, info, resolvePreprocessing(info, { inputSize: { height: 128, width: 128 } }), {}), /--pool \(config\.pool\) is required/);
+  const narrow = featureMapEncoder({ height: 16, width: 16, channels: 4 });
+  const n = (await encoderFor(narrow.bytes, {})).encoder;
+  assert.deepEqual([n.dim, n.pool], [256, "flatten"]);
+});

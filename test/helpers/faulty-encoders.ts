@@ -4,7 +4,7 @@
  */
 import { TensorProto_DataType } from "onnx-buf";
 import { GraphBuilder, floatTensor } from "../../src/engine/onnx/builder.ts";
-import { uniform } from "./tiny-encoders.ts";
+import { stampedUnit, uniform } from "./tiny-encoders.ts";
 
 /**
  * A pooled conv encoder [N,3,size,size] → [N,C] that also Gathers from a 4-entry table at index
@@ -27,5 +27,5 @@ export function brightnessBombEncoder(seed = 31, size = 16, channels = 6): Uint8
   const zero = g.op1("Mul", [picked, g.constFloat(0)]);
   g.op1("Add", [pooled, zero], {}, "embedding");
   g.output("embedding", "float", ["N", channels]);
-  return g.toModelBytes({ opset: 17, producer: "sslmem-tests" });
+  return stampedUnit(g.toModelBytes({ opset: 17, producer: "sslmem-tests" }));
 }

@@ -69,7 +69,7 @@ function auditInfo(variant: Method, candidates: number, controls: number, thresh
     provider: "cpu",
     engine: { name: "onnxruntime", version: "1.30.0" },
     preprocessing: { height: 32, width: 32, layout: "NCHW", range: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
-    config: { ...config, augment: resolvePolicy(config.augment) },
+    config: { ...config, augment: resolvePolicy(config.augment), pool: config.pool ?? "flatten" },
     candidatesSource: { kind: "archive", count: candidates, skipped: 2 },
     ...(controls > 0 ? { controlsSource: { kind: "directory", count: controls, skipped: 0 } } : {}),
   };

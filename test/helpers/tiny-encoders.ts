@@ -37,6 +37,12 @@ export interface TinyEncoderOptions {
   batch?: number;
   /** metadata_props to attach (e.g. sslmem.mean). */
   metadata?: Record<string, string>;
+  /**
+   * The `sslmem.normalize` preset stamped into the model (as `sslmem stamp` does) unless the
+   * metadata already says how the input is normalized; default "unit" (the values these random
+   * encoders are built for). false: no stamp, so an audit must be told the normalization.
+   */
+  normalize?: string | false;
   outputName?: string;
 }
 
@@ -77,12 +83,26 @@ function convRelu(g: GraphBuilder, x: string, cw: ConvWeights, stride = 1): stri
   return g.op1("Relu", [y]);
 }
 
+const NORMALIZATION_KEYS = ["sslmem.normalize", "sslmem.mean", "sslmem.std", "sslmem.range"];
+
+/** The model with `metadata` added to its metadata_props (what `sslmem stamp` writes). */
+export function withMetadata(bytes: Uint8Array, metadata: Record<string, string>): Uint8Array {
+  const model = fromBinary(ModelProtoSchema, bytes);
+  for (const [key, value] of Object.entries(metadata)) model.metadataProps.push(create(StringStringEntryProtoSchema, { key, value }));
+  return toBinary(ModelProtoSchema, model);
+}
+
+/** A test model stamped with the normalization its random weights are built for (pixels on [0,1]). */
+export function stampedUnit(bytes: Uint8Array): Uint8Array {
+  return withMetadata(bytes, { "sslmem.normalize": "unit" });
+}
+
 function finish(g: GraphBuilder, o: TinyEncoderOptions): Uint8Array {
   const bytes = g.toModelBytes({ opset: 17, producer: "sslmem-tests" });
-  if (!o.metadata) return bytes;
-  const model = fromBinary(ModelProtoSchema, bytes);
-  for (const [key, value] of Object.entries(o.metadata)) model.metadataProps.push(create(StringStringEntryProtoSchema, { key, value }));
-  return toBinary(ModelProtoSchema, model);
+  const metadata = { ...o.metadata };
+  const declares = NORMALIZATION_KEYS.some((k) => metadata[k] !== undefined);
+  if (!declares && o.normalize !== false) metadata["sslmem.normalize"] = o.normalize ?? "unit";
+  return Object.keys(metadata).length === 0 ? bytes : withMetadata(bytes, metadata);
 }
 
 function hw(o: TinyEncoderOptions): { h: Dim; w: Dim } {
@@ -184,7 +204,7 @@ export function convNet(o: { seed?: number; height?: number; width?: number; wid
   const fc = g.initializer(floatTensor("fc", uniform(seed + 999, cin * dim, 1 / Math.sqrt(cin)), [cin, dim]));
   g.op1("MatMul", [pooled, fc], {}, "embedding");
   g.output("embedding", "float", ["N", dim]);
-  return g.toModelBytes({ opset: 17, producer: "sslmem-bench" });
+  return stampedUnit(g.toModelBytes({ opset: 17, producer: "sslmem-bench" }));
 }
 
 /**
@@ -286,7 +306,7 @@ export function stringOutputModel(onlyString = false): Uint8Array {
   g.op1("Cast", [pooled], { to: TensorProto_DataType.STRING }, "label");
   if (!onlyString) g.output("embedding", "float", ["N", 3]);
   g.output("label", "string", ["N", 3]);
-  return g.toModelBytes({ opset: 17 });
+  return stampedUnit(g.toModelBytes({ opset: 17 }));
 }
 
 /** Input of another element type (e.g. uint8 images). */

@@ -33,6 +33,7 @@ describe("openapi/openapi.json", () => {
       "HEAD /v1/blobs/{digest}",
       "POST /v1/audits",
       "POST /v1/audits/{id}:cancel",
+      "POST /v1/audits:validate",
       "POST /v1/hooks/huggingface/{watchId}",
       "POST /v1/hooks/mlflow/{watchId}",
       "POST /v1/watches",

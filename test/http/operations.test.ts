@@ -45,6 +45,7 @@ describe("health, metrics and docs", () => {
     assert.match(text, /^sslmem_http_request_duration_seconds_count\{method="GET",route="\/v1\/audits\/\{id\}",status="200"\} 1$/m);
     assert.match(text, /^sslmem_http_request_duration_seconds_bucket\{method="POST",route="\/v1\/audits",status="202",le="\+Inf"\} 1$/m);
     assert.equal(text.includes(id), false, "raw paths must not become labels");
+    assert.match(text, /^sslmem_build_info\{version="\d+\.\d+\.\d+[^"]*",node="\d+\.\d+\.\d+"\} 1$/m);
   });
 
   it("/readyz fails when the runner is stopped", async () => {

@@ -26,7 +26,7 @@ describe("GitLab Code Quality report", () => {
       assert.match(issue.fingerprint, /^[0-9a-f]{64}$/);
       assert.equal(typeof issue.location.path, "string");
       assert.equal(issue.location.lines.begin, 1);
-      assert.match(issue.description, /is memorized by the target encoder: score/);
+      assert.match(issue.description, /" flagged \(p = [\d.e-]+\) by the memorization test: score/);
     }
     assert.deepEqual(new Set(issues.map((i) => i.location.path)), new Set(flagged.map((p) => p.id)));
     assert.equal(new Set(issues.map((i) => i.fingerprint)).size, issues.length, "fingerprints are unique");
@@ -56,7 +56,7 @@ describe("Markdown summary", () => {
   it("states the counts, the method and the top flagged points", () => {
     const report = fixtureReport("fdr");
     const md = renderMarkdown(report);
-    assert.match(md, new RegExp(`^## sslmem: ${report.summary.flagged} of 240 candidates flagged as memorized`));
+    assert.match(md, new RegExp(`^## sslmem: ${report.summary.flagged} of 240 candidates flagged\n\n\\*\\*Verdict:\\*\\* (no )?evidence of memorization beyond chance`));
     assert.match(md, /\| Flag method \| fdr \(/);
     assert.match(md, /calibrated/);
     const rows = md.split("\n").filter((l) => /^\| .* \| [-0-9.e]+ ± /.test(l));

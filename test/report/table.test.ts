@@ -23,7 +23,9 @@ describe("terminal table report", () => {
     assert.match(text, /candidates +240 \(2 skipped\)/);
     assert.match(text, /controls +300/);
     assert.match(text, /flags +fdr \(q=0\.05, controls=300, .*\) — calibrated/);
-    assert.match(text, new RegExp(`flagged +${report.summary.flagged} of 240 candidates \\(5\\.8%\\)`));
+    assert.match(text, new RegExp(`flagged +${report.summary.flagged} of 240 candidates flagged \\(5\\.8%; fdr, calibrated; at most 0\\.7 of them expected\\s+false\\)`));
+    assert.match(text, /verdict +no evidence of memorization beyond chance at level 0\.01: AUC 0\.527 \[0\.478, 0\.577\], p =\s+0\.139 \(one-sided Mann–Whitney, 240 candidates vs 300 controls\)/);
+    assert.doesNotMatch(text, /memorized by|is memorized/);
     assert.match(text, /no single score threshold/);
   });
 

@@ -58,6 +58,19 @@ const COLLECTION_CHECKS: Record<string, Check> = {
     assert.equal(res.status, 422, "bob cannot audit alice's candidates by naming their digest");
     assert.equal(((await res.json()) as { code: string }).code, "blob_not_found");
   },
+  "POST /v1/audits:validate": async (h, ctx) => {
+    const bobModels = await uploadInputs(h, "bob", h.tokens.bob);
+    const res = await h.request("/v1/audits:validate", {
+      method: "POST",
+      token: h.tokens.bob,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...bobModels, candidates: ctx.candidates }),
+    });
+    assert.equal(res.status, 422, "bob cannot validate against alice's candidates by naming their digest");
+    const body = (await res.json()) as { code: string; detail: string };
+    assert.equal(body.code, "blob_not_found");
+    assert.equal(JSON.stringify(body).includes(SECRET), false);
+  },
 };
 
 async function operations(h: Harness): Promise<Operation[]> {

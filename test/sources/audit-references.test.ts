@@ -124,13 +124,13 @@ describe("audits of referenced models and data", { skip }, () => {
     const cmd = parseAuditCommand(argv);
     assert.notEqual(cmd, "help");
     if (cmd === "help") return;
-    const report = await runLocalAudit(cmd, env);
+    const { report } = await runLocalAudit(cmd, { env });
     assert.equal(report.audit.sources?.target?.manifestDigest, manifestDigest);
     assert.equal(report.audit.sources?.reference?.version, "7");
     assert.equal(report.summary.candidates, 6);
     assert.equal(report.summary.controls, 10);
     const fetched = { files: files.requests.length, mlflow: mlflow.requests.filter((p) => p.includes("mlflow-artifacts")).length, hf: hf.requests.filter((p) => p.includes("/resolve/") || p.includes("/cdn/")).length };
-    const again = await runLocalAudit(cmd, env);
+    const { report: again } = await runLocalAudit(cmd, { env });
     assert.deepEqual(again.audit.sources, report.audit.sources);
     assert.deepEqual(
       { files: files.requests.length, mlflow: mlflow.requests.filter((p) => p.includes("mlflow-artifacts")).length, hf: hf.requests.filter((p) => p.includes("/resolve/") || p.includes("/cdn/")).length },

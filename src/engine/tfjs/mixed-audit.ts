@@ -117,7 +117,7 @@ export async function runMixedAudit(
       provider: providers.provider,
       engine: { name: formats.every((f) => f === "tfjs") ? "tfjs" : "onnxruntime+tfjs", version: ort.env.versions.node ?? ort.env.versions.common, ...(tfjsBackend ? { tfjsBackend } : {}) },
       preprocessing: { height: size.height, width: size.width, layout: "NHWC", range: options.preprocessing.range, mean: options.preprocessing.mean, std: options.preprocessing.std },
-      config: { ...config, augment: policy },
+      config: { ...config, augment: policy, pool: config.pool ?? "flatten" },
       candidatesSource: { kind: points.candidates.kind, count: points.candidates.size, skipped: points.candidates.skipped.length },
       ...(points.controls ? { controlsSource: { kind: points.controls.kind, count: points.controls.size, skipped: points.controls.skipped.length } } : {}),
     };

@@ -9,6 +9,7 @@ import { eventsRouter } from "./events.index.ts";
 import { healthRouter } from "./health.index.ts";
 import { reportRouter } from "./report.index.ts";
 import { resultsRouter } from "./results.index.ts";
+import { validateRouter } from "./validate.index.ts";
 import { watchesRouter } from "./watches.index.ts";
 
 export function mountRoutes(app: OpenAPIHono<AppEnv>, document: () => OpenApiDocument): void {
@@ -16,6 +17,7 @@ export function mountRoutes(app: OpenAPIHono<AppEnv>, document: () => OpenApiDoc
     .route("/", healthRouter())
     .route("/", docsRouter(document))
     .route("/", blobsRouter())
+    .route("/", validateRouter())
     .route("/", auditsRouter())
     .route("/", resultsRouter())
     .route("/", reportRouter())

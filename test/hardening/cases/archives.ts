@@ -374,7 +374,9 @@ export const ARCHIVE_CASES: HostileCase[] = [
     expect: {
       kind: "succeeded",
       check: async (audit, ctx) => {
-        assert.deepEqual((await ctx.report(audit.id)).audit.candidatesSource, { kind: "tar", count: 2, skipped: 3 });
+        const { skippedFiles, ...source } = (await ctx.report(audit.id)).audit.candidatesSource;
+        assert.deepEqual(source, { kind: "tar", count: 2, skipped: 3 });
+        assert.deepEqual(skippedFiles?.map((f: { id: string }) => f.id).sort(), [".DS_Store", "labels.csv", "readme.txt"], "every skipped entry is named");
         assert.deepEqual((await ctx.results(audit.id)).map((r) => r.id).sort(), ["ok.png", "two.png"]);
       },
     },
@@ -396,7 +398,9 @@ export const ARCHIVE_CASES: HostileCase[] = [
     expect: {
       kind: "succeeded",
       check: async (audit, ctx) => {
-        assert.deepEqual((await ctx.report(audit.id)).audit.candidatesSource, { kind: "zip", count: 1, skipped: 2 });
+        const { skippedFiles, ...source } = (await ctx.report(audit.id)).audit.candidatesSource;
+        assert.deepEqual(source, { kind: "zip", count: 1, skipped: 2 });
+        assert.equal(skippedFiles?.length, 2, "every skipped entry is named");
       },
     },
     checks: "report candidatesSource {count 1, skipped 2}",

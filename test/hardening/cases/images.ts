@@ -64,8 +64,11 @@ async function sameMeasurementsAs(ctx: CaseContext, finished: FinishedAudit, tar
   assert.deepEqual(strip(await ctx.results(finished.id)), strip(await ctx.results(twin.id)), "the converted image measures like its documented conversion");
 }
 
-async function source(ctx: CaseContext, id: string): Promise<{ count: number; skipped: number }> {
-  return (await ctx.report(id)).audit.candidatesSource;
+/** The report's candidate source; every skipped entry is also named (issue 12), checked here once. */
+async function source(ctx: CaseContext, id: string): Promise<{ kind: string; count: number; skipped: number }> {
+  const { skippedFiles, ...counts } = (await ctx.report(id)).audit.candidatesSource;
+  assert.equal(skippedFiles?.length ?? 0, counts.skipped, "every skipped entry is named in the report");
+  return counts;
 }
 
 export const IMAGE_CASES: HostileCase[] = [

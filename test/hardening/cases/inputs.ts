@@ -17,7 +17,7 @@ import {
 import { GraphBuilder, floatTensor, type Dim } from "../../../src/engine/onnx/builder.ts";
 import { encodePng } from "../../helpers/data-png.ts";
 import { writeTar, type TarEntry } from "../../helpers/data-tar.ts";
-import { convEncoder, convNet, seededRandom, uniform } from "../../helpers/tiny-encoders.ts";
+import { convEncoder, convNet, seededRandom, stampedUnit, uniform } from "../../helpers/tiny-encoders.ts";
 
 /** The audits' config: two view pairs, so an accepted case costs milliseconds. */
 export const CHEAP_CONFIG = { views: 2, seed: 7 } as const;
@@ -55,7 +55,7 @@ function pooledGraph(name: string, tail: (g: GraphBuilder, pooled: string) => vo
   const y = g.op1("Relu", [g.op1("Conv", [x, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })]);
   const pooled = g.op1("Flatten", [g.op1("GlobalAveragePool", [y])], { axis: 1 });
   tail(g, pooled);
-  return g.toModelBytes({ opset: 17 });
+  return stampedUnit(g.toModelBytes({ opset: 17 }));
 }
 
 /** A valid graph whose outputs list is empty. */
@@ -80,7 +80,7 @@ export function inputShapeModel(dims: Dim[]): Uint8Array {
   const pooled = g.op1("ReduceMean", [x, g.constInt64(axes)], { keepdims: 0 });
   g.op1("Identity", [pooled], {}, "embedding");
   g.output("embedding", "float", ["N", typeof dims[1] === "number" ? dims[1] : "C"]);
-  return g.toModelBytes({ opset: 18 });
+  return stampedUnit(g.toModelBytes({ opset: 18 }));
 }
 
 /** A valid encoder whose output *declares* `width` values per view (it really gives 4). */

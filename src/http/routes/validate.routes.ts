@@ -1,0 +1,71 @@
+/**
+ * Contract of `POST /v1/audits:validate`: the body of `POST /v1/audits` (JSON referencing blobs),
+ * checked as a submission would be — blobs, models, preprocessing, pooling, compatibility, point
+ * sets — without queueing anything or running an encoder. 200 with the resolved contract, or the
+ * problem the submission would end with.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { BearerSecurity, problemResponses } from "../schemas.ts";
+import { CreateAuditRequestSchema } from "./audits.routes.ts";
+
+const shape = z.array(z.union([z.number().int(), z.string(), z.null()])).openapi({ description: "Dimensions; symbolic ones by name, null when blank." });
+
+const EncoderContractSchema = z
+  .object({
+    digest: z.string(),
+    input: z.object({ name: z.string(), shape }),
+    output: z.object({ name: z.string(), shape: shape.nullable() }),
+    pooling: z.enum(["none", "flatten", "mean", "cls"]),
+    dim: z.number().int().nullable().openapi({ description: "Representation width; null when only a run would tell (symbolic output shape)." }),
+  })
+  .openapi("EncoderContract");
+
+const PointsSchema = z
+  .object({
+    kind: z.string(),
+    count: z.number().int(),
+    skipped: z.array(z.object({ id: z.string(), reason: z.string() })).openapi({ description: "Every entry that is not a point, with the reason." }),
+  })
+  .openapi("ValidatedPoints");
+
+const source = z.enum(["override", "model", "default", "shape"]).openapi({ description: "override: the request's config; model: its sslmem.* metadata; shape: the input's dims; default: the identity beside explicit values." });
+
+export const AuditValidationSchema = z
+  .object({
+    valid: z.literal(true),
+    target: EncoderContractSchema,
+    reference: EncoderContractSchema,
+    preprocessing: z.object({
+      height: z.number().int(),
+      width: z.number().int(),
+      layout: z.enum(["NCHW", "NHWC"]),
+      range: z.tuple([z.number(), z.number()]),
+      mean: z.tuple([z.number(), z.number(), z.number()]),
+      std: z.tuple([z.number(), z.number(), z.number()]),
+      sources: z.object({ inputSize: source, layout: source, range: source, mean: source, std: source }),
+    }),
+    candidates: PointsSchema,
+    controls: PointsSchema.optional(),
+    viewsPerPoint: z.number().int(),
+    encoderPasses: z.number().int().openapi({ description: "Encoder runs the audit would make: points × views per point × 2 encoders." }),
+  })
+  .openapi("AuditValidation");
+
+export const validateAudit = createRoute({
+  method: "post",
+  path: "/v1/audits:validate",
+  tags: ["audits"],
+  summary: "Check an audit without running it",
+  description:
+    "The JSON body of `POST /v1/audits`, checked as the audit would check it — uploaded blobs, both models (parsed, not " +
+    "run), the preprocessing and where each value comes from (refused with `preprocessing_required` when nothing says " +
+    "how the input is normalized), pooling, the encoders' compatibility, and the candidate and control sets with every " +
+    "skipped entry named — without queueing anything. Decoding every image, the execution provider and an ETA need the " +
+    "engine: `sslmem inspect` gives them.",
+  security: BearerSecurity,
+  request: { body: { required: true, content: { "application/json": { schema: CreateAuditRequestSchema } } } },
+  responses: {
+    200: { description: "The audit would start; its resolved contract.", content: { "application/json": { schema: AuditValidationSchema } } },
+    ...problemResponses(400, 401, 413, 415, 422, 500),
+  },
+});

@@ -1,0 +1,68 @@
+/**
+ * POST /v1/audits:validate on the real server: the resolved contract of a submission, or the very
+ * problem the audit would end with — and nothing is queued either way.
+ */
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { startEngineServer, type EngineServer } from "../helpers/engine-server.ts";
+import { tempDir, writeRandomNpy } from "../helpers/audit-inputs.ts";
+import { convEncoder, featureMapEncoder } from "../helpers/tiny-encoders.ts";
+
+describe("POST /v1/audits:validate", () => {
+  let server: EngineServer;
+  let digests: Record<string, string>;
+  before(async () => {
+    server = await startEngineServer({ engineThread: "main" });
+    const dir = tempDir();
+    const a = server.alice;
+    digests = {
+      stamped: await a.putBlob(convEncoder({ seed: 1, metadata: { "sslmem.normalize": "imagenet" } }).bytes),
+      stampedRef: await a.putBlob(convEncoder({ seed: 2, metadata: { "sslmem.normalize": "imagenet" } }).bytes),
+      unstamped: await a.putBlob(convEncoder({ seed: 3, normalize: false }).bytes),
+      wide: await a.putBlob(featureMapEncoder({ height: 128, width: 128, channels: 3 }).bytes),
+      candidates: await a.putBlob(new Uint8Array(readFileSync(writeRandomNpy(dir, "c.npy", 7, 16, 16, 1)))),
+      controls: await a.putBlob(new Uint8Array(readFileSync(writeRandomNpy(dir, "k.npy", 5, 16, 16, 2)))),
+    };
+  });
+  after(async () => server?.close());
+
+  const post = (body: unknown, client = () => server.alice) =>
+    client().json<Record<string, unknown>>("/v1/audits:validate", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+  it("answers the resolved contract, with the source of every preprocessing value, and queues nothing", async () => {
+    const r = await post({ target: digests.stamped, reference: digests.stampedRef, candidates: digests.candidates, controls: digests.controls, config: { views: 3 } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const v = r.body as { valid: boolean; preprocessing: { mean: number[]; sources: Record<string, string> }; target: { dim: number; pooling: string }; candidates: { count: number }; controls: { count: number }; encoderPasses: number };
+    assert.equal(v.valid, true);
+    assert.deepEqual(v.preprocessing.mean, [0.485, 0.456, 0.406]);
+    assert.deepEqual(v.preprocessing.sources, { inputSize: "model", layout: "shape", range: "model", mean: "model", std: "model" });
+    assert.deepEqual([v.target.dim, v.target.pooling], [8, "none"]);
+    assert.deepEqual([v.candidates.count, v.controls.count, v.encoderPasses], [7, 5, 12 * 6 * 2]);
+    const list = await server.alice.json<{ items: unknown[] }>("/v1/audits");
+    assert.equal(list.body.items.length, 0, "validation queues nothing");
+  });
+
+  it("answers the problem the audit would end with", async () => {
+    const unstamped = await post({ target: digests.unstamped, reference: digests.unstamped, candidates: digests.candidates });
+    assert.equal(unstamped.status, 422);
+    assert.equal(unstamped.body.code, "preprocessing_required");
+    assert.match(String(unstamped.body.detail), /--normalize imagenet\|clip\|half\|unit\|none.*config\.preprocessing\.normalize/);
+    const ok = await post({ target: digests.unstamped, reference: digests.unstamped, candidates: digests.candidates, config: { preprocessing: { normalize: "unit" } } });
+    assert.equal(ok.status, 200);
+    const wide = await post({ target: digests.wide, reference: digests.wide, candidates: digests.candidates, config: { preprocessing: { normalize: "unit" } } });
+    assert.equal(wide.status, 422);
+    assert.match(String(wide.body.detail), /config\.pool is required: output "features" \[N,3,64,64\] would be flattened to 12288 values per image/);
+    const scale = await post({ target: digests.stamped, reference: digests.stamped, candidates: digests.candidates, config: { preprocessing: { mean: [123.7, 116.3, 103.5], std: [58.4, 57.1, 57.4] } } });
+    assert.equal(scale.status, 400);
+    assert.deepEqual((scale.body.errors as { path: string }[]).map((e) => e.path).sort(), ["config.preprocessing.mean", "config.preprocessing.std"]);
+    const missing = await post({ target: digests.stamped, reference: digests.stamped, candidates: `sha256:${"0".repeat(64)}` });
+    assert.equal(missing.status, 422);
+    assert.equal(missing.body.code, "blob_not_found");
+    const others = await post({ target: digests.stamped, reference: digests.stamped, candidates: digests.candidates }, () => server.bob);
+    assert.equal(others.status, 422, "another tenant's blobs are not visible");
+    assert.equal(others.body.code, "blob_not_found");
+    const anonymous = await post({ target: digests.stamped, reference: digests.stamped, candidates: digests.candidates }, () => server.anonymous);
+    assert.equal(anonymous.status, 401);
+  });
+});
