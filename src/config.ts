@@ -39,6 +39,21 @@ const LimitsSchema = z
     queueRetryAfterSeconds: int(1, 3600).default(30),
     /** Shed requests with 503 while the event loop lags more than this (0 = never). */
     shedEventLoopLagMs: int(0).default(0),
+    /** Server-side cap on `config.batchSize` (the schema allows up to 4096). */
+    maxBatchSize: int(1, 4096).default(64),
+    /** Wall time of one audit, from start to report (`audit_timeout`). */
+    auditTimeoutMs: int(1000).default(24 * 3_600_000),
+    /** Wall time of one batch, per point of the batch (`audit_timeout`); the first batch also loads the models. */
+    pointTimeoutMs: int(10).default(60_000),
+    /** Resident memory of the engine process; above it the audit fails (`resource_exhausted`). */
+    engineMemoryBytes: int(64 * MiB).default(8 * GiB),
+    /** JS-heap limit of the engine process (--max-old-space-size), MiB. */
+    engineHeapMiB: int(64).default(2048),
+    /** An engine process without work exits after this long (its model memory with it). */
+    engineIdleMs: int(0).default(60_000),
+    /** Encoder sessions the engine keeps between audits (LRU), by count and by model bytes. */
+    sessionCacheMax: int(0, 64).default(4),
+    sessionCacheBytes: int(0).default(1 * GiB),
   })
   .strict();
 
@@ -103,7 +118,7 @@ export const ConfigSchema = z
     /** How often the retention sweep runs. */
     retentionSweepSeconds: positiveNumber.default(600),
     /** How long SIGTERM waits for the running audit to checkpoint and requests to finish. */
-    shutdownGraceMs: int(0).default(10_000),
+    shutdownGraceMs: int(0).default(20_000),
     /** SSE comment sent when no event arrived for this long (keeps proxies from closing). */
     sseHeartbeatMs: int(10).default(15_000),
     /** SSE re-reads the store at least this often (another process may append events). */
@@ -174,6 +189,14 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "limits.maxViews": "SSLMEM_MAX_VIEWS",
   "limits.queueRetryAfterSeconds": "SSLMEM_QUEUE_RETRY_AFTER_SECONDS",
   "limits.shedEventLoopLagMs": "SSLMEM_SHED_LAG_MS",
+  "limits.maxBatchSize": "SSLMEM_MAX_BATCH_SIZE",
+  "limits.auditTimeoutMs": "SSLMEM_AUDIT_TIMEOUT_MS",
+  "limits.pointTimeoutMs": "SSLMEM_POINT_TIMEOUT_MS",
+  "limits.engineMemoryBytes": "SSLMEM_ENGINE_MEMORY_BYTES",
+  "limits.engineHeapMiB": "SSLMEM_ENGINE_HEAP_MIB",
+  "limits.engineIdleMs": "SSLMEM_ENGINE_IDLE_MS",
+  "limits.sessionCacheMax": "SSLMEM_SESSION_CACHE_MAX",
+  "limits.sessionCacheBytes": "SSLMEM_SESSION_CACHE_BYTES",
   "ingest.maxPixels": "SSLMEM_MAX_PIXELS",
   "ingest.maxPoints": "SSLMEM_MAX_POINTS",
   "ingest.maxArchiveEntries": "SSLMEM_MAX_ARCHIVE_ENTRIES",

@@ -17,8 +17,11 @@ import type { SessionCache } from "../engine/session.ts";
 import type { BlobStore } from "../store/blob-store.ts";
 import type { AuditRecord } from "../store/types.ts";
 
+/** The part of the blob store the engine uses: whether an input is stored, and where. */
+export type InputBlobs = Pick<BlobStore, "has" | "pathFor">;
+
 export interface WorkspaceDeps {
-  blobs: BlobStore;
+  blobs: InputBlobs;
   logger: EngineLogger;
   providers: ProviderPreference;
   threads?: number;
@@ -56,7 +59,7 @@ async function openInput(digest: string, role: "candidates" | "controls", deps: 
   }
 }
 
-async function readModel(blobs: BlobStore, digest: string, role: "target" | "reference"): Promise<Uint8Array> {
+async function readModel(blobs: InputBlobs, digest: string, role: "target" | "reference"): Promise<Uint8Array> {
   if (!(await blobs.has(digest))) throw new SslmemError("blob_not_found", `the ${role} model upload is no longer stored; upload it again`);
   return new Uint8Array(await readFile(blobs.pathFor(digest)));
 }

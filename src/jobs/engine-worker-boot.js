@@ -1,6 +1,6 @@
-// Entry of the engine worker thread. Loader hooks registered on the main thread (tsx, which runs
-// the TypeScript sources) do not reach a worker, so the worker registers its own before loading
-// engine-worker.ts.
+// Entry of the engine process (forked by engine-host.ts). The service's loader hooks (tsx, which
+// runs the TypeScript sources) are not inherited through execArgv, so the engine registers its
+// own before loading engine-worker.ts.
 import { register } from "tsx/esm/api";
 
 register();

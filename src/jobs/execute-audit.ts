@@ -19,8 +19,9 @@ import { describeAudit, finalizeAudit } from "../engine/audit.ts";
 import { measurePoints } from "../engine/measure.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
 import type { ProviderPreference } from "../engine/providers.ts";
-import { SessionCache } from "../engine/session.ts";
+import { SessionCache, type SessionCacheLimits } from "../engine/session.ts";
 import type { BlobStore } from "../store/blob-store.ts";
+import type { InputBlobs } from "./audit-workspace.ts";
 import type { AuditRecord, JsonObject, Store } from "../store/types.ts";
 import { WorkspaceCache, openAuditWorkspace, parseStoredConfig, type AuditWorkspace, type WorkspaceLease } from "./audit-workspace.ts";
 import type { AuditExecution, AuditExecutor, ExecutionContext } from "./types.ts";
@@ -28,9 +29,12 @@ import type { AuditExecution, AuditExecutor, ExecutionContext } from "./types.ts
 /** How often a shard recounts the audit's rows for progress (a count reads every row). */
 const COUNT_REFRESH_MS = 1_000;
 
+/** The part of the store the engine uses: its own audit's result rows. */
+export type EngineResultStore = Pick<Store, "committedIndices" | "countResults" | "appendResults" | "finalizeResults" | "iterateResults">;
+
 export interface EngineExecutorDeps {
-  store: Store;
-  blobs: BlobStore;
+  store: EngineResultStore;
+  blobs: InputBlobs;
   logger: Logger;
   providers: ProviderPreference;
   threads?: number;
@@ -42,6 +46,8 @@ export interface EngineExecutorDeps {
    * audit). Without it every call opens and closes its own workspace.
    */
   keepWorkspaces?: { idleMs?: number; maxIdle?: number };
+  /** Encoder sessions kept between audits (default: engine/session.ts). */
+  sessionCache?: SessionCacheLimits;
 }
 
 /** A range of global point indices: [from, to). */
@@ -65,7 +71,7 @@ export interface AuditPlan {
  * the engine so its cost (the merge of a sharded audit) can be measured on its own.
  */
 export async function finalizeFromStore(
-  store: Store,
+  store: EngineResultStore,
   auditId: string,
   info: ReportAuditInfo,
   config: AuditConfig,
@@ -95,10 +101,11 @@ export async function finalizeFromStore(
 
 export class EngineExecutor implements AuditExecutor {
   /** Sessions are kept across audits: CI re-audits against the same reference encoder. */
-  private readonly cache = new SessionCache();
+  private readonly cache: SessionCache;
   private readonly workspaces: WorkspaceCache | undefined;
 
   constructor(private readonly deps: EngineExecutorDeps) {
+    this.cache = new SessionCache(deps.sessionCache);
     const open = (audit: AuditRecord) => this.#open(audit);
     this.workspaces = deps.keepWorkspaces ? new WorkspaceCache(open, deps.keepWorkspaces) : undefined;
   }
@@ -118,6 +125,7 @@ export class EngineExecutor implements AuditExecutor {
       return await this.#finalize(ws, audit);
     } finally {
       await lease.release();
+      await this.cache.trim(); // an audit's models stay only within the cache's limits
     }
   }
 
