@@ -146,7 +146,11 @@ export class WorkerEngineExecutor implements AuditExecutor {
           ctx.signal.removeEventListener("abort", onAbort);
           for (const it of job.iterations.values()) void it.return?.();
           job.iterations.clear();
-          this.#scheduleIdleExit();
+          // A stopped audit may leave an ONNX Runtime run going on the engine's own threads (the
+          // binding runs sessions off its event loop, so the engine can answer while ORT spins):
+          // the process goes with the audit.
+          if (job.stopping) engine.kill("abort");
+          else this.#scheduleIdleExit();
           if (outcome.ok && !job.stopping) resolve(outcome.value);
           else reject(job.stopping ?? (outcome.ok ? new SslmemError("internal", "unreachable") : outcome.error));
         },
@@ -158,7 +162,7 @@ export class WorkerEngineExecutor implements AuditExecutor {
           budgets.auditTimeoutMs,
         ),
       );
-      armBatchDeadline();
+      // The per-batch clock starts at the engine's first call (`loading`), not at its spawn.
       ctx.signal.addEventListener("abort", onAbort, { once: true });
       engine.send({ type: "run", job: id, audit, settings: this.#deps.settings, paths });
     });
@@ -283,6 +287,7 @@ export class WorkerEngineExecutor implements AuditExecutor {
         return blobs.has(digest);
       },
       progress: (p) => {
+        if (p.stage === "loading") job().batchDone();
         if (p.stage === "finalizing") job().finalizing();
         return ctx.progress(p);
       },
