@@ -130,9 +130,11 @@ export async function startServer(config: Config, options: StartServerOptions): 
       shutdown.abort();
       const serverClosed = new Promise<void>((done) => server.close(() => done()));
       server.closeIdleConnections();
+      // One grace period for the whole shutdown: the audit's checkpoint, then in-flight requests.
+      const deadline = Date.now() + config.shutdownGraceMs;
       await runner.stop({ graceMs: config.shutdownGraceMs });
       let timer: NodeJS.Timeout | undefined;
-      const cut = new Promise<void>((done) => (timer = setTimeout(done, config.shutdownGraceMs)));
+      const cut = new Promise<void>((done) => (timer = setTimeout(done, Math.max(0, deadline - Date.now()))));
       await Promise.race([serverClosed, cut]);
       clearTimeout(timer);
       server.closeAllConnections();

@@ -40,7 +40,7 @@ export async function serveCommand(argv: string[], env: Readonly<Record<string, 
   if (values["data-dir"]) overrides.dataDir = values["data-dir"];
   const config = loadConfig(env, overrides);
   mkdirSync(join(config.dataDir, "tmp"), { recursive: true });
-  // The engine runs on a worker thread unless SSLMEM_ENGINE_THREAD=main (see worker-executor.ts).
+  // The engine runs in a child process unless SSLMEM_ENGINE_THREAD=main (see worker-executor.ts).
   let worker: WorkerEngineExecutor | undefined;
   const server = await startServer(config, {
     executor: (deps) => (config.engineThread === "worker" ? (worker = workerEngineExecutorFactory(deps)) : engineExecutorFactory(deps)),
@@ -53,6 +53,12 @@ export async function serveCommand(argv: string[], env: Readonly<Record<string, 
     const onSignal = (signal: NodeJS.Signals) => {
       process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
       process.stderr.write(`sslmem: ${signal} received, shutting down\n`);
+      // The shutdown is bounded by its grace period; this guards against anything that would
+      // still hold the process after it (the exit code says it was not clean).
+      setTimeout(() => {
+        process.stderr.write("sslmem: shutdown did not finish in time; exiting\n");
+        process.exit(1);
+      }, config.shutdownGraceMs + 5_000).unref();
       server
         .close()
         .then(() => worker?.close())
