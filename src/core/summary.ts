@@ -3,6 +3,7 @@
  * with the controls overlaid) and the top candidates. Computed from stored PointResults and the
  * flag outcome, so a summary can be rebuilt without rerunning the encoders.
  */
+import { lookalikeIdWarnings } from "./lookalike-ids.ts";
 import { mean, median } from "./calibration/stats.ts";
 import { SslmemError } from "./errors.ts";
 import type { FlagSummaryInput, ReportHistogram, ReportSummary, ReportTopPoint } from "./report.ts";
@@ -92,7 +93,7 @@ export function buildSummary(results: readonly PointResult[], flag: FlagSummaryI
       calibrated: flag.calibrated,
       ...(flag.threshold !== undefined ? { threshold: flag.threshold } : {}),
       ...(flag.diagnostics ? { diagnostics: flag.diagnostics } : {}),
-      warnings: flag.warnings,
+      warnings: [...flag.warnings, ...lookalikeIdWarnings(results.map((r) => r.id))],
     },
     histogram: scoreHistogram(candidateScores, controlScores, flag.threshold),
     top: topCandidates(results),

@@ -19,6 +19,7 @@ import { HttpMetrics } from "./metrics.ts";
 import { openApiDocument, registerSecuritySchemes, type OpenApiDocument } from "./openapi.ts";
 import { HttpProblemError, defaultHook, notFound, onError } from "./problem-response.ts";
 import { requestContext } from "./request-context.ts";
+import { responseHeaders } from "./response-headers.ts";
 import { mountRoutes } from "./routes/index.ts";
 import { UploadSlots } from "./upload-slots.ts";
 
@@ -62,6 +63,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   };
   const app = new OpenAPIHono<AppEnv>({ defaultHook });
   app.use(requestContext(services));
+  app.use(responseHeaders());
   app.use("/v1/*", shedWhenLagging());
   app.use("/v1/*", authenticate());
   registerSecuritySchemes(app);

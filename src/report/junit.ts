@@ -12,6 +12,7 @@
  * hold quotes, markup or control characters (the latter are invalid in XML 1.0 even as
  * references, and are replaced by U+FFFD).
  */
+import { displayId } from "../core/display-id.ts";
 import type { ReportPoint, ReportV1 } from "../core/report.ts";
 import { flaggedPointReason } from "./flag-text.ts";
 import { escapeMarkup } from "./markup.ts";
@@ -30,13 +31,13 @@ function failingCase(p: ReportPoint, report: ReportV1): string {
   const flag = report.summary.flag;
   const reason = flaggedPointReason(p, flag);
   const detail = [
-    `Candidate ${p.id} is flagged as memorized by the target encoder.`,
+    `Candidate ${displayId(p.id)} is flagged as memorized by the target encoder.`,
     reason,
     `alignTarget ${p.alignTarget}, alignReference ${p.alignReference}`,
     ...flag.warnings.map((w) => `warning: ${w}`),
   ].join("\n");
   return (
-    `    <testcase${attrs({ name: p.id, classname: JUNIT_CLASSNAME, time: 0 })}>\n` +
+    `    <testcase${attrs({ name: displayId(p.id), classname: JUNIT_CLASSNAME, time: 0 })}>\n` +
     `      <failure${attrs({ message: `memorized: ${reason}`, type: "memorized" })}>${escapeMarkup(detail)}</failure>\n` +
     `    </testcase>\n`
   );
@@ -59,7 +60,7 @@ export function renderJunit(report: ReportV1): string {
       failures++;
     }
     else if (collapse) passing++;
-    else cases.push(passingCase(p.id));
+    else cases.push(passingCase(displayId(p.id)));
   }
   if (collapse && passing > 0) {
     cases.push(passingCase(`${formatCount(passing)} candidates not flagged (listed individually in the CSV/JSON report)`));
