@@ -83,6 +83,7 @@ const IngestOverridesSchema = z
     maxExpandedBytes: int(1).optional(),
     maxExpansionRatio: z.coerce.number().finite().min(1).optional(),
     maxFileBytes: int(1).optional(),
+    maxPointIdBytes: int(16, 1024 * 1024).optional(),
   })
   .strict();
 
@@ -203,6 +204,7 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "ingest.maxExpandedBytes": "SSLMEM_MAX_EXPANDED_BYTES",
   "ingest.maxExpansionRatio": "SSLMEM_MAX_EXPANSION_RATIO",
   "ingest.maxFileBytes": "SSLMEM_MAX_FILE_BYTES",
+  "ingest.maxPointIdBytes": "SSLMEM_MAX_POINT_ID_BYTES",
 };
 
 type Plain = Record<string, unknown>;

@@ -13,6 +13,7 @@ import { serve } from "@hono/node-server";
 import { pino, type Logger } from "pino";
 import type { Config } from "./config.ts";
 import { SslmemError } from "./core/errors.ts";
+import { clearEngineScratch, lockDataDir } from "./data-dir.ts";
 import { createApp } from "./http/app.ts";
 import { EventLoopMonitor } from "./http/event-loop.ts";
 import { InProcessRunner } from "./jobs/in-process-runner.ts";
@@ -73,8 +74,16 @@ function listen(server: Server, config: Config): Promise<AddressInfo> {
 export async function startServer(config: Config, options: StartServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
   const dataDir = resolve(config.dataDir);
+  // Embedded mode owns its data directory (scaled-mode API replicas share theirs): lock it, and
+  // remove every scratch file a previous run left (expanded archives, torn uploads).
+  const embedded = config.databaseUrl === undefined;
+  const lock = embedded ? lockDataDir(dataDir) : undefined;
+  if (embedded) {
+    const removed = clearEngineScratch(dataDir);
+    if (removed > 0) logger.info({ removed }, "removed scratch files left by a previous run");
+  }
   const store = await openStore(config, { onIdleError: (err) => logger.warn({ err }, "a pooled database connection failed; it will be replaced") });
-  const blobs = await FileBlobStore.open(join(dataDir, BLOB_DIR));
+  const blobs = await FileBlobStore.open(join(dataDir, BLOB_DIR), embedded ? { staleTempAfterMs: 0 } : {});
   const notifier = new AuditNotifier();
   // Scaled mode (SSLMEM_QUEUE): audits run on `sslmem worker` processes; this process only queues.
   const runner: JobRunner = config.queueUrl
@@ -93,6 +102,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
     await runner.start();
   } catch (err) {
     await store.close();
+    lock?.release();
     throw err;
   }
   const app = createApp({ config, store, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
@@ -113,6 +123,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
   } catch (err) {
     await runner.stop({ graceMs: 0 });
     await store.close();
+    lock?.release();
     eventLoop.stop();
     throw err;
   }
@@ -141,6 +152,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
       await retention.stop();
       eventLoop.stop();
       await store.close();
+      lock?.release();
       logger.info("stopped");
     })());
 

@@ -24,6 +24,8 @@ export interface IngestLimits {
   readonly ratioGraceBytes: number;
   /** Largest single image file (bytes of the encoded file, or of the archive member). */
   readonly maxFileBytes: number;
+  /** Longest point id (member or file name), in UTF-8 bytes. */
+  readonly maxPointIdBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -37,6 +39,8 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = Object.freeze({
   maxExpansionRatio: 200,
   ratioGraceBytes: 16 * MiB,
   maxFileBytes: 256 * MiB,
+  // Ids are repeated in every resource, page and report row; 1 KiB holds any real path.
+  maxPointIdBytes: 1024,
 });
 
 const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -51,6 +55,7 @@ export const IngestLimitsOverridesSchema = z
     maxExpansionRatio: z.number().finite().min(1),
     ratioGraceBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     maxFileBytes: positiveInt,
+    maxPointIdBytes: positiveInt,
   })
   .partial()
   .strict();

@@ -54,6 +54,12 @@ function assertWithinServerLimits(s: AppServices, request: CreateAuditRequest): 
       { path: "config.views", message: `must be at most ${s.config.limits.maxViews} on this server`, location: "body" },
     ]);
   }
+  const batchSize = request.config?.batchSize;
+  if (batchSize !== undefined && batchSize > s.config.limits.maxBatchSize) {
+    throw validationError("the audit configuration exceeds a server limit", [
+      { path: "config.batchSize", message: `must be at most ${s.config.limits.maxBatchSize} on this server`, location: "body" },
+    ]);
+  }
 }
 
 /** Stable JSON (sorted keys) so that equal requests hash equally whatever their key order. */
