@@ -24,6 +24,8 @@ const LimitsSchema = z
     maxConfigPartBytes: int(1024, 16 * MiB).default(256 * 1024),
     /** Audits waiting to run; beyond it a submission gets 429 `queue_full`. */
     maxQueue: int(1).default(100),
+    /** Audits one tenant may have waiting (its share of maxQueue); beyond it 429 `queue_full`. */
+    maxQueuePerTenant: int(1).default(25),
     /** Uploads (blob PUTs and multipart submissions) one tenant may have in flight. */
     maxConcurrentUploadsPerTenant: int(1).default(4),
     /** Longest pause between two chunks of a request body before it is abandoned (408). */
@@ -182,6 +184,7 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "limits.maxJsonBytes": "SSLMEM_MAX_JSON_BYTES",
   "limits.maxConfigPartBytes": "SSLMEM_MAX_CONFIG_PART_BYTES",
   "limits.maxQueue": "SSLMEM_MAX_QUEUE",
+  "limits.maxQueuePerTenant": "SSLMEM_MAX_QUEUE_PER_TENANT",
   "limits.maxConcurrentUploadsPerTenant": "SSLMEM_MAX_CONCURRENT_UPLOADS_PER_TENANT",
   "limits.bodyTimeoutMs": "SSLMEM_BODY_TIMEOUT_MS",
   "limits.requestTimeoutMs": "SSLMEM_REQUEST_TIMEOUT_MS",

@@ -1,6 +1,6 @@
 /**
  * The embedded job runner: one audit at a time in this process (one device, one model pair in
- * memory), the rest waiting in FIFO order. The queue's truth is the store — the in-memory list is
+ * memory), the rest waiting in round-robin order between tenants (FIFO within one). The queue's truth is the store — the in-memory list is
  * only the order of work — so a restart rebuilds it from `queued` and `running` rows and no
  * accepted audit is ever lost.
  *
@@ -13,6 +13,7 @@ import { SslmemError, isSslmemError } from "../core/errors.ts";
 import { auditFailureProblem } from "../http/problem.ts";
 import type { AuditProgress, AuditState, JsonObject, Store } from "../store/types.ts";
 import { estimateEtaSeconds } from "./eta.ts";
+import { FairQueue } from "./fair-queue.ts";
 import { AuditNotifier } from "./notifier.ts";
 import { ThroughputMeter } from "./throughput.ts";
 import type { AuditExecutor, ExecutionContext, JobRunner, ThroughputSnapshot } from "./types.ts";
@@ -57,7 +58,8 @@ export class InProcessRunner implements JobRunner {
   readonly #now: () => number;
   readonly #cancelWaitMs: number;
   readonly #meter: ThroughputMeter;
-  readonly #queue: string[] = [];
+  /** Round-robin between tenants (fair-queue.ts). */
+  readonly #queue = new FairQueue();
   #running: RunningAudit | undefined;
   #state: "new" | "started" | "stopping" | "stopped" = "new";
   #loop: Promise<void> | undefined;
@@ -84,7 +86,7 @@ export class InProcessRunner implements JobRunner {
         this.#logger.info({ auditId: audit.id, attempt: audit.attempt }, "audit re-queued after restart");
       }
     }
-    for (const audit of await this.#store.listAuditsByState(["queued"])) this.#queue.push(audit.id);
+    for (const audit of await this.#store.listAuditsByState(["queued"])) this.#queue.push(audit.id, audit.tenant);
     this.#state = "started";
     this.#loop = this.#work().catch((err: unknown) => {
       this.#loopDied = true;
@@ -95,14 +97,15 @@ export class InProcessRunner implements JobRunner {
 
   async enqueue(auditId: string): Promise<void> {
     if (this.#state !== "started") throw new SslmemError("unavailable", "the job runner is not accepting work");
-    if (this.#queue.includes(auditId) || this.#running?.auditId === auditId) return;
-    this.#queue.push(auditId);
+    if (this.#queue.has(auditId) || this.#running?.auditId === auditId) return;
+    const audit = await this.#store.getAuditInternal(auditId);
+    if (!audit) return;
+    this.#queue.push(auditId, audit.tenant);
     this.#wakeLoop();
   }
 
   async cancel(auditId: string): Promise<boolean> {
-    const i = this.#queue.indexOf(auditId);
-    if (i >= 0) this.#queue.splice(i, 1);
+    this.#queue.remove(auditId);
     // Conditional on `queued`: if the loop just took it, this fails and the abort below applies.
     if (await this.#store.transition(auditId, ["queued"], "cancelled")) {
       await this.#stateEvent(auditId, "cancelled", {});
@@ -135,7 +138,7 @@ export class InProcessRunner implements JobRunner {
     }
     const deadline = this.#now() + opts.graceMs;
     this.#state = "stopping";
-    this.#queue.length = 0; // still `queued` in the store: the next start() picks them up
+    this.#queue.clear(); // still `queued` in the store: the next start() picks them up
     this.#wakeLoop();
     const running = this.#running;
     if (running) {

@@ -21,6 +21,7 @@
  * Unlike SQLite's secure_delete, PostgreSQL leaves deleted tuples on disk until VACUUM reuses
  * them: encrypt the volume if point ids are sensitive.
  */
+import { tenantQueueFull } from "./tenant-share.ts";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
@@ -356,6 +357,11 @@ export class PgStore implements Store {
           if (queued[0].n >= input.maxQueued) {
             throw new SslmemError("queue_full", `${input.maxQueued} audits are already waiting; retry later`, { maxQueued: input.maxQueued });
           }
+        }
+        if (input.maxQueuedPerTenant !== undefined) {
+          await this.#query("SELECT pg_advisory_xact_lock($1)", [ADMISSION_LOCK], c);
+          const { rows: own } = await this.#query<{ n: number }>("SELECT count(*)::int AS n FROM audits WHERE state = 'queued' AND tenant = $1", [input.tenant], c);
+          if (own[0].n >= input.maxQueuedPerTenant) throw tenantQueueFull(input.maxQueuedPerTenant);
         }
         const id = this.#newId("aud_");
         const now = this.#now();

@@ -18,6 +18,7 @@
  * Every operation runs synchronously on the calling thread; a very large finalizeResults (10^6
  * rows) holds the event loop for about a second, once per audit.
  */
+import { tenantQueueFull } from "./tenant-share.ts";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomUUID } from "node:crypto";
@@ -269,6 +270,10 @@ export class SqliteStore implements Store {
         if (queued >= input.maxQueued) {
           throw new SslmemError("queue_full", `${input.maxQueued} audits are already waiting; retry later`, { maxQueued: input.maxQueued });
         }
+      }
+      if (input.maxQueuedPerTenant !== undefined) {
+        const own = this.#stmt("SELECT count(*) FROM audits WHERE state = 'queued' AND tenant = ?").pluck().get(input.tenant) as number;
+        if (own >= input.maxQueuedPerTenant) throw tenantQueueFull(input.maxQueuedPerTenant);
       }
       const id = this.#newId("aud_");
       const now = this.#now();

@@ -118,6 +118,8 @@ export interface CreateAuditInput {
    * answered even while the queue is full. Omitted: no limit.
    */
   maxQueued?: number;
+  /** Admission control per tenant: refuse with `queue_full` when this tenant has this many `queued` (same transaction). */
+  maxQueuedPerTenant?: number;
 }
 
 export interface CreateAuditResult {
