@@ -41,6 +41,10 @@ const LimitsSchema = z
     queueRetryAfterSeconds: int(1, 3600).default(30),
     /** Shed requests with 503 while the event loop lags more than this (0 = never). */
     shedEventLoopLagMs: int(0).default(0),
+    /** Rendered reports kept in memory (report-cache.ts), bytes. */
+    reportCacheBytes: int(0).default(64 * MiB),
+    /** Different reports rendered at once; beyond it a report request gets 429 `rate_limited`. */
+    maxConcurrentReportRenders: int(1, 64).default(2),
     /** Server-side cap on `config.batchSize` (the schema allows up to 4096). */
     maxBatchSize: int(1, 4096).default(64),
     /** Wall time of one audit, from start to report (`audit_timeout`). */
@@ -194,6 +198,8 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "limits.queueRetryAfterSeconds": "SSLMEM_QUEUE_RETRY_AFTER_SECONDS",
   "limits.shedEventLoopLagMs": "SSLMEM_SHED_LAG_MS",
   "limits.maxBatchSize": "SSLMEM_MAX_BATCH_SIZE",
+  "limits.reportCacheBytes": "SSLMEM_REPORT_CACHE_BYTES",
+  "limits.maxConcurrentReportRenders": "SSLMEM_MAX_CONCURRENT_REPORT_RENDERS",
   "limits.auditTimeoutMs": "SSLMEM_AUDIT_TIMEOUT_MS",
   "limits.pointTimeoutMs": "SSLMEM_POINT_TIMEOUT_MS",
   "limits.engineMemoryBytes": "SSLMEM_ENGINE_MEMORY_BYTES",

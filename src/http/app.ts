@@ -18,6 +18,7 @@ import { EventLoopMonitor } from "./event-loop.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { openApiDocument, registerSecuritySchemes, type OpenApiDocument } from "./openapi.ts";
 import { HttpProblemError, defaultHook, notFound, onError } from "./problem-response.ts";
+import { RenderedReportCache } from "./report-cache.ts";
 import { requestContext } from "./request-context.ts";
 import { responseHeaders } from "./response-headers.ts";
 import { mountRoutes } from "./routes/index.ts";
@@ -59,6 +60,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     metrics: new HttpMetrics(),
     eventLoop: deps.eventLoop ?? new EventLoopMonitor(),
     uploads: new UploadSlots(deps.config.limits.maxConcurrentUploadsPerTenant),
+    reports: new RenderedReportCache({
+      maxBytes: deps.config.limits.reportCacheBytes,
+      maxConcurrentRenders: deps.config.limits.maxConcurrentReportRenders,
+      busy: () => new HttpProblemError("rate_limited", "other reports are being rendered; retry in a moment", { "Retry-After": "1" }),
+    }),
     shutdown: deps.shutdown ?? new AbortController().signal,
   };
   const app = new OpenAPIHono<AppEnv>({ defaultHook });

@@ -3,6 +3,7 @@
  * and the request's own identity. Nothing is a module singleton, so tests build as many apps as
  * they need, each with its own store.
  */
+import type { RenderedReportCache } from "./report-cache.ts";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { JobRunner } from "../jobs/types.ts";
@@ -23,6 +24,8 @@ export interface AppServices {
   metrics: HttpMetrics;
   eventLoop: EventLoopMonitor;
   uploads: UploadSlots;
+  /** Reports rendered once per audit and format (report-cache.ts). */
+  reports: RenderedReportCache;
   /** Aborted when the server begins shutting down: long-lived streams (SSE) end. */
   shutdown: AbortSignal;
 }
