@@ -41,6 +41,10 @@ const LimitsSchema = z
     queueRetryAfterSeconds: int(1, 3600).default(30),
     /** Shed requests with 503 while the event loop lags more than this (0 = never). */
     shedEventLoopLagMs: int(0).default(0),
+    /** Bytes of blobs one tenant may own (0 = no quota); beyond it `quota_exceeded`. */
+    tenantStorageBytes: int(0).default(100 * GiB),
+    /** Audits one tenant may keep (0 = no quota); beyond it `quota_exceeded`. */
+    maxAuditsPerTenant: int(0).default(10_000),
     /** Rendered reports kept in memory (report-cache.ts), bytes. */
     reportCacheBytes: int(0).default(64 * MiB),
     /** Different reports rendered at once; beyond it a report request gets 429 `rate_limited`. */
@@ -199,6 +203,8 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "limits.shedEventLoopLagMs": "SSLMEM_SHED_LAG_MS",
   "limits.maxBatchSize": "SSLMEM_MAX_BATCH_SIZE",
   "limits.reportCacheBytes": "SSLMEM_REPORT_CACHE_BYTES",
+  "limits.tenantStorageBytes": "SSLMEM_TENANT_STORAGE_BYTES",
+  "limits.maxAuditsPerTenant": "SSLMEM_MAX_AUDITS_PER_TENANT",
   "limits.maxConcurrentReportRenders": "SSLMEM_MAX_CONCURRENT_REPORT_RENDERS",
   "limits.auditTimeoutMs": "SSLMEM_AUDIT_TIMEOUT_MS",
   "limits.pointTimeoutMs": "SSLMEM_POINT_TIMEOUT_MS",

@@ -69,8 +69,7 @@ import {
   type StoredEvent,
   type StoredResult,
   type TokenInfo,
-  type TokenPrincipal,
-} from "./types.ts";
+  type TokenPrincipal, type TenantUsage } from "./types.ts";
 import {
   MAX_LIST_LIMIT,
   MAX_RESULTS_LIMIT,
@@ -710,6 +709,16 @@ export class PgStore implements Store {
         [blob.tenant, blob.digest, blob.size, blob.kind ?? null, this.#now()],
       ),
     );
+  }
+
+  async tenantUsage(tenant: string): Promise<TenantUsage> {
+    return guard("read tenant usage", async () => {
+      const { rows } = await this.#query<{ bytes: string; audits: number }>(
+        "SELECT (SELECT coalesce(sum(size), 0) FROM blobs WHERE tenant = $1)::text AS bytes, (SELECT count(*) FROM audits WHERE tenant = $1)::int AS audits",
+        [tenant],
+      );
+      return { blobBytes: Number(rows[0].bytes), audits: rows[0].audits };
+    });
   }
 
   async tenantHasBlob(tenant: string, digest: string): Promise<boolean> {

@@ -59,8 +59,7 @@ import {
   type StoredEvent,
   type StoredResult,
   type TokenInfo,
-  type TokenPrincipal,
-} from "./types.ts";
+  type TokenPrincipal, type TenantUsage } from "./types.ts";
 import {
   MAX_LIST_LIMIT,
   MAX_RESULTS_LIMIT,
@@ -624,6 +623,13 @@ export class SqliteStore implements Store {
          ON CONFLICT (tenant, digest) DO UPDATE SET size = excluded.size, kind = coalesce(excluded.kind, blobs.kind)`,
       ).run(blob.tenant, blob.digest, blob.size, blob.kind ?? null, this.#now());
     });
+  }
+
+  async tenantUsage(tenant: string): Promise<TenantUsage> {
+    return guard("read tenant usage", () => ({
+      blobBytes: this.#stmt("SELECT coalesce(sum(size), 0) FROM blobs WHERE tenant = ?").pluck().get(tenant) as number,
+      audits: this.#stmt("SELECT count(*) FROM audits WHERE tenant = ?").pluck().get(tenant) as number,
+    }));
   }
 
   async tenantHasBlob(tenant: string, digest: string): Promise<boolean> {

@@ -215,6 +215,11 @@ export interface StoredEvent extends AuditEventInput {
 // ---------------------------------------------------------------------------------------------
 // Blob ownership (the bytes live in a BlobStore; this records who uploaded what)
 
+export interface TenantUsage {
+  blobBytes: number;
+  audits: number;
+}
+
 export interface BlobRecordInput {
   digest: string;
   size: number;
@@ -257,6 +262,8 @@ export interface Store {
   /** All tenants, oldest first (FIFO): what to resume at startup. */
   listAuditsByState(states: readonly AuditState[]): Promise<AuditRecord[]>;
   countAuditsByState(): Promise<Record<AuditState, number>>;
+  /** What one tenant stores: bytes of the blobs it owns and its audits (the storage quota). */
+  tenantUsage(tenant: string): Promise<TenantUsage>;
   /**
    * Moves the audit to `to` if its state is one of `from`; false otherwise (or if it does not
    * exist). Sets startedAt (first run) and attempt+1 on entering running, finishedAt on entering a

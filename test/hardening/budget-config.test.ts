@@ -7,6 +7,8 @@ import { CONFIG_ENV, loadConfig } from "../../src/config.ts";
 const BUDGETS: [path: string, variable: string, value: number, defaultValue: number][] = [
   ["limits.maxBatchSize", "SSLMEM_MAX_BATCH_SIZE", 8, 64],
   ["limits.maxQueuePerTenant", "SSLMEM_MAX_QUEUE_PER_TENANT", 3, 25],
+  ["limits.tenantStorageBytes", "SSLMEM_TENANT_STORAGE_BYTES", 1000, 100 * 2 ** 30],
+  ["limits.maxAuditsPerTenant", "SSLMEM_MAX_AUDITS_PER_TENANT", 5, 10_000],
   ["limits.reportCacheBytes", "SSLMEM_REPORT_CACHE_BYTES", 0, 64 * 2 ** 20],
   ["limits.maxConcurrentReportRenders", "SSLMEM_MAX_CONCURRENT_REPORT_RENDERS", 1, 2],
   ["limits.auditTimeoutMs", "SSLMEM_AUDIT_TIMEOUT_MS", 60_000, 86_400_000],
