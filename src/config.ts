@@ -94,6 +94,7 @@ const IngestOverridesSchema = z
     maxExpansionRatio: z.coerce.number().finite().min(1).optional(),
     maxFileBytes: int(1).optional(),
     maxPointIdBytes: int(16, 1024 * 1024).optional(),
+    maxBatchPixels: int(1).optional(),
   })
   .strict();
 
@@ -220,6 +221,7 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "ingest.maxExpansionRatio": "SSLMEM_MAX_EXPANSION_RATIO",
   "ingest.maxFileBytes": "SSLMEM_MAX_FILE_BYTES",
   "ingest.maxPointIdBytes": "SSLMEM_MAX_POINT_ID_BYTES",
+  "ingest.maxBatchPixels": "SSLMEM_MAX_BATCH_PIXELS",
 };
 
 type Plain = Record<string, unknown>;

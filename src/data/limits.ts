@@ -26,6 +26,8 @@ export interface IngestLimits {
   readonly maxFileBytes: number;
   /** Longest point id (member or file name), in UTF-8 bytes. */
   readonly maxPointIdBytes: number;
+  /** Decoded pixels one batch of the engine may hold; a batch of large images has fewer points. */
+  readonly maxBatchPixels: number;
 }
 
 const MiB = 1024 * 1024;
@@ -41,6 +43,8 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = Object.freeze({
   maxFileBytes: 256 * MiB,
   // Ids are repeated in every resource, page and report row; 1 KiB holds any real path.
   maxPointIdBytes: 1024,
+  // 64 MP = 192 MB of RGB per batch (two batches are in flight: one measured, one decoding).
+  maxBatchPixels: 64_000_000,
 });
 
 const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -56,6 +60,7 @@ export const IngestLimitsOverridesSchema = z
     ratioGraceBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     maxFileBytes: positiveInt,
     maxPointIdBytes: positiveInt,
+    maxBatchPixels: positiveInt,
   })
   .partial()
   .strict();

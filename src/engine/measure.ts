@@ -73,6 +73,11 @@ export interface MeasureOptions {
   onBatch?: (rows: IndexedMeasurement[]) => Promise<void>;
   /** Called after every batch: points done so far of the points this call measures. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Decoded pixels (width × height) one batch may hold: the batch ends early once its images
+   * reach this, so `batchSize` images of 40 MP are never decoded at once. Default: no limit.
+   */
+  maxBatchPixels?: number;
 }
 
 interface LoadedPoint {
@@ -86,13 +91,30 @@ function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new SslmemError("cancelled", "the audit was cancelled");
 }
 
-async function loadBatch(catalog: PointCatalog, indices: number[]): Promise<LoadedPoint[]> {
-  return Promise.all(
-    indices.map(async (index) => {
-      const { set, local, role } = catalog.locate(index);
-      return { index, id: set.ids[local], role, image: await set.load(local) };
-    }),
-  );
+/** Images decoded at once while a batch is loaded (sharp runs them on libuv's pool). */
+const DECODE_CONCURRENCY = 4;
+
+/**
+ * Decodes the points of `indices` (all at once without a pixel budget, else a few at a time) until the batch holds `maxPixels` decoded
+ * pixels (at least one point); the points not loaded are returned, to start the next batch.
+ */
+async function loadBatch(catalog: PointCatalog, indices: number[], maxPixels: number): Promise<{ points: LoadedPoint[]; rest: number[] }> {
+  const points: LoadedPoint[] = [];
+  let pixels = 0;
+  let i = 0;
+  while (i < indices.length && (points.length === 0 || pixels < maxPixels)) {
+    const chunk = maxPixels === Infinity ? indices.slice(i) : indices.slice(i, i + DECODE_CONCURRENCY);
+    i += chunk.length;
+    const loaded = await Promise.all(
+      chunk.map(async (index) => {
+        const { set, local, role } = catalog.locate(index);
+        return { index, id: set.ids[local], role, image: await set.load(local) };
+      }),
+    );
+    for (const p of loaded) pixels += p.image.width * p.image.height;
+    points.push(...loaded);
+  }
+  return { points, rest: indices.slice(i) };
 }
 
 /**
@@ -105,28 +127,40 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
   const to = Math.min(options.to ?? catalog.size, catalog.size);
   const todo: number[] = [];
   for (let i = from; i < to; i++) if (!options.skip?.(i)) todo.push(i);
-  const batches: number[][] = [];
-  for (let i = 0; i < todo.length; i += config.batchSize) batches.push(todo.slice(i, i + config.batchSize));
+  const total = todo.length;
+  const maxPixels = options.maxBatchPixels ?? Infinity;
+  // A batch is batchSize points, fewer when their pixels reach maxPixels; the points it did not
+  // load (`carry`) start the next one.
+  let cursor = 0;
+  let carry: number[] = [];
+  const loadNext = () => {
+    const take = config.batchSize - carry.length;
+    const indices = carry.concat(todo.slice(cursor, cursor + take));
+    cursor += take;
+    carry = [];
+    return indices.length ? loadBatch(catalog, indices, maxPixels) : undefined;
+  };
 
   const out: IndexedMeasurement[] = [];
   const keep = !options.onBatch;
   // A batch whose views would not fit the memory budget is measured a few points at a time.
   const perChunk = pointsPerChunk(ctx);
   let done = 0;
-  options.onProgress?.(0, todo.length);
-  let next: Promise<LoadedPoint[]> | undefined = batches.length ? loadBatch(catalog, batches[0]) : undefined;
-  for (let b = 0; b < batches.length; b++) {
+  options.onProgress?.(0, total);
+  let next = loadNext();
+  while (next) {
     throwIfAborted(options.signal);
-    const points = await next!;
+    const { points, rest } = await next;
+    carry = rest;
     // Decode the next batch (sharp, on libuv's pool) while this one is augmented and embedded.
-    next = b + 1 < batches.length ? loadBatch(catalog, batches[b + 1]) : undefined;
+    next = loadNext();
     next?.catch(() => {}); // surfaced when awaited; avoid an unhandled rejection meanwhile
     const rows: IndexedMeasurement[] = [];
     for (let i = 0; i < points.length; i += perChunk) rows.push(...(await measureBatch(ctx, points.slice(i, i + perChunk), options.signal)));
     if (keep) out.push(...rows);
     else await options.onBatch!(rows);
     done += rows.length;
-    options.onProgress?.(done, todo.length);
+    options.onProgress?.(done, total);
   }
   return out;
 }

@@ -14,7 +14,7 @@ import type { AuditConfig } from "../core/audit-config.ts";
 import { SslmemError } from "../core/errors.ts";
 import type { ReportAuditInfo } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
-import type { IngestLimits } from "../data/limits.ts";
+import { resolveIngestLimits, type IngestLimits } from "../data/limits.ts";
 import { describeAudit, finalizeAudit } from "../engine/audit.ts";
 import { measurePoints } from "../engine/measure.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
@@ -220,6 +220,7 @@ export class EngineExecutor implements AuditExecutor {
       to: range.to,
       skip: (i) => committed.has(i),
       signal: ctx.signal,
+      maxBatchPixels: resolveIngestLimits(this.deps.ingest).maxBatchPixels,
       onBatch: async (rows) => {
         await store.appendResults(audit.id, rows);
         for (const r of rows) committed.add(r.index);

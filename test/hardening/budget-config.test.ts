@@ -19,6 +19,7 @@ const BUDGETS: [path: string, variable: string, value: number, defaultValue: num
   ["limits.sessionCacheMax", "SSLMEM_SESSION_CACHE_MAX", 0, 4],
   ["limits.sessionCacheBytes", "SSLMEM_SESSION_CACHE_BYTES", 2 ** 20, 2 ** 30],
   ["ingest.maxPointIdBytes", "SSLMEM_MAX_POINT_ID_BYTES", 64, 1024],
+  ["ingest.maxBatchPixels", "SSLMEM_MAX_BATCH_PIXELS", 1000, 64_000_000],
   ["shutdownGraceMs", "SSLMEM_SHUTDOWN_GRACE_MS", 1000, 20_000],
 ];
 

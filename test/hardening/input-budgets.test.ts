@@ -7,9 +7,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AuditConfigSchema } from "../../src/core/audit-config.ts";
+import type { PointSet } from "../../src/data/point-set.ts";
 import { openPointSet } from "../../src/data/sources.ts";
+import { prepareAudit } from "../../src/engine/audit.ts";
+import { measurePoints } from "../../src/engine/measure.ts";
 import { SessionCache } from "../../src/engine/session.ts";
 import type { WorkerEngineExecutor } from "../../src/jobs/worker-executor.ts";
+import { tempDir, writeRandomNpy, writeTinyEncoderPair } from "../helpers/audit-inputs.ts";
 import { rejectsWithCode } from "../helpers/data-assert.ts";
 import { solidPng } from "../helpers/data-png.ts";
 import { writeTar } from "../helpers/data-tar.ts";
@@ -127,5 +132,55 @@ describe("issue 13: input budgets", () => {
       await s.close();
     }
   });
-});
 
+  it("B18 a batch shrinks to its decoded-pixel budget (at most 4 images decoding at once); the scores do not change", async (t) => {
+    const dir = tempDir();
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const encoders = writeTinyEncoderPair(dir);
+    const path = writeRandomNpy(dir, "c.npy", 10, 20, 24, 5); // 480 pixels per image
+    const run = async (maxBatchPixels?: number) => {
+      const set = await openPointSet(path);
+      let decoding = 0;
+      let mostDecoding = 0;
+      const counted: PointSet = {
+        ...set,
+        ids: set.ids,
+        size: set.size,
+        async load(i) {
+          mostDecoding = Math.max(mostDecoding, ++decoding);
+          try {
+            return await set.load(i);
+          } finally {
+            decoding--;
+          }
+        },
+      };
+      const prepared = await prepareAudit(
+        { target: encoders.targetBytes, reference: encoders.referenceBytes, candidates: counted },
+        AuditConfigSchema.parse({ views: 2, seed: 3, batchSize: 64 }),
+        { providers: ["cpu"], threads: 1 },
+      );
+      const batches: number[] = [];
+      const rows: unknown[] = [];
+      try {
+        await measurePoints(prepared.context, {
+          ...(maxBatchPixels ? { maxBatchPixels } : {}),
+          onBatch: async (r) => {
+            batches.push(r.length);
+            rows.push(...r);
+          },
+        });
+      } finally {
+        await prepared.release();
+        await set.close();
+      }
+      return { batches, rows, mostDecoding };
+    };
+    const unlimited = await run();
+    const limited = await run(1000);
+    assert.deepEqual(unlimited.batches, [10]);
+    assert.deepEqual(limited.batches, [4, 4, 2], "4 × 480 pixels reach the 1000-pixel budget");
+    assert.ok(limited.mostDecoding <= 8, `${limited.mostDecoding} images decoding at once (a batch and the next one's prefetch)`);
+    assert.deepEqual(limited.rows, unlimited.rows, "same scores");
+  });
+});
