@@ -54,7 +54,7 @@ const LimitsSchema = z
     /** Wall time of one audit, from start to report (`audit_timeout`). */
     auditTimeoutMs: int(1000).default(24 * 3_600_000),
     /** Wall time of one batch, per point of the batch (`audit_timeout`); the first batch also loads the models. */
-    pointTimeoutMs: int(10).default(60_000),
+    pointTimeoutMs: int(10).default(120_000),
     /** Resident memory of the engine process; above it the audit fails (`resource_exhausted`). */
     engineMemoryBytes: int(64 * MiB).default(8 * GiB),
     /** JS-heap limit of the engine process (--max-old-space-size), MiB. */

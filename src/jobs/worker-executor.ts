@@ -48,7 +48,7 @@ export const DEFAULT_ENGINE_BUDGETS: EngineBudgets = Object.freeze({
   heapMiB: 2048,
   watchIntervalMs: 250,
   auditTimeoutMs: 24 * 3_600_000,
-  pointTimeoutMs: 60_000,
+  pointTimeoutMs: 120_000,
   abortGraceMs: 2_000,
   idleMs: 60_000,
 });

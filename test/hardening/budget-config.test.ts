@@ -12,7 +12,7 @@ const BUDGETS: [path: string, variable: string, value: number, defaultValue: num
   ["limits.reportCacheBytes", "SSLMEM_REPORT_CACHE_BYTES", 0, 64 * 2 ** 20],
   ["limits.maxConcurrentReportRenders", "SSLMEM_MAX_CONCURRENT_REPORT_RENDERS", 1, 2],
   ["limits.auditTimeoutMs", "SSLMEM_AUDIT_TIMEOUT_MS", 60_000, 86_400_000],
-  ["limits.pointTimeoutMs", "SSLMEM_POINT_TIMEOUT_MS", 500, 60_000],
+  ["limits.pointTimeoutMs", "SSLMEM_POINT_TIMEOUT_MS", 500, 120_000],
   ["limits.engineMemoryBytes", "SSLMEM_ENGINE_MEMORY_BYTES", 2 ** 29, 8 * 2 ** 30],
   ["limits.engineHeapMiB", "SSLMEM_ENGINE_HEAP_MIB", 256, 2048],
   ["limits.engineIdleMs", "SSLMEM_ENGINE_IDLE_MS", 0, 60_000],
