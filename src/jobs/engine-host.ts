@@ -86,8 +86,9 @@ export class EngineProcess {
     return this.#peakResident;
   }
 
+  /** Running and not being killed: a process told to die takes no more work. */
   get alive(): boolean {
-    return this.#child.exitCode === null && this.#child.signalCode === null;
+    return this.#killedFor === undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
   send(message: ToWorker): void {
@@ -96,7 +97,7 @@ export class EngineProcess {
 
   /** Ends the process at once (SIGKILL: ONNX Runtime cannot be interrupted otherwise). */
   kill(reason: KillReason): void {
-    if (!this.alive) return;
+    if (this.#killedFor !== undefined || this.#child.exitCode !== null || this.#child.signalCode !== null) return;
     this.#killedFor ??= reason;
     // Held until its exit arrives, so that whoever awaits `exited` is not left behind by an idle loop.
     this.#child.ref();

@@ -63,6 +63,8 @@ export interface WorkerEngineExecutorDeps {
 
 interface ActiveJob {
   id: number;
+  /** The engine process running it (a later audit may run on another). */
+  engine: EngineProcess;
   audit: AuditRecord;
   ctx: ExecutionContext;
   log: Logger;
@@ -131,6 +133,7 @@ export class WorkerEngineExecutor implements AuditExecutor {
       const onAbort = () => stop(ctx.signal.reason instanceof Error ? ctx.signal.reason : new SslmemError("cancelled", "the audit was cancelled"), false);
       const job: ActiveJob = {
         id,
+        engine,
         audit,
         ctx,
         log: this.#deps.logger.child({ auditId: audit.id }),
@@ -200,7 +203,7 @@ export class WorkerEngineExecutor implements AuditExecutor {
   #lost(engine: EngineProcess, exit: EngineExit): void {
     if (this.#engine === engine) this.#engine = undefined;
     const job = this.#job;
-    if (!job) return;
+    if (job?.engine !== engine) return;
     if (exit.kind === "killed") {
       if (exit.reason === "memory") {
         job.stopping ??= new SslmemError(
@@ -218,8 +221,8 @@ export class WorkerEngineExecutor implements AuditExecutor {
   }
 
   #onMessage(engine: EngineProcess, m: FromWorker): void {
-    if (engine !== this.#engine) return;
-    const job = this.#job;
+    // Messages of an engine that no longer runs the current audit reach no audit (calls are refused).
+    const job = this.#job?.engine === engine ? this.#job : undefined;
     switch (m.type) {
       case "log":
         relayLog(job?.log ?? this.#deps.logger, m.record);
