@@ -87,10 +87,17 @@ describe("issue 13: engine budgets", () => {
     try {
       const id = await submitWith(s, endlessLoopEncoder());
       const pid = await engineSpinning(s.executor as WorkerEngineExecutor);
+      // Queued behind the endless audit: it starts the moment the cancel settles, while the old
+      // engine process is still being killed — it must get a fresh one.
+      const bobInputs = await uploadAuditInputs(s.bob, { ...tinyEncoderPair(), candidates: randomNpy(3, 16, 7) });
+      const waiting = await s.bob.submit({ ...bobInputs, config: { views: 2 } });
+      assert.equal(waiting.status, 202);
       const cancel = await s.alice.json(`/v1/audits/${id}:cancel`, { method: "POST" });
       assert.ok([200, 202].includes(cancel.status), JSON.stringify(cancel.body));
       assert.equal((await s.alice.waitFor(id)).state, "cancelled");
       await waitUntil("the engine process is gone", () => !alive(pid), 10_000);
+      const queuedBehind = await s.bob.waitFor(waiting.body.id);
+      assert.equal(queuedBehind.state, "succeeded", JSON.stringify(queuedBehind.error));
       // Nothing of the endless run is left: this process (the service) is idle.
       const before = cpuTicks(process.pid)!;
       await sleep(1000);
