@@ -143,6 +143,22 @@ describe("issue 13: engine budgets", () => {
     }
   });
 
+  it("B19 a model whose run asks ONNX Runtime for 4 TiB (allocation failure) fails with resource_exhausted (422), not a 5xx", async () => {
+    const s = await startEngineServer();
+    try {
+      const id = await submitWith(s, memoryHogEncoder(2 ** 40));
+      const failed = await s.alice.waitFor(id);
+      assert.equal(failed.state, "failed");
+      assert.equal(failed.error?.code, "resource_exhausted", JSON.stringify(failed.error));
+      assert.equal(failed.error?.status, 422);
+      assert.match(String(failed.error?.detail), /needed more memory/);
+      assert.doesNotMatch(String(failed.error?.detail), /\.cc:\d|onnxruntime::|\/onnxruntime_src/, "no C++ source or signature");
+      await otherTenantCompletes(s);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("B04 SIGTERM with an endless Loop mid-run: `sslmem serve` checkpoints the audit and exits within its grace period, its engine gone", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sslmem-sigterm-"));
     const server = await spawnSslmem("serve", {
