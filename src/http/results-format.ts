@@ -2,7 +2,7 @@
  * Result rows as NDJSON and CSV, and the negotiation between them and paginated JSON.
  */
 import { SslmemError } from "../core/errors.ts";
-import { csvField } from "../report/csv.ts";
+import { FINALIZED_COLUMNS, MEASURED_COLUMNS, csvField, csvRecord } from "../report/csv.ts";
 import { formatTable } from "../report/media-types.ts";
 import type { StoredResult } from "../store/types.ts";
 
@@ -15,19 +15,7 @@ export const RESULT_MEDIA_TYPES: Readonly<Record<ResultFormat, string>> = format
 /** Content-Type of each streamed format. */
 export const RESULT_CONTENT_TYPES: Readonly<Record<ResultFormat, string>> = formatTable(RESULT_FORMATS, "contentType");
 
-export const CSV_COLUMNS = [
-  "index",
-  "id",
-  "role",
-  "alignTarget",
-  "alignReference",
-  "score",
-  "stdErr",
-  "pairs",
-  "scoreNormalized",
-  "pValue",
-  "flagged",
-] as const satisfies readonly (keyof StoredResult)[];
+export const CSV_COLUMNS = ["index", ...MEASURED_COLUMNS, "pairs", ...FINALIZED_COLUMNS] as const satisfies readonly (keyof StoredResult)[];
 
 /** Parses an Accept header into media ranges ordered by preference (q, then specificity). */
 export function acceptedMediaTypes(accept: string | undefined): string[] {
@@ -82,5 +70,5 @@ export function csvHeader(): string {
 }
 
 export function csvLine(row: StoredResult): string {
-  return CSV_COLUMNS.map((c) => csvField(row[c])).join(",") + "\r\n";
+  return csvRecord(CSV_COLUMNS, row);
 }

@@ -10,17 +10,11 @@
  */
 import type { ReportPoint } from "../core/report.ts";
 
-export const CSV_REPORT_COLUMNS = [
-  "id",
-  "role",
-  "alignTarget",
-  "alignReference",
-  "score",
-  "stdErr",
-  "scoreNormalized",
-  "pValue",
-  "flagged",
-] as const satisfies readonly (keyof ReportPoint)[];
+/** What the engine measures for a point, then what the audit's finalization adds. */
+export const MEASURED_COLUMNS = ["id", "role", "alignTarget", "alignReference", "score", "stdErr"] as const;
+export const FINALIZED_COLUMNS = ["scoreNormalized", "pValue", "flagged"] as const;
+
+export const CSV_REPORT_COLUMNS = [...MEASURED_COLUMNS, ...FINALIZED_COLUMNS] as const satisfies readonly (keyof ReportPoint)[];
 
 // A cell a spreadsheet would evaluate: = + - @ start a formula; tab, CR and LF let one hide
 // behind whitespace (and a full-width ＝ is read as = by some).
@@ -41,12 +35,19 @@ export function csvField(value: string | number | boolean | null | undefined): s
   return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+type CsvValue = Parameters<typeof csvField>[0];
+
+/** One CSV record (CRLF-terminated): the `columns` of `row`, each through csvField. */
+export function csvRecord<K extends string>(columns: readonly K[], row: Readonly<Partial<Record<K, CsvValue>>>): string {
+  return columns.map((c) => csvField(row[c])).join(",") + "\r\n";
+}
+
 export function csvHeader(): string {
   return CSV_REPORT_COLUMNS.join(",") + "\r\n";
 }
 
 export function csvRow(point: ReportPoint): string {
-  return CSV_REPORT_COLUMNS.map((c) => csvField(point[c])).join(",") + "\r\n";
+  return csvRecord(CSV_REPORT_COLUMNS, point);
 }
 
 export function renderCsv(points: readonly ReportPoint[]): string {
