@@ -35,6 +35,7 @@ import type { ResultRow, Store } from "../src/store/types.ts";
 import { benchEncoder, RESNET18_LIKE, TINY, type BenchEncoderSpec } from "./encoders.ts";
 import { createQueuedAudit, deletePrefix, randomNpyBytes, requireRedis, REDIS_TEST_URL } from "../test/helpers/scaled.ts";
 import { spawnSslmem, type SslmemProcess } from "../test/helpers/scaled-processes.ts";
+import { AuditService } from "../src/audits/audit-service.ts";
 
 const { values } = parseArgs({
   options: {
@@ -98,7 +99,7 @@ async function runWith(workers: number, dataDir: string, store: Store, blobs: Fi
     ...(databaseUrl ? { SSLMEM_DATABASE_URL: databaseUrl } : {}),
   };
   const procs: SslmemProcess[] = await Promise.all(Array.from({ length: workers }, () => spawnSslmem("worker", env)));
-  const runner = new BullMqRunner({ store, logger: silent, settings });
+  const runner = new BullMqRunner({ audits: new AuditService({ store, logger: silent }), store, logger: silent, settings });
   try {
     await runner.start();
     const id = await createQueuedAudit(store, blobs, inputs, { views: VIEWS, seed: 1, batchSize: 4 });

@@ -64,6 +64,8 @@ const LimitsSchema = z
     /** Encoder sessions the engine keeps between audits (LRU), by count and by model bytes. */
     sessionCacheMax: int(0, 64).default(4),
     sessionCacheBytes: int(0).default(1 * GiB),
+    /** Process deaths while one audit ran after which it fails with `crash_loop` instead of resuming. */
+    maxAuditCrashes: int(1, 100).default(2),
   })
   .strict();
 
@@ -214,6 +216,7 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "limits.engineIdleMs": "SSLMEM_ENGINE_IDLE_MS",
   "limits.sessionCacheMax": "SSLMEM_SESSION_CACHE_MAX",
   "limits.sessionCacheBytes": "SSLMEM_SESSION_CACHE_BYTES",
+  "limits.maxAuditCrashes": "SSLMEM_MAX_AUDIT_CRASHES",
   "ingest.maxPixels": "SSLMEM_MAX_PIXELS",
   "ingest.maxPoints": "SSLMEM_MAX_POINTS",
   "ingest.maxArchiveEntries": "SSLMEM_MAX_ARCHIVE_ENTRIES",

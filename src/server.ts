@@ -1,19 +1,19 @@
 /**
- * Process concerns of the embedded service: open the stores under the data directory, start the
- * job runner, listen, and shut down gracefully. The HTTP API itself is src/http/app.ts.
+ * Process concerns of the API service: open the stores under the data directory, start the job
+ * runner, listen, and shut down gracefully. The HTTP API itself is src/http/app.ts.
  *
- * Shutdown order (SIGTERM/SIGINT or close()): report not-ready and end SSE streams, stop accepting
- * connections, abort the running audit so it checkpoints back into the queue, let in-flight
- * requests finish (cut after the grace period), then close the store.
+ * Shutdown (SIGTERM/SIGINT or close()) runs the releasers registered below in reverse: report
+ * not-ready, end SSE streams and stop accepting connections; stop the runner (the running audit
+ * checkpoints back into the queue) while in-flight requests finish, cut after the grace period;
+ * then the executor, the event-loop monitor and the store.
  */
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { join, resolve } from "node:path";
 import { serve } from "@hono/node-server";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
+import { AuditService } from "./audits/audit-service.ts";
 import type { Config } from "./config.ts";
 import { SslmemError } from "./core/errors.ts";
-import { clearEngineScratch, lockDataDir } from "./data-dir.ts";
 import { createApp } from "./http/app.ts";
 import { EventLoopMonitor } from "./http/event-loop.ts";
 import { InProcessRunner } from "./jobs/in-process-runner.ts";
@@ -21,20 +21,21 @@ import { AuditNotifier } from "./jobs/notifier.ts";
 import { RetentionSweeper } from "./jobs/retention.ts";
 import { BullMqRunner } from "./jobs/bullmq-runner.ts";
 import { queueSettings } from "./jobs/queue-jobs.ts";
-import type { AuditExecutor, JobRunner } from "./jobs/types.ts";
+import type { AuditExecutor, ExecutorDeps, JobRunner } from "./jobs/types.ts";
+import { settledWithin } from "./process/deadline.ts";
+import { createLogger } from "./process/logger.ts";
+import { clearEngineScratch, lockDataDir } from "./process/data-dir-lock.ts";
+import { onShutdownSignal } from "./process/signals.ts";
+import { Teardown } from "./process/teardown.ts";
 import { FileBlobStore, type BlobStore } from "./store/blob-store.ts";
+import { dataDirLayout } from "./store/data-dir.ts";
 import { openStore, storeBackend } from "./store/open-store.ts";
 import type { Store } from "./store/types.ts";
 
-export interface ExecutorDeps {
-  config: Config;
-  store: Store;
-  blobs: BlobStore;
-  logger: Logger;
-}
+export type { ExecutorDeps } from "./jobs/types.ts";
 
 export interface StartServerOptions {
-  /** Builds the executor once the stores are open (the lead's execute-audit.ts). */
+  /** Builds the executor once the stores are open (embedded mode only; its close() runs at shutdown). */
   executor: (deps: ExecutorDeps) => AuditExecutor;
   logger?: Logger;
   /** Install SIGTERM/SIGINT handlers that close the server (default true; tests pass false). */
@@ -50,13 +51,8 @@ export interface RunningServer {
   runner: JobRunner;
   /** Graceful shutdown; idempotent. Resolves when the store is closed. */
   close(): Promise<void>;
-}
-
-export { DATABASE_FILE } from "./store/open-store.ts";
-export const BLOB_DIR = "blobs";
-
-export function createLogger(config: Config): Logger {
-  return pino({ level: config.logLevel, base: { service: "sslmem" } });
+  /** Resolves once the server has shut down (by close() or a signal). */
+  closed: Promise<void>;
 }
 
 function listen(server: Server, config: Config): Promise<AddressInfo> {
@@ -73,102 +69,105 @@ function listen(server: Server, config: Config): Promise<AddressInfo> {
 
 export async function startServer(config: Config, options: StartServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config);
-  const dataDir = resolve(config.dataDir);
-  // Embedded mode owns its data directory (scaled-mode API replicas share theirs): lock it, and
-  // remove every scratch file a previous run left (expanded archives, torn uploads).
-  const embedded = config.databaseUrl === undefined;
-  const lock = embedded ? lockDataDir(dataDir) : undefined;
-  if (embedded) {
-    const removed = clearEngineScratch(dataDir);
-    if (removed > 0) logger.info({ removed }, "removed scratch files left by a previous run");
-  }
-  const store = await openStore(config, { onIdleError: (err) => logger.warn({ err }, "a pooled database connection failed; it will be replaced") });
-  const blobs = await FileBlobStore.open(join(dataDir, BLOB_DIR), embedded ? { staleTempAfterMs: 0 } : {});
-  const notifier = new AuditNotifier();
-  // Scaled mode (SSLMEM_QUEUE): audits run on `sslmem worker` processes; this process only queues.
-  const runner: JobRunner = config.queueUrl
-    ? new BullMqRunner({ store, logger, notifier, settings: queueSettings(config) })
-    : new InProcessRunner({ store, executor: options.executor({ config, store, blobs, logger }), logger, notifier });
-  const retention = new RetentionSweeper({
-    store,
-    blobs,
-    logger,
-    hours: config.retentionHours,
-    intervalMs: config.retentionSweepSeconds * 1000,
-  });
-  const eventLoop = new EventLoopMonitor();
+  const layout = dataDirLayout(config.dataDir);
+  const teardown = new Teardown();
   const shutdown = new AbortController();
-  try {
-    await runner.start();
-  } catch (err) {
-    await store.close();
-    lock?.release();
-    throw err;
-  }
-  const app = createApp({ config, store, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
-
-  const server = serve({
-    fetch: app.fetch,
-    hostname: config.host,
-    port: config.port,
-    serverOptions: {
-      requestTimeout: config.limits.requestTimeoutMs,
-      headersTimeout: config.limits.headersTimeoutMs,
-      keepAliveTimeout: config.limits.keepAliveTimeoutMs,
-    },
-  }) as Server;
-  let address: AddressInfo;
-  try {
-    address = await listen(server, config);
-  } catch (err) {
-    await runner.stop({ graceMs: 0 });
-    await store.close();
-    lock?.release();
-    eventLoop.stop();
-    throw err;
-  }
-  retention.start();
-  if (config.auth === "disabled") {
-    logger.warn("authentication is DISABLED (SSLMEM_AUTH=disabled): every request acts as tenant 'local'; use only on a private machine");
-  }
-  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
-  logger.info({ url, dataDir, auth: config.auth, store: storeBackend(config) }, "sslmem listening");
-
   let closing: Promise<void> | undefined;
+  let signalled: () => void = () => {};
+  const closed = new Promise<void>((done) => (signalled = done));
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       logger.info("shutting down");
       shutdown.abort();
-      const serverClosed = new Promise<void>((done) => server.close(() => done()));
-      server.closeIdleConnections();
-      // One grace period for the whole shutdown: the audit's checkpoint, then in-flight requests.
-      const deadline = Date.now() + config.shutdownGraceMs;
-      await runner.stop({ graceMs: config.shutdownGraceMs });
-      let timer: NodeJS.Timeout | undefined;
-      const cut = new Promise<void>((done) => (timer = setTimeout(done, Math.max(0, deadline - Date.now()))));
-      await Promise.race([serverClosed, cut]);
-      clearTimeout(timer);
-      server.closeAllConnections();
-      await retention.stop();
-      eventLoop.stop();
-      await store.close();
-      lock?.release();
+      await teardown.run(logger);
       logger.info("stopped");
+      signalled();
     })());
 
-  if (options.handleSignals ?? true) {
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, "signal received");
-      close().then(
-        () => process.off("SIGTERM", onSignal).off("SIGINT", onSignal),
-        (err: unknown) => {
+  // Embedded mode owns its data directory (scaled-mode API replicas share theirs): lock it, and
+  // remove every scratch file a previous run left (expanded archives, torn uploads).
+  const embedded = config.databaseUrl === undefined;
+  if (embedded) {
+    const lock = lockDataDir(layout.root);
+    teardown.add("data directory lock", () => lock.release());
+    const removed = clearEngineScratch(layout.root);
+    if (removed > 0) logger.info({ removed }, "removed scratch files left by a previous run");
+  }
+  let store: Store;
+  try {
+    store = await openStore(config, { onIdleError: (err) => logger.warn({ err }, "a pooled database connection failed; it will be replaced") });
+  } catch (err) {
+    await teardown.run(logger);
+    throw err;
+  }
+  teardown.add("store", () => store.close());
+  let runner: JobRunner;
+  let address: AddressInfo;
+  try {
+    const blobs = await FileBlobStore.open(layout.blobs, embedded ? { staleTempAfterMs: 0 } : {});
+    const notifier = new AuditNotifier();
+    const audits = new AuditService({ store, logger, onEvent: (id) => notifier.notify(id) });
+    const eventLoop = new EventLoopMonitor();
+    teardown.add("event-loop monitor", () => eventLoop.stop());
+    if (config.queueUrl) {
+      // Scaled mode (SSLMEM_QUEUE): audits run on `sslmem worker` processes; this process only queues.
+      runner = new BullMqRunner({ audits, store, logger, notifier, settings: queueSettings(config) });
+    } else {
+      const executor = options.executor({ config, store, blobs, logger });
+      if (executor.close) teardown.add("engine", () => executor.close?.());
+      runner = new InProcessRunner({ audits, store, executor, logger, maxCrashes: config.limits.maxAuditCrashes });
+    }
+    const app = createApp({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
+    await runner.start();
+    const started = runner;
+    const server = serve({
+      fetch: app.fetch,
+      hostname: config.host,
+      port: config.port,
+      serverOptions: {
+        requestTimeout: config.limits.requestTimeoutMs,
+        headersTimeout: config.limits.headersTimeoutMs,
+        keepAliveTimeout: config.limits.keepAliveTimeoutMs,
+      },
+    }) as Server;
+    // One releaser for the server and the runner: connections stop being accepted first, the
+    // running audit checkpoints while in-flight requests finish, and those are cut after the grace.
+    teardown.add("http server and job runner", async () => {
+      const serverClosed = server.listening ? new Promise<void>((done) => server.close(() => done())) : undefined;
+      server.closeIdleConnections();
+      // One grace period for both: the audit's checkpoint, then in-flight requests.
+      const deadline = Date.now() + config.shutdownGraceMs;
+      await started.stop({ graceMs: config.shutdownGraceMs });
+      await settledWithin(serverClosed, Math.max(0, deadline - Date.now()));
+      server.closeAllConnections();
+    });
+    address = await listen(server, config);
+    const retention = new RetentionSweeper({ store, blobs, logger, hours: config.retentionHours, intervalMs: config.retentionSweepSeconds * 1000 });
+    retention.start();
+    teardown.add("retention sweeper", () => retention.stop());
+    const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+    if (config.auth === "disabled") {
+      logger.warn("authentication is DISABLED (SSLMEM_AUTH=disabled): every request acts as tenant 'local'; use only on a private machine");
+    }
+    logger.info({ url, dataDir: layout.root, auth: config.auth, store: storeBackend(config) }, "sslmem listening");
+    if (options.handleSignals ?? true) {
+      onShutdownSignal((signal) => {
+        logger.info({ signal }, "signal received");
+        // The shutdown is bounded by its grace period; this guards against anything that would
+        // still hold the process after it (the exit code says it was not clean).
+        setTimeout(() => {
+          logger.fatal({ graceMs: config.shutdownGraceMs }, "shutdown did not finish in time; exiting");
+          process.exit(1);
+        }, config.shutdownGraceMs + 5_000).unref();
+        close().catch((err: unknown) => {
           logger.fatal({ err }, "shutdown failed");
           process.exitCode = 1;
-        },
-      );
-    };
-    process.once("SIGTERM", onSignal);
-    process.once("SIGINT", onSignal);
+        });
+      });
+    }
+    return { url, address, store, blobs, runner, close, closed };
+  } catch (err) {
+    await teardown.run(logger);
+    throw err;
   }
-  return { url, address, store, blobs, runner, close };
 }

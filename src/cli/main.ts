@@ -16,6 +16,7 @@ Commands:
   serve     run the HTTP service (embedded: SQLite + local blobs under SSLMEM_DATA_DIR)
   worker    run audit shards from the scaled mode's queue (SSLMEM_QUEUE=redis://…)
   token     manage API tokens: token create --tenant NAME
+  admin     operator commands on the local store: admin audits list|cancel|fail
   openapi   print the OpenAPI document
 
 Run 'sslmem <command> --help' for a command's options.
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import("./serve-command.ts")).serveCommand,
   worker: async () => (await import("./worker-command.ts")).workerCommand,
   token: async () => (await import("./token-command.ts")).tokenCommand,
+  admin: async () => (await import("./admin-command.ts")).adminCommand,
   openapi: async () => (await import("./openapi-command.ts")).openapiCommand,
 };
 

@@ -3,12 +3,12 @@
  * SSLMEM_DATA_DIR, in-process runner). Flags override the SSLMEM_* variables.
  */
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig, type ConfigOverrides } from "../config.ts";
 import { engineExecutorFactory } from "../jobs/execute-audit.ts";
-import { workerEngineExecutorFactory, type WorkerEngineExecutor } from "../jobs/worker-executor.ts";
+import { workerEngineExecutorFactory } from "../jobs/worker-executor.ts";
 import { startServer } from "../server.ts";
+import { dataDirLayout } from "../store/data-dir.ts";
 import { EXIT, UsageError } from "./errors.ts";
 
 const HELP = `sslmem serve — run the audit HTTP service
@@ -36,35 +36,17 @@ export async function serveCommand(argv: string[], env: Readonly<Record<string, 
   }
   const overrides: ConfigOverrides = {};
   if (values.host) overrides.host = values.host;
-  if (values.port) overrides.port = Number(values.port) as never;
+  if (values.port) overrides.port = values.port;
   if (values["data-dir"]) overrides.dataDir = values["data-dir"];
   const config = loadConfig(env, overrides);
-  mkdirSync(join(config.dataDir, "tmp"), { recursive: true });
+  mkdirSync(dataDirLayout(config.dataDir).tmp, { recursive: true });
   // The engine runs in a child process unless SSLMEM_ENGINE_THREAD=main (see worker-executor.ts).
-  let worker: WorkerEngineExecutor | undefined;
   const server = await startServer(config, {
-    executor: (deps) => (config.engineThread === "worker" ? (worker = workerEngineExecutorFactory(deps)) : engineExecutorFactory(deps)),
-    handleSignals: false,
+    executor: (deps) => (config.engineThread === "worker" ? workerEngineExecutorFactory(deps) : engineExecutorFactory(deps)),
   });
   process.stderr.write(`sslmem: serving on ${server.url} (data in ${config.dataDir}; docs at ${server.url}/docs)\n`);
-  // The process lives until SIGTERM/SIGINT: then a graceful shutdown (the running audit is
-  // checkpointed back into the queue), the engine worker ends, and the command returns 0.
-  await new Promise<void>((resolve, reject) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
-      process.stderr.write(`sslmem: ${signal} received, shutting down\n`);
-      // The shutdown is bounded by its grace period; this guards against anything that would
-      // still hold the process after it (the exit code says it was not clean).
-      setTimeout(() => {
-        process.stderr.write("sslmem: shutdown did not finish in time; exiting\n");
-        process.exit(1);
-      }, config.shutdownGraceMs + 5_000).unref();
-      server
-        .close()
-        .then(() => worker?.close())
-        .then(resolve, reject);
-    };
-    process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
-  });
+  // The process lives until SIGTERM/SIGINT: then the server's graceful shutdown (the running
+  // audit is checkpointed back into the queue, the engine worker ends) and the command returns 0.
+  await server.closed;
   return EXIT.ok;
 }

@@ -5,18 +5,11 @@
  * SQLite file under SSLMEM_DATA_DIR when every process runs on one machine), and serves /livez,
  * /readyz and /metrics on SSLMEM_WORKER_HEALTH_PORT.
  */
-import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig, type ConfigOverrides } from "../config.ts";
-import { engineExecutorFactory } from "../jobs/execute-audit.ts";
-import { queueSettings } from "../jobs/queue-jobs.ts";
 import { redactRedisUrl } from "../jobs/redis-ready.ts";
-import { ShardWorker } from "../jobs/shard-worker.ts";
-import { startWorkerHealthServer } from "../jobs/worker-health.ts";
-import { BLOB_DIR, createLogger } from "../server.ts";
-import { FileBlobStore } from "../store/blob-store.ts";
-import { openStore, storeBackend } from "../store/open-store.ts";
+import { storeBackend } from "../store/open-store.ts";
+import { startWorker } from "../worker/worker-process.ts";
 import { EXIT, UsageError } from "./errors.ts";
 
 const HELP = `sslmem worker — run audit shards from the scaled mode's queue
@@ -56,46 +49,14 @@ export async function workerCommand(argv: string[], env: Readonly<Record<string,
   }
   const overrides: ConfigOverrides = {};
   if (values["data-dir"]) overrides.dataDir = values["data-dir"];
-  if (values.concurrency) overrides.workerConcurrency = values.concurrency as never;
-  if (values["health-port"]) overrides.workerHealthPort = values["health-port"] as never;
+  if (values.concurrency) overrides.workerConcurrency = values.concurrency;
+  if (values["health-port"]) overrides.workerHealthPort = values["health-port"];
   const config = loadConfig(env, overrides);
-  const settings = queueSettings(config);
-  const dataDir = resolve(config.dataDir);
-  mkdirSync(join(dataDir, "tmp"), { recursive: true });
-  const logger = createLogger(config).child({ role: "worker" });
-
-  const store = await openStore(config, { onIdleError: (err) => logger.warn({ err }, "a pooled database connection failed; it will be replaced") });
-  const closers: (() => Promise<void>)[] = [() => store.close()];
-  const closeAll = async () => {
-    for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err }, "shutdown step failed"));
-  };
-  let worker: ShardWorker;
-  let healthUrl: string;
-  try {
-    const blobs = await FileBlobStore.open(join(dataDir, BLOB_DIR));
-    // One audit's inputs stay open between its shards; a worker moving on closes them.
-    const executor = engineExecutorFactory({ config, store, blobs, logger, keepWorkspaces: { idleMs: 60_000, maxIdle: 1 } });
-    worker = new ShardWorker({ store, executor, logger, settings, concurrency: config.workerConcurrency });
-    // Health first: /livez answers while Redis is being reached; /readyz turns green after.
-    const health = await startWorkerHealthServer({ worker, store, logger, host: config.workerHealthHost, port: config.workerHealthPort });
-    healthUrl = health.url;
-    closers.push(() => health.close());
-    await worker.start();
-    closers.push(() => worker.close({ graceMs: config.shutdownGraceMs }));
-  } catch (err) {
-    await closeAll();
-    throw err;
-  }
+  const worker = await startWorker(config);
   process.stderr.write(
-    `sslmem: worker taking jobs from ${redactRedisUrl(settings.url)} queue '${settings.name}' ` +
-      `(store: ${storeBackend(config)}, health on ${healthUrl})\n`,
+    `sslmem: worker taking jobs from ${redactRedisUrl(worker.settings.url)} queue '${worker.settings.name}' ` +
+      `(store: ${storeBackend(config)}, health on ${worker.healthUrl})\n`,
   );
-  const signal = await new Promise<NodeJS.Signals>((done) => {
-    process.once("SIGTERM", () => done("SIGTERM"));
-    process.once("SIGINT", () => done("SIGINT"));
-  });
-  logger.info({ signal }, "signal received; finishing the current batches");
-  await closeAll();
-  logger.info("stopped");
+  await worker.closed;
   return EXIT.ok;
 }

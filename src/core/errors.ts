@@ -26,6 +26,10 @@ export const ERROR_CODES = {
   // budgets of a running audit: the tenant's model or data caused it
   audit_timeout: 422,
   resource_exhausted: 422,
+  /** The audit was running each time the process died, SSLMEM_MAX_AUDIT_CRASHES times: not resumed again. */
+  crash_loop: 422,
+  /** An operator failed the audit (`sslmem admin audits fail`). */
+  failed_by_operator: 422,
   // HTTP-level
   validation_failed: 400,
   unsupported_media_type: 415,

@@ -6,7 +6,7 @@
 import { lookalikeIdWarnings } from "./lookalike-ids.ts";
 import { mean, median } from "./calibration/stats.ts";
 import { SslmemError } from "./errors.ts";
-import type { FlagSummaryInput, ReportHistogram, ReportSummary, ReportTopPoint } from "./report.ts";
+import type { FlagSummaryInput, ReportHistogram, ReportSummary, ReportTopPoint } from "./report-schema.ts";
 import type { PointResult } from "./scores.types.ts";
 
 export const HISTOGRAM_BINS = 20;

@@ -7,6 +7,7 @@
 import type { MiddlewareHandler } from "hono";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Logger } from "pino";
+import { AuditService } from "../audits/audit-service.ts";
 import type { Config } from "../config.ts";
 import { AuditNotifier } from "../jobs/notifier.ts";
 import type { JobRunner } from "../jobs/types.ts";
@@ -14,7 +15,7 @@ import type { BlobStore } from "../store/blob-store.ts";
 import type { Store } from "../store/types.ts";
 import { authenticate } from "./auth.ts";
 import type { AppEnv, AppServices } from "./context.ts";
-import { EventLoopMonitor } from "./event-loop.ts";
+import { EventLoopMonitor, type EventLoopLagSource } from "./event-loop.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { openApiDocument, registerSecuritySchemes, type OpenApiDocument } from "./openapi.ts";
 import { HttpProblemError, defaultHook, notFound, onError } from "./problem-response.ts";
@@ -27,6 +28,8 @@ import { UploadSlots } from "./upload-slots.ts";
 export interface AppDeps {
   config: Config;
   store: Store;
+  /** Shared with the runner (default: one of this app's own, waking this app's SSE streams). */
+  audits?: AuditService;
   blobs: BlobStore;
   runner: JobRunner;
   logger: Logger;
@@ -34,7 +37,8 @@ export interface AppDeps {
   notifier?: AuditNotifier;
   /** Aborted at shutdown: open SSE streams end so the server can close. */
   shutdown?: AbortSignal;
-  eventLoop?: EventLoopMonitor;
+  /** The lag that load shedding and readiness read (default: a monitor of this process's loop). */
+  eventLoop?: EventLoopLagSource;
 }
 
 /** 503 for API calls while the event loop lags past SSLMEM_SHED_LAG_MS (health stays answered). */
@@ -50,13 +54,15 @@ function shedWhenLagging(): MiddlewareHandler<AppEnv> {
 }
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const notifier = deps.notifier ?? new AuditNotifier();
   const services: AppServices = {
     config: deps.config,
     store: deps.store,
+    audits: deps.audits ?? new AuditService({ store: deps.store, logger: deps.logger, onEvent: (id) => notifier.notify(id) }),
     blobs: deps.blobs,
     runner: deps.runner,
     logger: deps.logger,
-    notifier: deps.notifier ?? new AuditNotifier(),
+    notifier,
     metrics: new HttpMetrics(),
     eventLoop: deps.eventLoop ?? new EventLoopMonitor(),
     uploads: new UploadSlots(deps.config.limits.maxConcurrentUploadsPerTenant),

@@ -6,6 +6,7 @@
 import type { MiddlewareHandler } from "hono";
 import { SslmemError } from "../core/errors.ts";
 import type { AppEnv } from "./context.ts";
+import { orTimeout } from "../process/deadline.ts";
 import { HttpProblemError } from "./problem-response.ts";
 
 export async function* bodyChunks(request: Request, idleTimeoutMs: number): AsyncGenerator<Uint8Array> {
@@ -14,27 +15,15 @@ export async function* bodyChunks(request: Request, idleTimeoutMs: number): Asyn
   let finished = false;
   try {
     for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const stalled = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new HttpProblemError("request_timeout", `the request body stalled: no data for ${idleTimeoutMs} ms`, {
-                Connection: "close",
-              }),
-            ),
-          idleTimeoutMs,
-        );
-      });
+      const stalled = () =>
+        new HttpProblemError("request_timeout", `the request body stalled: no data for ${idleTimeoutMs} ms`, { Connection: "close" });
       let step: Awaited<ReturnType<typeof reader.read>>;
       try {
-        step = await Promise.race([reader.read(), stalled]);
+        step = await orTimeout(reader.read(), idleTimeoutMs, stalled);
       } catch (err) {
         if (err instanceof SslmemError) throw err;
         // The client went away mid-body (node-server aborts the request stream).
         throw new SslmemError("validation_failed", "the request body ended early: the connection was closed");
-      } finally {
-        clearTimeout(timer);
       }
       if (step.done) {
         finished = true;

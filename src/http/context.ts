@@ -5,24 +5,39 @@
  */
 import type { RenderedReportCache } from "./report-cache.ts";
 import type { Logger } from "pino";
+import type { AuditService } from "../audits/audit-service.ts";
 import type { Config } from "../config.ts";
 import type { JobRunner } from "../jobs/types.ts";
 import type { AuditNotifier } from "../jobs/notifier.ts";
 import type { BlobStore } from "../store/blob-store.ts";
-import type { Store } from "../store/types.ts";
-import type { EventLoopMonitor } from "./event-loop.ts";
+import type { AuditReader, AuditStore, BlobOwnership, EventLog, ResultStore, StoreHealth, TokenStore } from "../store/types.ts";
+import type { EventLoopLagSource } from "./event-loop.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import type { UploadSlots } from "./upload-slots.ts";
 
+/**
+ * What the routes may do with the store: read, own blobs, delete. No audit-state write is in it:
+ * submissions and state changes go through `audits`, the one writer.
+ */
+export type HttpStore = TokenStore &
+  AuditReader &
+  Pick<AuditStore, "deleteAudit"> &
+  Pick<ResultStore, "readResults" | "iterateResults" | "countResults"> &
+  Pick<EventLog, "readEvents"> &
+  BlobOwnership &
+  StoreHealth;
+
 export interface AppServices {
   config: Config;
-  store: Store;
+  store: HttpStore;
+  /** The one writer of audit state: submissions go through it. */
+  audits: AuditService;
   blobs: BlobStore;
   runner: JobRunner;
   logger: Logger;
   notifier: AuditNotifier;
   metrics: HttpMetrics;
-  eventLoop: EventLoopMonitor;
+  eventLoop: EventLoopLagSource;
   uploads: UploadSlots;
   /** Reports rendered once per audit and format (report-cache.ts). */
   reports: RenderedReportCache;

@@ -3,7 +3,7 @@
  * with inline CSS and no scripts — it works offline, behind an air gap, and under a CSP that
  * forbids every external load. (No Swagger UI bundle to ship or keep patched.)
  */
-import type { OpenApiDocument } from "./openapi.ts";
+import type { OpenApiDocument } from "./openapi-document.ts";
 
 type Json = Record<string, unknown>;
 

@@ -12,7 +12,15 @@ export interface EventLoopLag {
   max: number;
 }
 
-export class EventLoopMonitor {
+/**
+ * Where the app reads the lag from: the process's EventLoopMonitor in service, a source the test
+ * sets in the load-shedding test (a lag is then a value, not a busy-waiting loop).
+ */
+export interface EventLoopLagSource {
+  lag(): EventLoopLag;
+}
+
+export class EventLoopMonitor implements EventLoopLagSource {
   readonly #histogram: IntervalHistogram;
   readonly #resolutionNs: number;
   readonly #timer: NodeJS.Timeout;

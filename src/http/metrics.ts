@@ -3,7 +3,7 @@
  * Request latency is a histogram labelled by method, route *pattern* (never the raw path, which
  * holds ids and would explode cardinality) and status.
  */
-import type { AuditState } from "../store/types.ts";
+import type { AuditState } from "../core/audit-states.ts";
 import type { ThroughputSnapshot } from "../jobs/types.ts";
 import type { EventLoopLag } from "./event-loop.ts";
 

@@ -7,7 +7,9 @@ import type { AppEnv } from "./context.ts";
 import { mountRoutes } from "./routes/index.ts";
 import { defaultHook } from "./problem-response.ts";
 
-export type OpenApiDocument = ReturnType<OpenAPIHono["getOpenAPI31Document"]>;
+import type { OpenApiDocument } from "./openapi-document.ts";
+
+export type { OpenApiDocument } from "./openapi-document.ts";
 
 export const API_VERSION = "1.0.0";
 

@@ -9,7 +9,7 @@ import type { Hook } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import { SslmemError, type ErrorCode } from "../core/errors.ts";
 import type { AppEnv } from "./context.ts";
-import { PROBLEM_CONTENT_TYPE, problemFromError, validationError, type FieldError, type Problem } from "./problem.ts";
+import { PROBLEM_CONTENT_TYPE, problemFromError, validationError, type FieldError, type Problem } from "../core/problem.ts";
 
 /** An SslmemError that also sets response headers (Retry-After, WWW-Authenticate, Connection). */
 export class HttpProblemError extends SslmemError {

@@ -10,7 +10,7 @@ import { SslmemError } from "../core/errors.ts";
 import { ReportV1Schema, toReportPoint, type ReportPoint, type ReportV1 } from "../core/report.ts";
 import { HTML_CSP, REPORT_CONTENT_TYPES, renderReport } from "../report/index.ts";
 import { formatTable } from "../report/media-types.ts";
-import type { AuditRecord, Store, StoredResult } from "../store/types.ts";
+import type { AuditRecord, MeasurementStore, StoredResult } from "../store/types.ts";
 
 export const REPORT_FORMATS = ["json", "html", "junit", "sarif", "csv"] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -27,7 +27,7 @@ function storedToReportPoint(r: StoredResult, auditId: string): ReportPoint {
   return toReportPoint({ ...r, scoreNormalized: r.scoreNormalized, flagged: r.flagged });
 }
 
-export async function loadReport(store: Store, audit: AuditRecord): Promise<ReportV1> {
+export async function loadReport(store: Pick<MeasurementStore, "iterateResults">, audit: AuditRecord): Promise<ReportV1> {
   const stored = audit.report;
   if (stored === null) throw new SslmemError("internal", `audit ${audit.id} succeeded without a report`);
   let candidate: Record<string, unknown> = stored;
@@ -51,7 +51,7 @@ export interface RenderedReport {
 }
 
 export async function renderAuditReport(
-  store: Store,
+  store: Pick<MeasurementStore, "iterateResults">,
   audit: AuditRecord,
   format: ReportFormat,
   thumbnails?: (report: ReportV1) => Promise<Map<string, string>>,

@@ -4,9 +4,9 @@
  */
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
-import { AUDIT_STATES } from "../store/types.ts";
+import { AUDIT_STATES } from "../core/audit-states.ts";
 import { ID_BODY_PATTERN } from "../store/ids.ts";
-import { PROBLEM_CONTENT_TYPE } from "./problem.ts";
+import { PROBLEM_CONTENT_TYPE } from "../core/problem.ts";
 
 export const DIGEST_PATTERN = "^sha256:[0-9a-f]{64}$";
 export const AUDIT_ID_PATTERN = `^aud_${ID_BODY_PATTERN}$`;

@@ -4,10 +4,11 @@
  * process wrote them. The stream ends after the audit's terminal `state` event.
  */
 import type { AuditNotifier } from "../jobs/notifier.ts";
-import { TERMINAL_STATES, type AuditState, type Store, type StoredEvent } from "../store/types.ts";
+import { TERMINAL_STATES, type AuditState } from "../core/audit-states.ts";
+import type { AuditReader, EventLog, StoredEvent } from "../store/types.ts";
 
 export interface AuditEventStreamOptions {
-  store: Store;
+  store: Pick<AuditReader, "getAudit"> & Pick<EventLog, "readEvents">;
   notifier: AuditNotifier;
   tenant: string;
   auditId: string;

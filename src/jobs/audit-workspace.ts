@@ -8,26 +8,18 @@
 import { readFile } from "node:fs/promises";
 import { AuditConfigSchema, type AuditConfig } from "../core/audit-config.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
-import type { IngestLimits } from "../data/limits.ts";
 import type { PointSet } from "../data/point-set.ts";
 import { openPointSet } from "../data/sources.ts";
 import { prepareAudit, type PreparedAudit } from "../engine/audit.ts";
-import type { EngineLogger, ProviderPreference } from "../engine/providers.ts";
+import type { EngineLogger } from "../engine/providers.ts";
 import type { SessionCache } from "../engine/session.ts";
-import type { BlobStore } from "../store/blob-store.ts";
+import type { BlobReader } from "../store/blob-store.ts";
 import type { AuditRecord } from "../store/types.ts";
+import type { EngineSettings } from "./engine-settings.ts";
 
-/** The part of the blob store the engine uses: whether an input is stored, and where. */
-export type InputBlobs = Pick<BlobStore, "has" | "pathFor">;
-
-export interface WorkspaceDeps {
-  blobs: InputBlobs;
+export interface WorkspaceDeps extends EngineSettings {
+  blobs: BlobReader;
   logger: EngineLogger;
-  providers: ProviderPreference;
-  threads?: number;
-  ingest: Partial<IngestLimits>;
-  /** Where .tar.gz uploads are decompressed while an audit runs. */
-  tmpDir: string;
   /** Encoder sessions shared across audits (CI re-audits against the same reference encoder). */
   cache: SessionCache;
 }
@@ -59,7 +51,7 @@ async function openInput(digest: string, role: "candidates" | "controls", deps: 
   }
 }
 
-async function readModel(blobs: InputBlobs, digest: string, role: "target" | "reference"): Promise<Uint8Array> {
+async function readModel(blobs: BlobReader, digest: string, role: "target" | "reference"): Promise<Uint8Array> {
   if (!(await blobs.has(digest))) throw new SslmemError("blob_not_found", `the ${role} model upload is no longer stored; upload it again`);
   return new Uint8Array(await readFile(blobs.pathFor(digest)));
 }

@@ -1,8 +1,8 @@
 /**
  * The scaled-mode job runner of the API process: audits go to a BullMQ queue on Redis and run on
  * `sslmem worker` processes (shard-worker.ts). This side only adds the plan job, cancels, and
- * reports queue depth; the workers drive the state machine through the shared store, which is
- * also where this process reads status, progress and events from.
+ * reports queue depth; the workers drive the state machine (through their AuditService) in the
+ * shared store, which is also where this process reads status, progress and events from.
  *
  * Queue depth (`queueDepth()`, the 429 `queue_full` guard and `sslmem_audit_queue_depth`) counts
  * audits, as in the embedded mode: those `queued` in the store, across every API replica. The
@@ -12,10 +12,10 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import type { AuditService } from "../audits/audit-service.ts";
 import { SslmemError } from "../core/errors.ts";
-import type { Store } from "../store/types.ts";
-import { AuditLifecycle } from "./audit-lifecycle.ts";
-import { AuditNotifier } from "./notifier.ts";
+import type { AuditReader } from "../store/types.ts";
+import type { AuditNotifier } from "./notifier.ts";
 import {
   JOB_NAMES,
   jobOptions,
@@ -32,11 +32,12 @@ import { connectOrFail } from "./redis-ready.ts";
 import type { JobRunner, ThroughputSnapshot } from "./types.ts";
 
 export interface BullMqRunnerOptions {
-  store: Store;
+  audits: AuditService;
+  store: Pick<AuditReader, "listAuditsByState" | "countAuditsByState">;
   logger: Logger;
   settings: QueueSettings;
   /** Shared with the HTTP app: SSE streams wake when a worker signals a new event. */
-  notifier?: AuditNotifier;
+  notifier?: Pick<AuditNotifier, "notify">;
   /** How often the queue depth and job counts are re-read (default 1 s). */
   refreshMs?: number;
   /** How long start() waits for Redis before failing (default 10 s). */
@@ -48,13 +49,13 @@ export const COUNTED_JOB_STATES = ["waiting", "active", "delayed", "prioritized"
 export type JobCounts = Record<(typeof COUNTED_JOB_STATES)[number], number>;
 
 export class BullMqRunner implements JobRunner {
-  readonly #store: Store;
+  readonly #audits: AuditService;
+  readonly #store: Pick<AuditReader, "listAuditsByState" | "countAuditsByState">;
   readonly #logger: Logger;
   readonly #settings: QueueSettings;
-  readonly #notifier: AuditNotifier;
+  readonly #notifier: Pick<AuditNotifier, "notify"> | undefined;
   readonly #refreshMs: number;
   readonly #connectTimeoutMs: number;
-  readonly #lifecycle: AuditLifecycle;
   #connection: Redis | undefined;
   #subscriber: Redis | undefined;
   #queue: Queue | undefined;
@@ -64,13 +65,13 @@ export class BullMqRunner implements JobRunner {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: BullMqRunnerOptions) {
+    this.#audits = options.audits;
     this.#store = options.store;
     this.#logger = options.logger;
     this.#settings = options.settings;
-    this.#notifier = options.notifier ?? new AuditNotifier();
+    this.#notifier = options.notifier;
     this.#refreshMs = options.refreshMs ?? 1_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-    this.#lifecycle = new AuditLifecycle({ store: this.#store, logger: this.#logger, onEvent: (id) => this.#notifier.notify(id) });
   }
 
   async start(): Promise<void> {
@@ -105,11 +106,11 @@ export class BullMqRunner implements JobRunner {
   async cancel(auditId: string): Promise<boolean> {
     // Conditional transitions: whichever process (this one, another replica, a worker finishing)
     // moves the audit first wins, and only the winner appends the `state` event.
-    if (await this.#lifecycle.transition(auditId, ["queued"], "cancelled")) {
+    if (await this.#audits.cancel(auditId, ["queued"])) {
       await this.#queue?.remove(planJobId(auditId)).catch(() => 0); // else the plan job finds it cancelled: a no-op
       return true;
     }
-    if (await this.#lifecycle.transition(auditId, ["running"], "cancelled")) {
+    if (await this.#audits.cancel(auditId, ["running"])) {
       await this.#publish({ kind: "cancel", auditId });
       return true;
     }
@@ -181,7 +182,7 @@ export class BullMqRunner implements JobRunner {
   }
 
   #onSignal(signal: QueueSignal | undefined): void {
-    if (signal?.kind === "event") this.#notifier.notify(signal.auditId);
+    if (signal?.kind === "event") this.#notifier?.notify(signal.auditId);
   }
 
   async #publish(signal: QueueSignal): Promise<void> {

@@ -12,17 +12,11 @@
  */
 import { SslmemError, isSslmemError, type ErrorCode, ERROR_CODES } from "../core/errors.ts";
 import type { AuditProgress, AuditRecord, JsonObject, ResultFinalization, ResultRow, StoredResult } from "../store/types.ts";
+import type { EngineSettings } from "./engine-settings.ts";
 import type { AuditExecution } from "./types.ts";
 
 /** What the engine process needs besides the audit to build an EngineExecutor. */
-export interface EngineWorkerSettings {
-  providers: string[] | "auto";
-  threads?: number;
-  ingest: Record<string, number>;
-  tmpDir: string;
-  /** Encoder sessions kept between audits (LRU): at most this many, and this many model bytes. */
-  sessionCache: { maxSessions: number; maxBytes: number };
-}
+export type EngineWorkerSettings = EngineSettings;
 
 /** The calls the engine makes to the service, with their arguments and results. */
 export interface EngineCalls {

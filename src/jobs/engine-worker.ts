@@ -12,10 +12,9 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { SslmemError } from "../core/errors.ts";
-import { ProviderPreferenceSchema, type ProviderPreference } from "../engine/providers.ts";
-import type { StoredResult } from "../store/types.ts";
-import type { InputBlobs } from "./audit-workspace.ts";
-import { EngineExecutor, type EngineResultStore } from "./execute-audit.ts";
+import type { BlobReader } from "../store/blob-store.ts";
+import type { MeasurementStore, StoredResult } from "../store/types.ts";
+import { EngineExecutor } from "./execute-audit.ts";
 import {
   deserializeError,
   serializeError,
@@ -66,7 +65,7 @@ const logger = pino(
   }),
 );
 
-const store: EngineResultStore = {
+const store: MeasurementStore = {
   committedIndices: (auditId, range) => {
     if (range) return Promise.reject(new SslmemError("internal", "the engine process measures whole audits, not ranges"));
     return call("committedIndices", auditId);
@@ -84,7 +83,7 @@ const store: EngineResultStore = {
   },
 };
 
-const blobs: InputBlobs = {
+const blobs: BlobReader = {
   has: (digest) => call("blobHas", digest),
   pathFor: (digest) => {
     const path = current?.paths[digest];
@@ -92,13 +91,6 @@ const blobs: InputBlobs = {
     return path;
   },
 };
-
-/** The configured providers, checked by the engine's schema (config.ts leaves names to it). */
-function providerPreference(providers: EngineWorkerSettings["providers"]): ProviderPreference {
-  const parsed = ProviderPreferenceSchema.safeParse(providers);
-  if (!parsed.success) throw new SslmemError("invalid_config", `SSLMEM_PROVIDERS: unknown execution provider in ${JSON.stringify(providers)}`);
-  return parsed.data;
-}
 
 let executor: { key: string; value: EngineExecutor } | undefined;
 
@@ -109,16 +101,7 @@ function executorFor(settings: EngineWorkerSettings): EngineExecutor {
     void previous?.close();
     executor = {
       key,
-      value: new EngineExecutor({
-        store,
-        blobs,
-        logger,
-        providers: providerPreference(settings.providers),
-        threads: settings.threads,
-        ingest: settings.ingest,
-        tmpDir: settings.tmpDir,
-        sessionCache: settings.sessionCache,
-      }),
+      value: new EngineExecutor({ store, blobs, logger, settings }),
     };
   }
   return executor.value;

@@ -8,46 +8,35 @@
  * (the whole-set statistics, once every shard is in the store). Because each view's randomness
  * is keyed by (seed, point id, view), the steps give the same scores as `execute`.
  */
-import { join } from "node:path";
-import type { Logger } from "pino";
 import type { AuditConfig } from "../core/audit-config.ts";
 import { SslmemError } from "../core/errors.ts";
 import type { ReportAuditInfo } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
-import { resolveIngestLimits, type IngestLimits } from "../data/limits.ts";
+import { resolveIngestLimits } from "../data/limits.ts";
 import { describeAudit, finalizeAudit } from "../engine/audit.ts";
 import { measurePoints } from "../engine/measure.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
-import type { ProviderPreference } from "../engine/providers.ts";
-import { SessionCache, type SessionCacheLimits } from "../engine/session.ts";
-import type { BlobStore } from "../store/blob-store.ts";
-import type { InputBlobs } from "./audit-workspace.ts";
-import type { AuditRecord, JsonObject, Store } from "../store/types.ts";
+import type { EngineLogger } from "../engine/providers.ts";
+import { SessionCache } from "../engine/session.ts";
+import type { BlobReader } from "../store/blob-store.ts";
+import type { AuditRecord, JsonObject, MeasurementStore } from "../store/types.ts";
 import { WorkspaceCache, openAuditWorkspace, parseStoredConfig, type AuditWorkspace, type WorkspaceLease } from "./audit-workspace.ts";
-import type { AuditExecution, AuditExecutor, ExecutionContext } from "./types.ts";
+import { engineSettings, type EngineSettings } from "./engine-settings.ts";
+import type { AuditExecution, AuditExecutor, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 /** How often a shard recounts the audit's rows for progress (a count reads every row). */
 const COUNT_REFRESH_MS = 1_000;
 
-/** The part of the store the engine uses: its own audit's result rows. */
-export type EngineResultStore = Pick<Store, "committedIndices" | "countResults" | "appendResults" | "finalizeResults" | "iterateResults">;
-
 export interface EngineExecutorDeps {
-  store: EngineResultStore;
-  blobs: InputBlobs;
-  logger: Logger;
-  providers: ProviderPreference;
-  threads?: number;
-  ingest: Partial<IngestLimits>;
-  /** Where .tar.gz uploads are decompressed while an audit runs. */
-  tmpDir: string;
+  store: MeasurementStore;
+  blobs: BlobReader;
+  logger: EngineLogger;
+  settings: EngineSettings;
   /**
    * Keep an audit's inputs and graphs open between calls (a worker running many shards of one
    * audit). Without it every call opens and closes its own workspace.
    */
   keepWorkspaces?: { idleMs?: number; maxIdle?: number };
-  /** Encoder sessions kept between audits (default: engine/session.ts). */
-  sessionCache?: SessionCacheLimits;
 }
 
 /** A range of global point indices: [from, to). */
@@ -71,7 +60,7 @@ export interface AuditPlan {
  * the engine so its cost (the merge of a sharded audit) can be measured on its own.
  */
 export async function finalizeFromStore(
-  store: EngineResultStore,
+  store: Pick<MeasurementStore, "iterateResults" | "finalizeResults">,
   auditId: string,
   info: ReportAuditInfo,
   config: AuditConfig,
@@ -96,16 +85,16 @@ export async function finalizeFromStore(
     })),
   );
   const { points: _points, ...withoutPoints } = report;
-  return { summary: report.summary as unknown as JsonObject, report: withoutPoints as unknown as JsonObject };
+  return { summary: report.summary, report: withoutPoints };
 }
 
 export class EngineExecutor implements AuditExecutor {
-  /** Sessions are kept across audits: CI re-audits against the same reference encoder. */
+  /** Sessions are kept across audits (CI re-audits against the same reference encoder), within the cache's limits. */
   private readonly cache: SessionCache;
   private readonly workspaces: WorkspaceCache | undefined;
 
   constructor(private readonly deps: EngineExecutorDeps) {
-    this.cache = new SessionCache(deps.sessionCache);
+    this.cache = new SessionCache(deps.settings.sessionCache);
     const open = (audit: AuditRecord) => this.#open(audit);
     this.workspaces = deps.keepWorkspaces ? new WorkspaceCache(open, deps.keepWorkspaces) : undefined;
   }
@@ -114,36 +103,29 @@ export class EngineExecutor implements AuditExecutor {
     const { store } = this.deps;
     parseStoredConfig(audit); // refuse a stale config before announcing any work
     await ctx.progress({ stage: "loading", done: 0, total: 0 });
-    const lease = await this.#lease(audit);
     try {
-      const ws = lease.workspace;
-      await ctx.event("engine", engineEventData(ws));
-      const committed = new Set(await store.committedIndices(audit.id));
-      await this.#measure(ws, audit, { from: 0, to: ws.total }, ctx, committed, () => committed.size);
-      ctx.signal.throwIfAborted();
-      await ctx.progress({ stage: "finalizing", done: ws.total, total: ws.total });
-      return await this.#finalize(ws, audit);
+      return await this.#withWorkspace(audit, async (ws) => {
+        await ctx.event("engine", engineEventData(ws));
+        const committed = new Set(await store.committedIndices(audit.id));
+        await this.#measure(ws, audit, { from: 0, to: ws.total }, ctx, committed, () => committed.size);
+        ctx.signal.throwIfAborted();
+        await ctx.progress({ stage: "finalizing", done: ws.total, total: ws.total });
+        return this.#finalize(ws, audit);
+      });
     } finally {
-      await lease.release();
       await this.cache.trim(); // an audit's models stay only within the cache's limits
     }
   }
 
   /** Opens the inputs and the engine (refusing bad inputs once, before any shard) and counts the points. */
-  async planAudit(audit: AuditRecord): Promise<AuditPlan> {
-    const lease = await this.#lease(audit);
-    try {
-      const ws = lease.workspace;
-      return {
-        total: ws.total,
-        candidates: ws.candidates.size,
-        controls: ws.controls?.size ?? 0,
-        skipped: ws.candidates.skipped.length + (ws.controls?.skipped.length ?? 0),
-        provider: ws.prepared.providers.provider,
-      };
-    } finally {
-      await lease.release();
-    }
+  planAudit(audit: AuditRecord): Promise<AuditPlan> {
+    return this.#withWorkspace(audit, async (ws) => ({
+      total: ws.total,
+      candidates: ws.candidates.size,
+      controls: ws.controls?.size ?? 0,
+      skipped: ws.candidates.skipped.length + (ws.controls?.skipped.length ?? 0),
+      provider: ws.prepared.providers.provider,
+    }));
   }
 
   /**
@@ -153,9 +135,7 @@ export class EngineExecutor implements AuditExecutor {
    */
   async measureShard(audit: AuditRecord, range: PointRange, ctx: ExecutionContext): Promise<{ measured: number }> {
     const { store } = this.deps;
-    const lease = await this.#lease(audit);
-    try {
-      const ws = lease.workspace;
+    return this.#withWorkspace(audit, async (ws) => {
       const committed = new Set(await store.committedIndices(audit.id, range));
       const before = committed.size;
       // The audit's rows across all shards: a count scans them all, so it is refreshed at most
@@ -177,21 +157,15 @@ export class EngineExecutor implements AuditExecutor {
         await ctx.progress({ stage: "measuring", done: await store.countResults(audit.id), total: ws.total });
       }
       return { measured: committed.size - before };
-    } finally {
-      await lease.release();
-    }
+    });
   }
 
   /** Normalization, calibration and flags over all rows of the audit, once every shard is stored. */
-  async mergeAudit(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditExecution> {
-    const lease = await this.#lease(audit);
-    try {
-      const ws = lease.workspace;
+  mergeAudit(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditExecution> {
+    return this.#withWorkspace(audit, async (ws) => {
       await ctx.progress({ stage: "finalizing", done: ws.total, total: ws.total });
-      return await this.#finalize(ws, audit);
-    } finally {
-      await lease.release();
-    }
+      return this.#finalize(ws, audit);
+    });
   }
 
   /** Closes an ended audit's cached workspace (no-op without keepWorkspaces or while in use). */
@@ -220,7 +194,7 @@ export class EngineExecutor implements AuditExecutor {
       to: range.to,
       skip: (i) => committed.has(i),
       signal: ctx.signal,
-      maxBatchPixels: resolveIngestLimits(this.deps.ingest).maxBatchPixels,
+      maxBatchPixels: resolveIngestLimits(this.deps.settings.ingest).maxBatchPixels,
       onBatch: async (rows) => {
         await store.appendResults(audit.id, rows);
         for (const r of rows) committed.add(r.index);
@@ -236,19 +210,20 @@ export class EngineExecutor implements AuditExecutor {
   }
 
   #open(audit: AuditRecord): Promise<AuditWorkspace> {
-    return openAuditWorkspace(audit, {
-      blobs: this.deps.blobs,
-      logger: this.deps.logger,
-      providers: this.deps.providers,
-      threads: this.deps.threads,
-      ingest: this.deps.ingest,
-      tmpDir: this.deps.tmpDir,
-      cache: this.cache,
-    });
+    return openAuditWorkspace(audit, { ...this.deps.settings, blobs: this.deps.blobs, logger: this.deps.logger, cache: this.cache });
   }
 
-  async #lease(audit: AuditRecord): Promise<WorkspaceLease> {
-    if (this.workspaces) return this.workspaces.lease(audit);
+  /** Runs `use` with the audit's workspace leased (cached or opened for the call), released after. */
+  async #withWorkspace<T>(audit: AuditRecord, use: (ws: AuditWorkspace) => Promise<T>): Promise<T> {
+    const lease: WorkspaceLease = this.workspaces ? await this.workspaces.lease(audit) : await this.#openLease(audit);
+    try {
+      return await use(lease.workspace);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  async #openLease(audit: AuditRecord): Promise<WorkspaceLease> {
     const workspace = await this.#open(audit);
     return { workspace, release: () => workspace.close() };
   }
@@ -263,21 +238,13 @@ function engineEventData(ws: AuditWorkspace): JsonObject {
   };
 }
 
-export function engineExecutorFactory(deps: {
-  config: { providers: ProviderPreference | string[] | "auto"; threads?: number; dataDir: string; ingest: Partial<IngestLimits> };
-  store: Store;
-  blobs: BlobStore;
-  logger: Logger;
-  keepWorkspaces?: EngineExecutorDeps["keepWorkspaces"];
-}): EngineExecutor {
+/** The executor of the embedded mode and of `sslmem worker`, its settings built from Config. */
+export function engineExecutorFactory(deps: ExecutorDeps & { keepWorkspaces?: EngineExecutorDeps["keepWorkspaces"] }): EngineExecutor {
   return new EngineExecutor({
     store: deps.store,
     blobs: deps.blobs,
     logger: deps.logger,
-    providers: deps.config.providers as ProviderPreference,
-    threads: deps.config.threads,
-    ingest: deps.config.ingest,
-    tmpDir: join(deps.config.dataDir, "tmp"),
+    settings: engineSettings(deps.config),
     ...(deps.keepWorkspaces ? { keepWorkspaces: deps.keepWorkspaces } : {}),
   });
 }

@@ -4,27 +4,27 @@
  * only the order of work — so a restart rebuilds it from `queued` and `running` rows and no
  * accepted audit is ever lost.
  *
- * The runner owns the state machine (queued → running → succeeded | failed | cancelled, and
- * running → queued at shutdown); the executor only measures. Every state change is also an SSE
- * `state` event, and the terminal one is the last event of an audit.
+ * The runner decides when an audit moves (queued → running → succeeded | failed | cancelled, and
+ * running → queued at shutdown); the AuditService makes each move and its SSE `state` event; the
+ * executor only measures.
  */
 import type { Logger } from "pino";
-import { SslmemError, isSslmemError } from "../core/errors.ts";
-import { auditFailureProblem } from "../http/problem.ts";
-import type { AuditProgress, AuditState, JsonObject, Store } from "../store/types.ts";
-import { estimateEtaSeconds } from "./eta.ts";
+import type { AuditService } from "../audits/audit-service.ts";
+import { SslmemError } from "../core/errors.ts";
+import { settledWithin } from "../process/deadline.ts";
+import type { AuditReader, JsonObject } from "../store/types.ts";
 import { FairQueue } from "./fair-queue.ts";
-import { AuditNotifier } from "./notifier.ts";
 import { ThroughputMeter } from "./throughput.ts";
 import type { AuditExecutor, ExecutionContext, JobRunner, ThroughputSnapshot } from "./types.ts";
 
 export interface InProcessRunnerOptions {
-  store: Store;
+  audits: AuditService;
+  store: Pick<AuditReader, "listAuditsByState" | "getAuditInternal">;
   executor: AuditExecutor;
   logger: Logger;
-  /** Shared with the HTTP app so SSE streams wake on new events. */
-  notifier?: AuditNotifier;
   now?: () => number;
+  /** Process deaths while one audit ran after which it fails with `crash_loop` (default 2). */
+  maxCrashes?: number;
   /** How long cancel() waits for a running executor to notice the abort (default 2 s). */
   cancelWaitMs?: number;
 }
@@ -38,25 +38,14 @@ interface RunningAudit {
   settled: Promise<void>;
 }
 
-/** Waits for `promise` at most `ms`; true when it settled in time. The timer is cleared either way. */
-async function settledWithin(promise: Promise<unknown> | undefined, ms: number): Promise<boolean> {
-  if (!promise) return true;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export class InProcessRunner implements JobRunner {
-  readonly #store: Store;
+  readonly #audits: AuditService;
+  readonly #store: Pick<AuditReader, "listAuditsByState" | "getAuditInternal">;
   readonly #executor: AuditExecutor;
   readonly #logger: Logger;
-  readonly #notifier: AuditNotifier;
   readonly #now: () => number;
   readonly #cancelWaitMs: number;
+  readonly #maxCrashes: number;
   readonly #meter: ThroughputMeter;
   /** Round-robin between tenants (fair-queue.ts). */
   readonly #queue = new FairQueue();
@@ -67,24 +56,24 @@ export class InProcessRunner implements JobRunner {
   #wake: (() => void) | undefined;
 
   constructor(options: InProcessRunnerOptions) {
+    this.#audits = options.audits;
     this.#store = options.store;
     this.#executor = options.executor;
     this.#logger = options.logger;
-    this.#notifier = options.notifier ?? new AuditNotifier();
     this.#now = options.now ?? Date.now;
     this.#cancelWaitMs = options.cancelWaitMs ?? 2_000;
+    this.#maxCrashes = options.maxCrashes ?? 2;
     this.#meter = new ThroughputMeter({ now: this.#now });
   }
 
   async start(): Promise<void> {
     if (this.#state !== "new") throw new SslmemError("internal", "the job runner was already started");
-    // A `running` row at startup belongs to a process that died or was stopped: put it back in
-    // the queue; its executor resumes from the results already committed.
+    // A `running` row at startup belongs to a process that died or was stopped: it resumes from
+    // the results already committed, unless it has now been running at maxCrashes deaths.
     for (const audit of await this.#store.listAuditsByState(["running"])) {
-      if (await this.#store.transition(audit.id, ["running"], "queued")) {
-        await this.#stateEvent(audit.id, "queued", { reason: "resumed after a restart" });
-        this.#logger.info({ auditId: audit.id, attempt: audit.attempt }, "audit re-queued after restart");
-      }
+      const outcome = await this.#audits.recoverInterrupted(audit, this.#maxCrashes);
+      if (outcome === "requeued") this.#logger.info({ auditId: audit.id, attempt: audit.attempt, crashes: audit.crashes + 1 }, "audit re-queued after restart");
+      if (outcome === "failed") this.#logger.warn({ auditId: audit.id, crashes: audit.crashes + 1 }, "audit failed: crash loop");
     }
     for (const audit of await this.#store.listAuditsByState(["queued"])) this.#queue.push(audit.id, audit.tenant);
     this.#state = "started";
@@ -107,10 +96,7 @@ export class InProcessRunner implements JobRunner {
   async cancel(auditId: string): Promise<boolean> {
     this.#queue.remove(auditId);
     // Conditional on `queued`: if the loop just took it, this fails and the abort below applies.
-    if (await this.#store.transition(auditId, ["queued"], "cancelled")) {
-      await this.#stateEvent(auditId, "cancelled", {});
-      return true;
-    }
+    if (await this.#audits.cancel(auditId, ["queued"])) return true;
     const running = this.#running;
     if (running?.auditId !== auditId) return false;
     running.reason ??= "cancel";
@@ -186,26 +172,23 @@ export class InProcessRunner implements JobRunner {
     const log = this.#logger.child({ auditId });
     try {
       // Conditional: an audit cancelled, failed or deleted while it waited is skipped.
-      if (!(await this.#store.transition(auditId, ["queued"], "running"))) return;
-      const audit = await this.#store.getAuditInternal(auditId);
+      const audit = await this.#audits.start(auditId);
       if (!audit) return;
-      await this.#stateEvent(auditId, "running", { attempt: audit.attempt });
       log.info({ attempt: audit.attempt }, "audit started");
       let outcome: Awaited<ReturnType<AuditExecutor["execute"]>>;
       try {
         running.controller.signal.throwIfAborted();
-        outcome = await this.#executor.execute(audit, this.#context(auditId, running.controller.signal));
+        outcome = await this.#executor.execute(audit, this.#context(auditId, running.controller));
       } catch (err) {
         await this.#settleAbortedOrFailed(auditId, running.reason, err, log);
         return;
       }
       if (running.reason === "cancel") {
         // The user asked to cancel and was told so; the work that finished anyway is not published.
-        await this.#finish(auditId, "cancelled", {}, {});
+        await this.#audits.cancel(auditId, ["running"]);
         return;
       }
-      await this.#finish(auditId, "succeeded", { summary: outcome.summary, report: outcome.report }, { summary: outcome.summary });
-      log.info("audit succeeded");
+      if (await this.#audits.succeed(auditId, outcome)) log.info("audit succeeded");
     } catch (err) {
       log.error({ err }, "job runner could not record the outcome of an audit");
     } finally {
@@ -216,61 +199,26 @@ export class InProcessRunner implements JobRunner {
 
   async #settleAbortedOrFailed(auditId: string, reason: StopReason | undefined, err: unknown, log: Logger): Promise<void> {
     if (reason === "cancel") {
-      await this.#finish(auditId, "cancelled", {}, {});
+      await this.#audits.cancel(auditId, ["running"]);
       log.info("audit cancelled");
     } else if (reason === "shutdown") {
-      if (await this.#store.transition(auditId, ["running"], "queued")) {
-        await this.#stateEvent(auditId, "queued", { reason: "the service is restarting" });
-      }
+      await this.#audits.requeue(auditId, "the service is restarting");
       log.info("audit checkpointed for shutdown; it resumes at the next start");
     } else {
-      const problem = auditFailureProblem(err, auditId);
-      // Only the code: a user error's message names the user's data (point ids are file names,
-      // which can be private); the owner reads it in the audit's `error`.
-      if (isSslmemError(err) && problem.status < 500) log.warn({ code: err.code }, "audit failed");
-      else log.error({ err }, "audit failed in the engine");
-      await this.#finish(auditId, "failed", { error: problem }, { error: problem });
+      await this.#audits.fail(auditId, err);
     }
   }
 
-  async #finish(
-    auditId: string,
-    state: AuditState,
-    patch: { summary?: JsonObject; report?: JsonObject; error?: JsonObject },
-    eventData: JsonObject,
-  ): Promise<void> {
-    if (await this.#store.transition(auditId, ["running"], state, patch)) await this.#stateEvent(auditId, state, eventData);
-  }
-
-  #context(auditId: string, signal: AbortSignal): ExecutionContext {
-    let stage: { name: string; at: number; doneAtStart: number } | undefined;
+  #context(auditId: string, controller: AbortController): ExecutionContext {
+    const report = this.#audits.progressReporter(auditId, { from: "stage" });
     return {
-      signal,
-      progress: async (p: AuditProgress) => {
-        const now = this.#now();
-        if (stage?.name !== p.stage) stage = { name: p.stage, at: now, doneAtStart: p.done };
-        const eta = p.etaSeconds ?? estimateEtaSeconds(p.done - stage.doneAtStart, p.total - stage.doneAtStart, now - stage.at);
-        const progress: AuditProgress = { stage: p.stage, done: p.done, total: p.total, ...(eta !== undefined ? { etaSeconds: eta } : {}) };
-        await this.#store.setProgress(auditId, progress);
-        await this.#store.appendEvent(auditId, { type: "progress", data: { ...progress } });
-        this.#notifier.notify(auditId);
+      signal: controller.signal,
+      progress: async (p) => {
+        // Refused once the audit is not running (moved by another process, or deleted): stop.
+        if (!(await report(p))) controller.abort(new SslmemError("cancelled", "the audit is no longer running"));
       },
-      event: async (type: string, data: JsonObject) => {
-        await this.#store.appendEvent(auditId, { type, data });
-        this.#notifier.notify(auditId);
-      },
+      event: (type: string, data: JsonObject) => this.#audits.event(auditId, type, data),
       scored: (work) => this.#meter.record(work),
     };
-  }
-
-  /** Appends a `state` event; a deleted audit (no row to attach it to) is not an error here. */
-  async #stateEvent(auditId: string, state: AuditState, data: JsonObject): Promise<void> {
-    try {
-      await this.#store.appendEvent(auditId, { type: "state", data: { state, ...data } });
-    } catch (err) {
-      if (!(isSslmemError(err) && err.code === "not_found")) throw err;
-    } finally {
-      this.#notifier.notify(auditId);
-    }
   }
 }

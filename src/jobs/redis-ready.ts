@@ -5,6 +5,7 @@
  */
 import type { Redis } from "ioredis";
 import { SslmemError } from "../core/errors.ts";
+import { orTimeout } from "../process/deadline.ts";
 
 /** The URL without its credentials, for messages and logs. */
 export function redactRedisUrl(url: string): string {
@@ -22,18 +23,10 @@ export async function connectOrFail(connections: readonly Redis[], url: string, 
     // Also keeps ioredis from printing "Unhandled error event" on every reconnect attempt.
     c.on("error", (err: Error) => (lastError = (err as NodeJS.ErrnoException).code ?? err.message));
   }
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const why = lastError ? ` (${lastError})` : "";
-      reject(new SslmemError("unavailable", `cannot reach the queue's Redis at ${redactRedisUrl(url)} within ${Math.round(timeoutMs / 1000)} s${why}; check SSLMEM_QUEUE`));
-    }, timeoutMs);
-  });
   const ready = (c: Redis) =>
     c.status === "ready" ? Promise.resolve() : new Promise<void>((resolve) => c.once("ready", () => resolve()));
-  try {
-    await Promise.race([Promise.all(connections.map(ready)), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await orTimeout(Promise.all(connections.map(ready)), timeoutMs, () => {
+    const why = lastError ? ` (${lastError})` : "";
+    return new SslmemError("unavailable", `cannot reach the queue's Redis at ${redactRedisUrl(url)} within ${Math.round(timeoutMs / 1000)} s${why}; check SSLMEM_QUEUE`);
+  });
 }

@@ -4,11 +4,11 @@
  */
 import type { Logger } from "pino";
 import type { BlobStore } from "../store/blob-store.ts";
-import type { Store } from "../store/types.ts";
+import type { AuditReader, BlobOwnership } from "../store/types.ts";
 import { purgeAuditInputs } from "./purge.ts";
 
 export interface RetentionOptions {
-  store: Store;
+  store: Pick<AuditReader, "listFinishedAuditsOlderThan"> & BlobOwnership;
   blobs: BlobStore;
   logger: Logger;
   /** 0 disables the sweep. */

@@ -1,7 +1,7 @@
 /**
  * The worker side of the scaled mode: a BullMQ Worker that runs the plan, shard and merge jobs of
  * queue-jobs.ts with the engine's steps (execute-audit.ts), and drives the audit's state through
- * the shared store (audit-lifecycle.ts), so the API's status, SSE and /metrics see every worker.
+ * its AuditService in the shared store, so the API's status, SSE and /metrics see every worker.
  *
  * Faults, and what happens:
  * - a worker dies mid-shard: its job lock expires, another worker's stalled check puts the shard
@@ -20,9 +20,10 @@
 import { FlowProducer, QueueEvents, UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { AuditService, type AuditServiceStore } from "../audits/audit-service.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
-import type { AuditRecord, Store } from "../store/types.ts";
-import { AuditLifecycle } from "./audit-lifecycle.ts";
+import { settledWithin } from "../process/deadline.ts";
+import type { AuditReader, AuditRecord, MeasurementStore } from "../store/types.ts";
 import type { AuditPlan, PointRange } from "./execute-audit.ts";
 import {
   JOB_NAMES,
@@ -54,8 +55,11 @@ export interface ShardExecutor {
   close?(): Promise<void>;
 }
 
+/** The worker reads audits and counts rows; it writes audit state only through its AuditService. */
+export type ShardWorkerStore = AuditServiceStore & Pick<AuditReader, "getAuditInternal"> & Pick<MeasurementStore, "countResults">;
+
 export interface ShardWorkerOptions {
-  store: Store;
+  store: ShardWorkerStore;
   executor: ShardExecutor;
   logger: Logger;
   settings: QueueSettings;
@@ -97,14 +101,14 @@ class Interrupted extends Error {
 }
 
 export class ShardWorker {
-  readonly #store: Store;
+  readonly #store: ShardWorkerStore;
   readonly #executor: ShardExecutor;
   readonly #logger: Logger;
   readonly #settings: QueueSettings;
   readonly #concurrency: number;
   readonly #name: string;
   readonly #connectTimeoutMs: number;
-  readonly #lifecycle: AuditLifecycle;
+  readonly #audits: AuditService;
   readonly #meter = new ThroughputMeter();
   readonly #running = new Map<string, Running>();
   readonly #completed = { plan: 0, shard: 0, merge: 0 };
@@ -124,7 +128,8 @@ export class ShardWorker {
     this.#concurrency = options.concurrency ?? 1;
     this.#name = options.name ?? `sslmem-worker-${process.pid}`;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-    this.#lifecycle = new AuditLifecycle({ store: this.#store, logger: this.#logger, onEvent: (id) => this.#publish({ kind: "event", auditId: id }) });
+    // Every event this worker appends is announced on Redis: the API's SSE streams wake at once.
+    this.#audits = new AuditService({ store: this.#store, logger: this.#logger, onEvent: (id) => this.#publish({ kind: "event", auditId: id }) });
   }
 
   async start(): Promise<void> {
@@ -196,14 +201,7 @@ export class ShardWorker {
       return;
     }
     this.#state = "draining";
-    let timer: NodeJS.Timeout | undefined;
-    const graceful = this.#worker?.close() ?? Promise.resolve();
-    const inTime = await Promise.race([
-      graceful.then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), opts.graceMs))),
-    ]);
-    clearTimeout(timer);
-    if (!inTime) {
+    if (!(await settledWithin(this.#worker?.close(), opts.graceMs))) {
       this.#logger.warn({ active: this.#running.size }, "jobs did not stop within the grace period; they are retried once their lock expires");
       for (const r of this.#running.values()) r.controller.abort(new SslmemError("unavailable", "the worker is shutting down"));
       await this.#worker?.close(true).catch(() => undefined);
@@ -245,18 +243,18 @@ export class ShardWorker {
 
   async #plan(auditId: string, running: Running, log: Logger): Promise<JobResult> {
     let audit = await this.#store.getAuditInternal(auditId);
-    if (audit?.state === "queued" && (await this.#store.transition(auditId, ["queued"], "running"))) {
-      audit = await this.#store.getAuditInternal(auditId);
-      if (audit) await this.#lifecycle.stateEvent(auditId, "running", { attempt: audit.attempt });
-      log.info({ attempt: audit?.attempt }, "audit started");
+    if (audit?.state === "queued") {
+      const started = await this.#audits.start(auditId);
+      if (started) log.info({ attempt: started.attempt }, "audit started");
+      audit = started ?? (await this.#store.getAuditInternal(auditId));
     }
     // Running already: this plan job was retried after its worker died; planning again is safe.
     if (!audit || audit.state !== "running") return { skipped: audit?.state ?? "deleted" };
-    const startedAt = audit.startedAt;
-    await this.#lifecycle.progress(auditId, { stage: "loading", done: 0, total: 0 }, startedAt);
+    const progress = this.#audits.progressReporter(auditId, { from: "audit", startedAt: audit.startedAt });
+    await progress({ stage: "loading", done: 0, total: 0 });
     const plan = await this.#executor.planAudit(audit);
     running.controller.signal.throwIfAborted();
-    await this.#lifecycle.event(auditId, "engine", { provider: plan.provider, candidates: plan.candidates, controls: plan.controls, skipped: plan.skipped });
+    await this.#audits.event(auditId, "engine", { provider: plan.provider, candidates: plan.candidates, controls: plan.controls, skipped: plan.skipped });
     const ranges = shardRanges(plan.total, this.#settings.shardSize);
     const s = this.#settings;
     const merge: MergeJobData = { auditId, shards: ranges.length, total: plan.total };
@@ -273,8 +271,8 @@ export class ShardWorker {
         opts: { jobId: shardJobId(auditId, r.shard), ...jobOptions(s), failParentOnFailure: true },
       })),
     });
-    await this.#lifecycle.event(auditId, "plan", { shards: ranges.length, points: plan.total, shardSize: s.shardSize });
-    await this.#lifecycle.progress(auditId, { stage: "measuring", done: await this.#store.countResults(auditId), total: plan.total }, startedAt);
+    await this.#audits.event(auditId, "plan", { shards: ranges.length, points: plan.total, shardSize: s.shardSize });
+    await progress({ stage: "measuring", done: await this.#store.countResults(auditId), total: plan.total });
     log.info({ shards: ranges.length, points: plan.total }, "audit planned");
     return { shards: ranges.length };
   }
@@ -291,30 +289,25 @@ export class ShardWorker {
     if (!audit || audit.state !== "running") return { skipped: audit?.state ?? "deleted" };
     const outcome = await this.#executor.mergeAudit(audit, this.#context(audit, running));
     // Conditional: a cancel that won the race is not overwritten by the finished work.
-    const done = await this.#lifecycle.transition(
-      audit.id,
-      ["running"],
-      "succeeded",
-      { summary: outcome.summary, report: outcome.report },
-      { summary: outcome.summary },
-    );
+    const done = await this.#audits.succeed(audit.id, outcome);
     if (done) log.info("audit succeeded");
     await this.#executor.forget?.(audit.id);
     return { state: done ? "succeeded" : "not running" };
   }
 
   #context(audit: AuditRecord, running: Running): ExecutionContext {
+    const report = this.#audits.progressReporter(audit.id, { from: "audit", startedAt: audit.startedAt });
     return {
       signal: running.controller.signal,
       progress: async (p) => {
-        // setProgress is refused once the audit is not running: the cheap per-batch check that
+        // Progress is refused once the audit is not running: the cheap per-batch check that
         // stops a shard whose audit was cancelled or failed, even if the signal was missed.
-        if (!(await this.#lifecycle.progress(audit.id, p, audit.startedAt))) {
+        if (!(await report(p))) {
           running.controller.abort(new SslmemError("cancelled", "the audit is no longer running"));
         }
         if (this.#state === "draining") throw new Interrupted();
       },
-      event: (type, data) => this.#lifecycle.event(audit.id, type, data),
+      event: (type, data) => this.#audits.event(audit.id, type, data),
       scored: (work) => this.#meter.record(work),
     };
   }
@@ -342,13 +335,13 @@ export class ShardWorker {
       return { skipped: audit?.state ?? "deleted" };
     }
     if (isSslmemError(err) && err.status < 500) {
-      if (await this.#lifecycle.fail(auditId, err)) await this.#executor.forget?.(auditId);
+      if (await this.#audits.fail(auditId, err)) await this.#executor.forget?.(auditId);
       throw new UnrecoverableError(`${err.code}: ${err.message}`);
     }
     const attempts = job.opts.attempts ?? 1;
     if (job.attemptsMade + 1 >= attempts) {
       log.error({ err, attempts }, "job failed on its last attempt");
-      await this.#lifecycle.fail(auditId, err);
+      await this.#audits.fail(auditId, err);
       await this.#executor.forget?.(auditId);
     } else {
       log.warn({ err, attempt: job.attemptsMade + 1, attempts }, "job failed; it will be retried");
@@ -361,7 +354,7 @@ export class ShardWorker {
     if (!auditId) return;
     try {
       // A no-op when the processor already failed the audit (the usual case).
-      const failed = await this.#lifecycle.fail(auditId, new SslmemError("engine_failure", `job ${jobId} failed: ${reason}`));
+      const failed = await this.#audits.fail(auditId, new SslmemError("engine_failure", `job ${jobId} failed: ${reason}`));
       if (failed) this.#logger.error({ auditId, jobId, reason }, "a job of the audit failed for good");
     } catch (err) {
       this.#logger.warn({ err, auditId, jobId }, "could not record a failed job");

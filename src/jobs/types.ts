@@ -4,7 +4,10 @@
  * workers behind a queue. What one audit *does* is the `AuditExecutor` (execute-audit.ts): the
  * runner owns the state machine around it.
  */
-import type { AuditProgress, AuditRecord, JsonObject } from "../store/types.ts";
+import type { Logger } from "pino";
+import type { Config } from "../config.ts";
+import type { BlobReader } from "../store/blob-store.ts";
+import type { AuditProgress, AuditRecord, JsonObject, MeasurementStore } from "../store/types.ts";
 
 export interface ThroughputSnapshot {
   /** Points measured since the process started (all audits). */
@@ -65,4 +68,14 @@ export interface AuditExecutor {
    * `engine_failure` with the details only in the log.
    */
   execute(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditExecution>;
+  /** Releases what the executor holds (engine thread, sessions) at process shutdown. */
+  close?(): Promise<void>;
+}
+
+/** What an executor is built from, once the stores are open (server.ts, `sslmem worker`). */
+export interface ExecutorDeps {
+  config: Config;
+  store: MeasurementStore;
+  blobs: BlobReader;
+  logger: Logger;
 }

@@ -14,12 +14,10 @@
  * - `memoryBytes`: resident size of the engine process, and a JS-heap limit → `resource_exhausted`.
  * A cancel or shutdown asks the engine to stop between batches and kills it after `abortGraceMs`.
  */
-import { join } from "node:path";
 import type { Logger } from "pino";
-import type { Config } from "../config.ts";
 import { SslmemError } from "../core/errors.ts";
-import type { BlobStore } from "../store/blob-store.ts";
-import { AUDIT_INPUT_ROLES, type AuditRecord, type Store, type StoredResult } from "../store/types.ts";
+import type { BlobReader } from "../store/blob-store.ts";
+import { AUDIT_INPUT_ROLES, type AuditRecord, type MeasurementStore, type StoredResult } from "../store/types.ts";
 import { parseStoredConfig } from "./audit-workspace.ts";
 import { EngineProcess, type EngineExit, type EngineProcessLimits } from "./engine-host.ts";
 import {
@@ -31,8 +29,8 @@ import {
   type EngineWorkerSettings,
   type FromWorker,
 } from "./engine-worker-protocol.ts";
-import type { EngineResultStore } from "./execute-audit.ts";
-import type { AuditExecution, AuditExecutor, ExecutionContext } from "./types.ts";
+import { engineSettings } from "./engine-settings.ts";
+import type { AuditExecution, AuditExecutor, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 export interface EngineBudgets extends EngineProcessLimits {
   auditTimeoutMs: number;
@@ -54,8 +52,8 @@ export const DEFAULT_ENGINE_BUDGETS: EngineBudgets = Object.freeze({
 });
 
 export interface WorkerEngineExecutorDeps {
-  store: EngineResultStore;
-  blobs: Pick<BlobStore, "has" | "pathFor">;
+  store: MeasurementStore;
+  blobs: BlobReader;
   logger: Logger;
   settings: EngineWorkerSettings;
   budgets?: Partial<EngineBudgets>;
@@ -325,30 +323,19 @@ function relayLog(log: Logger, record: string): void {
 }
 
 /** Same inputs as engineExecutorFactory (execute-audit.ts), with the engine in a child process. */
-export function workerEngineExecutorFactory(deps: {
-  config: Pick<Config, "providers" | "threads" | "dataDir" | "ingest" | "limits">;
-  store: Store;
-  blobs: BlobStore;
-  logger: Logger;
-}): WorkerEngineExecutor {
+export function workerEngineExecutorFactory(deps: ExecutorDeps): WorkerEngineExecutor {
   const { limits } = deps.config;
   return new WorkerEngineExecutor({
     store: deps.store,
     blobs: deps.blobs,
     logger: deps.logger,
+    settings: engineSettings(deps.config),
     budgets: {
       memoryBytes: limits.engineMemoryBytes,
       heapMiB: limits.engineHeapMiB,
       auditTimeoutMs: limits.auditTimeoutMs,
       pointTimeoutMs: limits.pointTimeoutMs,
       idleMs: limits.engineIdleMs,
-    },
-    settings: {
-      providers: deps.config.providers,
-      ...(deps.config.threads !== undefined ? { threads: deps.config.threads } : {}),
-      ingest: { ...deps.config.ingest },
-      tmpDir: join(deps.config.dataDir, "tmp"),
-      sessionCache: { maxSessions: limits.sessionCacheMax, maxBytes: limits.sessionCacheBytes },
     },
   });
 }

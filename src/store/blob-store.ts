@@ -27,18 +27,22 @@ export interface PutResult {
   size: number;
 }
 
-export interface BlobStore {
+/** What reading an audit's inputs needs: is the blob there, and the file holding it. */
+export interface BlobReader {
   has(digest: string): Promise<boolean>;
-  /** Size in bytes, or null when absent. */
-  size(digest: string): Promise<number | null>;
-  put(source: Readable | AsyncIterable<Uint8Array>, options: PutOptions): Promise<PutResult>;
-  /** Throws `blob_not_found` when absent. */
-  openRead(digest: string): Promise<Readable>;
   /**
    * A local file path holding the blob, for readers that need a file (ONNX Runtime, tar/zip).
    * A remote implementation would materialize a cached copy here.
    */
   pathFor(digest: string): string;
+}
+
+export interface BlobStore extends BlobReader {
+  /** Size in bytes, or null when absent. */
+  size(digest: string): Promise<number | null>;
+  put(source: Readable | AsyncIterable<Uint8Array>, options: PutOptions): Promise<PutResult>;
+  /** Throws `blob_not_found` when absent. */
+  openRead(digest: string): Promise<Readable>;
   /** true when something was deleted. */
   delete(digest: string): Promise<boolean>;
 }

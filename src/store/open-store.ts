@@ -6,13 +6,12 @@
  * To put sslmem in its own schema, give it in the URL:
  * `postgres://user:pass@host/db?options=-c%20search_path%3Dsslmem` (the schema must exist).
  */
-import { join, resolve } from "node:path";
 import type { Config } from "../config.ts";
+import { dataDirLayout } from "./data-dir.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 import type { Store } from "./types.ts";
 
-/** The SQLite file's name inside the data directory. */
-export const DATABASE_FILE = "sslmem.db";
+export { DATABASE_FILE } from "./data-dir.ts";
 
 export type StoreBackend = "sqlite" | "postgresql";
 
@@ -40,7 +39,7 @@ export async function openStore(config: StoreConfig, options: OpenStoreOptions =
     });
   }
   return SqliteStore.open({
-    path: join(resolve(config.dataDir), DATABASE_FILE),
+    path: dataDirLayout(config.dataDir).database,
     ...(options.now ? { now: options.now } : {}),
   });
 }

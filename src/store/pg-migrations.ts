@@ -15,6 +15,7 @@
  */
 import type { ClientBase } from "pg";
 import { SslmemError } from "../core/errors.ts";
+import { pendingMigrations } from "./store-errors.ts";
 
 export interface PgMigration {
   version: number;
@@ -119,6 +120,12 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "audit crash count",
+    // Process deaths while the audit ran, for crash-loop protection (in-process-runner.ts).
+    sql: "ALTER TABLE audits ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;",
+  },
 ];
 
 /**
@@ -132,8 +139,6 @@ export async function applyPgMigrations(
   now: () => number,
   schema?: string,
 ): Promise<number> {
-  const sorted = [...migrations].sort((a, b) => a.version - b.version);
-  const latest = sorted.length ? sorted[sorted.length - 1].version : 0;
   await client.query("BEGIN");
   try {
     // Keyed by schema: replicas of one deployment serialize, separate schemas (tests) do not.
@@ -147,14 +152,8 @@ export async function applyPgMigrations(
     );
     const { rows } = await client.query<{ v: number }>("SELECT coalesce(max(version), 0)::int AS v FROM schema_migrations");
     const current = rows[0].v;
-    if (current > latest) {
-      throw new SslmemError(
-        "store_failure",
-        `the database has schema version ${current} but this sslmem knows only up to ${latest}; upgrade sslmem`,
-      );
-    }
-    for (const m of sorted) {
-      if (m.version <= current) continue;
+    const pending = pendingMigrations(migrations, current);
+    for (const m of pending) {
       await client.query(m.sql);
       await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [
         m.version,
@@ -163,7 +162,7 @@ export async function applyPgMigrations(
       ]);
     }
     await client.query("COMMIT");
-    return Math.max(current, latest);
+    return pending.length ? pending[pending.length - 1].version : current;
   } catch (e) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw e;

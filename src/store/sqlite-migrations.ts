@@ -8,7 +8,7 @@
  * index is a single B-tree probe.
  */
 import type Database from "better-sqlite3";
-import { SslmemError } from "../core/errors.ts";
+import { pendingMigrations } from "./store-errors.ts";
 
 export interface Migration {
   version: number;
@@ -108,6 +108,12 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "audit crash count",
+    // Process deaths while the audit ran, for crash-loop protection (in-process-runner.ts).
+    sql: "ALTER TABLE audits ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;",
+  },
 ];
 
 /** Applies the pending migrations in one IMMEDIATE transaction (two processes opening at once serialize). */
@@ -115,18 +121,9 @@ export function applyMigrations(db: Database.Database, migrations: readonly Migr
   db.exec(
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
   );
-  const sorted = [...migrations].sort((a, b) => a.version - b.version);
-  const latest = sorted.length ? sorted[sorted.length - 1].version : 0;
   const apply = db.transaction(() => {
     const current = Number(db.prepare("SELECT coalesce(max(version), 0) FROM schema_migrations").pluck().get());
-    if (current > latest) {
-      throw new SslmemError(
-        "store_failure",
-        `the database has schema version ${current} but this sslmem knows only up to ${latest}; upgrade sslmem`,
-      );
-    }
-    for (const m of sorted) {
-      if (m.version <= current) continue;
+    for (const m of pendingMigrations(migrations, current)) {
       db.exec(m.sql);
       db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(m.version, m.name, now());
     }

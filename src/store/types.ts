@@ -7,6 +7,7 @@
  * JSON.stringify/parse: `undefined` properties are dropped.
  */
 import type { PointRole } from "../core/image.ts";
+import type { AuditState } from "../core/audit-states.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 
 export type JsonObject = Record<string, unknown>;
@@ -35,27 +36,6 @@ export interface TokenInfo {
 // ---------------------------------------------------------------------------------------------
 // Audits
 
-export const AUDIT_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
-export type AuditState = (typeof AUDIT_STATES)[number];
-export const TERMINAL_STATES: readonly AuditState[] = ["succeeded", "failed", "cancelled"];
-
-/**
- * The edges of the state machine. Besides the obvious ones: running → queued puts an audit back in
- * the queue (a restart, a stalled shard), running → running restarts it in place (attempt + 1),
- * queued → failed rejects an audit before it starts (e.g. its inputs were purged).
- * Terminal states have no way out.
- */
-export const ALLOWED_TRANSITIONS: Readonly<Record<AuditState, readonly AuditState[]>> = {
-  queued: ["running", "cancelled", "failed"],
-  running: ["running", "queued", "succeeded", "failed", "cancelled"],
-  succeeded: [],
-  failed: [],
-  cancelled: [],
-};
-
-export function isTransitionAllowed(from: AuditState, to: AuditState): boolean {
-  return ALLOWED_TRANSITIONS[from].includes(to);
-}
 
 /** Which input of an audit a blob is. */
 export const AUDIT_INPUT_ROLES = ["target", "reference", "candidates", "controls"] as const;
@@ -99,6 +79,11 @@ export interface AuditRecord {
   report: JsonObject | null;
   /** How many times the audit entered `running`. */
   attempt: number;
+  /**
+   * How many times a process died while the audit was running (counted when the next start finds
+   * it still `running`): the crash-loop protection fails it after SSLMEM_MAX_AUDIT_CRASHES.
+   */
+  crashes: number;
   /** When retention or DELETE purged the audit's candidate inputs. */
   inputsPurgedAt: string | null;
 }
@@ -130,6 +115,8 @@ export interface CreateAuditResult {
 
 /** Fields written together with a state transition (null clears, undefined leaves as is). */
 export interface AuditPatch {
+  /** Count one more process death while the audit ran (crashes + 1). */
+  countCrash?: boolean;
   progress?: AuditProgress | null;
   summary?: JsonObject | null;
   error?: JsonObject | null;
@@ -237,22 +224,19 @@ export interface ForgetBlobResult {
 
 // ---------------------------------------------------------------------------------------------
 
-export interface Store {
-  // tokens
+// The store as its consumers see it: each takes the one or two interfaces it uses. `Store` is
+// all of them, what an implementation provides.
+
+export interface TokenStore {
   createToken(tenant: string): Promise<CreatedToken>;
   /** null for unknown, malformed or revoked tokens. */
   authenticate(token: string): Promise<TokenPrincipal | null>;
   /** true when the token existed and was not already revoked. */
   revokeToken(id: string): Promise<boolean>;
   listTokens(tenant: string): Promise<TokenInfo[]>;
+}
 
-  // audits
-  /**
-   * Inserts a queued audit. Atomically honours the Idempotency-Key per tenant (same key + same
-   * requestHash → the existing audit, created=false; different hash → `idempotency_conflict`).
-   * Every input digest must be owned by the tenant (recordBlob), else `blob_not_found`.
-   */
-  createAudit(input: CreateAuditInput): Promise<CreateAuditResult>;
+export interface AuditReader {
   /** null when the audit does not exist or belongs to another tenant. */
   getAudit(tenant: string, id: string): Promise<AuditRecord | null>;
   /** Any tenant; for the job runner. */
@@ -262,8 +246,20 @@ export interface Store {
   /** All tenants, oldest first (FIFO): what to resume at startup. */
   listAuditsByState(states: readonly AuditState[]): Promise<AuditRecord[]>;
   countAuditsByState(): Promise<Record<AuditState, number>>;
+  /** Terminal audits finished more than `hours` ago whose inputs were not purged yet, oldest first. */
+  listFinishedAuditsOlderThan(hours: number, limit?: number): Promise<AuditRecord[]>;
   /** What one tenant stores: bytes of the blobs it owns and its audits (the storage quota). */
   tenantUsage(tenant: string): Promise<TenantUsage>;
+}
+
+/** Audit state writes: only src/audits/audit-service.ts calls these (test/audits/one-writer.test.ts). */
+export interface AuditStateWriter {
+  /**
+   * Inserts a queued audit. Atomically honours the Idempotency-Key per tenant (same key + same
+   * requestHash → the existing audit, created=false; different hash → `idempotency_conflict`).
+   * Every input digest must be owned by the tenant (recordBlob), else `blob_not_found`.
+   */
+  createAudit(input: CreateAuditInput): Promise<CreateAuditResult>;
   /**
    * Moves the audit to `to` if its state is one of `from`; false otherwise (or if it does not
    * exist). Sets startedAt (first run) and attempt+1 on entering running, finishedAt on entering a
@@ -272,29 +268,40 @@ export interface Store {
   transition(id: string, from: readonly AuditState[], to: AuditState, patch?: AuditPatch): Promise<boolean>;
   /** Updates progress of a running audit; false if it is not running. */
   setProgress(id: string, progress: AuditProgress): Promise<boolean>;
+}
+
+export interface AuditStore extends AuditReader, AuditStateWriter {
   /** Removes the audit, its results and events. false when not found for this tenant. */
   deleteAudit(tenant: string, id: string): Promise<boolean>;
+}
 
-  // per-point results
+/** What the engine reads and writes while it measures and finalizes one audit. */
+export interface MeasurementStore {
   /** Upserts rows by (auditId, index) in one transaction. Throws `not_found` for a deleted audit. */
   appendResults(auditId: string, rows: readonly ResultRow[]): Promise<void>;
-  countResults(auditId: string, filter?: ResultFilter): Promise<number>;
-  /** Highest stored index, or null when none. */
-  maxCommittedIndex(auditId: string): Promise<number | null>;
   /** Stored indices in [from, to), ascending. */
   committedIndices(auditId: string, range?: IndexRange): Promise<number[]>;
   /** Writes the batch-level fields in one transaction; throws `internal` for an unknown index. */
   finalizeResults(auditId: string, updates: readonly ResultFinalization[]): Promise<void>;
-  readResults(auditId: string, options: ReadResultsOptions): Promise<Page<StoredResult>>;
   /** Every matching row in index order, fetched in chunks: memory bounded by the chunk. */
   iterateResults(auditId: string, options?: IterateResultsOptions): AsyncIterable<StoredResult>;
+  /** Rows stored so far (a shard's progress counts every shard's rows). */
+  countResults(auditId: string, filter?: ResultFilter): Promise<number>;
+}
 
-  // events
-  /** Returns the event's seq (monotonic per audit, from 1). */
+export interface ResultStore extends MeasurementStore {
+  /** Highest stored index, or null when none. */
+  maxCommittedIndex(auditId: string): Promise<number | null>;
+  readResults(auditId: string, options: ReadResultsOptions): Promise<Page<StoredResult>>;
+}
+
+export interface EventLog {
+  /** Returns the event's seq (monotonic per audit, from 1). Only the AuditService appends. */
   appendEvent(auditId: string, event: AuditEventInput): Promise<number>;
   readEvents(auditId: string, afterSeq: number, limit?: number): Promise<StoredEvent[]>;
+}
 
-  // blobs
+export interface BlobOwnership {
   /** Records that `tenant` uploaded these bytes (idempotent). */
   recordBlob(blob: BlobRecordInput): Promise<void>;
   tenantHasBlob(tenant: string, digest: string): Promise<boolean>;
@@ -304,12 +311,14 @@ export interface Store {
   markInputsPurged(auditId: string, roles: readonly AuditInputRole[]): Promise<void>;
   /** Drops the tenant's ownership unless one of its audits still references the digest. */
   forgetBlob(tenant: string, digest: string): Promise<ForgetBlobResult>;
-  /** Terminal audits finished more than `hours` ago whose inputs were not purged yet, oldest first. */
-  listFinishedAuditsOlderThan(hours: number, limit?: number): Promise<AuditRecord[]>;
+}
 
-  // lifecycle
+export interface StoreHealth {
   /** A write and a read in a scratch table; throws `store_failure` when either fails. */
   healthCheck(): Promise<void>;
+}
+
+export interface Store extends TokenStore, AuditStore, ResultStore, EventLog, BlobOwnership, StoreHealth {
   /** Idempotent. */
   close(): Promise<void>;
 }

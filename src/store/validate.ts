@@ -2,8 +2,19 @@
  * Argument checks shared by store implementations. The HTTP layer validates requests first; these
  * guard the store's own invariants (and the CLI, which calls the store directly).
  */
+import { AUDIT_STATES, isTransitionAllowed, type AuditState } from "../core/audit-states.ts";
 import { SslmemError } from "../core/errors.ts";
-import { AUDIT_INPUT_ROLES, AUDIT_STATES, type ResultFilter, type ResultRow } from "./types.ts";
+import { parseIndexCursor, parseOffsetCursor } from "./cursors.ts";
+import {
+  AUDIT_INPUT_ROLES,
+  type AuditEventInput,
+  type AuditInputs,
+  type BlobRecordInput,
+  type ReadResultsOptions,
+  type ResultFilter,
+  type ResultFinalization,
+  type ResultRow,
+} from "./types.ts";
 
 /** Page sizes the store accepts (the HTTP layer may allow less). */
 export const MAX_LIST_LIMIT = 1000;
@@ -50,13 +61,18 @@ export function assertFinite(value: number, what: string): void {
   }
 }
 
-/** Turns a result filter into query parameters (role or null, flaggedOnly as 0/1). */
-export function filterParams(filter: ResultFilter | undefined): { role: string | null; flaggedOnly: 0 | 1 } {
+/** A result filter, checked: role or null, and whether only flagged rows count. */
+export interface ResultQuery {
+  role: string | null;
+  flaggedOnly: boolean;
+}
+
+export function resultQuery(filter: ResultFilter | undefined): ResultQuery {
   const role = filter?.role ?? null;
   if (role !== null && role !== "candidate" && role !== "control") {
     throw new SslmemError("validation_failed", "role must be 'candidate' or 'control'");
   }
-  return { role, flaggedOnly: filter?.flaggedOnly ? 1 : 0 };
+  return { role, flaggedOnly: filter?.flaggedOnly === true };
 }
 
 export function assertAuditStates(states: readonly string[]): void {
@@ -92,4 +108,79 @@ export function assertResultRow(row: ResultRow): void {
   if (!Number.isSafeInteger(row.pairs) || row.pairs < 0) {
     throw new SslmemError("internal", `pairs of result ${row.index} must be a non-negative integer`);
   }
+}
+
+export function assertInputs(inputs: AuditInputs | undefined): AuditInputs {
+  assertDigest(inputs?.target, "inputs.target");
+  assertDigest(inputs.reference, "inputs.reference");
+  assertDigest(inputs.candidates, "inputs.candidates");
+  if (inputs.controls !== undefined) assertDigest(inputs.controls, "inputs.controls");
+  // Only the known roles are stored, whatever else the object carried.
+  return {
+    target: inputs.target,
+    reference: inputs.reference,
+    candidates: inputs.candidates,
+    ...(inputs.controls !== undefined ? { controls: inputs.controls } : {}),
+  };
+}
+
+export function assertBlobRecord(blob: BlobRecordInput): void {
+  assertDigest(blob.digest);
+  assertTenant(blob.tenant);
+  if (!Number.isSafeInteger(blob.size) || blob.size < 0) {
+    throw new SslmemError("validation_failed", "blob size must be a non-negative integer");
+  }
+}
+
+export function assertEvent(event: AuditEventInput): void {
+  if (typeof event.type !== "string" || event.type.length === 0) {
+    throw new SslmemError("internal", "an event needs a type");
+  }
+}
+
+export function assertFinalizations(updates: readonly ResultFinalization[]): void {
+  for (const u of updates) {
+    assertFinite(u.scoreNormalized, `scoreNormalized of result ${u.index}`);
+    if (u.pValue !== undefined) assertFinite(u.pValue, `pValue of result ${u.index}`);
+  }
+}
+
+export function assertHours(hours: number): void {
+  if (!Number.isFinite(hours) || hours < 0) {
+    throw new SslmemError("validation_failed", "hours must be a non-negative number");
+  }
+}
+
+/** The edge must be one of the state machine's; anything else is a programming error. */
+export function assertTransition(from: readonly AuditState[], to: AuditState): void {
+  assertAuditStates([...from, to]);
+  for (const f of from) {
+    if (!isTransitionAllowed(f, to)) {
+      throw new SslmemError("internal", `audit state cannot change from ${f} to ${to}`);
+    }
+  }
+}
+
+/** A results page request, checked: index order continues after a result index, score order at an offset. */
+export type ResultsPage =
+  | { order: "index"; limit: number; after: number; offset: number }
+  | { order: "scoreNormalizedDesc"; limit: number; offset: number };
+
+export function resultsPage(options: ReadResultsOptions): ResultsPage {
+  assertLimit(options.limit, MAX_RESULTS_LIMIT);
+  const order = options.order ?? "index";
+  if (order !== "index" && order !== "scoreNormalizedDesc") {
+    throw new SslmemError("validation_failed", "order must be 'index' or 'scoreNormalizedDesc'");
+  }
+  if (options.offset !== undefined && (!Number.isSafeInteger(options.offset) || options.offset < 0)) {
+    throw new SslmemError("validation_failed", "offset must be a non-negative integer");
+  }
+  const cursor = options.cursor ?? null;
+  if (cursor !== null && options.offset !== undefined) {
+    throw new SslmemError("validation_failed", "give either cursor or offset, not both");
+  }
+  if (order === "index") {
+    return { order, limit: options.limit, after: cursor !== null ? parseIndexCursor(cursor) : -1, offset: options.offset ?? 0 };
+  }
+  return { order, limit: options.limit, offset: cursor !== null ? parseOffsetCursor(cursor) : (options.offset ?? 0) };
 }

@@ -10,16 +10,13 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { digestOf, startHarness, type Harness } from "../http/harness.ts";
+import { pollUntil } from "../helpers/poll.ts";
 
 const tmpFiles = (h: Harness) => readdirSync(join(h.dir, "blobs", "tmp"));
 const blobFile = (h: Harness, digest: string) => join(h.dir, "blobs", "sha256", digest.slice(7, 9), digest.slice(9));
 
-async function until(what: string, check: () => boolean | Promise<boolean>, polls = 1000): Promise<void> {
-  for (let i = 0; i < polls; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
+async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  await pollUntil(check, { what });
 }
 
 /**

@@ -16,6 +16,9 @@ import type { BlobStore } from "../../src/store/blob-store.ts";
 import type { AuditInputs, Store } from "../../src/store/types.ts";
 import { writeNpy } from "./data-npy.ts";
 import { convNet, seededRandom } from "./tiny-encoders.ts";
+import { pollUntil } from "./poll.ts";
+import { AuditService } from "../../src/audits/audit-service.ts";
+import { pino } from "pino";
 
 export const REDIS_TEST_URL = process.env.SSLMEM_TEST_REDIS_URL || "redis://127.0.0.1:6379";
 export const SKIP_REDIS = process.env.SSLMEM_SKIP_REDIS === "1";
@@ -118,7 +121,7 @@ export interface AuditBytes {
   controls?: Uint8Array;
 }
 
-/** A queued audit over these inputs (the `queued` state event included, as the API appends it). */
+/** A queued audit over these inputs, created as the API creates one (through the AuditService). */
 export async function createQueuedAudit(store: Store, blobs: BlobStore, bytes: AuditBytes, config: AuditConfigInput, tenant = "team-a"): Promise<string> {
   const inputs: AuditInputs = {
     target: await storeBlob(blobs, store, tenant, bytes.target),
@@ -126,18 +129,12 @@ export async function createQueuedAudit(store: Store, blobs: BlobStore, bytes: A
     candidates: await storeBlob(blobs, store, tenant, bytes.candidates),
     ...(bytes.controls ? { controls: await storeBlob(blobs, store, tenant, bytes.controls) } : {}),
   };
-  const { audit } = await store.createAudit({ tenant, config: AuditConfigSchema.parse(config), inputs });
-  await store.appendEvent(audit.id, { type: "state", data: { state: "queued" } });
+  const audits = new AuditService({ store, logger: pino({ level: "silent" }) });
+  const { audit } = await audits.create({ tenant, config: AuditConfigSchema.parse(config), inputs });
   return audit.id;
 }
 
 /** Polls `check` every `everyMs` until it returns a value; fails after `timeoutMs`. */
 export async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  return pollUntil<T | undefined | false>(check, { what, timeoutMs, everyMs }) as Promise<Exclude<T, undefined | null | false>>;
 }

@@ -9,12 +9,13 @@ import { serve } from "@hono/node-server";
 import type { Logger } from "pino";
 import type { Config } from "../../src/config.ts";
 import { createApp } from "../../src/http/app.ts";
-import { EventLoopMonitor } from "../../src/http/event-loop.ts";
+import { EventLoopMonitor, type EventLoopLagSource } from "../../src/http/event-loop.ts";
 import { InProcessRunner } from "../../src/jobs/in-process-runner.ts";
 import { AuditNotifier } from "../../src/jobs/notifier.ts";
 import type { AuditExecutor } from "../../src/jobs/types.ts";
 import type { FileBlobStore } from "../../src/store/blob-store.ts";
 import type { Store } from "../../src/store/types.ts";
+import { AuditService } from "../../src/audits/audit-service.ts";
 
 export interface ServedApp {
   url: string;
@@ -35,14 +36,18 @@ export async function serveApp(deps: {
   executor: AuditExecutor;
   logger: Logger;
   startRunner?: boolean;
+  /** The lag the app sees (default: a monitor of this process's event loop). */
+  eventLoop?: EventLoopLagSource;
 }): Promise<ServedApp> {
   const { config, store, blobs, executor, logger } = deps;
   const notifier = new AuditNotifier();
-  const runner = new InProcessRunner({ store, executor, logger, notifier, cancelWaitMs: 5_000 });
+  const audits = new AuditService({ store, logger, onEvent: (id) => notifier.notify(id) });
+  const runner = new InProcessRunner({ audits, store, executor, logger, cancelWaitMs: 5_000 });
   if (deps.startRunner ?? true) await runner.start();
   const shutdown = new AbortController();
-  const eventLoop = new EventLoopMonitor();
-  const app = createApp({ config, store, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
+  const monitor = deps.eventLoop ? undefined : new EventLoopMonitor();
+  const eventLoop = deps.eventLoop ?? monitor!;
+  const app = createApp({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop });
   const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }) as Server;
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -57,7 +62,7 @@ export async function serveApp(deps: {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await runner.stop({ graceMs: 5_000 });
-      eventLoop.stop();
+      monitor?.stop();
     },
   };
 }

@@ -3,6 +3,7 @@
  * audits, poll them. It speaks only the public API (no store access), like a real client.
  */
 import { createHash } from "node:crypto";
+import { pollUntil } from "./poll.ts";
 
 export const sha256Digest = (bytes: string | Uint8Array): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
@@ -63,12 +64,10 @@ export class ServiceClient {
   }
 
   /** Polls until the audit is terminal (or `until` says stop); bounded by `maxPolls`. */
-  async waitFor(id: string, until: (a: AuditView) => boolean = (a) => TERMINAL.includes(a.state), intervalMs = 20, maxPolls = 3000): Promise<AuditView> {
-    for (let i = 0; i < maxPolls; i++) {
+  async waitFor(id: string, until: (a: AuditView) => boolean = (a) => TERMINAL.includes(a.state), intervalMs = 20, timeoutMs = 60_000): Promise<AuditView> {
+    return pollUntil(async () => {
       const a = await this.audit(id);
-      if (until(a)) return a;
-      await new Promise((r) => setTimeout(r, intervalMs));
-    }
-    throw new Error(`audit ${id} did not reach the expected state`);
+      return until(a) ? a : undefined;
+    }, { what: `audit ${id} to reach the expected state`, everyMs: intervalMs, timeoutMs });
   }
 }

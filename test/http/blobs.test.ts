@@ -4,6 +4,7 @@ import { readdirSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { digestOf, problemOf, startHarness, uploadBlob, type Harness } from "./harness.ts";
+import { pollUntil } from "../helpers/poll.ts";
 
 /** A PUT whose body the test writes by hand (chunked), to hold an upload open or stall it. */
 function openUpload(h: Harness, path: string, token: string) {
@@ -30,8 +31,7 @@ function openUpload(h: Harness, path: string, token: string) {
 }
 
 async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 2000 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(condition(), "condition never became true");
+  await pollUntil(condition, { what: "the upload's condition" });
 }
 
 function tmpFiles(h: Harness): string[] {

@@ -2,6 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Gate } from "../jobs/test-executor.ts";
 import { createAudit, problemOf, startHarness, waitForState, type Harness } from "./harness.ts";
+import { pollUntil } from "../helpers/poll.ts";
 
 interface Frame {
   id?: number;
@@ -126,10 +127,10 @@ describe("GET /v1/audits/{id}/events", () => {
       const sse = sseReader(await own.request(`/v1/audits/${id}/events`));
       await sse.next(); // retry
       assert.equal((await sse.next())?.data?.state, "queued");
-      for (let i = 0; i < 2000 && own.notifier.waiting() === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      await pollUntil(() => own.notifier.waiting() > 0, { what: "the stream to wait for events" });
       assert.equal(own.notifier.waiting(), 1, "the stream waits for new events");
       await sse.cancel();
-      for (let i = 0; i < 2000 && own.notifier.waiting() > 0; i++) await new Promise((r) => setTimeout(r, 5));
+      await pollUntil(() => own.notifier.waiting() === 0, { what: "the closed stream to stop waiting" }).catch(() => undefined);
       assert.equal(own.notifier.waiting(), 0, "a closed stream stops waiting");
     } finally {
       await own.close();

@@ -18,6 +18,8 @@ import { SqliteStore } from "../../src/store/sqlite-store.ts";
 import type { Store } from "../../src/store/types.ts";
 import { TestExecutor, type TestExecutorOptions } from "../jobs/test-executor.ts";
 import { bearerFetch, serveApp } from "../helpers/serve-app.ts";
+import { pollUntil } from "../helpers/poll.ts";
+import type { EventLoopLagSource } from "../../src/http/event-loop.ts";
 
 export const digestOf = (bytes: string | Uint8Array): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
@@ -30,6 +32,8 @@ export interface HarnessOptions {
   dir?: string;
   /** Start the runner (default true). */
   startRunner?: boolean;
+  /** The event-loop lag the app sees (default: the real loop's). */
+  eventLoop?: EventLoopLagSource;
 }
 
 export interface Harness {
@@ -68,7 +72,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const logs: string[] = [];
   const logger = memoryLogger(logs);
   const executor = new TestExecutor(store, options.executor);
-  const served = await serveApp({ config, store: wrapped, tokenStore: store, blobs, executor, logger, startRunner: options.startRunner });
+  const served = await serveApp({ config, store: wrapped, tokenStore: store, blobs, executor, logger, startRunner: options.startRunner, ...(options.eventLoop ? { eventLoop: options.eventLoop } : {}) });
   let closed = false;
   return {
     url: served.url,
@@ -140,13 +144,11 @@ export async function createAudit(h: Harness, body: Record<string, unknown> = {}
 }
 
 /** Polls the store (not the clock) until the audit reaches one of `states`. */
-export async function waitForState(store: Store, id: string, states: readonly string[], maxPolls = 2000): Promise<string> {
-  for (let i = 0; i < maxPolls; i++) {
+export async function waitForState(store: Store, id: string, states: readonly string[]): Promise<string> {
+  return pollUntil(async () => {
     const audit = await store.getAuditInternal(id);
-    if (audit && states.includes(audit.state)) return audit.state;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`audit ${id} never reached ${states.join("|")}`);
+    return audit && states.includes(audit.state) ? audit.state : undefined;
+  }, { what: `audit ${id} to reach ${states.join("|")}` });
 }
 
 export async function problemOf(res: Response): Promise<Record<string, unknown>> {

@@ -12,6 +12,7 @@ import { startServer } from "../../src/server.ts";
 import { SqliteStore } from "../../src/store/sqlite-store.ts";
 import { TestExecutor } from "../jobs/test-executor.ts";
 import { digestOf } from "./harness.ts";
+import { pollUntil } from "../helpers/poll.ts";
 
 async function upload(url: string, text: string): Promise<string> {
   const digest = digestOf(text);
@@ -35,7 +36,7 @@ describe("startServer", () => {
       const res = await fetch(`${server.url}/v1/audits`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(inputs) });
       assert.equal(res.status, 202);
       const { id } = (await res.json()) as { id: string };
-      for (let i = 0; i < 2000 && (await server.store.getAuditInternal(id))?.state !== "succeeded"; i++) await new Promise((r) => setTimeout(r, 5));
+      await pollUntil(async () => (await server.store.getAuditInternal(id))?.state === "succeeded", { what: "the audit to succeed" }).catch(() => undefined);
       assert.equal((await server.store.getAuditInternal(id))?.state, "succeeded");
       await server.close();
       await server.close(); // idempotent
@@ -76,11 +77,9 @@ describe("startServer", () => {
       const inputs = { target: await upload(url, "t"), reference: await upload(url, "r"), candidates: await upload(url, "c") };
       const res = await fetch(`${url}/v1/audits`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(inputs) });
       const { id } = (await res.json()) as { id: string };
-      for (let i = 0; i < 2000; i++) {
-        const audit = (await (await fetch(`${url}/v1/audits/${id}`)).json()) as { state: string };
-        if (audit.state === "running") break;
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await pollUntil(async () => ((await (await fetch(`${url}/v1/audits/${id}`)).json()) as { state: string }).state === "running", {
+        what: "the audit to run",
+      }).catch(() => undefined);
       const events = await fetch(`${url}/v1/audits/${id}/events`);
       const streamed = events.text();
       child.kill("SIGTERM");

@@ -34,6 +34,7 @@ import {
   uniquePrefix,
   type AuditBytes,
 } from "../helpers/scaled.ts";
+import { AuditService } from "../../src/audits/audit-service.ts";
 
 interface Cluster {
   store: SqliteStore;
@@ -59,8 +60,8 @@ async function startCluster(workers: number, settings: Partial<QueueSettings> = 
   const blobs = await FileBlobStore.open(join(dir, "blobs"));
   const s = testQueueSettings(uniquePrefix(), settings);
   const executor = () =>
-    new EngineExecutor({ store, blobs, logger, providers: ["cpu"], threads: 1, ingest: {}, tmpDir: join(dir, "tmp"), keepWorkspaces: { idleMs: 5_000 } });
-  const runner = new BullMqRunner({ store, logger, settings: s, refreshMs: 50 });
+    new EngineExecutor({ store, blobs, logger, settings: { providers: ["cpu"], threads: 1, ingest: {}, tmpDir: join(dir, "tmp") }, keepWorkspaces: { idleMs: 5_000 } });
+  const runner = new BullMqRunner({ audits: new AuditService({ store, logger }), store, logger, settings: s, refreshMs: 50 });
   await runner.start();
   const started: ShardWorker[] = [];
   for (let i = 0; i < workers; i++) {

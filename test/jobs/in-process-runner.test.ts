@@ -11,6 +11,8 @@ import { InProcessRunner } from "../../src/jobs/in-process-runner.ts";
 import type { AuditExecutor } from "../../src/jobs/types.ts";
 import { SqliteStore } from "../../src/store/sqlite-store.ts";
 import { Gate, TestExecutor, reportWithoutPoints, type TestExecutorOptions } from "./test-executor.ts";
+import { AuditService } from "../../src/audits/audit-service.ts";
+import { pollUntil } from "../helpers/poll.ts";
 
 const digest = (s: string) => `sha256:${createHash("sha256").update(s).digest("hex")}`;
 
@@ -27,11 +29,7 @@ interface World {
 }
 
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.fail("condition never became true");
+  await pollUntil(check, { what: "the runner's condition" });
 }
 
 const stateOf = async (w: World, id: string) => (await w.store.getAuditInternal(id))?.state;
@@ -51,7 +49,8 @@ describe("InProcessRunner", () => {
       logger,
       runners: [],
       runner(executor) {
-        const r = new InProcessRunner({ store: this.store, executor, logger, cancelWaitMs: 5000 });
+        const audits = new AuditService({ store: this.store, logger });
+        const r = new InProcessRunner({ audits, store: this.store, executor, logger, cancelWaitMs: 5000 });
         this.runners.push(r);
         return r;
       },
@@ -197,6 +196,65 @@ describe("InProcessRunner", () => {
     assert.equal(await stateOf(w, a), "succeeded");
     assert.equal(await w.store.countResults(a), 10);
     assert.equal(appended, 2 + 10, "a resumed with 2 new rows, b with all 10");
+  });
+
+  it("stops a running audit that another writer cancelled (an operator, another process) at its next batch", async () => {
+    const gate = new Gate();
+    const a = await w.audit();
+    const b = await w.audit();
+    const executor = w.executor({ gates: new Map([[a, { gate, atIndex: 4 }]]) });
+    await w.runner(executor).start();
+    await gate.reached;
+    // `sslmem admin audits cancel` in another process: its own AuditService on the same file.
+    const other = await SqliteStore.open({ path: join(w.dir, "sslmem.db"), synchronous: "NORMAL" });
+    try {
+      assert.equal(await new AuditService({ store: other, logger: w.logger }).cancel(a, ["running"]), true);
+    } finally {
+      await other.close();
+    }
+    gate.open();
+    await waitFor(async () => (await stateOf(w, b)) === "succeeded");
+    assert.equal(await stateOf(w, a), "cancelled");
+    assert.ok((await w.store.countResults(a)) <= 8, "a stopped after the batch in flight, not at the end");
+    const states = (await w.store.readEvents(a, 0)).filter((e) => e.type === "state").map((e) => e.data.state);
+    assert.deepEqual(states, ["running", "cancelled"], "one cancelled event, no later state");
+  });
+
+  it("fails an audit with crash_loop once processes died running it SSLMEM_MAX_AUDIT_CRASHES times; the rest of the queue runs", async () => {
+    const a = await w.audit();
+    /** A process that takes `a` and dies while its engine runs: the runner is abandoned, never stopped. */
+    const dieWhileRunning = async () => {
+      let entered!: () => void;
+      const inside = new Promise<void>((r) => (entered = r));
+      const doomed = w.runner({
+        execute: () => {
+          entered();
+          return new Promise(() => undefined);
+        },
+      });
+      await doomed.start();
+      await inside;
+      await w.reopen();
+    };
+    await dieWhileRunning();
+    let audit = await w.store.getAuditInternal(a);
+    assert.deepEqual([audit?.state, audit?.attempt, audit?.crashes], ["running", 1, 0], "the attempt is stored before the engine runs");
+    await dieWhileRunning(); // the restart resumes it (one crash counted), and the process dies again
+    audit = await w.store.getAuditInternal(a);
+    assert.deepEqual([audit?.state, audit?.attempt, audit?.crashes], ["running", 2, 1]);
+
+    const b = await w.audit();
+    const executor = w.executor();
+    await w.runner(executor).start();
+    await waitFor(async () => (await stateOf(w, b)) === "succeeded");
+    audit = await w.store.getAuditInternal(a);
+    assert.equal(audit?.state, "failed");
+    assert.equal(audit?.crashes, 2);
+    assert.equal(audit?.error?.code, "crash_loop");
+    assert.equal(audit?.error?.status, 422);
+    assert.deepEqual(executor.started, [b], "the crash-looping audit is not started again");
+    const events = await w.store.readEvents(a, 0);
+    assert.deepEqual(events.at(-1)?.data.state, "failed", "its last event says so");
   });
 
   it("leaves an audit `running` when its executor ignores the abort; the next start resumes it", async () => {

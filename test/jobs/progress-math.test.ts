@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { estimateEtaSeconds } from "../../src/jobs/eta.ts";
+import { estimateEtaSeconds } from "../../src/audits/eta.ts";
 import { ThroughputMeter } from "../../src/jobs/throughput.ts";
 
 describe("estimateEtaSeconds", () => {

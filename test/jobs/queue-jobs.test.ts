@@ -7,7 +7,7 @@ import { WorkspaceCache, type AuditWorkspace } from "../../src/jobs/audit-worksp
 import { auditIdOfJob, mergeJobId, parseSignal, planJobId, queueSettings, shardJobId } from "../../src/jobs/queue-jobs.ts";
 import { redactRedisUrl } from "../../src/jobs/redis-ready.ts";
 import { shardRanges } from "../../src/jobs/shard-plan.ts";
-import { renderWorkerMetrics } from "../../src/jobs/worker-metrics.ts";
+import { renderWorkerMetrics } from "../../src/worker/worker-metrics.ts";
 import type { AuditRecord } from "../../src/store/types.ts";
 
 describe("shardRanges", () => {

@@ -10,7 +10,7 @@ import { SslmemError } from "../../src/core/errors.ts";
 import type { ReportV1 } from "../../src/core/report.ts";
 import { fixtureReport } from "../helpers/report-fixture.ts";
 import type { AuditExecution, AuditExecutor, ExecutionContext } from "../../src/jobs/types.ts";
-import type { AuditRecord, ResultRow, Store } from "../../src/store/types.ts";
+import type { AuditRecord, MeasurementStore, ResultRow } from "../../src/store/types.ts";
 
 /** A one-shot barrier: `reached` resolves when the executor arrives, `open()` lets it pass. */
 export class Gate {
@@ -75,9 +75,9 @@ export function rowOf(index: number): ResultRow {
 export class TestExecutor implements AuditExecutor {
   readonly started: string[] = [];
   readonly options: TestExecutorOptions;
-  readonly #store: Store;
+  readonly #store: MeasurementStore;
 
-  constructor(store: Store, options: TestExecutorOptions = {}) {
+  constructor(store: MeasurementStore, options: TestExecutorOptions = {}) {
     this.#store = store;
     this.options = options;
   }

@@ -15,6 +15,7 @@ import { writeTar } from "../helpers/data-tar.ts";
 import { randomNpy, tinyEncoderPair } from "../helpers/engine-inputs.ts";
 import { startEngineServer, uploadAuditInputs, type EngineServer } from "../helpers/engine-server.ts";
 import { problemOf, startHarness, submitJson, uploadInputs, type Harness } from "../http/harness.ts";
+import type { EventLoopLag } from "../../src/http/event-loop.ts";
 
 /** The configuration an operator gets from these variables (the path every limit takes). */
 const fromEnv = (env: Record<string, string>) => {
@@ -201,24 +202,22 @@ describe("SSLMEM_MAX_EXPANSION_RATIO", () => {
 
 describe("SSLMEM_SHED_LAG_MS", () => {
   it("sheds /v1 calls with 503 unavailable + Retry-After while the event loop lags; probes still answer", async () => {
-    const h = await startHarness({ config: { limits: fromEnv({ SSLMEM_SHED_LAG_MS: "50" }).limits } });
+    // The lag is injected (what a blocking inference call causes, measured by EventLoopMonitor
+    // in service): the test decides it, so the outcome does not depend on the machine's load.
+    const lag: EventLoopLag = { p50: 0, p99: 0, max: 0 };
+    const h = await startHarness({ config: { limits: fromEnv({ SSLMEM_SHED_LAG_MS: "50" }).limits }, eventLoop: { lag: () => lag } });
     try {
-      assert.equal((await h.request("/v1/audits")).status, 200, "no lag, no shedding");
-      // Hold the loop (what a blocking inference call did) until the lag's p99 over the window
-      // passes the limit: how many samples the window already holds depends on how long the
-      // harness took to start, so the lag persists over a bounded number of rounds.
-      let shed = await h.request("/v1/audits");
-      for (let round = 0; round < 20 && shed.status !== 503; round++) {
-        await shed.arrayBuffer();
-        const until = Date.now() + 200;
-        while (Date.now() < until);
-        await new Promise((r) => setTimeout(r, 30)); // let the histogram record the delay
-        shed = await h.request("/v1/audits");
-      }
-      assert.equal(shed.status, 503, "a persistently lagging loop sheds /v1 calls");
+      lag.p99 = 0.049;
+      assert.equal((await h.request("/v1/audits")).status, 200, "a lag under the limit sheds nothing");
+      lag.p99 = 0.2;
+      const shed = await h.request("/v1/audits");
+      assert.equal(shed.status, 503, "a lagging loop sheds /v1 calls");
       assert.equal(shed.headers.get("retry-after"), "1");
       assert.equal((await problemOf(shed)).code, "unavailable");
       assert.equal((await h.request("/livez", { token: null })).status, 200);
+      assert.equal((await h.request("/readyz", { token: null })).status, 200, "a lag below 1 s is not critical for readiness");
+      lag.p99 = 0.01;
+      assert.equal((await h.request("/v1/audits")).status, 200, "shedding stops when the lag is back under the limit");
     } finally {
       await h.close();
     }

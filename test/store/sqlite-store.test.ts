@@ -1,8 +1,8 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { SslmemError } from "../../src/core/errors.ts";
 import { SqliteStore } from "../../src/store/sqlite-store.ts";
@@ -50,6 +50,7 @@ describe("SqliteStore specifics", () => {
     try {
       assert.deepEqual(await store.settings(), {
         journalMode: "wal",
+        autoVacuum: "INCREMENTAL",
         synchronous: "FULL",
         foreignKeys: true,
         secureDelete: true,
@@ -190,6 +191,31 @@ describe("SqliteStore specifics", () => {
     assert.equal(await store.deleteAudit("acme", a.id), true);
     await store.close();
     assert.ok(!fileBytes(path).includes(Buffer.from(marker)), "the deleted point id is gone from the file");
+  });
+
+  it("gives a deleted audit's pages back: the file shrinks (incremental vacuum), also for a file made without it", async () => {
+    const path = freshPath();
+    // A file from before auto_vacuum: the next open rewrites it once.
+    mkdirSync(dirname(path), { recursive: true });
+    const legacy = new Database(path);
+    legacy.exec("CREATE TABLE legacy (a INTEGER)");
+    legacy.close();
+    let store = await SqliteStore.open({ path });
+    assert.equal((await store.settings()).autoVacuum, "INCREMENTAL");
+    const a = await seedAudit(store);
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({
+      index: i, id: `images/${"x".repeat(80)}-${i}.png`, role: "candidate" as const, alignTarget: 1, alignReference: 2, score: 1, stdErr: 0, pairs: 2,
+    }));
+    for (let i = 0; i < rows.length; i += 5000) await store.appendResults(a.id, rows.slice(i, i + 5000));
+    await store.close();
+    store = await SqliteStore.open({ path });
+    const full = statSync(path).size;
+    assert.ok(full > 2 * 1024 * 1024, `the results take room (${full} bytes)`);
+    assert.equal(await store.deleteAudit("acme", a.id), true);
+    const after = statSync(path).size;
+    assert.ok(after < full / 4, `the file shrank from ${full} to ${after} bytes`);
+    assert.deepEqual(await store.integrityCheck(), ["ok"]);
+    await store.close();
   });
 
   it("shares one file between two connections (CLI next to a server)", async () => {

@@ -346,6 +346,20 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           assert.equal(await store.transition(a.id, [], "running"), false);
         }));
 
+      it("counts a crash with the transition that records it (crash-loop protection)", () =>
+        withStore(async ({ store }) => {
+          const a = await runningAudit(store);
+          assert.equal(a.crashes, 0);
+          assert.equal(await store.transition(a.id, ["running"], "queued", { countCrash: true }), true);
+          assert.equal((await store.getAuditInternal(a.id))!.crashes, 1);
+          assert.equal(await store.transition(a.id, ["queued"], "running"), true);
+          assert.equal((await store.getAuditInternal(a.id))!.crashes, 1, "starting again counts an attempt, not a crash");
+          assert.equal(await store.transition(a.id, ["queued"], "failed", { countCrash: true }), false, "a refused transition counts nothing");
+          assert.equal(await store.transition(a.id, ["running"], "failed", { countCrash: true, error: { code: "crash_loop" } }), true);
+          const cur = (await store.getAuditInternal(a.id))!;
+          assert.deepEqual([cur.state, cur.crashes, cur.attempt], ["failed", 2, 2]);
+        }));
+
       it("throws on an edge the state machine does not have", () =>
         withStore(async ({ store }) => {
           const a = await runningAudit(store);

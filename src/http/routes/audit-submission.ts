@@ -14,7 +14,7 @@ import { AUDIT_INPUT_ROLES, type AuditInputRole, type AuditInputs, type CreateAu
 import { bodyChunks } from "../body.ts";
 import type { AppServices } from "../context.ts";
 import { multipartBoundary, readMultipart } from "../multipart.ts";
-import { validationError } from "../problem.ts";
+import { validationError } from "../../core/problem.ts";
 import { HttpProblemError, fieldErrors } from "../problem-response.ts";
 import { CreateAuditRequestSchema, type CreateAuditRequest } from "./audits.routes.ts";
 
@@ -101,7 +101,7 @@ export async function submitAudit(
   const requestHash = createHash("sha256").update(canonicalJson({ inputs, config })).digest("hex");
   let result: CreateAuditResult;
   try {
-    result = await s.store.createAudit({
+    result = await s.audits.create({
       tenant,
       config,
       inputs,
@@ -115,7 +115,6 @@ export async function submitAudit(
     throw err;
   }
   if (result.created) {
-    await s.store.appendEvent(result.audit.id, { type: "state", data: { state: "queued" } });
     try {
       await s.runner.enqueue(result.audit.id);
     } catch (err) {

@@ -1,12 +1,12 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { AppEnv } from "../context.ts";
 import { renderDocsPage } from "../docs-page.ts";
-import type { OpenApiDocument } from "../openapi.ts";
+import type { OpenApiDocument } from "../openapi-document.ts";
 import type { docsPage, openapiJson } from "./docs.routes.ts";
 
 export function docsHandlers(document: () => OpenApiDocument) {
   let page: string | undefined;
-  const json: RouteHandler<typeof openapiJson, AppEnv> = (c) => c.json(document() as unknown as Record<string, unknown>, 200);
+  const json: RouteHandler<typeof openapiJson, AppEnv> = (c) => c.json({ ...document() }, 200);
   const html: RouteHandler<typeof docsPage, AppEnv> = (c) =>
     c.html((page ??= renderDocsPage(document())), 200, {
       // Everything is inline: forbid the page from loading anything at all from elsewhere.

@@ -1,4 +1,4 @@
-import type { OpenApiDocument } from "../openapi.ts";
+import type { OpenApiDocument } from "../openapi-document.ts";
 import { createRouter } from "../router.ts";
 import { docsHandlers } from "./docs.handlers.ts";
 import * as routes from "./docs.routes.ts";

@@ -1,6 +1,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { AppEnv } from "../context.ts";
-import { readinessProbes, runProbes } from "../health.ts";
+import { runProbes } from "../../process/health.ts";
+import { readinessProbes } from "../readiness.ts";
 import { renderPrometheus } from "../metrics.ts";
 import type { livez, metrics, readyz } from "./health.routes.ts";
 

@@ -1,7 +1,7 @@
 /** Mounts every router of the API on `app` (the app factory and the OpenAPI generator share it). */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../context.ts";
-import type { OpenApiDocument } from "../openapi.ts";
+import type { OpenApiDocument } from "../openapi-document.ts";
 import { auditsRouter } from "./audits.index.ts";
 import { blobsRouter } from "./blobs.index.ts";
 import { docsRouter } from "./docs.index.ts";

@@ -1,6 +1,6 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { dataDirLayout } from "../../store/data-dir.ts";
 import { SslmemError } from "../../core/errors.ts";
 import { RenderedReportCache } from "../report-cache.ts";
 import { candidateThumbnails } from "../report-thumbnails.ts";
@@ -21,7 +21,7 @@ export const get: RouteHandler<typeof getReport, AppEnv> = async (c) => {
   const report = await s.reports.get(RenderedReportCache.key(audit, format), async () => {
     const started = performance.now();
     const rendered = await renderAuditReport(s.store, audit, format, (r) =>
-      candidateThumbnails(audit, r, { blobs: s.blobs, ingest: s.config.ingest, tmpDir: join(s.config.dataDir, "tmp"), logger: s.logger }),
+      candidateThumbnails(audit, r, { blobs: s.blobs, ingest: s.config.ingest, tmpDir: dataDirLayout(s.config.dataDir).tmp, logger: s.logger }),
     );
     s.logger.debug({ auditId: audit.id, format, ms: Math.round(performance.now() - started) }, "report rendered");
     return rendered;

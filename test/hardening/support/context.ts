@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import type { AuditParts, BlobInput, CaseContext, FinishedAudit, HttpOutcome } from "../cases/types.ts";
 import { CHEAP_CONFIG } from "../cases/inputs.ts";
 import type { HardeningServer } from "./server.ts";
+import { pollUntil } from "../../helpers/poll.ts";
 
 export const digestOf = (bytes: Uint8Array | string): string => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
@@ -90,19 +91,22 @@ export function createContext(server: HardeningServer, valid: CaseContext["valid
       return submitJson(body);
     },
     async waitFinished(id: string): Promise<FinishedAudit> {
-      for (let i = 0; i < 3000; i++) {
-        const res = await request(`/v1/audits/${id}`);
-        assert.equal(res.status, 200, `GET audit: ${res.text}`);
-        const state = res.json.state as string;
-        if (state === "succeeded" || state === "failed" || state === "cancelled") {
-          // The event stream ends after the terminal event; it carries the error too (leak check).
-          const events = await request(`/v1/audits/${id}/events`);
-          assert.equal(events.status, 200, `events: ${events.text}`);
-          return { id, state, error: res.json.error ?? null, resource: res.json };
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      throw new Error(`audit ${id} did not finish`);
+      const TERMINAL = ["succeeded", "failed", "cancelled"] as const;
+      const isTerminal = (state: unknown): state is FinishedAudit["state"] => (TERMINAL as readonly unknown[]).includes(state);
+      const res = await pollUntil(
+        async () => {
+          const r = await request(`/v1/audits/${id}`);
+          assert.equal(r.status, 200, `GET audit: ${r.text}`);
+          return isTerminal(r.json.state) ? r : undefined;
+        },
+        { what: `audit ${id} to finish`, everyMs: 10, timeoutMs: 60_000 },
+      );
+      // The event stream ends after the terminal event; it carries the error too (leak check).
+      const events = await request(`/v1/audits/${id}/events`);
+      assert.equal(events.status, 200, `events: ${events.text}`);
+      const state = res.json.state;
+      if (!isTerminal(state)) throw new Error(`audit ${id} is ${String(state)}`);
+      return { id, state, error: res.json.error ?? null, resource: res.json };
     },
     async report(id: string) {
       const res = await request(`/v1/audits/${id}/report?format=json`);

@@ -2,9 +2,16 @@
  * Health probes as data: each has a name, whether it is critical, a timeout and a check.
  * Readiness is derived — ready when every critical probe passes — so adding a check is adding
  * an entry, not editing the endpoint. Failure details go to the log, not to the response.
+ * Both processes use this module: the API (src/http/readiness.ts) and `sslmem worker`
+ * (src/worker/worker-health.ts), each with its own list of probes.
  */
-import type { Logger } from "pino";
-import type { AppServices } from "./context.ts";
+import type { StoreHealth } from "../store/types.ts";
+import { withinDeadline } from "./deadline.ts";
+
+/** Where a failing probe's reason goes (a pino Logger is one). */
+export interface ProbeLog {
+  warn(fields: object, message: string): void;
+}
 
 export interface Probe {
   name: string;
@@ -28,56 +35,39 @@ export interface Readiness {
   checks: ProbeResult[];
 }
 
-async function runProbe(probe: Probe, logger: Logger): Promise<ProbeResult> {
+async function runProbe(probe: Probe, logger: ProbeLog): Promise<ProbeResult> {
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), probe.timeoutMs)));
   let detail: string | undefined;
   try {
-    const outcome = await Promise.race([Promise.resolve().then(() => probe.run()), timeout]);
-    if (outcome === "timeout") detail = `no answer within ${probe.timeoutMs} ms`;
+    const outcome = await withinDeadline(Promise.resolve().then(() => probe.run()), probe.timeoutMs);
+    if (!outcome.inTime) detail = `no answer within ${probe.timeoutMs} ms`;
   } catch (err) {
     detail = "check failed";
     logger.warn({ probe: probe.name, err }, "health probe failed");
-  } finally {
-    clearTimeout(timer);
   }
   const durationMs = Math.round((performance.now() - started) * 10) / 10;
   return { name: probe.name, critical: probe.critical, status: detail ? "fail" : "pass", durationMs, ...(detail ? { detail } : {}) };
 }
 
-export async function runProbes(probes: readonly Probe[], logger: Logger): Promise<Readiness> {
+export async function runProbes(probes: readonly Probe[], logger: ProbeLog): Promise<Readiness> {
   const checks = await Promise.all(probes.map((p) => runProbe(p, logger)));
   const ready = checks.every((c) => !c.critical || c.status === "pass");
   return { status: ready ? "pass" : "fail", checks };
 }
 
-export function readinessProbes(s: AppServices): Probe[] {
-  return [
-    {
-      name: "accepting",
-      critical: true,
-      timeoutMs: 100,
-      run: () => {
-        if (s.shutdown.aborted) throw new Error("shutting down");
-      },
+/** The store answers a write and a read (critical in both processes). */
+export function storeProbe(store: StoreHealth): Probe {
+  return { name: "store", critical: true, timeoutMs: 2000, run: () => store.healthCheck() };
+}
+
+/** A synchronous condition: passes while `ok()` holds, fails with `failure` otherwise. */
+export function conditionProbe(name: string, critical: boolean, ok: () => boolean, failure: string): Probe {
+  return {
+    name,
+    critical,
+    timeoutMs: 100,
+    run: () => {
+      if (!ok()) throw new Error(failure);
     },
-    { name: "store", critical: true, timeoutMs: 2000, run: () => s.store.healthCheck() },
-    {
-      name: "runner",
-      critical: true,
-      timeoutMs: 100,
-      run: () => {
-        if (!s.runner.isAlive()) throw new Error("job runner is not running");
-      },
-    },
-    {
-      name: "event-loop",
-      critical: false,
-      timeoutMs: 100,
-      run: () => {
-        if (s.eventLoop.lag().p99 > 1) throw new Error("event loop p99 lag above 1 s");
-      },
-    },
-  ];
+  };
 }

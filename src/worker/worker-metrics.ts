@@ -2,7 +2,7 @@
  * The Prometheus text of an `sslmem worker` process: jobs done by kind, points scored, views/s,
  * and what it is working on right now (one series per running job, at most `concurrency`).
  */
-import type { ShardWorkerStats } from "./shard-worker.ts";
+import type { ShardWorkerStats } from "../jobs/shard-worker.ts";
 
 const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 const labels = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`;

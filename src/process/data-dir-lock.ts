@@ -13,11 +13,10 @@
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { SslmemError } from "./core/errors.ts";
+import { SslmemError } from "../core/errors.ts";
+import { dataDirLayout } from "../store/data-dir.ts";
 
 export const LOCK_FILE = "sslmem.lock";
-/** Where the engine expands .tar.gz uploads while an audit runs. */
-export const ENGINE_TMP_DIR = "tmp";
 
 export interface DataDirLock {
   release(): void;
@@ -56,7 +55,7 @@ export function lockDataDir(dataDir: string): DataDirLock {
 
 /** Removes what a previous run left in the engine's scratch directory; returns how many entries. */
 export function clearEngineScratch(dataDir: string): number {
-  const dir = join(dataDir, ENGINE_TMP_DIR);
+  const dir = dataDirLayout(dataDir).tmp;
   mkdirSync(dir, { recursive: true });
   let removed = 0;
   for (const name of readdirSync(dir)) {

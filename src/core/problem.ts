@@ -5,7 +5,7 @@
  * Rule: a 5xx problem never carries a message, a stack or a path — only its code and the request
  * id to find the log line with the details.
  */
-import { ERROR_CODES, SslmemError, isSslmemError, type ErrorCode } from "../core/errors.ts";
+import { ERROR_CODES, SslmemError, isSslmemError, type ErrorCode } from "./errors.ts";
 
 export const PROBLEM_TYPE_BASE = "https://sslmem.dev/problems/";
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";

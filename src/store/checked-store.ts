@@ -1,0 +1,318 @@
+/**
+ * The Store both dialects share: every argument check, the transition guard, ids, the clock,
+ * driver-error mapping (`store_failure`), refusals with their messages, and page assembly live
+ * here once; a StoreDialect (dialect.ts) supplies only SQL and atomicity. SqliteStore and
+ * PgStore are this class over their dialect, plus their own diagnostics.
+ */
+import { randomUUID } from "node:crypto";
+import { AUDIT_STATES, TERMINAL_STATES, type AuditState } from "../core/audit-states.ts";
+import { assertAuditCursor, indexCursor, offsetCursor } from "./cursors.ts";
+import type { StoreDialect } from "./dialect.ts";
+import { createIdGenerator, type IdGenerator } from "./ids.ts";
+import { toTokenInfo } from "./rows.ts";
+import { blobNotUploaded, deletedAudit, guard, idempotencyConflict, queueFull, tenantQueueFull } from "./store-errors.ts";
+import { generateToken, hashToken, looksLikeToken, tokenHashesEqual } from "./tokens.ts";
+import {
+  AUDIT_INPUT_ROLES,
+  type AuditEventInput,
+  type AuditInputRole,
+  type AuditPatch,
+  type AuditProgress,
+  type AuditRecord,
+  type BlobRecordInput,
+  type CreateAuditInput,
+  type CreateAuditResult,
+  type CreatedToken,
+  type ForgetBlobResult,
+  type IndexRange,
+  type IterateResultsOptions,
+  type ListAuditsOptions,
+  type Page,
+  type ReadResultsOptions,
+  type ResultFilter,
+  type ResultFinalization,
+  type ResultRow,
+  type Store,
+  type StoredEvent,
+  type StoredResult,
+  type TenantUsage,
+  type TokenInfo,
+  type TokenPrincipal,
+} from "./types.ts";
+import {
+  MAX_LIST_LIMIT,
+  MAX_RESULTS_LIMIT,
+  assertAuditStates,
+  assertBlobRecord,
+  assertEvent,
+  assertFinalizations,
+  assertHours,
+  assertIdempotencyKey,
+  assertInputRoles,
+  assertInputs,
+  assertLimit,
+  assertResultRow,
+  assertTenant,
+  assertTransition,
+  resultQuery,
+  resultsPage,
+} from "./validate.ts";
+
+const DEFAULT_CHUNK = 1000;
+
+/** One entry per index, the last one given winning (as successive upserts would), in index order. */
+function lastPerIndex<T extends { index: number }>(items: readonly T[]): T[] {
+  const byIndex = new Map<number, T>();
+  for (const item of items) byIndex.set(item.index, item);
+  return [...byIndex.values()].sort((a, b) => a.index - b.index);
+}
+
+/** The first `limit` rows, and whether the query found one more (the dialect is asked for limit + 1). */
+function firstOf<T>(rows: readonly T[], limit: number): { items: T[]; more: boolean } {
+  return { items: rows.slice(0, limit), more: rows.length > limit };
+}
+
+export class CheckedStore implements Store {
+  readonly #sql: StoreDialect;
+  readonly #now: () => number;
+  readonly #newId: IdGenerator;
+
+  protected constructor(sql: StoreDialect, now: () => number) {
+    this.#sql = sql;
+    this.#now = now;
+    this.#newId = createIdGenerator(now);
+  }
+
+  // --- tokens --------------------------------------------------------------------------------
+
+  async createToken(tenant: string): Promise<CreatedToken> {
+    assertTenant(tenant);
+    const id = this.#newId("tok_");
+    const token = generateToken();
+    await guard("create a token", () => this.#sql.insertToken({ id, tenant, hash: hashToken(token), now: this.#now() }));
+    return { id, token };
+  }
+
+  async authenticate(token: string): Promise<TokenPrincipal | null> {
+    if (typeof token !== "string" || !looksLikeToken(token)) return null;
+    const hash = hashToken(token);
+    const row = await guard("authenticate a token", () => this.#sql.activeTokenByHash(hash));
+    if (!row || !tokenHashesEqual(row.hash, hash)) return null;
+    return { tenant: row.tenant, tokenId: row.id };
+  }
+
+  async revokeToken(id: string): Promise<boolean> {
+    return guard("revoke a token", () => this.#sql.revokeToken(id, this.#now()));
+  }
+
+  async listTokens(tenant: string): Promise<TokenInfo[]> {
+    return (await guard("list tokens", () => this.#sql.tokensOfTenant(tenant))).map(toTokenInfo);
+  }
+
+  // --- audits --------------------------------------------------------------------------------
+
+  async createAudit(input: CreateAuditInput): Promise<CreateAuditResult> {
+    assertTenant(input.tenant);
+    const inputs = assertInputs(input.inputs);
+    if (input.idempotencyKey !== undefined) assertIdempotencyKey(input.idempotencyKey);
+    const requestHash = input.requestHash ?? null;
+    const outcome = await guard("create an audit", () =>
+      this.#sql.insertAudit({
+        id: this.#newId("aud_"),
+        tenant: input.tenant,
+        config: input.config ?? {},
+        inputs,
+        idempotencyKey: input.idempotencyKey ?? null,
+        requestHash,
+        now: this.#now(),
+        ...(input.maxQueued !== undefined ? { maxQueued: input.maxQueued } : {}),
+        ...(input.maxQueuedPerTenant !== undefined ? { maxQueuedPerTenant: input.maxQueuedPerTenant } : {}),
+      }),
+    );
+    switch (outcome.kind) {
+      case "created":
+        return { audit: outcome.audit, created: true };
+      case "existing":
+        // A replay returns the stored audit; the same key with another body is a conflict.
+        if (outcome.audit.requestHash !== requestHash) throw idempotencyConflict(outcome.audit.id);
+        return { audit: outcome.audit, created: false };
+      case "blob_missing":
+        throw blobNotUploaded(outcome.role, outcome.digest);
+      case "queue_full":
+        throw queueFull(input.maxQueued ?? 0);
+      case "tenant_queue_full":
+        throw tenantQueueFull(input.maxQueuedPerTenant ?? 0);
+    }
+  }
+
+  async getAudit(tenant: string, id: string): Promise<AuditRecord | null> {
+    return guard("read an audit", () => this.#sql.auditById(id, tenant));
+  }
+
+  async getAuditInternal(id: string): Promise<AuditRecord | null> {
+    return guard("read an audit", () => this.#sql.auditById(id));
+  }
+
+  async listAudits(tenant: string, options: ListAuditsOptions): Promise<Page<AuditRecord>> {
+    assertLimit(options.limit, MAX_LIST_LIMIT);
+    const cursor = options.cursor ?? null;
+    if (cursor !== null) assertAuditCursor(cursor);
+    // The cursor is the last id of the previous page: ids sort by creation, so "older than the
+    // cursor" is one index range scan however deep the page.
+    const rows = await guard("list audits", () => this.#sql.auditsOfTenant(tenant, cursor, options.limit + 1));
+    const { items, more } = firstOf(rows, options.limit);
+    return { items, nextCursor: more ? items[items.length - 1].id : null };
+  }
+
+  async listAuditsByState(states: readonly AuditState[]): Promise<AuditRecord[]> {
+    assertAuditStates(states);
+    return guard("list audits", () => this.#sql.auditsInStates(states));
+  }
+
+  async countAuditsByState(): Promise<Record<AuditState, number>> {
+    const rows = await guard("count audits", () => this.#sql.countByState());
+    const counts = Object.fromEntries(AUDIT_STATES.map((s) => [s, 0])) as Record<AuditState, number>;
+    for (const r of rows) counts[r.state] = Number(r.n);
+    return counts;
+  }
+
+  async listFinishedAuditsOlderThan(hours: number, limit = 100): Promise<AuditRecord[]> {
+    assertHours(hours);
+    assertLimit(limit, MAX_LIST_LIMIT);
+    // Times are whole milliseconds, so "< ceil(before)" selects exactly what "< before" would.
+    const before = Math.ceil(this.#now() - hours * 3_600_000);
+    return guard("list finished audits", () => this.#sql.auditsFinishedBefore(before, limit));
+  }
+
+  async transition(id: string, from: readonly AuditState[], to: AuditState, patch: AuditPatch = {}): Promise<boolean> {
+    assertTransition(from, to);
+    if (from.length === 0) return false;
+    const change = { id, from, to, now: this.#now(), entersRunning: to === "running", entersTerminal: TERMINAL_STATES.includes(to), patch };
+    return guard("update an audit", () => this.#sql.changeState(change));
+  }
+
+  async setProgress(id: string, progress: AuditProgress): Promise<boolean> {
+    return guard("update progress", () => this.#sql.setProgress(id, progress, this.#now()));
+  }
+
+  async deleteAudit(tenant: string, id: string): Promise<boolean> {
+    // Results, events and input references go with the row (ON DELETE CASCADE).
+    return guard("delete an audit", () => this.#sql.deleteAudit(tenant, id));
+  }
+
+  // --- per-point results ---------------------------------------------------------------------
+
+  async appendResults(auditId: string, rows: readonly ResultRow[]): Promise<void> {
+    for (const row of rows) assertResultRow(row);
+    // Index order: two writers retrying the same shard lock rows in the same order (no deadlock).
+    const batch = lastPerIndex(rows);
+    if (!(await guard("store results", () => this.#sql.upsertResults(auditId, batch)))) throw deletedAudit(auditId);
+  }
+
+  async countResults(auditId: string, filter?: ResultFilter): Promise<number> {
+    const query = resultQuery(filter);
+    return guard("count results", () => this.#sql.countResults(auditId, query));
+  }
+
+  async maxCommittedIndex(auditId: string): Promise<number | null> {
+    return guard("read results", () => this.#sql.maxCommittedIndex(auditId));
+  }
+
+  async committedIndices(auditId: string, range: IndexRange = {}): Promise<number[]> {
+    return guard("read results", () => this.#sql.committedIndices(auditId, range.from ?? null, range.to ?? null));
+  }
+
+  async finalizeResults(auditId: string, updates: readonly ResultFinalization[]): Promise<void> {
+    assertFinalizations(updates);
+    const batch = lastPerIndex(updates);
+    await guard("finalize results", () => this.#sql.finalizeResults(auditId, batch));
+  }
+
+  async readResults(auditId: string, options: ReadResultsOptions): Promise<Page<StoredResult>> {
+    const page = resultsPage(options);
+    const query = resultQuery(options);
+    const limit = page.limit;
+    if (page.order === "index") {
+      // Keyset pagination on the primary key: page N costs the same as page 1.
+      const rows = await guard("read results", () => this.#sql.resultsAfterIndex(auditId, query, page.after, limit + 1, page.offset));
+      const { items, more } = firstOf(rows, limit);
+      return { items, nextCursor: more ? indexCursor(items[items.length - 1].index) : null };
+    }
+    const rows = await guard("read results", () => this.#sql.resultsByScore(auditId, query, limit + 1, page.offset));
+    const { items, more } = firstOf(rows, limit);
+    return { items, nextCursor: more ? offsetCursor(page.offset + limit) : null };
+  }
+
+  async *iterateResults(auditId: string, options: IterateResultsOptions = {}): AsyncIterable<StoredResult> {
+    const query = resultQuery(options);
+    const chunk = options.chunkSize ?? DEFAULT_CHUNK;
+    assertLimit(chunk, MAX_RESULTS_LIMIT);
+    let after = -1;
+    for (;;) {
+      // One short query per chunk: no transaction or connection held across the consumer's
+      // awaits, so a slow download never blocks writers or WAL checkpoints.
+      const rows = await guard("read results", () => this.#sql.resultsAfterIndex(auditId, query, after, chunk, 0));
+      yield* rows;
+      if (rows.length < chunk) return;
+      after = rows[rows.length - 1].index;
+    }
+  }
+
+  // --- events --------------------------------------------------------------------------------
+
+  async appendEvent(auditId: string, event: AuditEventInput): Promise<number> {
+    assertEvent(event);
+    const seq = await guard("store an event", () => this.#sql.appendEvent(auditId, event.type, event.data ?? {}, this.#now()));
+    if (seq === null) throw deletedAudit(auditId);
+    return seq;
+  }
+
+  async readEvents(auditId: string, afterSeq: number, limit = 1000): Promise<StoredEvent[]> {
+    assertLimit(limit, MAX_RESULTS_LIMIT);
+    return guard("read events", () => this.#sql.eventsAfter(auditId, Math.max(0, Math.floor(afterSeq) || 0), limit));
+  }
+
+  // --- blobs ---------------------------------------------------------------------------------
+
+  async recordBlob(blob: BlobRecordInput): Promise<void> {
+    assertBlobRecord(blob);
+    await guard("record a blob", () => this.#sql.upsertBlob(blob, this.#now()));
+  }
+
+  async tenantUsage(tenant: string): Promise<TenantUsage> {
+    assertTenant(tenant);
+    const usage = await guard("read tenant usage", () => this.#sql.tenantUsage(tenant));
+    return { blobBytes: Number(usage.blobBytes), audits: Number(usage.audits) };
+  }
+
+  async tenantHasBlob(tenant: string, digest: string): Promise<boolean> {
+    return guard("read blob ownership", () => this.#sql.tenantHasBlob(tenant, digest));
+  }
+
+  async blobsReferencedOnlyBy(auditId: string, roles: readonly AuditInputRole[] = AUDIT_INPUT_ROLES): Promise<string[]> {
+    assertInputRoles(roles);
+    return guard("read blob references", () => this.#sql.blobsReferencedOnlyBy(auditId, roles));
+  }
+
+  async markInputsPurged(auditId: string, roles: readonly AuditInputRole[]): Promise<void> {
+    assertInputRoles(roles);
+    await guard("mark inputs purged", () => this.#sql.markInputsPurged(auditId, roles, this.#now()));
+  }
+
+  async forgetBlob(tenant: string, digest: string): Promise<ForgetBlobResult> {
+    return guard("forget a blob", () => this.#sql.forgetBlob(tenant, digest));
+  }
+
+  // --- lifecycle -----------------------------------------------------------------------------
+
+  async healthCheck(): Promise<void> {
+    const nonce = randomUUID();
+    await guard("pass its health check", async () => {
+      if ((await this.#sql.healthProbe(nonce, this.#now())) !== nonce) throw new Error("health probe read back a different value");
+    });
+  }
+
+  async close(): Promise<void> {
+    return this.#sql.close();
+  }
+}
