@@ -123,8 +123,9 @@ export const ConfigSchema = z
     /** ONNX Runtime intra-op threads; undefined = ORT's default. */
     threads: int(1, 1024).optional(),
     /**
-     * Where the engine measures: "worker" (a worker thread; the HTTP event loop stays responsive)
-     * or "main" (inline, for debugging and for measuring the difference).
+     * Where the engine measures: "worker" (a child process, jobs/engine-host.ts: the HTTP event loop
+     * stays responsive, and the engine's budgets end it with a signal) or "main" (inline, for
+     * debugging and for measuring the difference; no deadline or memory ceiling applies).
      */
     engineThread: z.enum(["worker", "main"]).default("worker"),
     /** Purge candidate/controls blobs of audits finished more than N hours ago (0 = never). */
