@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Makes sure the machine has what the test suite needs beyond npm packages:
 # - Chromium (Debian's) for the HTML report screenshot test;
-# - Redis and PostgreSQL on loopback for the scaled-mode tests (started if they are down).
+# - Redis and PostgreSQL on loopback for the scaled-mode tests (started if they are down);
+# - Debian's docker-registry (distribution 2.8) and openssl for the OCI source tests (each test
+#   starts its own registry on 127.0.0.1 with a temporary config; nothing is started here).
 set -uo pipefail
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+[ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "ci-services: installing ${need_apt[*]}"
   apt-get update -qq >/dev/null 2>&1 || true

@@ -87,6 +87,85 @@ const QueueSchema = z
   })
   .strict();
 
+/** A comma-separated list from the environment, or an array from overrides. */
+const list = (item: z.ZodString) =>
+  z.preprocess((v) => (typeof v === "string" ? v.split(",").map((x) => x.trim()).filter(Boolean) : v), z.array(item));
+
+/** `host`, `*.domain`, with an optional `:port` or `:*`. */
+const HostPatternSchema = z
+  .string()
+  .regex(/^(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?$|^\[[0-9A-Fa-f:.]+\](:(\d{1,5}|\*))?$/, "a host pattern: host, *.domain, host:port or host:*");
+
+const SourceCredentialSchema = z
+  .object({
+    /** Host pattern the header is sent to (and to nothing else, not even after a redirect). */
+    host: HostPatternSchema,
+    header: z.string().regex(/^[A-Za-z0-9-]{1,100}$/, "an HTTP header name"),
+    value: z.string().min(1),
+  })
+  .strict();
+
+/**
+ * Model and data references (https, MLflow, Hugging Face, OCI): where the service may fetch from
+ * and with which credentials. Credentials live only here, never in an audit record or a log line.
+ */
+const SourcesSchema = z
+  .object({
+    /** Hosts the service may fetch from (SSRF allowlist); empty = references are refused. */
+    allow: list(HostPatternSchema).default([]),
+    /** Address ranges (CIDR) exempt from the always-refused ones (link-local, metadata, unspecified). */
+    allowAddresses: list(z.string().regex(/^[0-9A-Fa-f:.]+\/\d{1,3}$/, "a CIDR range, e.g. 169.254.0.0/16")).default([]),
+    /** JSON array of {host, header, value}: a header sent to the hosts matching `host`. */
+    credentials: z
+      .preprocess((v) => {
+        if (typeof v !== "string") return v;
+        try {
+          return JSON.parse(v);
+        } catch {
+          return v; // the array schema reports it
+        }
+      }, z.array(SourceCredentialSchema))
+      .default([]),
+    /** A source that sends nothing for this long is abandoned (`source_unreachable`). */
+    timeoutMs: int(100).default(30_000),
+    /** Registries spoken to over plain http (besides localhost, 127.0.0.1 and [::1]). */
+    ociPlainHttp: list(HostPatternSchema).default([]),
+    /** MLflow tracking server of `models:/` references. */
+    mlflowUri: z.url({ protocol: /^https?$/ }).optional(),
+    mlflowToken: z.string().min(1).optional(),
+    /** Hugging Face Hub endpoint of `hf://` references. */
+    hfEndpoint: z.url({ protocol: /^https?$/ }).default("https://huggingface.co"),
+    hfToken: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type SourcesConfig = z.output<typeof SourcesSchema>;
+
+/**
+ * Signed completion callbacks (Standard Webhooks). A tenant may pass `callbackUrl` only when it has
+ * a secret here; the URL's host must be on the sources allowlist (same SSRF rules).
+ */
+const CallbacksSchema = z
+  .object({
+    /** JSON object tenant → secret (`whsec_` + base64, as the Standard Webhooks libraries expect). */
+    secrets: z
+      .preprocess((v) => {
+        if (typeof v !== "string") return v;
+        try {
+          return JSON.parse(v);
+        } catch {
+          return v;
+        }
+      }, z.record(z.string().min(1), z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, "a secret is whsec_ followed by base64")))
+      .default({}),
+    /** Deliveries per callback, the first included; the pause doubles from backoffMs. */
+    attempts: int(1, 20).default(6),
+    backoffMs: int(1).default(2_000),
+  })
+  .strict();
+
+export type CallbacksConfig = z.output<typeof CallbacksSchema>;
+
 const IngestOverridesSchema = z
   .object({
     maxPixels: int(1).optional(),
@@ -151,6 +230,8 @@ export const ConfigSchema = z
     queue: QueueSchema.prefault({}),
     limits: LimitsSchema.prefault({}),
     ingest: IngestOverridesSchema.prefault({}),
+    sources: SourcesSchema.prefault({}),
+    callbacks: CallbacksSchema.prefault({}),
   })
   .strict();
 
@@ -226,6 +307,18 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "ingest.maxFileBytes": "SSLMEM_MAX_FILE_BYTES",
   "ingest.maxPointIdBytes": "SSLMEM_MAX_POINT_ID_BYTES",
   "ingest.maxBatchPixels": "SSLMEM_MAX_BATCH_PIXELS",
+  "sources.allow": "SSLMEM_SOURCE_ALLOW",
+  "sources.allowAddresses": "SSLMEM_SOURCE_ALLOW_ADDRESSES",
+  "sources.credentials": "SSLMEM_SOURCE_CREDENTIALS",
+  "sources.timeoutMs": "SSLMEM_SOURCE_TIMEOUT_MS",
+  "sources.ociPlainHttp": "SSLMEM_OCI_PLAIN_HTTP",
+  "sources.mlflowUri": "SSLMEM_MLFLOW_URI",
+  "sources.mlflowToken": "SSLMEM_MLFLOW_TOKEN",
+  "sources.hfEndpoint": "SSLMEM_HF_ENDPOINT",
+  "sources.hfToken": "SSLMEM_HF_TOKEN",
+  "callbacks.secrets": "SSLMEM_CALLBACK_SECRETS",
+  "callbacks.attempts": "SSLMEM_CALLBACK_ATTEMPTS",
+  "callbacks.backoffMs": "SSLMEM_CALLBACK_BACKOFF_MS",
 };
 
 type Plain = Record<string, unknown>;

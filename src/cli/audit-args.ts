@@ -10,7 +10,7 @@ import { PRESET_NAMES } from "../core/policy.ts";
 import { SslmemError } from "../core/errors.ts";
 import { UsageError } from "./errors.ts";
 
-export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv"] as const;
+export const OUTPUT_FORMATS = ["table", "json", "junit", "sarif", "html", "csv", "markdown", "codequality"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface OutputTarget {
@@ -24,6 +24,8 @@ export interface AuditCommand {
   reference: string;
   candidates: string;
   controls?: string;
+  /** Accept https:// references without #sha256=… */
+  allowUnpinned: boolean;
   config: AuditConfig;
   outputs: OutputTarget[];
   failOnFlagged?: number;
@@ -39,6 +41,7 @@ export const AUDIT_OPTIONS = {
   reference: { type: "string" },
   candidates: { type: "string" },
   controls: { type: "string" },
+  "allow-unpinned": { type: "boolean" },
   views: { type: "string" },
   seed: { type: "string" },
   augment: { type: "string" },
@@ -199,6 +202,7 @@ export function parseAuditCommand(argv: string[]): AuditCommand | "help" {
     reference: values.reference as string,
     candidates: values.candidates as string,
     controls: values.controls as string | undefined,
+    allowUnpinned: Boolean(values["allow-unpinned"]),
     config: configFromFlags(values),
     outputs: parseOutputs(values.output as string[] | undefined, values.format as string | undefined),
     failOnFlagged: failOn,
@@ -220,6 +224,10 @@ Inputs:
   --reference FILE         encoder that never saw the candidates (ONNX)
   --candidates PATH        directory of images (recursive), .tar, .tar.gz, .zip, or .npy uint8 [N,H,W,C]
   --controls PATH          points in neither training set (same forms); enables calibrated flags
+  Each input may also be a reference, fetched once and cached by digest (~/.cache/sslmem):
+    oci://REGISTRY/REPO:TAG or @sha256:…   models:/NAME/VERSION or models:/NAME@ALIAS
+    hf://OWNER/REPO/PATH@REVISION          https://HOST/PATH#sha256=HEX
+  --allow-unpinned         accept https:// references without #sha256=…
 
 Measurement:
   --views K                view pairs per point (default 16)
@@ -244,7 +252,8 @@ Flags:
   --threshold T            t for threshold, on scoreNormalized
 
 Output and gate:
-  --format table|json|csv|junit|sarif|html   format of stdout / of -o FILE (default table)
+  --format table|json|csv|junit|sarif|html|markdown|codequality
+                           format of stdout / of -o FILE (default table)
   -o, --output [FMT=]FILE  write a report; repeatable: -o json=report.json -o junit=junit.xml
   --fail-on-flagged N      exit 2 when more than N points are flagged
   --server URL --token T   run the audit on an sslmem server instead of locally

@@ -10,6 +10,7 @@ import { openPointSet } from "../data/sources.ts";
 import type { PointSet } from "../data/point-set.ts";
 import { describeAudit, finalizeAudit, prepareAudit } from "../engine/audit.ts";
 import { measurePoints } from "../engine/measure.ts";
+import { resolveLocalInputs } from "../sources/local-inputs.ts";
 import type { EngineLogger } from "../engine/providers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand } from "./audit-args.ts";
 import { EXIT } from "./errors.ts";
@@ -48,11 +49,16 @@ function stderrLogger(quiet: boolean): EngineLogger {
   };
 }
 
-export async function runLocalAudit(cmd: AuditCommand): Promise<ReportV1> {
+export async function runLocalAudit(cmd: AuditCommand, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ReportV1> {
   const progress = createProgress({ quiet: cmd.quiet });
-  const [target, reference] = [await readModel(cmd.target, "target"), await readModel(cmd.reference, "reference")];
-  const candidates = await openPoints(cmd.candidates, "candidates");
-  const controls = cmd.controls ? await openPoints(cmd.controls, "controls") : undefined;
+  // References (oci://, models:/, hf://, https://…#sha256=) become paths of cached blobs.
+  const { paths, sources } = await resolveLocalInputs(
+    { target: cmd.target, reference: cmd.reference, candidates: cmd.candidates, ...(cmd.controls ? { controls: cmd.controls } : {}) },
+    { env, allowUnpinned: cmd.allowUnpinned },
+  );
+  const [target, reference] = [await readModel(paths.target!, "target"), await readModel(paths.reference!, "reference")];
+  const candidates = await openPoints(paths.candidates!, "candidates");
+  const controls = paths.controls ? await openPoints(paths.controls, "controls") : undefined;
   try {
     const prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, {
       providers: cmd.providers && cmd.providers.length ? (cmd.providers as never) : "auto",
@@ -64,7 +70,8 @@ export async function runLocalAudit(cmd: AuditCommand): Promise<ReportV1> {
       const measurements = await measurePoints(prepared.context, {
         onProgress: (done, total) => progress.update("scoring", done, total),
       });
-      const audit = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config);
+      const described = describeAudit(prepared, { id: `local-${randomUUID()}`, created: new Date() }, cmd.config);
+      const audit = Object.keys(sources).length > 0 ? { ...described, sources } : described;
       const { report } = finalizeAudit(audit, measurements, cmd.config);
       progress.done(`scored ${measurements.length} points on ${prepared.providers.provider}`);
       return report;

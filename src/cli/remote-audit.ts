@@ -12,6 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ReportV1Schema, type ReportV1 } from "../core/report.ts";
 import { ERROR_CODES, SslmemError, type ErrorCode } from "../core/errors.ts";
 import { packDirectory } from "../data/tar-writer.ts";
+import { isSourceReference } from "../sources/reference.ts";
 import type { AuditCommand } from "./audit-args.ts";
 import { createProgress } from "./progress.ts";
 
@@ -123,10 +124,11 @@ export async function runRemoteAudit(cmd: AuditCommand): Promise<ReportV1> {
     ["candidates", cmd.candidates],
     ...(cmd.controls ? [["controls", cmd.controls]] : []),
   ] as [string, string][]) {
-    inputs[flag] = await ensureBlob(client, await fileOrDirectory(path, flag), log);
+    // A reference is resolved by the server (its allowlist and credentials), not uploaded.
+    inputs[flag] = isSourceReference(path) ? path : await ensureBlob(client, await fileOrDirectory(path, flag), log);
   }
   const submit = await client.request("POST", "/v1/audits", {
-    body: JSON.stringify({ ...inputs, config: cmd.config }),
+    body: JSON.stringify({ ...inputs, ...(cmd.allowUnpinned ? { allowUnpinned: true } : {}), config: cmd.config }),
     headers: { "content-type": "application/json" },
   });
   if (submit.status !== 202 && submit.status !== 200) await client.fail(submit, "submitting the audit");

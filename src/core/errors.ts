@@ -26,6 +26,14 @@ export const ERROR_CODES = {
   // budgets of a running audit: the tenant's model or data caused it
   audit_timeout: 422,
   resource_exhausted: 422,
+  // model and data references (registries, pinned URLs): the input, not the service, is at fault
+  source_invalid: 422,
+  source_not_allowed: 422,
+  source_unreachable: 422,
+  source_auth_failed: 422,
+  source_not_found: 422,
+  source_ambiguous: 422,
+  source_too_large: 422,
   /** The audit was running each time the process died, SSLMEM_MAX_AUDIT_CRASHES times: not resumed again. */
   crash_loop: 422,
   /** An operator failed the audit (`sslmem admin audits fail`). */

@@ -7,6 +7,7 @@ import { AuditConfigSchema, FLAG_METHODS } from "./audit-config.ts";
 import type { CalibrationDiagnostics } from "./calibration/types.ts";
 import type { FlagOutcome } from "./flags.ts";
 import { AugmentationPolicySchema } from "./policy.ts";
+import { AuditSourcesSchema } from "./source-identity.ts";
 
 export const REPORT_SCHEMA_VERSION = "sslmem.report/v1";
 
@@ -73,6 +74,7 @@ export const AuditInfoSchema = z.strictObject({
   config: ReportConfigSchema,
   candidatesSource: PointSourceSchema,
   controlsSource: PointSourceSchema.optional(),
+  sources: AuditSourcesSchema.optional(),
 });
 
 export const TailModelSchema = z

@@ -11,7 +11,7 @@
  * channel uses the structured-clone serialization).
  */
 import { SslmemError, isSslmemError, type ErrorCode, ERROR_CODES } from "../core/errors.ts";
-import type { AuditProgress, AuditRecord, JsonObject, ResultFinalization, ResultRow, StoredResult } from "../store/types.ts";
+import type { AuditProgress, AuditRecord, JsonObject, ResultFinalization, ResultRow, StoredEvent, StoredResult } from "../store/types.ts";
 import type { EngineSettings } from "./engine-settings.ts";
 import type { AuditExecution } from "./types.ts";
 
@@ -29,6 +29,8 @@ export interface EngineCalls {
   /** The next rows (at most `max`) of an open iteration; `done` when exhausted (then closed). */
   iterateNext: { args: [iteration: number, max: number]; result: { rows: StoredResult[]; done: boolean } };
   blobHas: { args: [digest: string]; result: boolean };
+  /** The audit's events (its `sources` event carries where referenced inputs came from). */
+  readEvents: { args: [auditId: string, afterSeq: number, limit: number]; result: StoredEvent[] };
   progress: { args: [progress: AuditProgress]; result: void };
   event: { args: [type: string, data: JsonObject]; result: void };
 }

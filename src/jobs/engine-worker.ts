@@ -13,7 +13,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { SslmemError } from "../core/errors.ts";
 import type { BlobReader } from "../store/blob-store.ts";
-import type { MeasurementStore, StoredResult } from "../store/types.ts";
+import type { StoredResult } from "../store/types.ts";
 import { EngineExecutor } from "./execute-audit.ts";
 import {
   deserializeError,
@@ -24,7 +24,7 @@ import {
   type FromWorker,
   type ToWorker,
 } from "./engine-worker-protocol.ts";
-import type { ExecutionContext } from "./types.ts";
+import type { EngineStore, ExecutionContext } from "./types.ts";
 
 const sendToService = process.send?.bind(process);
 if (!sendToService) throw new Error("engine-worker.ts runs only as a child process with an IPC channel");
@@ -65,11 +65,12 @@ const logger = pino(
   }),
 );
 
-const store: MeasurementStore = {
+const store: EngineStore = {
   committedIndices: (auditId, range) => {
     if (range) return Promise.reject(new SslmemError("internal", "the engine process measures whole audits, not ranges"));
     return call("committedIndices", auditId);
   },
+  readEvents: (auditId, afterSeq, limit = 1000) => call("readEvents", auditId, afterSeq, limit),
   countResults: (auditId) => call("countResults", auditId),
   appendResults: (auditId, rows) => call("appendResults", auditId, [...rows]),
   finalizeResults: (auditId, updates) => call("finalizeResults", auditId, [...updates]),

@@ -14,6 +14,7 @@ import type { ReportAuditInfo } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import { resolveIngestLimits } from "../data/limits.ts";
 import { describeAudit, finalizeAudit } from "../engine/audit.ts";
+import { readAuditSources } from "../sources/audit-inputs.ts";
 import { measurePoints } from "../engine/measure.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
 import type { EngineLogger } from "../engine/providers.ts";
@@ -22,13 +23,13 @@ import type { BlobReader } from "../store/blob-store.ts";
 import type { AuditRecord, JsonObject, MeasurementStore } from "../store/types.ts";
 import { WorkspaceCache, openAuditWorkspace, parseStoredConfig, type AuditWorkspace, type WorkspaceLease } from "./audit-workspace.ts";
 import { engineSettings, type EngineSettings } from "./engine-settings.ts";
-import type { AuditExecution, AuditExecutor, ExecutionContext, ExecutorDeps } from "./types.ts";
+import type { AuditExecution, AuditExecutor, EngineStore, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 /** How often a shard recounts the audit's rows for progress (a count reads every row). */
 const COUNT_REFRESH_MS = 1_000;
 
 export interface EngineExecutorDeps {
-  store: MeasurementStore;
+  store: EngineStore;
   blobs: BlobReader;
   logger: EngineLogger;
   settings: EngineSettings;
@@ -206,7 +207,8 @@ export class EngineExecutor implements AuditExecutor {
 
   async #finalize(ws: AuditWorkspace, audit: AuditRecord): Promise<AuditExecution> {
     const info = describeAudit(ws.prepared, { id: audit.id, created: new Date(audit.createdAt) }, ws.config);
-    return finalizeFromStore(this.deps.store, audit.id, info, ws.config, ws.total);
+    const sources = await readAuditSources(this.deps.store, audit.id);
+    return finalizeFromStore(this.deps.store, audit.id, sources ? { ...info, sources } : info, ws.config, ws.total);
   }
 
   #open(audit: AuditRecord): Promise<AuditWorkspace> {

@@ -17,7 +17,7 @@
 import type { Logger } from "pino";
 import { SslmemError } from "../core/errors.ts";
 import type { BlobReader } from "../store/blob-store.ts";
-import { AUDIT_INPUT_ROLES, type AuditRecord, type MeasurementStore, type StoredResult } from "../store/types.ts";
+import { AUDIT_INPUT_ROLES, type AuditRecord, type StoredResult } from "../store/types.ts";
 import { parseStoredConfig } from "./audit-workspace.ts";
 import { EngineProcess, type EngineExit, type EngineProcessLimits } from "./engine-host.ts";
 import {
@@ -30,7 +30,7 @@ import {
   type FromWorker,
 } from "./engine-worker-protocol.ts";
 import { engineSettings } from "./engine-settings.ts";
-import type { AuditExecution, AuditExecutor, ExecutionContext, ExecutorDeps } from "./types.ts";
+import type { AuditExecution, AuditExecutor, EngineStore, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 export interface EngineBudgets extends EngineProcessLimits {
   auditTimeoutMs: number;
@@ -52,7 +52,7 @@ export const DEFAULT_ENGINE_BUDGETS: EngineBudgets = Object.freeze({
 });
 
 export interface WorkerEngineExecutorDeps {
-  store: MeasurementStore;
+  store: EngineStore;
   blobs: BlobReader;
   logger: Logger;
   settings: EngineWorkerSettings;
@@ -259,6 +259,7 @@ export class WorkerEngineExecutor implements AuditExecutor {
     };
     return {
       committedIndices: (auditId) => store.committedIndices(own(auditId)),
+      readEvents: (auditId, afterSeq, limit) => store.readEvents(own(auditId), afterSeq, Math.max(1, Math.min(10_000, Math.floor(limit) || 1000))),
       countResults: (auditId) => store.countResults(own(auditId)),
       appendResults: (auditId, rows) => store.appendResults(own(auditId), rows),
       finalizeResults: (auditId, updates) => store.finalizeResults(own(auditId), updates),

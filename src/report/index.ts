@@ -5,15 +5,17 @@
  * caller first.
  */
 import type { ReportV1 } from "../core/report.ts";
+import { renderCodequality } from "./codequality.ts";
 import { renderCsv } from "./csv.ts";
 import { renderHtml } from "./html.ts";
 import { renderJson } from "./json.ts";
 import { renderJunit } from "./junit.ts";
 import { formatTable } from "./media-types.ts";
+import { renderMarkdown } from "./markdown.ts";
 import { renderSarif } from "./sarif.ts";
 import { renderTable } from "./table.ts";
 
-export const REPORT_RENDER_FORMATS = ["json", "html", "junit", "sarif", "csv", "table"] as const;
+export const REPORT_RENDER_FORMATS = ["json", "html", "junit", "sarif", "csv", "table", "markdown", "codequality"] as const;
 export type ReportRenderFormat = (typeof REPORT_RENDER_FORMATS)[number];
 
 export const REPORT_CONTENT_TYPES: Readonly<Record<ReportRenderFormat, string>> = formatTable(REPORT_RENDER_FORMATS, "contentType");
@@ -37,6 +39,10 @@ export function renderReport(report: ReportV1, format: ReportRenderFormat, opts:
       return renderCsv(report.points);
     case "table":
       return renderTable(report);
+    case "markdown":
+      return renderMarkdown(report);
+    case "codequality":
+      return renderCodequality(report);
   }
 }
 

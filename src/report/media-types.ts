@@ -11,6 +11,8 @@ export const OUTPUT_FORMAT_TYPES = {
   sarif: { mediaType: "application/sarif+json", contentType: "application/sarif+json", extension: "sarif" },
   csv: { mediaType: "text/csv", contentType: "text/csv; charset=utf-8", extension: "csv" },
   table: { mediaType: "text/plain", contentType: "text/plain", extension: "txt" },
+  markdown: { mediaType: "text/markdown", contentType: "text/markdown; charset=utf-8", extension: "md" },
+  codequality: { mediaType: "application/json", contentType: "application/json", extension: "json" },
 } as const satisfies Record<string, { mediaType: string; contentType: string; extension: string }>;
 
 export type OutputFormat = keyof typeof OUTPUT_FORMAT_TYPES;

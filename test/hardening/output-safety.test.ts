@@ -57,11 +57,17 @@ describe("issue 13: output safety", () => {
     assert.match(warning, /"Cat\.png" \/ "cat\.png"/);
     assert.match(warning, /"zw\\u200Bsp\.png" \/ "zwsp\.png"/, "the invisible character is shown escaped in the warning");
     assert.ok(report.points.some((p) => p.id === ids[0]), "the JSON report keeps the exact id");
-    for (const format of ["html", "junit", "sarif", "table"] as const) {
-      const text = renderReport(report, format);
+    for (const format of ["html", "junit", "sarif", "table", "markdown", "codequality"] as const) {
+      // Code Quality's location.path is matched by GitLab against files (the exact id); what a
+      // person reads is the description.
+      const text =
+        format === "codequality"
+          ? (JSON.parse(renderReport(report, format)) as { description: string }[]).map((i) => JSON.stringify(i.description)).join("\n")
+          : renderReport(report, format);
       assert.ok(!text.includes(RLO), `${format} holds the raw U+202E`);
       assert.ok(!text.includes("\u200B"), `${format} holds the raw U+200B`);
-      assert.ok(text.includes(format === "sarif" ? "x\\\\u202Egnp.exe" : "x\\u202Egnp.exe"), `${format} shows the id escaped`);
+      const doubled = format === "sarif" || format === "codequality" || format === "markdown"; // JSON and Markdown escape the backslash itself
+      assert.ok(text.includes(doubled ? "x\\\\u202Egnp.exe" : "x\\u202Egnp.exe"), `${format} shows the id escaped`);
     }
   });
 

@@ -9,8 +9,10 @@
 import { createHash } from "node:crypto";
 import { AuditConfigSchema } from "../../core/audit-config.ts";
 import { SslmemError, isSslmemError } from "../../core/errors.ts";
+import { assertCallbackAllowed, startCompletionCallback } from "../../callbacks/completion-callback.ts";
 import { forgetBlobs } from "../../jobs/purge.ts";
-import { AUDIT_INPUT_ROLES, type AuditInputRole, type AuditInputs, type CreateAuditResult } from "../../store/types.ts";
+import { recordAuditSources, resolveAuditInputs } from "../../sources/audit-inputs.ts";
+import { AUDIT_INPUT_ROLES, type AuditInputRole, type CreateAuditResult } from "../../store/types.ts";
 import { bodyChunks } from "../body.ts";
 import type { AppServices } from "../context.ts";
 import { multipartBoundary, readMultipart } from "../multipart.ts";
@@ -82,12 +84,19 @@ export async function submitAudit(
   idempotencyKey: string | undefined,
 ): Promise<CreateAuditResult> {
   assertWithinServerLimits(s, request);
-  const inputs: AuditInputs = {
-    target: request.target,
-    reference: request.reference,
-    candidates: request.candidates,
-    ...(request.controls !== undefined ? { controls: request.controls } : {}),
-  };
+  if (request.callbackUrl !== undefined) assertCallbackAllowed(s.config, tenant, request.callbackUrl);
+  // References (oci://, models:/, hf://, https://…#sha256=) become digests of resolved blobs here.
+  const { inputs, sources } = await resolveAuditInputs(
+    s,
+    tenant,
+    {
+      target: request.target,
+      reference: request.reference,
+      candidates: request.candidates,
+      ...(request.controls !== undefined ? { controls: request.controls } : {}),
+    },
+    { allowUnpinned: request.allowUnpinned ?? false },
+  );
   for (const role of AUDIT_INPUT_ROLES) {
     const digest = inputs[role];
     if (digest !== undefined && !(await s.store.tenantHasBlob(tenant, digest))) {
@@ -115,6 +124,8 @@ export async function submitAudit(
     throw err;
   }
   if (result.created) {
+    await recordAuditSources(s.audits, result.audit.id, sources);
+    if (request.callbackUrl !== undefined) void startCompletionCallback(s, tenant, result.audit.id, request.callbackUrl);
     try {
       await s.runner.enqueue(result.audit.id);
     } catch (err) {

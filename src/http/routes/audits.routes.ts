@@ -11,12 +11,28 @@ import {
   problemResponses,
 } from "../schemas.ts";
 
+/** An uploaded blob's digest, or a reference resolved at submission (src/sources). */
+const AuditInputSchema = z.union([
+  DigestSchema,
+  z
+    .string()
+    .max(2048)
+    .regex(/^(https?:\/\/|models:\/|hf:\/\/|oci:\/\/)/i, "a blob digest (sha256:<hex>) or a reference: oci://, models:/, hf://, https://…#sha256=<hex>")
+    .openapi({ description: "oci://<registry>/<repository>:<tag>|@sha256:…, models:/<name>/<version>|@<alias>, hf://<owner>/<repo>/<path>@<revision>, https://…#sha256=<hex>" }),
+]);
+
 export const CreateAuditRequestSchema = z
   .object({
-    target: DigestSchema.openapi({ description: "Digest of the target encoder (trained on the candidates)." }),
-    reference: DigestSchema.openapi({ description: "Digest of the reference encoder (not trained on them)." }),
-    candidates: DigestSchema.openapi({ description: "Digest of the candidate archive (tar, tar.gz, zip or .npy)." }),
-    controls: DigestSchema.optional().openapi({ description: "Digest of a held-out archive; calibrates the flags." }),
+    target: AuditInputSchema.openapi({ description: "The target encoder (trained on the candidates): a blob digest or a reference." }),
+    reference: AuditInputSchema.openapi({ description: "The reference encoder (not trained on them): a blob digest or a reference." }),
+    candidates: AuditInputSchema.openapi({ description: "The candidate archive (tar, tar.gz, zip or .npy): a blob digest or a reference." }),
+    controls: AuditInputSchema.optional().openapi({ description: "A held-out archive that calibrates the flags: a blob digest or a reference." }),
+    callbackUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional()
+      .openapi({ description: "Where to POST the summary when the audit ends, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) with the tenant's secret." }),
+    allowUnpinned: z.boolean().optional().openapi({ description: "Accept https:// references without #sha256=…; the report then records what was fetched." }),
     // .meta, not .openapi: AuditConfigSchema may be built before @hono/zod-openapi extends zod.
     config: AuditConfigSchema.meta({ id: "AuditConfig", description: "The audit configuration (as `sslmem audit` flags)." }).optional(),
   })
