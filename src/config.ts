@@ -25,6 +25,8 @@ const LimitsSchema = z
     maxConfigPartBytes: int(1024, 16 * MiB).default(256 * 1024),
     /** Audits waiting to run; beyond it a submission gets 429 `queue_full`. */
     maxQueue: int(1).default(100),
+    /** Audits one tenant may have waiting (its share of maxQueue); beyond it 429 `queue_full`. */
+    maxQueuePerTenant: int(1).default(25),
     /** Uploads (blob PUTs and multipart submissions) one tenant may have in flight. */
     maxConcurrentUploadsPerTenant: int(1).default(4),
     /** Longest pause between two chunks of a request body before it is abandoned (408). */
@@ -40,6 +42,29 @@ const LimitsSchema = z
     queueRetryAfterSeconds: int(1, 3600).default(30),
     /** Shed requests with 503 while the event loop lags more than this (0 = never). */
     shedEventLoopLagMs: int(0).default(0),
+    /** Bytes of blobs one tenant may own (0 = no quota); beyond it `quota_exceeded`. */
+    tenantStorageBytes: int(0).default(100 * GiB),
+    /** Audits one tenant may keep (0 = no quota); beyond it `quota_exceeded`. */
+    maxAuditsPerTenant: int(0).default(10_000),
+    /** Rendered reports kept in memory (report-cache.ts), bytes. */
+    reportCacheBytes: int(0).default(64 * MiB),
+    /** Different reports rendered at once; beyond it a report request gets 429 `rate_limited`. */
+    maxConcurrentReportRenders: int(1, 64).default(2),
+    /** Server-side cap on `config.batchSize` (the schema allows up to 4096). */
+    maxBatchSize: int(1, 4096).default(64),
+    /** Wall time of one audit, from start to report (`audit_timeout`). */
+    auditTimeoutMs: int(1000).default(24 * 3_600_000),
+    /** Wall time of one batch, per point of the batch (`audit_timeout`); the first batch also loads the models. */
+    pointTimeoutMs: int(10).default(120_000),
+    /** Resident memory of the engine process; above it the audit fails (`resource_exhausted`). */
+    engineMemoryBytes: int(64 * MiB).default(8 * GiB),
+    /** JS-heap limit of the engine process (--max-old-space-size), MiB. */
+    engineHeapMiB: int(64).default(2048),
+    /** An engine process without work exits after this long (its model memory with it). */
+    engineIdleMs: int(0).default(60_000),
+    /** Encoder sessions the engine keeps between audits (LRU), by count and by model bytes. */
+    sessionCacheMax: int(0, 64).default(4),
+    sessionCacheBytes: int(0).default(1 * GiB),
     /** Process deaths while one audit ran after which it fails with `crash_loop` instead of resuming. */
     maxAuditCrashes: int(1, 100).default(2),
   })
@@ -181,6 +206,8 @@ const IngestOverridesSchema = z
     maxExpandedBytes: int(1).optional(),
     maxExpansionRatio: z.coerce.number().finite().min(1).optional(),
     maxFileBytes: int(1).optional(),
+    maxPointIdBytes: int(16, 1024 * 1024).optional(),
+    maxBatchPixels: int(1).optional(),
   })
   .strict();
 
@@ -222,8 +249,9 @@ export const ConfigSchema = z
       })
       .default(DEFAULT_MEMORY_BUDGET),
     /**
-     * Where the engine measures: "worker" (a worker thread; the HTTP event loop stays responsive)
-     * or "main" (inline, for debugging and for measuring the difference).
+     * Where the engine measures: "worker" (a child process, jobs/engine-host.ts: the HTTP event loop
+     * stays responsive, and the engine's budgets end it with a signal) or "main" (inline, for
+     * debugging and for measuring the difference; no deadline or memory ceiling applies).
      */
     engineThread: z.enum(["worker", "main"]).default("worker"),
     /** Purge candidate/controls blobs of audits finished more than N hours ago (0 = never). */
@@ -231,7 +259,7 @@ export const ConfigSchema = z
     /** How often the retention sweep runs. */
     retentionSweepSeconds: positiveNumber.default(600),
     /** How long SIGTERM waits for the running audit to checkpoint and requests to finish. */
-    shutdownGraceMs: int(0).default(10_000),
+    shutdownGraceMs: int(0).default(20_000),
     /** SSE comment sent when no event arrived for this long (keeps proxies from closing). */
     sseHeartbeatMs: int(10).default(15_000),
     /** SSE re-reads the store at least this often (another process may append events). */
@@ -299,6 +327,7 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "limits.maxJsonBytes": "SSLMEM_MAX_JSON_BYTES",
   "limits.maxConfigPartBytes": "SSLMEM_MAX_CONFIG_PART_BYTES",
   "limits.maxQueue": "SSLMEM_MAX_QUEUE",
+  "limits.maxQueuePerTenant": "SSLMEM_MAX_QUEUE_PER_TENANT",
   "limits.maxConcurrentUploadsPerTenant": "SSLMEM_MAX_CONCURRENT_UPLOADS_PER_TENANT",
   "limits.bodyTimeoutMs": "SSLMEM_BODY_TIMEOUT_MS",
   "limits.requestTimeoutMs": "SSLMEM_REQUEST_TIMEOUT_MS",
@@ -307,6 +336,18 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "limits.maxViews": "SSLMEM_MAX_VIEWS",
   "limits.queueRetryAfterSeconds": "SSLMEM_QUEUE_RETRY_AFTER_SECONDS",
   "limits.shedEventLoopLagMs": "SSLMEM_SHED_LAG_MS",
+  "limits.maxBatchSize": "SSLMEM_MAX_BATCH_SIZE",
+  "limits.reportCacheBytes": "SSLMEM_REPORT_CACHE_BYTES",
+  "limits.tenantStorageBytes": "SSLMEM_TENANT_STORAGE_BYTES",
+  "limits.maxAuditsPerTenant": "SSLMEM_MAX_AUDITS_PER_TENANT",
+  "limits.maxConcurrentReportRenders": "SSLMEM_MAX_CONCURRENT_REPORT_RENDERS",
+  "limits.auditTimeoutMs": "SSLMEM_AUDIT_TIMEOUT_MS",
+  "limits.pointTimeoutMs": "SSLMEM_POINT_TIMEOUT_MS",
+  "limits.engineMemoryBytes": "SSLMEM_ENGINE_MEMORY_BYTES",
+  "limits.engineHeapMiB": "SSLMEM_ENGINE_HEAP_MIB",
+  "limits.engineIdleMs": "SSLMEM_ENGINE_IDLE_MS",
+  "limits.sessionCacheMax": "SSLMEM_SESSION_CACHE_MAX",
+  "limits.sessionCacheBytes": "SSLMEM_SESSION_CACHE_BYTES",
   "limits.maxAuditCrashes": "SSLMEM_MAX_AUDIT_CRASHES",
   "ingest.maxPixels": "SSLMEM_MAX_PIXELS",
   "ingest.maxPoints": "SSLMEM_MAX_POINTS",
@@ -314,6 +355,8 @@ export const CONFIG_ENV: Readonly<Record<string, string>> = {
   "ingest.maxExpandedBytes": "SSLMEM_MAX_EXPANDED_BYTES",
   "ingest.maxExpansionRatio": "SSLMEM_MAX_EXPANSION_RATIO",
   "ingest.maxFileBytes": "SSLMEM_MAX_FILE_BYTES",
+  "ingest.maxPointIdBytes": "SSLMEM_MAX_POINT_ID_BYTES",
+  "ingest.maxBatchPixels": "SSLMEM_MAX_BATCH_PIXELS",
   "sources.allow": "SSLMEM_SOURCE_ALLOW",
   "sources.allowAddresses": "SSLMEM_SOURCE_ALLOW_ADDRESSES",
   "sources.credentials": "SSLMEM_SOURCE_CREDENTIALS",

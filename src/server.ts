@@ -25,6 +25,7 @@ import { queueSettings } from "./jobs/queue-jobs.ts";
 import type { AuditExecutor, ExecutorDeps, JobRunner } from "./jobs/types.ts";
 import { settledWithin } from "./process/deadline.ts";
 import { createLogger } from "./process/logger.ts";
+import { clearEngineScratch, lockDataDir } from "./process/data-dir-lock.ts";
 import { onShutdownSignal } from "./process/signals.ts";
 import { Teardown } from "./process/teardown.ts";
 import { FileBlobStore, type BlobStore } from "./store/blob-store.ts";
@@ -84,12 +85,27 @@ export async function startServer(config: Config, options: StartServerOptions): 
       signalled();
     })());
 
-  const store = await openStore(config, { onIdleError: (err) => logger.warn({ err }, "a pooled database connection failed; it will be replaced") });
+  // Embedded mode owns its data directory (scaled-mode API replicas share theirs): lock it, and
+  // remove every scratch file a previous run left (expanded archives, torn uploads).
+  const embedded = config.databaseUrl === undefined;
+  if (embedded) {
+    const lock = lockDataDir(layout.root);
+    teardown.add("data directory lock", () => lock.release());
+    const removed = clearEngineScratch(layout.root);
+    if (removed > 0) logger.info({ removed }, "removed scratch files left by a previous run");
+  }
+  let store: Store;
+  try {
+    store = await openStore(config, { onIdleError: (err) => logger.warn({ err }, "a pooled database connection failed; it will be replaced") });
+  } catch (err) {
+    await teardown.run(logger);
+    throw err;
+  }
   teardown.add("store", () => store.close());
   let runner: JobRunner;
   let address: AddressInfo;
   try {
-    const blobs = await FileBlobStore.open(layout.blobs);
+    const blobs = await FileBlobStore.open(layout.blobs, embedded ? { staleTempAfterMs: 0 } : {});
     const notifier = new AuditNotifier();
     const audits = new AuditService({ store, logger, onEvent: (id) => notifier.notify(id) });
     const eventLoop = new EventLoopMonitor();
@@ -124,8 +140,10 @@ export async function startServer(config: Config, options: StartServerOptions): 
     teardown.add("http server and job runner", async () => {
       const serverClosed = server.listening ? new Promise<void>((done) => server.close(() => done())) : undefined;
       server.closeIdleConnections();
+      // One grace period for both: the audit's checkpoint, then in-flight requests.
+      const deadline = Date.now() + config.shutdownGraceMs;
       await started.stop({ graceMs: config.shutdownGraceMs });
-      await settledWithin(serverClosed, config.shutdownGraceMs);
+      await settledWithin(serverClosed, Math.max(0, deadline - Date.now()));
       server.closeAllConnections();
     });
     address = await listen(server, config);
@@ -140,6 +158,12 @@ export async function startServer(config: Config, options: StartServerOptions): 
     if (options.handleSignals ?? true) {
       onShutdownSignal((signal) => {
         logger.info({ signal }, "signal received");
+        // The shutdown is bounded by its grace period; this guards against anything that would
+        // still hold the process after it (the exit code says it was not clean).
+        setTimeout(() => {
+          logger.fatal({ graceMs: config.shutdownGraceMs }, "shutdown did not finish in time; exiting");
+          process.exit(1);
+        }, config.shutdownGraceMs + 5_000).unref();
         close().catch((err: unknown) => {
           logger.fatal({ err }, "shutdown failed");
           process.exitCode = 1;

@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   archive_too_large: 422,
   too_many_points: 422,
   controls_required: 422,
+  point_id_too_long: 422,
+  // budgets of a running audit: the tenant's model or data caused it
+  audit_timeout: 422,
+  resource_exhausted: 422,
   // model and data references (registries, pinned URLs): the input, not the service, is at fault
   source_invalid: 422,
   source_not_allowed: 422,
@@ -51,6 +55,7 @@ export const ERROR_CODES = {
   rate_limited: 429,
   audit_not_finished: 409,
   queue_full: 429,
+  quota_exceeded: 429,
   cancelled: 409,
   // internal (5xx: message never shown to clients)
   engine_failure: 500,

@@ -3,6 +3,7 @@
  * with the controls overlaid) and the top candidates. Computed from stored PointResults and the
  * flag outcome, so a summary can be rebuilt without rerunning the encoders.
  */
+import { lookalikeIdWarnings } from "./lookalike-ids.ts";
 import { mean, median } from "./calibration/stats.ts";
 import { SslmemError } from "./errors.ts";
 import { fprFlagCountTest, rankTest } from "./evidence.ts";
@@ -125,7 +126,7 @@ export function buildSummary(results: readonly PointResult[], flag: FlagSummaryI
       ...flagCountStatistics(flag, flagged, candidateScores.length),
       ...(flag.threshold !== undefined ? { threshold: flag.threshold } : {}),
       ...(flag.diagnostics ? { diagnostics: flag.diagnostics } : {}),
-      warnings: flag.warnings,
+      warnings: [...flag.warnings, ...lookalikeIdWarnings(results.map((r) => r.id))],
     },
     ...(evidence ? { evidence } : {}),
     histogram: scoreHistogram(candidateScores, controlScores, flag.threshold),

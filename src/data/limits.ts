@@ -24,6 +24,10 @@ export interface IngestLimits {
   readonly ratioGraceBytes: number;
   /** Largest single image file (bytes of the encoded file, or of the archive member). */
   readonly maxFileBytes: number;
+  /** Longest point id (member or file name), in UTF-8 bytes. */
+  readonly maxPointIdBytes: number;
+  /** Decoded pixels one batch of the engine may hold; a batch of large images has fewer points. */
+  readonly maxBatchPixels: number;
 }
 
 const MiB = 1024 * 1024;
@@ -37,6 +41,10 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = Object.freeze({
   maxExpansionRatio: 200,
   ratioGraceBytes: 16 * MiB,
   maxFileBytes: 256 * MiB,
+  // Ids are repeated in every resource, page and report row; 1 KiB holds any real path.
+  maxPointIdBytes: 1024,
+  // 64 MP = 192 MB of RGB per batch (two batches are in flight: one measured, one decoding).
+  maxBatchPixels: 64_000_000,
 });
 
 const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -51,6 +59,8 @@ export const IngestLimitsOverridesSchema = z
     maxExpansionRatio: z.number().finite().min(1),
     ratioGraceBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     maxFileBytes: positiveInt,
+    maxPointIdBytes: positiveInt,
+    maxBatchPixels: positiveInt,
   })
   .partial()
   .strict();

@@ -4,6 +4,7 @@
  * Errors never contain the path, nor which input it is: the caller knows both and prefixes them
  * (the CLI with the flag and path, the service with the input's role).
  */
+import { checkPointIdLengths } from "./point-id.ts";
 import { mkdtemp, open, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +35,17 @@ export async function openPointSet(
   options: OpenPointSetOptions = {},
 ): Promise<PointSet> {
   const resolved = resolveIngestLimits(limits);
+  const set = await openAnyPointSet(path, resolved, options);
+  try {
+    checkPointIdLengths(set, resolved);
+  } catch (e) {
+    await set.close();
+    throw e;
+  }
+  return set;
+}
+
+async function openAnyPointSet(path: string, resolved: IngestLimits, options: OpenPointSetOptions): Promise<PointSet> {
   let info;
   try {
     info = await stat(path);

@@ -81,6 +81,11 @@ export interface MeasureOptions {
   onBatch?: (rows: IndexedMeasurement[]) => Promise<void>;
   /** Called after every batch: points done so far of the points this call measures. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Decoded pixels (width × height) one batch may hold: the batch ends early once its images
+   * reach this, so `batchSize` images of 40 MP are never decoded at once. Default: no limit.
+   */
+  maxBatchPixels?: number;
 }
 
 interface LoadedPoint {
@@ -94,13 +99,30 @@ function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new SslmemError("cancelled", "the audit was cancelled");
 }
 
-async function loadBatch(catalog: PointCatalog, indices: number[]): Promise<LoadedPoint[]> {
-  return Promise.all(
-    indices.map(async (index) => {
-      const { set, local, role } = catalog.locate(index);
-      return { index, id: set.ids[local], role, image: await set.load(local) };
-    }),
-  );
+/** Images decoded at once while a batch is loaded (sharp runs them on libuv's pool). */
+const DECODE_CONCURRENCY = 4;
+
+/**
+ * Decodes the points of `indices` (all at once without a pixel budget, else a few at a time) until the batch holds `maxPixels` decoded
+ * pixels (at least one point); the points not loaded are returned, to start the next batch.
+ */
+async function loadBatch(catalog: PointCatalog, indices: number[], maxPixels: number): Promise<{ points: LoadedPoint[]; rest: number[] }> {
+  const points: LoadedPoint[] = [];
+  let pixels = 0;
+  let i = 0;
+  while (i < indices.length && (points.length === 0 || pixels < maxPixels)) {
+    const chunk = maxPixels === Infinity ? indices.slice(i) : indices.slice(i, i + DECODE_CONCURRENCY);
+    i += chunk.length;
+    const loaded = await Promise.all(
+      chunk.map(async (index) => {
+        const { set, local, role } = catalog.locate(index);
+        return { index, id: set.ids[local], role, image: await set.load(local) };
+      }),
+    );
+    for (const p of loaded) pixels += p.image.width * p.image.height;
+    points.push(...loaded);
+  }
+  return { points, rest: indices.slice(i) };
 }
 
 /**
@@ -113,11 +135,19 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
   const to = Math.min(options.to ?? catalog.size, catalog.size);
   const todo: number[] = [];
   for (let i = from; i < to; i++) if (!options.skip?.(i)) todo.push(i);
-  let taken = 0;
-  const take = (n: number) => todo.slice(taken, (taken += n));
-  const load = (indices: number[]) => {
+  const maxPixels = options.maxBatchPixels ?? Infinity;
+  // A batch is the sizer's number of points (memory budget), fewer when their decoded pixels reach
+  // maxPixels; the points a batch did not load (`carry`) start the next one.
+  let cursor = 0;
+  let carry: number[] = [];
+  const load = (n: number) => {
+    const fromCarry = carry.slice(0, n);
+    carry = carry.slice(n);
+    const take = n - fromCarry.length;
+    const indices = fromCarry.concat(todo.slice(cursor, cursor + take));
+    cursor += take;
     if (indices.length === 0) return undefined;
-    const loading = loadBatch(catalog, indices);
+    const loading = loadBatch(catalog, indices, maxPixels);
     loading.catch(() => {}); // surfaced when awaited; avoid an unhandled rejection meanwhile
     return loading;
   };
@@ -127,20 +157,21 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
   const sizer = batchSizer(ctx);
   let done = 0;
   options.onProgress?.(0, todo.length);
-  let next = load(take(sizer.next()));
+  let next = load(sizer.next());
   while (next) {
     throwIfAborted(options.signal);
-    const points = await next;
+    const { points, rest } = await next;
+    carry = rest.concat(carry);
     let rows: IndexedMeasurement[];
     if (sizer.probing) {
       // The next batch's size depends on this batch's measured memory: no prefetch while probing.
       const measured = await measurePeak(() => measureBatch(ctx, points, options.signal));
       sizer.record(points.length, measured.peak);
       rows = measured.value;
-      next = load(take(sizer.next()));
+      next = load(sizer.next());
     } else {
       // Decode the next batch (sharp, on libuv's pool) while this one runs.
-      next = load(take(sizer.next()));
+      next = load(sizer.next());
       rows = await measureBatch(ctx, points, options.signal);
     }
     if (keep) out.push(...rows);

@@ -74,6 +74,10 @@ export function sanitizeOrtMessage(message: string): string {
   const first = message.split("\n").find((l) => l.trim() !== "") ?? "unknown error";
   return first
     .replace(/(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}[\\/]?(?::\d+)?/g, "<path>")
+    // C++ signatures (`onnxruntime::common::Status onnxruntime::Foo::Bar(…) const`) and source
+    // locations (`loop.cc:466`) say nothing a user can act on.
+    .replace(/(?:[\w:<>*&,\s]*\b\w+::)+~?\w+\([^()]*\)(?:\s*const)?/g, "")
+    .replace(/\b[\w-]+\.(?:cc|cpp|cxx|h|hpp|cu)(?::\d+)?\s*/g, "")
     .replace(/\u001b\[[0-9;]*m/g, "")
     .trim()
     .slice(0, 300);

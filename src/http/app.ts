@@ -20,7 +20,9 @@ import { EventLoopMonitor, type EventLoopLagSource } from "./event-loop.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { openApiDocument, registerSecuritySchemes, type OpenApiDocument } from "./openapi.ts";
 import { HttpProblemError, defaultHook, notFound, onError } from "./problem-response.ts";
+import { RenderedReportCache } from "./report-cache.ts";
 import { requestContext } from "./request-context.ts";
+import { responseHeaders } from "./response-headers.ts";
 import { mountRoutes } from "./routes/index.ts";
 import { UploadSlots } from "./upload-slots.ts";
 
@@ -72,6 +74,11 @@ export function buildAppServices(deps: AppDeps): AppServices {
     metrics: new HttpMetrics(),
     eventLoop: deps.eventLoop ?? new EventLoopMonitor(),
     uploads: new UploadSlots(deps.config.limits.maxConcurrentUploadsPerTenant),
+    reports: new RenderedReportCache({
+      maxBytes: deps.config.limits.reportCacheBytes,
+      maxConcurrentRenders: deps.config.limits.maxConcurrentReportRenders,
+      busy: () => new HttpProblemError("rate_limited", "other reports are being rendered; retry in a moment", { "Retry-After": "1" }),
+    }),
     shutdown: deps.shutdown ?? new AbortController().signal,
     ...(deps.outbox ? { outbox: deps.outbox } : {}),
   };
@@ -81,6 +88,7 @@ export function buildAppServices(deps: AppDeps): AppServices {
 export function createAppFor(services: AppServices): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook });
   app.use(requestContext(services));
+  app.use(responseHeaders());
   app.use("/v1/*", shedWhenLagging());
   app.use("/v1/*", authenticate());
   registerSecuritySchemes(app);

@@ -3,6 +3,7 @@
  * and the request's own identity. Nothing is a module singleton, so tests build as many apps as
  * they need, each with its own store.
  */
+import type { RenderedReportCache } from "./report-cache.ts";
 import type { Logger } from "pino";
 import type { AuditService } from "../audits/audit-service.ts";
 import type { Config } from "../config.ts";
@@ -43,6 +44,8 @@ export interface AppServices {
   metrics: HttpMetrics;
   eventLoop: EventLoopLagSource;
   uploads: UploadSlots;
+  /** Reports rendered once per audit and format (report-cache.ts). */
+  reports: RenderedReportCache;
   /** Aborted when the server begins shutting down: long-lived streams (SSE) end. */
   shutdown: AbortSignal;
   /** Woken when a delivery is written (absent in apps built without one: rows wait for a dispatcher). */

@@ -10,6 +10,7 @@ import { SslmemError } from "../core/errors.ts";
 import type { ReportV1 } from "../core/report.ts";
 import { HTML_CSP, REPORT_CONTENT_TYPES, renderReport } from "../report/index.ts";
 import { loadReport } from "../report/stored-report.ts";
+import { formatTable } from "../report/media-types.ts";
 import type { AuditRecord, MeasurementStore } from "../store/types.ts";
 
 export { loadReport };
@@ -18,21 +19,9 @@ export const REPORT_FORMATS = ["json", "html", "junit", "sarif", "csv"] as const
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 /** Media type of each format without parameters (what Accept names). */
-export const REPORT_MEDIA_TYPES: Readonly<Record<ReportFormat, string>> = {
-  json: "application/json",
-  html: "text/html",
-  junit: "application/xml",
-  sarif: "application/sarif+json",
-  csv: "text/csv",
-};
+export const REPORT_MEDIA_TYPES: Readonly<Record<ReportFormat, string>> = formatTable(REPORT_FORMATS, "mediaType");
 
-export const REPORT_FILE_EXTENSIONS: Readonly<Record<ReportFormat, string>> = {
-  json: "json",
-  html: "html",
-  junit: "xml",
-  sarif: "sarif",
-  csv: "csv",
-};
+export const REPORT_FILE_EXTENSIONS: Readonly<Record<ReportFormat, string>> = formatTable(REPORT_FORMATS, "extension");
 
 export interface RenderedReport {
   body: string;

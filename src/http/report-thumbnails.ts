@@ -4,6 +4,7 @@
  * are purged (DELETE or retention), the report renders without pictures — private images do not
  * outlive their purge inside a report.
  */
+import { isSslmemError } from "../core/errors.ts";
 import type { Logger } from "pino";
 import type { ReportV1 } from "../core/report.ts";
 import type { IngestLimits } from "../data/limits.ts";
@@ -37,7 +38,8 @@ export async function candidateThumbnails(audit: AuditRecord, report: ReportV1, 
     }
   } catch (e) {
     // Pictures are a convenience: the report renders without them, and the reason is logged.
-    deps.logger.warn({ auditId: audit.id, err: e instanceof Error ? e.message : String(e) }, "report thumbnails unavailable");
+    // Only the code: a reader's message names the point (ids are uploaded file names, which can be private).
+    deps.logger.warn({ auditId: audit.id, code: isSslmemError(e) ? e.code : "internal" }, "report thumbnails unavailable");
   }
   return thumbnails;
 }

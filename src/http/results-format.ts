@@ -2,30 +2,20 @@
  * Result rows as NDJSON and CSV, and the negotiation between them and paginated JSON.
  */
 import { SslmemError } from "../core/errors.ts";
+import { FINALIZED_COLUMNS, MEASURED_COLUMNS, csvField, csvRecord } from "../report/csv.ts";
+import { formatTable } from "../report/media-types.ts";
 import type { StoredResult } from "../store/types.ts";
+
+export { csvField };
 
 export const RESULT_FORMATS = ["json", "ndjson", "csv"] as const;
 export type ResultFormat = (typeof RESULT_FORMATS)[number];
 
-export const RESULT_MEDIA_TYPES: Readonly<Record<ResultFormat, string>> = {
-  json: "application/json",
-  ndjson: "application/x-ndjson",
-  csv: "text/csv",
-};
+export const RESULT_MEDIA_TYPES: Readonly<Record<ResultFormat, string>> = formatTable(RESULT_FORMATS, "mediaType");
+/** Content-Type of each streamed format. */
+export const RESULT_CONTENT_TYPES: Readonly<Record<ResultFormat, string>> = formatTable(RESULT_FORMATS, "contentType");
 
-export const CSV_COLUMNS = [
-  "index",
-  "id",
-  "role",
-  "alignTarget",
-  "alignReference",
-  "score",
-  "stdErr",
-  "pairs",
-  "scoreNormalized",
-  "pValue",
-  "flagged",
-] as const satisfies readonly (keyof StoredResult)[];
+export const CSV_COLUMNS = ["index", ...MEASURED_COLUMNS, "pairs", ...FINALIZED_COLUMNS] as const satisfies readonly (keyof StoredResult)[];
 
 /** Parses an Accept header into media ranges ordered by preference (q, then specificity). */
 export function acceptedMediaTypes(accept: string | undefined): string[] {
@@ -74,22 +64,11 @@ export function ndjsonLine(row: StoredResult): string {
   return JSON.stringify(row) + "\n";
 }
 
-/**
- * One CSV field (RFC 4180). Point ids are file names chosen by the uploader: a leading = + - @
- * (or tab/CR) would run as a formula when the CSV is opened in a spreadsheet, so it is
- * neutralised with a leading apostrophe (OWASP CSV injection guidance).
- */
-export function csvField(value: unknown): string {
-  if (value === undefined || value === null) return "";
-  let text = String(value);
-  if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
 
 export function csvHeader(): string {
   return CSV_COLUMNS.join(",") + "\r\n";
 }
 
 export function csvLine(row: StoredResult): string {
-  return CSV_COLUMNS.map((c) => csvField(row[c])).join(",") + "\r\n";
+  return csvRecord(CSV_COLUMNS, row);
 }

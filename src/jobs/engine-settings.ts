@@ -5,6 +5,7 @@
 import type { Config } from "../config.ts";
 import type { IngestLimits } from "../data/limits.ts";
 import type { ProviderPreference } from "../engine/providers.ts";
+import type { SessionCacheLimits } from "../engine/session.ts";
 import { dataDirLayout } from "../store/data-dir.ts";
 
 export interface EngineSettings {
@@ -16,9 +17,11 @@ export interface EngineSettings {
   ingest: Partial<IngestLimits>;
   /** Where .tar.gz uploads are decompressed while an audit runs. */
   tmpDir: string;
+  /** Encoder sessions kept between audits (LRU); default: engine/session.ts. */
+  sessionCache?: SessionCacheLimits;
 }
 
-export function engineSettings(config: Pick<Config, "providers" | "threads" | "memoryBudget" | "ingest" | "dataDir">): EngineSettings {
+export function engineSettings(config: Pick<Config, "providers" | "threads" | "ingest" | "dataDir" | "limits" | "memoryBudget">): EngineSettings {
   return {
     // Config checks the names' form only (it must not load ONNX Runtime); the engine skips a name
     // its ONNX Runtime build lacks and fails when none is left (engine/providers.ts).
@@ -27,5 +30,6 @@ export function engineSettings(config: Pick<Config, "providers" | "threads" | "m
     memoryBudget: config.memoryBudget,
     ingest: { ...config.ingest },
     tmpDir: dataDirLayout(config.dataDir).tmp,
+    sessionCache: { maxSessions: config.limits.sessionCacheMax, maxBytes: config.limits.sessionCacheBytes },
   };
 }

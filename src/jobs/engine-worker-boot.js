@@ -1,5 +1,5 @@
-// Entry of the engine worker thread when the TypeScript sources run under tsx (tests, scripts).
-// Loader hooks registered on the main thread do not reach a worker, so the worker registers its
+// Entry of the engine process (forked by engine-host.ts). The service's loader hooks (tsx, which
+// runs the TypeScript sources) are not inherited through execArgv, so the engine registers its
 // own before loading engine-worker.ts. The compiled build (dist/) never loads this file.
 import { register } from "tsx/esm/api";
 

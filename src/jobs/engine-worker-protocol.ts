@@ -1,24 +1,27 @@
 /**
- * Messages between the main thread (worker-executor.ts) and the engine worker (engine-worker.ts).
+ * Messages between the service (worker-executor.ts, through engine-host.ts) and the engine
+ * process (engine-worker.ts).
  *
- * The worker runs the engine (decode, augmentation graph, both encoders, calibration): ONNX
- * Runtime's node binding runs a session synchronously on the calling thread, so on the main
- * thread one batch of a large encoder held the event loop for seconds. Everything with a side
- * effect stays on the main thread: the store (one SQLite connection, one writer), the blob store,
- * the logger, progress and SSE events. The worker reaches them by `call` messages answered by
- * `reply`; only plain data crosses (structured clone).
+ * The engine (decode, augmentation graph, both encoders, calibration) runs in a child process:
+ * ONNX Runtime's node binding runs a session synchronously on the calling thread and cannot be
+ * interrupted, so a cancel, a deadline, a shutdown or a memory ceiling can only end it with a
+ * signal — which must not take the API with it. Everything with a side effect stays in the
+ * service: the store (one writer), the blob store, the logger, progress and SSE events. The
+ * engine reaches them by `call` messages answered by `reply`; only plain data crosses (the IPC
+ * channel uses the structured-clone serialization).
  */
 import { SslmemError, isSslmemError, type ErrorCode, ERROR_CODES } from "../core/errors.ts";
 import type { AuditProgress, AuditRecord, JsonObject, ResultFinalization, ResultRow, StoredEvent, StoredResult } from "../store/types.ts";
 import type { EngineSettings } from "./engine-settings.ts";
 import type { AuditExecution } from "./types.ts";
 
-/** What the worker needs besides the audit to build an EngineExecutor. */
+/** What the engine process needs besides the audit to build an EngineExecutor. */
 export type EngineWorkerSettings = EngineSettings;
 
-/** The calls the worker makes to the main thread, with their arguments and results. */
+/** The calls the engine makes to the service, with their arguments and results. */
 export interface EngineCalls {
   committedIndices: { args: [auditId: string]; result: number[] };
+  countResults: { args: [auditId: string]; result: number };
   appendResults: { args: [auditId: string, rows: ResultRow[]]; result: void };
   finalizeResults: { args: [auditId: string, updates: ResultFinalization[]]; result: void };
   /** Opens an iteration over the audit's stored results; returns its id. */
@@ -33,6 +36,30 @@ export interface EngineCalls {
 }
 export type EngineCallName = keyof EngineCalls;
 
+/** The service's side of every call, typed from EngineCalls (one entry per call). */
+export type EngineCallHandlers = {
+  [M in EngineCallName]: (...args: EngineCalls[M]["args"]) => Promise<EngineCalls[M]["result"]> | EngineCalls[M]["result"];
+};
+
+/** A call of the engine: a method and its arguments, typed from EngineCalls. */
+export interface EngineCallMessage<M extends EngineCallName = EngineCallName> {
+  type: "call";
+  job: number;
+  call: number;
+  method: M;
+  args: EngineCalls[M]["args"];
+}
+
+/** Dispatches a call to its handler; the generic index keeps the method and its arguments paired. */
+export function invokeEngineCall<M extends EngineCallName>(
+  handlers: EngineCallHandlers,
+  method: M,
+  args: EngineCalls[M]["args"],
+): Promise<EngineCalls[M]["result"]> {
+  const handler: EngineCallHandlers[M] = handlers[method];
+  return Promise.resolve(handler(...args));
+}
+
 export interface SerializedError {
   code?: ErrorCode;
   name: string;
@@ -45,15 +72,14 @@ export interface SerializedError {
 export type ToWorker =
   | { type: "run"; job: number; audit: AuditRecord; settings: EngineWorkerSettings; paths: Record<string, string> }
   | { type: "abort"; job: number; reason: SerializedError }
-  /** End the worker at its next safe point (never inside an ONNX Runtime call). */
-  | { type: "shutdown" }
   | { type: "reply"; call: number; ok: true; value: unknown }
   | { type: "reply"; call: number; ok: false; error: SerializedError };
 
 export type FromWorker =
-  | { type: "call"; job: number; call: number; method: EngineCallName; args: unknown[] }
+  | EngineCallMessage
   | { type: "scored"; job: number; work: { points: number; views: number } }
-  | { type: "log"; level: "debug" | "info" | "warn" | "error"; obj: Record<string, unknown>; msg?: string }
+  /** One JSON log record of the engine's pino logger. */
+  | { type: "log"; record: string }
   | { type: "done"; job: number; ok: true; value: AuditExecution }
   | { type: "done"; job: number; ok: false; error: SerializedError };
 
@@ -95,6 +121,7 @@ function structuredCloneable(details: Record<string, unknown>): Record<string, u
   try {
     return structuredClone(details);
   } catch {
-    return JSON.parse(JSON.stringify(details)) as Record<string, unknown>;
+    const parsed: unknown = JSON.parse(JSON.stringify(details));
+    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? { ...parsed } : {};
   }
 }

@@ -1,13 +1,17 @@
 /**
- * The engine worker thread: runs the EngineExecutor of execute-audit.ts on audits sent by the
- * main thread (worker-executor.ts), one at a time. The executor's store, blob store, logger and
- * execution context are proxies that message the main thread (engine-worker-protocol.ts), so the
- * measuring code is the same whether it runs here or inline. Encoder sessions stay cached in
- * this thread across audits.
+ * The engine process: runs the EngineExecutor of execute-audit.ts on audits sent by the service
+ * (worker-executor.ts), one at a time, over the IPC channel of `child_process.fork`. Its result
+ * store, blob lookups and logger reach the service by message (engine-worker-protocol.ts), so
+ * the measuring code is the same whether it runs here or inline. Encoder sessions stay cached
+ * here across audits, within the session cache's limits.
+ *
+ * The service ends this process with a signal to cancel, to enforce a deadline or a memory
+ * ceiling, and at shutdown; nothing here needs to be interruptible. If the service goes away
+ * (the IPC channel closes) the process exits.
  */
-import { parentPort } from "node:worker_threads";
+import { Writable } from "node:stream";
+import { pino } from "pino";
 import { SslmemError } from "../core/errors.ts";
-import type { EngineLogger } from "../engine/providers.ts";
 import type { BlobReader } from "../store/blob-store.ts";
 import type { StoredResult } from "../store/types.ts";
 import { EngineExecutor } from "./execute-audit.ts";
@@ -22,10 +26,12 @@ import {
 } from "./engine-worker-protocol.ts";
 import type { EngineStore, ExecutionContext } from "./types.ts";
 
-const port = parentPort;
-if (!port) throw new Error("engine-worker.ts runs only as a worker thread");
+const sendToService = process.send?.bind(process);
+if (!sendToService) throw new Error("engine-worker.ts runs only as a child process with an IPC channel");
 
-const send = (message: FromWorker) => port.postMessage(message);
+function send(message: FromWorker): void {
+  sendToService!(message);
+}
 
 let nextCall = 1;
 const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -39,61 +45,50 @@ let current: Job | undefined;
 
 function call<M extends EngineCallName>(method: M, ...args: EngineCalls[M]["args"]): Promise<EngineCalls[M]["result"]> {
   const job = current;
-  if (!job) return Promise.reject(new SslmemError("internal", "no audit is running in the engine worker"));
+  if (!job) return Promise.reject(new SslmemError("internal", "no audit is running in the engine process"));
   const id = nextCall++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+  return new Promise<EngineCalls[M]["result"]>((resolve, reject) => {
+    // The service answers with the result type of `method` (its handlers are typed from EngineCalls).
+    pending.set(id, { resolve: (v) => resolve(v as EngineCalls[M]["result"]), reject });
     send({ type: "call", job: job.id, call: id, method, args });
   });
 }
 
-/** Log records go to the main thread's logger; errors travel as plain objects. */
-function forwardLog(level: "debug" | "info" | "warn" | "error") {
-  return (obj: unknown, msg?: string) => {
-    const fields: Record<string, unknown> = {};
-    if (typeof obj === "string") msg = obj;
-    else if (obj && typeof obj === "object") {
-      for (const [k, v] of Object.entries(obj)) fields[k] = v instanceof Error ? serializeError(v) : v;
-    }
-    try {
-      send({ type: "log", level, obj: fields, ...(msg !== undefined ? { msg } : {}) });
-    } catch {
-      send({ type: "log", level, obj: {}, msg: `${msg ?? ""} (fields not transferable)` });
-    }
-  };
-}
-
-const logger: EngineLogger = { info: forwardLog("info"), warn: forwardLog("warn") };
-
-async function* storedResults(auditId: string): AsyncIterable<StoredResult> {
-  const iteration = await call("iterateOpen", auditId);
-  for (;;) {
-    const { rows, done } = await call("iterateNext", iteration, 1000);
-    yield* rows;
-    if (done) return;
-  }
-}
+/** A real pino logger whose records go to the service's logger as JSON lines. */
+const logger = pino(
+  { level: "debug", base: undefined, timestamp: false },
+  new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      send({ type: "log", record: chunk.toString("utf8") });
+      done();
+    },
+  }),
+);
 
 const store: EngineStore = {
-  committedIndices: (auditId: string) => call("committedIndices", auditId),
-  readEvents: (auditId: string, afterSeq: number, limit = 1000) => call("readEvents", auditId, afterSeq, limit),
-  appendResults: (auditId: string, rows: EngineCalls["appendResults"]["args"][1]) => call("appendResults", auditId, [...rows]),
-  finalizeResults: (auditId: string, updates: EngineCalls["finalizeResults"]["args"][1]) => call("finalizeResults", auditId, [...updates]),
-  iterateResults: (auditId: string) => storedResults(auditId),
-  // Only a shard's progress counts rows, and shards do not run on this thread: counting through
-  // the iteration keeps the protocol to what execute() needs.
-  async countResults(auditId: string): Promise<number> {
-    let n = 0;
-    for await (const _row of storedResults(auditId)) n += 1;
-    return n;
+  committedIndices: (auditId, range) => {
+    if (range) return Promise.reject(new SslmemError("internal", "the engine process measures whole audits, not ranges"));
+    return call("committedIndices", auditId);
+  },
+  readEvents: (auditId, afterSeq, limit = 1000) => call("readEvents", auditId, afterSeq, limit),
+  countResults: (auditId) => call("countResults", auditId),
+  appendResults: (auditId, rows) => call("appendResults", auditId, [...rows]),
+  finalizeResults: (auditId, updates) => call("finalizeResults", auditId, [...updates]),
+  async *iterateResults(auditId): AsyncIterable<StoredResult> {
+    const iteration = await call("iterateOpen", auditId);
+    for (;;) {
+      const { rows, done } = await call("iterateNext", iteration, 1000);
+      yield* rows;
+      if (done) return;
+    }
   },
 };
 
 const blobs: BlobReader = {
-  has: (digest: string) => call("blobHas", digest),
-  pathFor: (digest: string) => {
+  has: (digest) => call("blobHas", digest),
+  pathFor: (digest) => {
     const path = current?.paths[digest];
-    if (path === undefined) throw new SslmemError("internal", "the engine worker was not given this input's location");
+    if (path === undefined) throw new SslmemError("internal", "the engine process was not given this input's location");
     return path;
   },
 };
@@ -103,6 +98,8 @@ let executor: { key: string; value: EngineExecutor } | undefined;
 function executorFor(settings: EngineWorkerSettings): EngineExecutor {
   const key = JSON.stringify(settings);
   if (executor?.key !== key) {
+    const previous = executor?.value;
+    void previous?.close();
     executor = {
       key,
       value: new EngineExecutor({ store, blobs, logger, settings }),
@@ -130,7 +127,7 @@ async function run(message: Extract<ToWorker, { type: "run" }>): Promise<void> {
   }
 }
 
-port.on("message", (message: ToWorker) => {
+process.on("message", (message: ToWorker) => {
   switch (message.type) {
     case "run":
       void run(message);
@@ -138,12 +135,6 @@ port.on("message", (message: ToWorker) => {
     case "abort":
       if (current?.id === message.job) current.controller.abort(deserializeError(message.reason));
       break;
-    case "shutdown":
-      // Handled between two ORT calls, never during one: ending the thread here is safe, while
-      // Worker.terminate() during a native session run aborts the whole process (an uncaught
-      // Napi::Error in the binding).
-      current?.controller.abort(new SslmemError("unavailable", "the engine worker is shutting down"));
-      process.exit(0);
     case "reply": {
       const waiter = pending.get(message.call);
       pending.delete(message.call);
@@ -154,3 +145,6 @@ port.on("message", (message: ToWorker) => {
     }
   }
 });
+
+// The service is gone (it exited or closed the channel): nothing is left to report to.
+process.on("disconnect", () => process.exit(0));

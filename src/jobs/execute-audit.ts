@@ -12,6 +12,7 @@ import type { AuditConfig } from "../core/audit-config.ts";
 import { SslmemError } from "../core/errors.ts";
 import type { ReportAuditInfo } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
+import { resolveIngestLimits } from "../data/limits.ts";
 import { describeAudit, finalizeAudit } from "../engine/audit.ts";
 import { measureEncoderHealth } from "../engine/diagnostics.ts";
 import type { EncoderHealthSample } from "../core/health.ts";
@@ -92,11 +93,12 @@ export async function finalizeFromStore(
 }
 
 export class EngineExecutor implements AuditExecutor {
-  /** Sessions are kept across audits: CI re-audits against the same reference encoder. */
-  private readonly cache = new SessionCache();
+  /** Sessions are kept across audits (CI re-audits against the same reference encoder), within the cache's limits. */
+  private readonly cache: SessionCache;
   private readonly workspaces: WorkspaceCache | undefined;
 
   constructor(private readonly deps: EngineExecutorDeps) {
+    this.cache = new SessionCache(deps.settings.sessionCache);
     const open = (audit: AuditRecord) => this.#open(audit);
     this.workspaces = deps.keepWorkspaces ? new WorkspaceCache(open, deps.keepWorkspaces) : undefined;
   }
@@ -105,14 +107,18 @@ export class EngineExecutor implements AuditExecutor {
     const { store } = this.deps;
     parseStoredConfig(audit); // refuse a stale config before announcing any work
     await ctx.progress({ stage: "loading", done: 0, total: 0 });
-    return this.#withWorkspace(audit, async (ws) => {
-      await ctx.event("engine", engineEventData(ws));
-      const committed = new Set(await store.committedIndices(audit.id));
-      await this.#measure(ws, audit, { from: 0, to: ws.total }, ctx, committed, () => committed.size);
-      ctx.signal.throwIfAborted();
-      await ctx.progress({ stage: "finalizing", done: ws.total, total: ws.total });
-      return this.#finalize(ws, audit);
-    });
+    try {
+      return await this.#withWorkspace(audit, async (ws) => {
+        await ctx.event("engine", engineEventData(ws));
+        const committed = new Set(await store.committedIndices(audit.id));
+        await this.#measure(ws, audit, { from: 0, to: ws.total }, ctx, committed, () => committed.size);
+        ctx.signal.throwIfAborted();
+        await ctx.progress({ stage: "finalizing", done: ws.total, total: ws.total });
+        return this.#finalize(ws, audit);
+      });
+    } finally {
+      await this.cache.trim(); // an audit's models stay only within the cache's limits
+    }
   }
 
   /** Opens the inputs and the engine (refusing bad inputs once, before any shard) and counts the points. */
@@ -192,6 +198,7 @@ export class EngineExecutor implements AuditExecutor {
       to: range.to,
       skip: (i) => committed.has(i),
       signal: ctx.signal,
+      maxBatchPixels: resolveIngestLimits(this.deps.settings.ingest).maxBatchPixels,
       onBatch: async (rows) => {
         await store.appendResults(audit.id, rows);
         for (const r of rows) committed.add(r.index);

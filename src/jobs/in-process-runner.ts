@@ -1,6 +1,6 @@
 /**
  * The embedded job runner: one audit at a time in this process (one device, one model pair in
- * memory), the rest waiting in FIFO order. The queue's truth is the store — the in-memory list is
+ * memory), the rest waiting in round-robin order between tenants (FIFO within one). The queue's truth is the store — the in-memory list is
  * only the order of work — so a restart rebuilds it from `queued` and `running` rows and no
  * accepted audit is ever lost.
  *
@@ -13,12 +13,13 @@ import type { AuditService } from "../audits/audit-service.ts";
 import { SslmemError } from "../core/errors.ts";
 import { settledWithin } from "../process/deadline.ts";
 import type { AuditReader, JsonObject } from "../store/types.ts";
+import { FairQueue } from "./fair-queue.ts";
 import { ThroughputMeter } from "./throughput.ts";
 import type { AuditExecutor, ExecutionContext, JobRunner, ThroughputSnapshot } from "./types.ts";
 
 export interface InProcessRunnerOptions {
   audits: AuditService;
-  store: Pick<AuditReader, "listAuditsByState">;
+  store: Pick<AuditReader, "listAuditsByState" | "getAuditInternal">;
   executor: AuditExecutor;
   logger: Logger;
   now?: () => number;
@@ -39,14 +40,15 @@ interface RunningAudit {
 
 export class InProcessRunner implements JobRunner {
   readonly #audits: AuditService;
-  readonly #store: Pick<AuditReader, "listAuditsByState">;
+  readonly #store: Pick<AuditReader, "listAuditsByState" | "getAuditInternal">;
   readonly #executor: AuditExecutor;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #cancelWaitMs: number;
   readonly #maxCrashes: number;
   readonly #meter: ThroughputMeter;
-  readonly #queue: string[] = [];
+  /** Round-robin between tenants (fair-queue.ts). */
+  readonly #queue = new FairQueue();
   #running: RunningAudit | undefined;
   #state: "new" | "started" | "stopping" | "stopped" = "new";
   #loop: Promise<void> | undefined;
@@ -73,7 +75,7 @@ export class InProcessRunner implements JobRunner {
       if (outcome === "requeued") this.#logger.info({ auditId: audit.id, attempt: audit.attempt, crashes: audit.crashes + 1 }, "audit re-queued after restart");
       if (outcome === "failed") this.#logger.warn({ auditId: audit.id, crashes: audit.crashes + 1 }, "audit failed: crash loop");
     }
-    for (const audit of await this.#store.listAuditsByState(["queued"])) this.#queue.push(audit.id);
+    for (const audit of await this.#store.listAuditsByState(["queued"])) this.#queue.push(audit.id, audit.tenant);
     this.#state = "started";
     this.#loop = this.#work().catch((err: unknown) => {
       this.#loopDied = true;
@@ -84,14 +86,15 @@ export class InProcessRunner implements JobRunner {
 
   async enqueue(auditId: string): Promise<void> {
     if (this.#state !== "started") throw new SslmemError("unavailable", "the job runner is not accepting work");
-    if (this.#queue.includes(auditId) || this.#running?.auditId === auditId) return;
-    this.#queue.push(auditId);
+    if (this.#queue.has(auditId) || this.#running?.auditId === auditId) return;
+    const audit = await this.#store.getAuditInternal(auditId);
+    if (!audit) return;
+    this.#queue.push(auditId, audit.tenant);
     this.#wakeLoop();
   }
 
   async cancel(auditId: string): Promise<boolean> {
-    const i = this.#queue.indexOf(auditId);
-    if (i >= 0) this.#queue.splice(i, 1);
+    this.#queue.remove(auditId);
     // Conditional on `queued`: if the loop just took it, this fails and the abort below applies.
     if (await this.#audits.cancel(auditId, ["queued"])) return true;
     const running = this.#running;
@@ -121,7 +124,7 @@ export class InProcessRunner implements JobRunner {
     }
     const deadline = this.#now() + opts.graceMs;
     this.#state = "stopping";
-    this.#queue.length = 0; // still `queued` in the store: the next start() picks them up
+    this.#queue.clear(); // still `queued` in the store: the next start() picks them up
     this.#wakeLoop();
     const running = this.#running;
     if (running) {

@@ -14,6 +14,7 @@ import type { ReportV1 } from "../core/report.ts";
 import { flaggedPointReason } from "./flag-text.ts";
 import { SARIF_RULE_ID } from "./sarif.ts";
 import { flaggedCandidatesByScore } from "./selection.ts";
+import { displayId } from "../core/display-id.ts";
 
 export const CODEQUALITY_CHECK_NAME = "sslmem-memorized-training-image";
 
@@ -26,7 +27,7 @@ export function renderCodequality(report: ReportV1): string {
   const issues = flaggedCandidatesByScore(report).map((p) => ({
     type: "issue",
     check_name: CODEQUALITY_CHECK_NAME,
-    description: `Training image "${p.id}" ${flaggedLabel(p)} by the memorization test: ${flaggedPointReason(p, flag)}.`,
+    description: `Training image "${displayId(p.id)}" ${flaggedLabel(p)} by the memorization test: ${flaggedPointReason(p, flag)}.`,
     categories: ["Security"],
     severity: flag.calibrated ? "major" : "minor",
     fingerprint: codequalityFingerprint(p.id),

@@ -1,6 +1,6 @@
 /**
  * One CSV row per point (candidates and controls), RFC 4180: comma-separated, CRLF line ends,
- * fields with `"`, `,`, CR or LF quoted with `"` doubled. Numbers are written in full precision
+ * fields with `"`, `,`, `;`, tab, CR or LF quoted with `"` doubled. Numbers are written in full precision
  * (JavaScript's shortest round-trip form) so the CSV carries the same values as the JSON.
  *
  * Point ids are file names chosen by whoever uploaded the data. A cell starting with = + - @
@@ -10,27 +10,36 @@
  */
 import type { ReportPoint } from "../core/report.ts";
 
-export const CSV_REPORT_COLUMNS = [
-  "id",
-  "role",
-  "alignTarget",
-  "alignReference",
-  "score",
-  "stdErr",
-  "scoreNormalized",
-  "pValue",
-  "flagged",
-] as const satisfies readonly (keyof ReportPoint)[];
+/** What the engine measures for a point, then what the audit's finalization adds. */
+export const MEASURED_COLUMNS = ["id", "role", "alignTarget", "alignReference", "score", "stdErr"] as const;
+export const FINALIZED_COLUMNS = ["scoreNormalized", "pValue", "flagged"] as const;
 
-const FORMULA_PREFIX = /^[=+\-@\t\r]/;
-const NEEDS_QUOTES = /[",\r\n]/;
+export const CSV_REPORT_COLUMNS = [...MEASURED_COLUMNS, ...FINALIZED_COLUMNS] as const satisfies readonly (keyof ReportPoint)[];
 
-/** One field: text is formula-neutralised and quoted where needed; an absent value is empty. */
-export function csvField(value: string | number | boolean | undefined): string {
-  if (value === undefined) return "";
+// A cell a spreadsheet would evaluate: = + - @ start a formula; tab, CR and LF let one hide
+// behind whitespace (and a full-width ＝ is read as = by some).
+const FORMULA_PREFIX = /^[=+\-@\t\r\n\uFF1D\uFF0B\uFF0D\uFF20]/;
+// Quoted whenever a spreadsheet could split the field: the RFC 4180 set (" , CR LF) plus the
+// separators of other locales and of import dialogs (; and tab).
+const NEEDS_QUOTES = /[",;\t\r\n]/;
+
+/**
+ * The one CSV field escaper (the report's CSV and the results endpoint's CSV both use it): text
+ * is formula-neutralised and quoted where needed; numbers and booleans are written as they are;
+ * an absent value is empty.
+ */
+export function csvField(value: string | number | boolean | null | undefined): string {
+  if (value === undefined || value === null) return "";
   if (typeof value !== "string") return String(value);
   const text = FORMULA_PREFIX.test(value) ? `'${value}` : value;
   return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+type CsvValue = Parameters<typeof csvField>[0];
+
+/** One CSV record (CRLF-terminated): the `columns` of `row`, each through csvField. */
+export function csvRecord<K extends string>(columns: readonly K[], row: Readonly<Partial<Record<K, CsvValue>>>): string {
+  return columns.map((c) => csvField(row[c])).join(",") + "\r\n";
 }
 
 export function csvHeader(): string {
@@ -38,7 +47,7 @@ export function csvHeader(): string {
 }
 
 export function csvRow(point: ReportPoint): string {
-  return CSV_REPORT_COLUMNS.map((c) => csvField(point[c])).join(",") + "\r\n";
+  return csvRecord(CSV_REPORT_COLUMNS, point);
 }
 
 export function renderCsv(points: readonly ReportPoint[]): string {

@@ -7,6 +7,7 @@
  * Every string that comes from the report (ids, warnings, source kinds, the audit id) is escaped
  * with escapeMarkup; numbers are formatted, never interpolated raw from user input.
  */
+import { displayId } from "../core/display-id.ts";
 import type { ReportPoint, ReportV1 } from "../core/report.ts";
 import type { AugmentationOp, AugmentationPolicy } from "../core/policy.ts";
 import { allWarnings, evidenceSentence, flagCountSentence, READING_GUIDE, READING_GUIDE_ROUTE } from "./verdict-text.ts";
@@ -174,7 +175,7 @@ ${ratio !== undefined ? card("Ratio", `${formatNumber(ratio, 3)}×`, "observed /
 function thumbnailCell(id: string, opts: HtmlOptions): string {
   const uri = safeThumbnailUri(opts.thumbnails?.get(id));
   return uri
-    ? `<td><div class="thumb"><img src="${esc(uri)}" alt="thumbnail of ${esc(id)}"></div></td>`
+    ? `<td><div class="thumb"><img src="${esc(uri)}" alt="thumbnail of ${esc(displayId(id))}"></div></td>`
     : `<td><div class="thumb none">no image</div></td>`;
 }
 
@@ -194,7 +195,7 @@ function pointsSection(report: ReportV1, opts: HtmlOptions): string {
       const se = r.stdErr !== undefined ? ` <span class="muted">± ${formatNumber(r.stdErr, 2)}</span>` : "";
       return `<tr>
 <td class="num">${i + 1}</td>
-${withThumbs ? thumbnailCell(r.id, opts) : ""}<td class="id mono">${esc(r.id)}</td>
+${withThumbs ? thumbnailCell(r.id, opts) : ""}<td class="id mono">${esc(displayId(r.id))}</td>
 <td class="num">${formatNumber(r.score)}${se}</td>
 <td class="num">${formatNumber(r.scoreNormalized, 3)}</td>
 <td class="num">${formatPValue(r.pValue)}</td>

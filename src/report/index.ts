@@ -10,6 +10,7 @@ import { renderCsv } from "./csv.ts";
 import { renderHtml } from "./html.ts";
 import { renderJson } from "./json.ts";
 import { renderJunit } from "./junit.ts";
+import { formatTable } from "./media-types.ts";
 import { renderMarkdown } from "./markdown.ts";
 import { renderSarif } from "./sarif.ts";
 import { renderTable } from "./table.ts";
@@ -17,16 +18,7 @@ import { renderTable } from "./table.ts";
 export const REPORT_RENDER_FORMATS = ["json", "html", "junit", "sarif", "csv", "table", "markdown", "codequality"] as const;
 export type ReportRenderFormat = (typeof REPORT_RENDER_FORMATS)[number];
 
-export const REPORT_CONTENT_TYPES: Readonly<Record<ReportRenderFormat, string>> = {
-  json: "application/json",
-  html: "text/html; charset=utf-8",
-  junit: "application/xml",
-  sarif: "application/sarif+json",
-  csv: "text/csv; charset=utf-8",
-  table: "text/plain",
-  markdown: "text/markdown; charset=utf-8",
-  codequality: "application/json",
-};
+export const REPORT_CONTENT_TYPES: Readonly<Record<ReportRenderFormat, string>> = formatTable(REPORT_RENDER_FORMATS, "contentType");
 
 export interface RenderOptions {
   /** Point id → data: URI of a small PNG/JPEG/WebP thumbnail (makeThumbnail), shown by the HTML report. */

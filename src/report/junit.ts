@@ -12,6 +12,7 @@
  * hold quotes, markup or control characters (the latter are invalid in XML 1.0 even as
  * references, and are replaced by U+FFFD).
  */
+import { displayId } from "../core/display-id.ts";
 import type { ReportPoint, ReportV1 } from "../core/report.ts";
 import { flaggedPointReason } from "./flag-text.ts";
 import { allWarnings, evidenceSentence, flagCountSentence, flaggedLabel, READING_GUIDE } from "./verdict-text.ts";
@@ -31,13 +32,13 @@ function failingCase(p: ReportPoint, report: ReportV1): string {
   const flag = report.summary.flag;
   const reason = flaggedPointReason(p, flag);
   const detail = [
-    `Candidate ${p.id} ${flaggedLabel(p)}: the target encoder aligns its views more tightly than the reference does.`,
+    `Candidate ${displayId(p.id)} ${flaggedLabel(p)}: the target encoder aligns its views more tightly than the reference does.`,
     reason,
     `alignTarget ${p.alignTarget}, alignReference ${p.alignReference}`,
     ...allWarnings(report.summary).map((w) => `warning: ${w}`),
   ].join("\n");
   return (
-    `    <testcase${attrs({ name: p.id, classname: JUNIT_CLASSNAME, time: 0 })}>\n` +
+    `    <testcase${attrs({ name: displayId(p.id), classname: JUNIT_CLASSNAME, time: 0 })}>\n` +
     `      <failure${attrs({ message: `${flaggedLabel(p)}: ${reason}`, type: "flagged" })}>${escapeMarkup(detail)}</failure>\n` +
     `    </testcase>\n`
   );
@@ -60,7 +61,7 @@ export function renderJunit(report: ReportV1): string {
       failures++;
     }
     else if (collapse) passing++;
-    else cases.push(passingCase(p.id));
+    else cases.push(passingCase(displayId(p.id)));
   }
   if (collapse && passing > 0) {
     cases.push(passingCase(`${formatCount(passing)} candidates not flagged (listed individually in the CSV/JSON report)`));

@@ -10,6 +10,7 @@ import type { SourceIdentity } from "../core/source-identity.ts";
 import { flagMethodLabel } from "./flag-text.ts";
 import { formatCount, formatNumber, formatPercent, formatPValue, plural, shortDigest } from "./numbers.ts";
 import { flaggedCandidatesByScore } from "./selection.ts";
+import { displayId } from "../core/display-id.ts";
 
 /** Top flagged points listed in the summary. */
 export const MARKDOWN_TOP_POINTS = 10;
@@ -50,7 +51,7 @@ export function renderMarkdown(report: ReportV1): string {
     lines.push("", `### Top flagged points${flagged.length > MARKDOWN_TOP_POINTS ? ` (${MARKDOWN_TOP_POINTS} of ${formatCount(flagged.length)})` : ""}`, "");
     lines.push("| Point | Score | Normalized | p-value |", "|---|---:|---:|---:|");
     for (const p of flagged.slice(0, MARKDOWN_TOP_POINTS)) {
-      lines.push(`| ${markdownText(p.id)} | ${formatNumber(p.score)} ± ${formatNumber(p.stdErr, 2)} | ${formatNumber(p.scoreNormalized)} | ${formatPValue(p.pValue)} |`);
+      lines.push(`| ${markdownText(displayId(p.id))} | ${formatNumber(p.score)} ± ${formatNumber(p.stdErr, 2)} | ${formatNumber(p.scoreNormalized)} | ${formatPValue(p.pValue)} |`);
     }
   }
   const warnings = allWarnings(summary);

@@ -8,6 +8,7 @@
  * root, declared as the base id CANDIDATES; each path segment is percent-encoded so ids with
  * spaces, `#`, `?` or `:` stay one relative URI.
  */
+import { displayId } from "../core/display-id.ts";
 import type { ReportPoint, ReportV1 } from "../core/report.ts";
 import { describeFlagMethod, flaggedPointReason } from "./flag-text.ts";
 import { allWarnings, evidenceSentence, flagCountSentence, flaggedLabel, READING_GUIDE } from "./verdict-text.ts";
@@ -55,7 +56,7 @@ function result(p: ReportPoint, report: ReportV1) {
     ruleId: SARIF_RULE_ID,
     ruleIndex: 0,
     level: flag.calibrated ? "error" : "warning",
-    message: { text: `Training image "${p.id}" ${flaggedLabel(p)} by the memorization test: ${flaggedPointReason(p, flag)}.` },
+    message: { text: `Training image "${displayId(p.id)}" ${flaggedLabel(p)} by the memorization test: ${flaggedPointReason(p, flag)}.` },
     locations: [{ physicalLocation: { artifactLocation: { uri: pointIdToUri(p.id), uriBaseId: CANDIDATES_BASE_ID } } }],
     properties: {
       score: p.score,

@@ -4,6 +4,7 @@
  * candidates. Lines are at most TABLE_WIDTH cells (one cell per code point); ids are cut in the
  * middle and stripped of terminal control characters.
  */
+import { displayId } from "../core/display-id.ts";
 import type { ReportV1 } from "../core/report.ts";
 import { flagMethodLabel } from "./flag-text.ts";
 import { allWarnings, evidenceSentence, flagCountSentence, READING_GUIDE } from "./verdict-text.ts";
@@ -118,7 +119,7 @@ function topTable(report: ReportV1): string[] {
     lines.push(
       cells([
         String(i + 1),
-        truncateMiddle(terminalSafe(r.id), w.id),
+        truncateMiddle(terminalSafe(displayId(r.id)), w.id),
         formatNumber(r.score),
         r.stdErr === undefined ? "—" : formatNumber(r.stdErr, 2),
         formatNumber(r.scoreNormalized, 3),

@@ -13,7 +13,7 @@ import { createIdGenerator, type IdGenerator } from "./ids.ts";
 import type { Delivery, DeliverySettlement, NewDelivery } from "./outbox-types.ts";
 import { toTokenInfo } from "./rows.ts";
 import { WATCH_KINDS, type NewWatch, type WatchKind, type WatchRecord } from "./watch-types.ts";
-import { blobNotUploaded, deletedAudit, guard, idempotencyConflict, queueFull } from "./store-errors.ts";
+import { blobNotUploaded, deletedAudit, guard, idempotencyConflict, queueFull, tenantQueueFull } from "./store-errors.ts";
 import { generateToken, hashToken, looksLikeToken, tokenHashesEqual } from "./tokens.ts";
 import {
   AUDIT_INPUT_ROLES,
@@ -38,6 +38,7 @@ import {
   type Store,
   type StoredEvent,
   type StoredResult,
+  type TenantUsage,
   type TokenInfo,
   type TokenPrincipal,
 } from "./types.ts";
@@ -129,6 +130,7 @@ export class CheckedStore implements Store {
         requestHash,
         now: this.#now(),
         ...(input.maxQueued !== undefined ? { maxQueued: input.maxQueued } : {}),
+        ...(input.maxQueuedPerTenant !== undefined ? { maxQueuedPerTenant: input.maxQueuedPerTenant } : {}),
       }),
     );
     switch (outcome.kind) {
@@ -142,6 +144,8 @@ export class CheckedStore implements Store {
         throw blobNotUploaded(outcome.role, outcome.digest);
       case "queue_full":
         throw queueFull(input.maxQueued ?? 0);
+      case "tenant_queue_full":
+        throw tenantQueueFull(input.maxQueuedPerTenant ?? 0);
     }
   }
 
@@ -277,6 +281,12 @@ export class CheckedStore implements Store {
   async recordBlob(blob: BlobRecordInput): Promise<void> {
     assertBlobRecord(blob);
     await guard("record a blob", () => this.#sql.upsertBlob(blob, this.#now()));
+  }
+
+  async tenantUsage(tenant: string): Promise<TenantUsage> {
+    assertTenant(tenant);
+    const usage = await guard("read tenant usage", () => this.#sql.tenantUsage(tenant));
+    return { blobBytes: Number(usage.blobBytes), audits: Number(usage.audits) };
   }
 
   async tenantHasBlob(tenant: string, digest: string): Promise<boolean> {

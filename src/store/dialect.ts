@@ -33,6 +33,8 @@ export interface NewAudit {
   now: number;
   /** Refuse when this many audits (all tenants) are queued; checked in the insert's transaction. */
   maxQueued?: number;
+  /** Refuse when this tenant has this many queued (its share); checked in the same transaction. */
+  maxQueuedPerTenant?: number;
 }
 
 /** How an insert ended; only `created` wrote anything. */
@@ -41,7 +43,8 @@ export type InsertAuditOutcome =
   /** The audit already stored under the tenant's Idempotency-Key. */
   | { kind: "existing"; audit: AuditRecord }
   | { kind: "blob_missing"; role: AuditInputRole; digest: string }
-  | { kind: "queue_full" };
+  | { kind: "queue_full" }
+  | { kind: "tenant_queue_full" };
 
 export interface StateChange {
   id: string;
@@ -97,6 +100,8 @@ export interface StoreDialect {
 
   upsertBlob(blob: BlobRecordInput, now: number): Promise<void>;
   tenantHasBlob(tenant: string, digest: string): Promise<boolean>;
+  /** Bytes of the blobs the tenant owns and its number of audits. */
+  tenantUsage(tenant: string): Promise<{ blobBytes: number | string; audits: number | string }>;
   blobsReferencedOnlyBy(auditId: string, roles: readonly AuditInputRole[]): Promise<string[]>;
   markInputsPurged(auditId: string, roles: readonly AuditInputRole[], now: number): Promise<void>;
   forgetBlob(tenant: string, digest: string): Promise<ForgetBlobResult>;

@@ -174,6 +174,11 @@ class PgDialect implements StoreDialect {
         const { rows: queued } = await this.query<{ n: number }>("SELECT count(*)::int AS n FROM audits WHERE state = 'queued'", [], c);
         if (queued[0].n >= a.maxQueued) return { kind: "queue_full" };
       }
+      if (a.maxQueuedPerTenant !== undefined) {
+        await this.query("SELECT pg_advisory_xact_lock($1)", [ADMISSION_LOCK], c);
+        const { rows: own } = await this.query<{ n: number }>("SELECT count(*)::int AS n FROM audits WHERE state = 'queued' AND tenant = $1", [a.tenant], c);
+        if (own[0].n >= a.maxQueuedPerTenant) return { kind: "tenant_queue_full" };
+      }
       const inserted = await this.query<AuditRow<unknown>>(
         `INSERT INTO audits (id, tenant, state, config, inputs, idempotency_key, request_hash, created_at, updated_at)
          VALUES ($1, $2, 'queued', $3::json, $4::json, $5, $6, $7, $7)
@@ -375,6 +380,13 @@ class PgDialect implements StoreDialect {
        ON CONFLICT (tenant, digest) DO UPDATE SET size = excluded.size, kind = coalesce(excluded.kind, blobs.kind)`,
       [blob.tenant, blob.digest, blob.size, blob.kind ?? null, now],
     );
+  }
+  async tenantUsage(tenant: string): Promise<{ blobBytes: string; audits: number }> {
+    const { rows } = await this.query<{ bytes: string; audits: number }>(
+      "SELECT (SELECT coalesce(sum(size), 0) FROM blobs WHERE tenant = $1)::text AS bytes, (SELECT count(*) FROM audits WHERE tenant = $1)::int AS audits",
+      [tenant],
+    );
+    return { blobBytes: rows[0].bytes, audits: rows[0].audits };
   }
   async tenantHasBlob(tenant: string, digest: string): Promise<boolean> {
     return (await this.query("SELECT 1 FROM blobs WHERE tenant = $1 AND digest = $2", [tenant, digest])).rows.length > 0;

@@ -149,6 +149,10 @@ class SqliteDialect implements StoreDialect {
         const queued = Number(this.stmt("SELECT count(*) FROM audits WHERE state = 'queued'").pluck().get());
         if (queued >= a.maxQueued) return { kind: "queue_full" };
       }
+      if (a.maxQueuedPerTenant !== undefined) {
+        const own = Number(this.stmt("SELECT count(*) FROM audits WHERE state = 'queued' AND tenant = ?").pluck().get(a.tenant));
+        if (own >= a.maxQueuedPerTenant) return { kind: "tenant_queue_full" };
+      }
       this.stmt(
         `INSERT INTO audits (id, tenant, state, config, inputs, idempotency_key, request_hash, created_at, updated_at)
          VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
@@ -346,6 +350,12 @@ class SqliteDialect implements StoreDialect {
       `INSERT INTO blobs (tenant, digest, size, kind, created_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (tenant, digest) DO UPDATE SET size = excluded.size, kind = coalesce(excluded.kind, blobs.kind)`,
     ).run(blob.tenant, blob.digest, blob.size, blob.kind ?? null, now);
+  }
+  async tenantUsage(tenant: string): Promise<{ blobBytes: number; audits: number }> {
+    return {
+      blobBytes: Number(this.stmt("SELECT coalesce(sum(size), 0) FROM blobs WHERE tenant = ?").pluck().get(tenant)),
+      audits: Number(this.stmt("SELECT count(*) FROM audits WHERE tenant = ?").pluck().get(tenant)),
+    };
   }
   async tenantHasBlob(tenant: string, digest: string): Promise<boolean> {
     return !!this.stmt("SELECT 1 FROM blobs WHERE tenant = ? AND digest = ?").get(tenant, digest);

@@ -49,3 +49,12 @@ export function pendingMigrations<M extends { version: number }>(migrations: rea
   if (current > latest) throw schemaTooNew(current, latest);
   return sorted.filter((m) => m.version > current);
 }
+
+/**
+ * The per-tenant share of the queue: one tenant may not hold every queued slot, so a burst from
+ * one tenant cannot push every other tenant into `queue_full`.
+ */
+export const tenantQueueFull = (maxQueuedPerTenant: number): SslmemError =>
+  new SslmemError("queue_full", `you already have ${maxQueuedPerTenant} audits waiting (this server's share per tenant); retry when one has started`, {
+    maxQueuedPerTenant,
+  });

@@ -105,6 +105,8 @@ export interface CreateAuditInput {
    * answered even while the queue is full. Omitted: no limit.
    */
   maxQueued?: number;
+  /** Admission control per tenant: refuse with `queue_full` when this tenant has this many `queued` (same transaction). */
+  maxQueuedPerTenant?: number;
 }
 
 export interface CreateAuditResult {
@@ -202,6 +204,11 @@ export interface StoredEvent extends AuditEventInput {
 // ---------------------------------------------------------------------------------------------
 // Blob ownership (the bytes live in a BlobStore; this records who uploaded what)
 
+export interface TenantUsage {
+  blobBytes: number;
+  audits: number;
+}
+
 export interface BlobRecordInput {
   digest: string;
   size: number;
@@ -243,6 +250,8 @@ export interface AuditReader {
   countAuditsByState(): Promise<Record<AuditState, number>>;
   /** Terminal audits finished more than `hours` ago whose inputs were not purged yet, oldest first. */
   listFinishedAuditsOlderThan(hours: number, limit?: number): Promise<AuditRecord[]>;
+  /** What one tenant stores: bytes of the blobs it owns and its audits (the storage quota). */
+  tenantUsage(tenant: string): Promise<TenantUsage>;
 }
 
 /** Audit state writes: only src/audits/audit-service.ts calls these (test/audits/one-writer.test.ts). */

@@ -62,8 +62,8 @@ for (const engineThread of ["worker", "main"] as const) {
   });
 }
 
-describe("the engine worker thread", () => {
-  it("measures off the main thread; a dead worker fails only its audit and the next audit gets a new one", async () => {
+describe("the engine process", () => {
+  it("measures in a child process; a crashed engine fails only its audit and the next audit gets a new one", async () => {
     const s = await startEngineServer({ engineThread: "worker" });
     try {
       const executor = s.executor as WorkerEngineExecutor;
@@ -72,9 +72,9 @@ describe("the engine worker thread", () => {
       const submitted = await s.alice.submit({ ...long, config: { views: 8, batchSize: 2 } });
       assert.equal(submitted.status, 202);
       await s.alice.waitFor(submitted.body.id, (a) => a.progress?.stage === "measuring" && a.progress.done > 0, 5);
-      const firstThread = executor.workerThreadId;
-      assert.ok(firstThread !== undefined && firstThread > 0, "the engine runs on a worker thread");
-      await executor.close(); // what a crash in native code looks like from the main thread
+      const firstPid = executor.enginePid;
+      assert.ok(firstPid !== undefined && firstPid > 0, "the engine runs in a child process");
+      process.kill(firstPid, "SIGSEGV"); // a crash in native code
       const failed = await s.alice.waitFor(submitted.body.id);
       assert.equal(failed.state, "failed");
       assert.equal(failed.error?.code, "engine_failure");
@@ -82,7 +82,7 @@ describe("the engine worker thread", () => {
       const next = await s.alice.submit({ ...long, candidates: await s.alice.putBlob(randomNpy(4, 16, 3)), config: { views: 2 } });
       const done = await s.alice.waitFor(next.body.id);
       assert.equal(done.state, "succeeded", JSON.stringify(done.error));
-      assert.notEqual(executor.workerThreadId, firstThread, "a fresh worker ran the next audit");
+      assert.notEqual(executor.enginePid, firstPid, "a fresh engine process ran the next audit");
     } finally {
       await s.close();
     }

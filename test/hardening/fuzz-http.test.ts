@@ -16,7 +16,7 @@ let h: Harness;
 let owned: string[] = [];
 
 before(async () => {
-  h = await startHarness({ config: { limits: { maxJsonBytes: 64 * 1024, maxBlobBytes: 64 * 1024, maxQueue: 1000 } } });
+  h = await startHarness({ config: { limits: { maxJsonBytes: 64 * 1024, maxBlobBytes: 64 * 1024, maxQueue: 1000, maxQueuePerTenant: 1000 } } });
   owned = [await uploadBlob(h, "fuzz-target"), await uploadBlob(h, "fuzz-reference"), await uploadBlob(h, "fuzz-candidates")];
 });
 after(() => h?.close());

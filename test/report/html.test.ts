@@ -1,3 +1,4 @@
+import { displayId } from "../../src/core/display-id.ts";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { HTML_CSP, HTML_FLAGGED_LIMIT, renderHtml, safeThumbnailUri } from "../../src/report/html.ts";
@@ -37,8 +38,8 @@ describe("HTML report", () => {
 
   it("escapes hostile ids and warnings", () => {
     const html = renderHtml(fixtureReport("robust"));
-    assert.ok(html.includes(escapeMarkup(HOSTILE_IDS[0])));
-    assert.ok(html.includes("a&quot;&lt;b&gt;&amp;c\uFFFD.png"));
+    assert.ok(html.includes(escapeMarkup(displayId(HOSTILE_IDS[0]))));
+    assert.ok(html.includes("a&quot;&lt;b&gt;&amp;c\\u0001.png"));
     assert.ok(!html.includes('a"<b>'));
     assert.ok(!html.includes("<script"));
     assert.ok(!html.includes("\u0001") && !html.includes("\u001b"));
@@ -86,7 +87,7 @@ describe("HTML report", () => {
     assert.ok(!html.includes("javascript:") && !html.includes("svg+xml") && !html.includes("onerror"));
     const section = html.slice(html.indexOf("<h2>Top flagged candidates</h2>"));
     const ids = [...section.matchAll(/<td class="id mono">([^<]*)<\/td>/g)].map((m) => m[1]);
-    assert.deepEqual(ids, flagged.slice(0, HTML_FLAGGED_LIMIT).map((p) => escapeMarkup(p.id)));
+    assert.deepEqual(ids, flagged.slice(0, HTML_FLAGGED_LIMIT).map((p) => escapeMarkup(displayId(p.id))));
   });
 
   it("falls back to the top candidates when nothing is flagged", () => {

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { JUNIT_CLASSNAME, JUNIT_FULL_LISTING_LIMIT, renderJunit } from "../../src/report/junit.ts";
-import { xmlSafeText } from "../../src/report/markup.ts";
+import { displayId } from "../../src/core/display-id.ts";
 import { fixtureReport, HOSTILE_IDS } from "../helpers/report-fixture.ts";
 import { findAll, parseXml } from "../helpers/report-xml.ts";
 
@@ -20,15 +20,15 @@ describe("JUnit report", () => {
     assert.equal(suites[0].attrs.tests, String(candidates.length));
     assert.equal(suites[0].attrs.failures, String(report.summary.flagged));
     assert.ok(cases.every((c) => c.attrs.classname === JUNIT_CLASSNAME));
-    // Names decode back to the ids (XML-forbidden characters shown as U+FFFD), in report order.
+    // Names decode back to the ids as shown to a reader (control characters as \uXXXX escapes), in report order.
     assert.deepEqual(
       cases.map((c) => c.attrs.name),
-      candidates.map((p) => xmlSafeText(p.id)),
+      candidates.map((p) => displayId(p.id)),
     );
     const failing = cases.filter((c) => c.children.some((f) => f.name === "failure"));
     assert.deepEqual(
       failing.map((c) => c.attrs.name),
-      candidates.filter((p) => p.flagged).map((p) => xmlSafeText(p.id)),
+      candidates.filter((p) => p.flagged).map((p) => displayId(p.id)),
     );
     const msg = findAll(failing[0], "failure")[0].attrs.message;
     assert.match(msg, /score .*scoreNormalized .*p-value .*fdr \(q=0\.05/);
@@ -36,11 +36,11 @@ describe("JUnit report", () => {
 
   it("escapes hostile ids: quotes, markup, ampersands and control characters", () => {
     const xml = renderJunit(fixtureReport("robust"));
-    assert.ok(xml.includes('name="a&quot;&lt;b&gt;&amp;c\uFFFD.png"'));
+    assert.ok(xml.includes('name="a&quot;&lt;b&gt;&amp;c\\u0001.png"'));
     assert.ok(!xml.includes("<script>"));
     assert.ok(!xml.includes("\u0001") && !xml.includes("\u001b") && !xml.includes("\u0007"));
     const names = findAll(parseXml(xml), "testcase").map((c) => c.attrs.name);
-    for (const id of HOSTILE_IDS) assert.ok(names.includes(xmlSafeText(id)), `${JSON.stringify(id)} is a testcase`);
+    for (const id of HOSTILE_IDS) assert.ok(names.includes(displayId(id)), `${JSON.stringify(id)} is a testcase`);
   });
 
   it("the checker it relies on rejects what an escaping bug would produce", () => {

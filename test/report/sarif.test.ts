@@ -1,3 +1,4 @@
+import { displayId } from "../../src/core/display-id.ts";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { pointIdToUri, renderSarif, SARIF_RULE_ID } from "../../src/report/sarif.ts";
@@ -55,7 +56,7 @@ describe("SARIF report", () => {
         assert.equal(r.ruleId, SARIF_RULE_ID);
         assert.equal(r.ruleIndex, 0);
         assert.equal(r.level, level);
-        assert.ok(r.message.text.includes(p.id));
+        assert.ok(r.message.text.includes(displayId(p.id)));
         const loc = r.locations[0].physicalLocation.artifactLocation;
         assert.ok(loc.uriBaseId in run.originalUriBaseIds);
         // A relative URI whose segments decode back to the id.

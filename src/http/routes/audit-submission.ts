@@ -30,11 +30,11 @@ export function isJson(contentType: string | undefined): boolean {
   return /^application\/([a-z0-9.+-]+\+)?json\b/i.test(contentType ?? "");
 }
 
-function queueFull(s: AppServices): HttpProblemError {
+function queueFull(s: AppServices, tenantShare?: string): HttpProblemError {
   const retry = String(s.config.limits.queueRetryAfterSeconds);
   return new HttpProblemError(
     "queue_full",
-    `${s.config.limits.maxQueue} audits are already waiting; retry after ${retry} s`,
+    tenantShare ?? `${s.config.limits.maxQueue} audits are already waiting; retry after ${retry} s`,
     { "Retry-After": retry },
     { retryAfterSeconds: Number(retry) },
   );
@@ -54,6 +54,12 @@ function assertWithinServerLimits(s: AppServices, request: CreateAuditRequest): 
   if (views !== undefined && views > s.config.limits.maxViews) {
     throw validationError("the audit configuration exceeds a server limit", [
       { path: "config.views", message: `must be at most ${s.config.limits.maxViews} on this server`, location: "body" },
+    ]);
+  }
+  const batchSize = request.config?.batchSize;
+  if (batchSize !== undefined && batchSize > s.config.limits.maxBatchSize) {
+    throw validationError("the audit configuration exceeds a server limit", [
+      { path: "config.batchSize", message: `must be at most ${s.config.limits.maxBatchSize} on this server`, location: "body" },
     ]);
   }
 }
@@ -116,10 +122,11 @@ export async function submitAudit(
       inputs,
       requestHash,
       maxQueued: s.config.limits.maxQueue,
+      maxQueuedPerTenant: s.config.limits.maxQueuePerTenant,
       ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
     });
   } catch (err) {
-    if (isSslmemError(err) && err.code === "queue_full") throw queueFull(s);
+    if (isSslmemError(err) && err.code === "queue_full") throw queueFull(s, err.details?.maxQueuedPerTenant !== undefined ? err.message : undefined);
     throw err;
   }
   if (result.created) {

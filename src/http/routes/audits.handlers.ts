@@ -12,6 +12,7 @@ import { AuditIdSchema } from "../schemas.ts";
 import { acquireUploadSlot } from "./blobs.handlers.ts";
 import { assertQueueHasRoom, isJson, isMultipart, submitAudit, submitMultipartAudit } from "./audit-submission.ts";
 import type { CreateAuditRequest, createAudit, deleteAudit, getAudit, listAudits } from "./audits.routes.ts";
+import { assertAuditQuota, remainingBlobQuota } from "../tenant-quota.ts";
 
 /** The caller's audit, or 404 — the same answer whether it does not exist or is someone else's. */
 export async function findAudit(s: AppServices, tenant: string, id: string): Promise<AuditRecord> {
@@ -28,10 +29,12 @@ export const create: RouteHandler<typeof createAudit, AppEnv> = async (c) => {
   // Not for a request with an Idempotency-Key: it may replay an accepted audit, which is answered
   // even while the queue is full (the store decides, atomically, in createAudit).
   if (idempotencyKey === undefined) assertQueueHasRoom(s);
+  if (idempotencyKey === undefined) await assertAuditQuota(s, tenant);
   let result;
   if (isMultipart(c.req.header("content-type"))) {
     const release = acquireUploadSlot(s, tenant);
     try {
+      await remainingBlobQuota(s, tenant); // a tenant at its quota uploads nothing more
       result = await submitMultipartAudit(s, tenant, c.req.raw, idempotencyKey);
     } finally {
       release();

@@ -1,11 +1,12 @@
 /** Blob upload and download. Ownership (who may use a blob) is recorded only after re-hashing. */
 import { Readable } from "node:stream";
 import type { RouteHandler } from "@hono/zod-openapi";
-import { SslmemError } from "../../core/errors.ts";
+import { SslmemError, isSslmemError } from "../../core/errors.ts";
 import { bodyChunks } from "../body.ts";
 import type { AppEnv, AppServices } from "../context.ts";
 import { HttpProblemError } from "../problem-response.ts";
 import type { getBlob, putBlob } from "./blobs.routes.ts";
+import { blobQuotaExceeded, remainingBlobQuota } from "../tenant-quota.ts";
 
 export function blobPath(digest: string): string {
   return `/v1/blobs/${digest}`;
@@ -44,12 +45,19 @@ export const put: RouteHandler<typeof putBlob, AppEnv> = async (c) => {
   const release = acquireUploadSlot(c.var.services, tenant);
   try {
     const hadIt = (await store.tenantHasBlob(tenant, digest)) && (await blobs.has(digest));
+    // The tenant's storage quota caps this upload too (a blob it already owns costs nothing more).
+    const quotaLeft = hadIt ? Infinity : await remainingBlobQuota(c.var.services, tenant);
     // Always re-hash, even when the bytes are already here: ownership is proof of possession,
     // never granted for knowing a digest.
-    const stored = await blobs.put(bodyChunks(c.req.raw, config.limits.bodyTimeoutMs), {
-      expectedDigest: digest,
-      maxBytes: config.limits.maxBlobBytes,
-    });
+    const stored = await blobs
+      .put(bodyChunks(c.req.raw, config.limits.bodyTimeoutMs), {
+        expectedDigest: digest,
+        maxBytes: Math.min(config.limits.maxBlobBytes, quotaLeft),
+      })
+      .catch((e: unknown) => {
+        if (isSslmemError(e) && e.code === "payload_too_large" && quotaLeft < config.limits.maxBlobBytes) throw blobQuotaExceeded(config.limits.tenantStorageBytes);
+        throw e;
+      });
     await store.recordBlob({ digest: stored.digest, size: stored.size, tenant });
     return c.json({ digest: stored.digest, size: stored.size }, hadIt ? 200 : 201, { Location: blobPath(digest) });
   } finally {

@@ -2,7 +2,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { StoredResult } from "../../store/types.ts";
 import type { AppEnv } from "../context.ts";
-import { RESULT_MEDIA_TYPES, csvHeader, csvLine, ndjsonLine, negotiate } from "../results-format.ts";
+import { RESULT_CONTENT_TYPES, RESULT_MEDIA_TYPES, csvHeader, csvLine, ndjsonLine, negotiate } from "../results-format.ts";
 import { batched, streamOf } from "../streaming.ts";
 import { findAudit } from "./audits.handlers.ts";
 import type { getResults } from "./results.routes.ts";
@@ -33,7 +33,7 @@ export const list: RouteHandler<typeof getResults, AppEnv> = async (c) => {
     { reqId: c.var.requestId, auditId: audit.id },
   );
   return c.body(body, 200, {
-    "Content-Type": csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
+    "Content-Type": RESULT_CONTENT_TYPES[format],
     ...(csv ? { "Content-Disposition": `attachment; filename="${audit.id}-results.csv"` } : {}),
     "Cache-Control": "no-store",
   });

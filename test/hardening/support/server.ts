@@ -54,6 +54,7 @@ export async function startHardeningServer(): Promise<HardeningServer> {
         maxConfigPartBytes: HARDENING_LIMITS.maxConfigPartBytes,
         maxViews: HARDENING_LIMITS.maxViews,
         maxQueue: 1000,
+        maxQueuePerTenant: 1000,
         maxConcurrentUploadsPerTenant: 8,
       },
       ingest: { maxArchiveEntries: HARDENING_LIMITS.maxArchiveEntries },
