@@ -15,6 +15,7 @@ import { AuditService } from "./audits/audit-service.ts";
 import type { Config } from "./config.ts";
 import { SslmemError } from "./core/errors.ts";
 import { buildAppServices, createAppFor } from "./http/app.ts";
+import { AuditDurations } from "./http/metrics.ts";
 import { registryIntegration } from "./registry-integration.ts";
 import { EventLoopMonitor } from "./http/event-loop.ts";
 import { InProcessRunner } from "./jobs/in-process-runner.ts";
@@ -107,7 +108,8 @@ export async function startServer(config: Config, options: StartServerOptions): 
   try {
     const blobs = await FileBlobStore.open(layout.blobs, embedded ? { staleTempAfterMs: 0 } : {});
     const notifier = new AuditNotifier();
-    const audits = new AuditService({ store, logger, onEvent: (id) => notifier.notify(id) });
+    const auditDurations = new AuditDurations();
+    const audits = new AuditService({ store, logger, onEvent: (id) => notifier.notify(id), onFinished: (outcome, s) => auditDurations.observe(outcome, s) });
     const eventLoop = new EventLoopMonitor();
     teardown.add("event-loop monitor", () => eventLoop.stop());
     if (config.queueUrl) {
@@ -119,7 +121,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
       runner = new InProcessRunner({ audits, store, executor, logger, maxCrashes: config.limits.maxAuditCrashes });
     }
     const integration = registryIntegration({ config, store, blobs, logger });
-    const services = buildAppServices({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop, outbox: integration.outbox });
+    const services = buildAppServices({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop, outbox: integration.outbox, auditDurations });
     const app = createAppFor(services);
     await runner.start();
     integration.start(services);

@@ -2,7 +2,7 @@
  * The one writer of audit state. Creating an audit, every move along the state machine
  * (src/core/audit-states.ts), progress, the audit's SSE events and the mapping of a failure to
  * the audit's problem happen here and nowhere else: the HTTP routes parse and call it, the
- * in-process runner, the BullMQ runner and the shard worker call it (test/audits/one-writer.test.ts
+ * in-process runner, the BullMQ runner and the shard worker call it (test/architecture/layers.test.ts
  * checks that no other module calls the store's audit writes).
  *
  * Every change is a conditional transition in the store, and only the caller whose transition
@@ -42,6 +42,8 @@ export interface AuditServiceOptions {
   /** Called after every event this process appends (wakes SSE streams, here or in other processes). */
   onEvent?: (auditId: string) => void;
   now?: () => number;
+  /** Called when an audit reaches a final state through this service, with the seconds since its submission (metrics). */
+  onFinished?: (outcome: "succeeded" | "failed" | "cancelled", seconds: number) => void;
 }
 
 /** What a finished execution publishes. */
@@ -65,12 +67,14 @@ export class AuditService {
   readonly #logger: AuditFailureLog;
   readonly #onEvent: (auditId: string) => void;
   readonly #now: () => number;
+  readonly #onFinished: AuditServiceOptions["onFinished"];
 
   constructor(options: AuditServiceOptions) {
     this.#store = options.store;
     this.#logger = options.logger;
     this.#onEvent = options.onEvent ?? (() => {});
     this.#now = options.now ?? Date.now;
+    this.#onFinished = options.onFinished;
   }
 
   /**
@@ -145,6 +149,7 @@ export class AuditService {
     if (isSslmemError(err) && problem.status < 500) this.#logger.warn({ auditId, code: err.code }, "audit failed");
     else this.#logger.error({ auditId, err }, "audit failed in the engine");
     await this.#stateEvent(auditId, "failed", { error: problem });
+    await this.#finished(auditId, "failed");
     return true;
   }
 
@@ -183,7 +188,17 @@ export class AuditService {
   async #transition(auditId: string, from: readonly AuditState[], to: AuditState, patch: AuditPatch, eventData: JsonObject): Promise<boolean> {
     if (!(await this.#store.transition(auditId, from, to, patch))) return false;
     await this.#stateEvent(auditId, to, eventData);
+    if (to === "succeeded" || to === "cancelled") await this.#finished(auditId, to);
     return true;
+  }
+
+  /** Reports a final state's duration (submission → final state) to onFinished; a deleted audit has none. */
+  async #finished(auditId: string, outcome: "succeeded" | "failed" | "cancelled"): Promise<void> {
+    if (!this.#onFinished) return;
+    const audit = await this.#store.getAuditInternal(auditId);
+    if (!audit) return;
+    const end = audit.finishedAt ? Date.parse(audit.finishedAt) : this.#now();
+    this.#onFinished(outcome, Math.max(0, (end - Date.parse(audit.createdAt)) / 1000));
   }
 
   /** Appends a `state` event; a deleted audit (no row to attach it to) is not an error here. */

@@ -120,16 +120,13 @@ export const AuditConfigSchema = z
       .describe(
         "Level of the set-level verdict (default 0.01): with controls, the report states evidence of memorization when the one-sided Mann–Whitney test of candidate vs control scores has p ≤ this level (CLI --level).",
       ),
-    /**
-     * LayerMem: also score these layers of the encoders (engine/layers.ts describes `auto`); a
-     * name is an ONNX value name in both encoders, a {target, reference} pair maps differing names.
-     */
-    layers: LayerSelectionSchema.optional(),
-    /**
-     * Arithmetic of the encoders: fp32, or fp16 (fast on GPUs; on CPU, ONNX Runtime runs fp16 graphs
-     * through float32 kernels, so no faster). Augmentation and distances stay fp32.
-     */
-    precision: z.enum(["fp32", "fp16"]).default("fp32"),
+    layers: LayerSelectionSchema.optional().describe(
+      "LayerMem: also score these layers of both encoders, on the same views in the same pass. \"auto\" takes the block outputs (residual additions, else the activation after each conv/linear); a name is an ONNX value name present in both encoders; {target, reference} maps differing names. CLI only for now: the service refuses it (invalid_config).",
+    ),
+    precision: z
+      .enum(["fp32", "fp16"])
+      .default("fp32")
+      .describe("Arithmetic of the encoders: fp32, or fp16 (fast on GPUs; on CPU ONNX Runtime runs fp16 graphs through float32 kernels, so no faster). Augmentation and distances stay fp32."),
     batchSize: z
       .number()
       .int()

@@ -25,7 +25,7 @@ import type { Encoder } from "./encoder.ts";
 import { buildFusedGraph, FUSED_OUTPUTS } from "./fused-graph.ts";
 import { layerDistancesOutput, type EncoderSide, type LayerTaps } from "./layer-graph.ts";
 import { HostLayerMeasure, type LayerDistances } from "./layer-reference.ts";
-import { ortExecutionProviders, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice } from "./providers.ts";
+import { ortExecutionProviders, ortRunError, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice } from "./providers.ts";
 
 /** One point of a batch: its decoded image and the views sampled for it. */
 export interface PointViews {
@@ -150,7 +150,7 @@ class FusedPipeline implements BatchPipeline {
     try {
       result = await this.session.run(feeds, fetches);
     } catch (e) {
-      throw new SslmemError("engine_failure", `ONNX Runtime failed while running the audit batch: ${sanitizeOrtMessage(e instanceof Error ? e.message : String(e))}`, undefined, { cause: e });
+      throw ortRunError(e, "the audit batch");
     }
     const target = result[FUSED_OUTPUTS.distances.target].data as Float32Array;
     const reference = result[FUSED_OUTPUTS.distances.reference].data as Float32Array;

@@ -70,6 +70,19 @@ export async function probeProvider(provider: ProviderName, deviceId?: number): 
 }
 
 /** First line of an ORT message with file-system paths removed (they say nothing to a user). */
+const OUT_OF_MEMORY = /Failed to allocate memory|bad_alloc|out of memory/i;
+
+/**
+ * A failed session run as the audit's error: a model that asked for more memory than there is is
+ * its owner's to fix (resource_exhausted, 422), anything else is engine_failure. The message is
+ * sanitized (no C++ signatures or source paths).
+ */
+export function ortRunError(e: unknown, what: string, details?: Record<string, unknown>): SslmemError {
+  const reason = sanitizeOrtMessage(e instanceof Error ? e.message : String(e));
+  if (OUT_OF_MEMORY.test(reason)) return new SslmemError("resource_exhausted", `the model needed more memory than the engine has: ${reason}`, details, { cause: e });
+  return new SslmemError("engine_failure", `ONNX Runtime failed while running ${what}: ${reason}`, details, { cause: e });
+}
+
 export function sanitizeOrtMessage(message: string): string {
   const first = message.split("\n").find((l) => l.trim() !== "") ?? "unknown error";
   return first

@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
 import { SslmemError } from "../core/errors.ts";
 import { inspectOnnx, type OnnxModelSummary } from "./onnx/inspect.ts";
-import { ortExecutionProviders, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice, type ProviderName } from "./providers.ts";
+import { ortExecutionProviders, ortRunError, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice, type ProviderName } from "./providers.ts";
 
 export interface SessionOptions {
   /** The provider decision (providers.ts), or an explicit ORT list. */
@@ -81,12 +81,7 @@ async function openSession(modelBytes: Uint8Array, digest: string, options: Sess
       try {
         return fetches === undefined ? await session.run(feeds) : await session.run(feeds, [...fetches]);
       } catch (e) {
-        const reason = ortMessage(e);
-        // The model asked for more memory than there is: its owner's to fix, not a server fault.
-        if (OUT_OF_MEMORY.test(reason)) {
-          throw new SslmemError("resource_exhausted", `the model needed more memory than the engine has: ${reason}`, { digest }, { cause: e });
-        }
-        throw new SslmemError("engine_failure", `ONNX Runtime failed while running the model: ${reason}`, { digest }, { cause: e });
+        throw ortRunError(e, "the model", { digest });
       }
     },
     release: () => session.release(),
@@ -97,7 +92,6 @@ function ortMessage(e: unknown): string {
   return sanitizeOrtMessage(e instanceof Error ? e.message : String(e));
 }
 
-const OUT_OF_MEMORY = /Failed to allocate memory|bad_alloc|out of memory/i;
 const UNSUPPORTED = /No Op registered|not a registered function\/op|Unsupported data type|NOT_IMPLEMENTED|is not supported|opset .*(?:under development|not supported)|Unknown model file format version/i;
 const UNPARSABLE = /protobuf parsing failed|Model data pointer is null/i;
 

@@ -17,7 +17,7 @@ import type { Store } from "../store/types.ts";
 import { authenticate } from "./auth.ts";
 import type { AppEnv, AppServices } from "./context.ts";
 import { EventLoopMonitor, type EventLoopLagSource } from "./event-loop.ts";
-import { HttpMetrics } from "./metrics.ts";
+import { AuditDurations, HttpMetrics } from "./metrics.ts";
 import { openApiDocument, registerSecuritySchemes, type OpenApiDocument } from "./openapi.ts";
 import { HttpProblemError, defaultHook, notFound, onError } from "./problem-response.ts";
 import { RenderedReportCache } from "./report-cache.ts";
@@ -42,6 +42,8 @@ export interface AppDeps {
   eventLoop?: EventLoopLagSource;
   /** The outbox dispatcher, woken when a callback or write-back is written. */
   outbox?: Pick<OutboxDispatcher, "wake">;
+  /** Fed by the AuditService of this process (default: this app's own, fed by its default service). */
+  auditDurations?: AuditDurations;
 }
 
 /** 503 for API calls while the event loop lags past SSLMEM_SHED_LAG_MS (health stays answered). */
@@ -63,15 +65,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 /** The services of one app, for a server that also hands them to background work (watch polling). */
 export function buildAppServices(deps: AppDeps): AppServices {
   const notifier = deps.notifier ?? new AuditNotifier();
+  const auditDurations = deps.auditDurations ?? new AuditDurations();
   const services: AppServices = {
     config: deps.config,
     store: deps.store,
-    audits: deps.audits ?? new AuditService({ store: deps.store, logger: deps.logger, onEvent: (id) => notifier.notify(id) }),
+    audits:
+      deps.audits ??
+      new AuditService({ store: deps.store, logger: deps.logger, onEvent: (id) => notifier.notify(id), onFinished: (outcome, s) => auditDurations.observe(outcome, s) }),
     blobs: deps.blobs,
     runner: deps.runner,
     logger: deps.logger,
     notifier,
     metrics: new HttpMetrics(),
+    auditDurations,
     eventLoop: deps.eventLoop ?? new EventLoopMonitor(),
     uploads: new UploadSlots(deps.config.limits.maxConcurrentUploadsPerTenant),
     reports: new RenderedReportCache({

@@ -15,7 +15,7 @@ import type { OutboxStore } from "../store/outbox-types.ts";
 import type { AuditReader, AuditStore, BlobOwnership, EventLog, ResultStore, StoreHealth, TokenStore } from "../store/types.ts";
 import type { WatchStore } from "../store/watch-types.ts";
 import type { EventLoopLagSource } from "./event-loop.ts";
-import type { HttpMetrics } from "./metrics.ts";
+import type { AuditDurations, HttpMetrics } from "./metrics.ts";
 import type { UploadSlots } from "./upload-slots.ts";
 
 /**
@@ -42,6 +42,7 @@ export interface AppServices {
   logger: Logger;
   notifier: AuditNotifier;
   metrics: HttpMetrics;
+  auditDurations: AuditDurations;
   eventLoop: EventLoopLagSource;
   uploads: UploadSlots;
   /** Reports rendered once per audit and format (report-cache.ts). */

@@ -10,6 +10,9 @@ import type { EventLoopLag } from "./event-loop.ts";
 
 export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
 
+/** Audits take seconds to hours: buckets from 1 s to a day. */
+export const AUDIT_DURATION_BUCKETS_SECONDS = [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600] as const;
+
 interface Series {
   labels: Record<string, string>;
   buckets: number[];
@@ -17,18 +20,19 @@ interface Series {
   count: number;
 }
 
-export class HttpMetrics {
+/** A Prometheus histogram with one series per label set. */
+export class Histogram {
   readonly #series = new Map<string, Series>();
+  constructor(readonly bounds: readonly number[]) {}
 
-  observe(labels: { method: string; route: string; status: number }, seconds: number): void {
-    const l = { method: labels.method, route: labels.route, status: String(labels.status) };
-    const key = `${l.method} ${l.route} ${l.status}`;
+  observe(labels: Record<string, string>, value: number): void {
+    const key = JSON.stringify(labels);
     let s = this.#series.get(key);
-    if (!s) this.#series.set(key, (s = { labels: l, buckets: LATENCY_BUCKETS_SECONDS.map(() => 0), sum: 0, count: 0 }));
-    LATENCY_BUCKETS_SECONDS.forEach((le, i) => {
-      if (seconds <= le) s.buckets[i] += 1;
+    if (!s) this.#series.set(key, (s = { labels: { ...labels }, buckets: this.bounds.map(() => 0), sum: 0, count: 0 }));
+    this.bounds.forEach((le, i) => {
+      if (value <= le) s.buckets[i] += 1;
     });
-    s.sum += seconds;
+    s.sum += value;
     s.count += 1;
   }
 
@@ -37,8 +41,27 @@ export class HttpMetrics {
   }
 }
 
+/** HTTP request latency by method, route pattern and status. */
+export class HttpMetrics {
+  readonly histogram = new Histogram(LATENCY_BUCKETS_SECONDS);
+
+  observe(labels: { method: string; route: string; status: number }, seconds: number): void {
+    this.histogram.observe({ method: labels.method, route: labels.route, status: String(labels.status) }, seconds);
+  }
+}
+
+/** How long audits took from submission to their final state, by outcome (fed by the AuditService's onFinished). */
+export class AuditDurations {
+  readonly histogram = new Histogram(AUDIT_DURATION_BUCKETS_SECONDS);
+
+  observe(outcome: string, seconds: number): void {
+    this.histogram.observe({ outcome }, seconds);
+  }
+}
+
 export interface MetricsSnapshot {
   http: HttpMetrics;
+  auditDurations: AuditDurations;
   auditsByState: Record<AuditState, number>;
   throughput: ThroughputSnapshot;
   queueDepth: number;
@@ -92,13 +115,22 @@ export function renderPrometheus(m: MetricsSnapshot): string {
   lines.push(`sslmem_event_loop_lag_seconds${labelText({ quantile: "0.99" })} ${num(m.eventLoopLag.p99)}`);
   lines.push(`sslmem_event_loop_lag_seconds${labelText({ quantile: "1" })} ${num(m.eventLoopLag.max)}`);
 
-  const name = "sslmem_http_request_duration_seconds";
-  header(lines, name, "histogram", "HTTP request latency until the response headers, by route pattern and status.");
-  for (const s of m.http.series()) {
-    LATENCY_BUCKETS_SECONDS.forEach((le, i) => lines.push(`${name}_bucket${labelText({ ...s.labels, le: String(le) })} ${s.buckets[i]}`));
+  renderHistogram(lines, "sslmem_http_request_duration_seconds", "HTTP request latency until the response headers, by route pattern and status.", m.http.histogram);
+  renderHistogram(
+    lines,
+    "sslmem_audit_duration_seconds",
+    "Time from submission to the final state of the audits this process finished, by outcome (succeeded, failed, cancelled).",
+    m.auditDurations.histogram,
+  );
+  return lines.join("\n") + "\n";
+}
+
+function renderHistogram(lines: string[], name: string, help: string, h: Histogram): void {
+  header(lines, name, "histogram", help);
+  for (const s of h.series()) {
+    h.bounds.forEach((le, i) => lines.push(`${name}_bucket${labelText({ ...s.labels, le: String(le) })} ${s.buckets[i]}`));
     lines.push(`${name}_bucket${labelText({ ...s.labels, le: "+Inf" })} ${s.count}`);
     lines.push(`${name}_sum${labelText(s.labels)} ${num(s.sum)}`);
     lines.push(`${name}_count${labelText(s.labels)} ${s.count}`);
   }
-  return lines.join("\n") + "\n";
 }

@@ -26,7 +26,9 @@ export type EngineExit =
 
 export type KillReason = "memory" | "deadline" | "abort" | "shutdown" | "idle";
 
-const ENTRY = new URL("./engine-worker-boot.js", import.meta.url);
+// Compiled (dist/), the engine process runs engine-worker.js as it is. From the TypeScript sources
+// (tests, under tsx), engine-worker-boot.js registers tsx in the engine process first.
+const ENTRY = import.meta.url.endsWith(".ts") ? new URL("./engine-worker-boot.js", import.meta.url) : new URL("./engine-worker.js", import.meta.url);
 /** What V8 prints when the heap limit is reached (the process then aborts). */
 const HEAP_OOM = /heap out of memory|Reached heap limit|Allocation failed/i;
 

@@ -15,7 +15,7 @@ import { loadEncoderPair } from "../../src/engine/load-encoders.ts";
 import { floatTensor, GraphBuilder } from "../../src/engine/onnx/builder.ts";
 import type { ProviderChoice } from "../../src/engine/providers.ts";
 import { noiseImage } from "../helpers/augment-images.ts";
-import { convEncoder, uniform } from "../helpers/tiny-encoders.ts";
+import { convEncoder, stampedUnit, uniform } from "../helpers/tiny-encoders.ts";
 
 const CPU: ProviderChoice = { requested: ["cpu"], provider: "cpu", executionProviders: ["cpu"], skipped: [] };
 const config = AuditConfigSchema.parse({ views: 3, seed: 2 });
@@ -28,7 +28,7 @@ function reduceMeanEncoder(opset: number, seed: number): Uint8Array {
   const y = g.op1("Relu", [g.op1("Conv", [x, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })]);
   const pooled = opset >= 18 ? g.op1("ReduceMean", [y, g.constInt64([2, 3])], { keepdims: 0 }, "embedding") : g.op1("ReduceMean", [y], { axes: [2, 3], keepdims: 0 }, "embedding");
   g.output(pooled, "float", ["N", 6]);
-  return g.toModelBytes({ opset });
+  return stampedUnit(g.toModelBytes({ opset }));
 }
 
 async function pipelines(target: Uint8Array, reference: Uint8Array): Promise<{ fused: BatchPipeline; chained: BatchPipeline; release(): Promise<void> }> {

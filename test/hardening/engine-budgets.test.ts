@@ -58,7 +58,7 @@ async function waitUntil(what: string, check: () => boolean | Promise<boolean>, 
 /** Alice's audit of `target` (the reference is a normal encoder). */
 async function submitWith(s: { alice: ServiceClient }, target: Uint8Array, config: Record<string, unknown> = {}): Promise<string> {
   const inputs = await uploadAuditInputs(s.alice, { target, reference: convEncoder({ seed: 5, channels: 4 }).bytes, candidates: randomNpy(6, 16, 3) });
-  const r = await s.alice.submit({ ...inputs, config: { views: 2, batchSize: 2, augment: "none", ...config } });
+  const r = await s.alice.submit({ ...inputs, config: { views: 2, batchSize: 2, augment: "none", preprocessing: { normalize: "unit" }, ...config } });
   assert.equal(r.status, 202, JSON.stringify(r.body));
   return r.body.id;
 }

@@ -158,7 +158,7 @@ describe("issue 13: input budgets", () => {
       const prepared = await prepareAudit(
         { target: encoders.targetBytes, reference: encoders.referenceBytes, candidates: counted },
         AuditConfigSchema.parse({ views: 2, seed: 3, batchSize: 64 }),
-        { providers: ["cpu"], threads: 1 },
+        { providers: ["cpu"], threads: 1, memoryBudget: null }, // the pixel budget alone (no memory probe batches)
       );
       const batches: number[] = [];
       const rows: unknown[] = [];

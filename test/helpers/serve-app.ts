@@ -17,6 +17,7 @@ import type { AuditExecutor } from "../../src/jobs/types.ts";
 import type { FileBlobStore } from "../../src/store/blob-store.ts";
 import type { Store } from "../../src/store/types.ts";
 import { AuditService } from "../../src/audits/audit-service.ts";
+import { AuditDurations } from "../../src/http/metrics.ts";
 
 export interface ServedApp {
   url: string;
@@ -42,14 +43,15 @@ export async function serveApp(deps: {
 }): Promise<ServedApp> {
   const { config, store, blobs, executor, logger } = deps;
   const notifier = new AuditNotifier();
-  const audits = new AuditService({ store, logger, onEvent: (id) => notifier.notify(id) });
+  const auditDurations = new AuditDurations();
+  const audits = new AuditService({ store, logger, onEvent: (id) => notifier.notify(id), onFinished: (outcome, s) => auditDurations.observe(outcome, s) });
   const runner = new InProcessRunner({ audits, store, executor, logger, cancelWaitMs: 5_000 });
   if (deps.startRunner ?? true) await runner.start();
   const shutdown = new AbortController();
   const monitor = deps.eventLoop ? undefined : new EventLoopMonitor();
   const eventLoop = deps.eventLoop ?? monitor!;
   const integration = registryIntegration({ config, store, blobs, logger });
-  const services = buildAppServices({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop, outbox: integration.outbox });
+  const services = buildAppServices({ config, store, audits, blobs, runner, logger, notifier, shutdown: shutdown.signal, eventLoop, outbox: integration.outbox, auditDurations });
   const app = createAppFor(services);
   integration.start(services);
   const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }) as Server;

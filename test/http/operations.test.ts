@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { buildApiDocument } from "../../src/http/openapi.ts";
-import { renderPrometheus, HttpMetrics } from "../../src/http/metrics.ts";
+import { AuditDurations, renderPrometheus, HttpMetrics } from "../../src/http/metrics.ts";
 import { createAudit, startHarness, waitForState, type Harness } from "./harness.ts";
 
 describe("health, metrics and docs", () => {
@@ -46,6 +46,8 @@ describe("health, metrics and docs", () => {
     assert.match(text, /^sslmem_http_request_duration_seconds_bucket\{method="POST",route="\/v1\/audits",status="202",le="\+Inf"\} 1$/m);
     assert.equal(text.includes(id), false, "raw paths must not become labels");
     assert.match(text, /^sslmem_build_info\{version="\d+\.\d+\.\d+[^"]*",node="\d+\.\d+\.\d+"\} 1$/m);
+    assert.match(text, /^sslmem_audit_duration_seconds_count\{outcome="succeeded"\} 1$/m);
+    assert.match(text, /^sslmem_audit_duration_seconds_bucket\{outcome="succeeded",le="\+Inf"\} 1$/m);
   });
 
   it("/readyz fails when the runner is stopped", async () => {
@@ -82,8 +84,11 @@ describe("renderPrometheus", () => {
     const m = new HttpMetrics();
     m.observe({ method: "GET", route: 'a"b\\c', status: 200 }, 0.02);
     m.observe({ method: "GET", route: 'a"b\\c', status: 200 }, 3);
+    const durations = new AuditDurations();
+    durations.observe("failed", 90);
     const text = renderPrometheus({
       http: m,
+      auditDurations: durations,
       auditsByState: { queued: 1, running: 0, succeeded: 2, failed: 0, cancelled: 0 },
       throughput: { pointsScoredTotal: 5, viewsPerSecond: 1.5 },
       queueDepth: 1,
@@ -98,6 +103,9 @@ describe("renderPrometheus", () => {
     assert.ok(text.includes(`sslmem_http_request_duration_seconds_sum{${labels}} 3.02\n`));
     assert.ok(text.includes(`sslmem_http_request_duration_seconds_count{${labels}} 2\n`));
     assert.ok(text.includes('sslmem_event_loop_lag_seconds{quantile="0.99"} 0.25\n'));
+    assert.ok(text.includes('sslmem_audit_duration_seconds_bucket{outcome="failed",le="60"} 0\n'));
+    assert.ok(text.includes('sslmem_audit_duration_seconds_bucket{outcome="failed",le="300"} 1\n'));
+    assert.ok(text.includes('sslmem_audit_duration_seconds_sum{outcome="failed"} 90\n'));
     assert.ok(text.includes("sslmem_views_per_second 1.5\n"));
   });
 });

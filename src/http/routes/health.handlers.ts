@@ -18,6 +18,7 @@ export const prometheus: RouteHandler<typeof metrics, AppEnv> = async (c) => {
   const queueJobs = s.runner.jobCounts?.();
   const text = renderPrometheus({
     http: s.metrics,
+    auditDurations: s.auditDurations,
     auditsByState: await s.store.countAuditsByState(),
     throughput: s.runner.throughput(),
     queueDepth: s.runner.queueDepth(),
