@@ -1,7 +1,7 @@
 /**
  * Memory is bounded by the batch, never by the number of points: the same audit over 10^3 and
  * 10^4 points (tiny encoder, tiny images) in child processes on the compiled build has the same
- * peak resident size, within 10 %, measured after a warm-up audit (the child says why) with V8's
+ * peak resident size, within 10 % + 24 MiB, measured after a warm-up audit (the child says why) with V8's
  * young generation pinned (below). Without a
  * bound — rows, views or tensors kept per point — 10^4 points would add tens of MiB. And the batch
  * planner's arithmetic (memory.ts).
@@ -33,7 +33,10 @@ test("peak resident memory is flat in the number of points (10^3 vs 10^4)", () =
   assert.equal(small.points, 1_000);
   assert.equal(large.points, 10_000);
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-  assert.ok(large.peakRss <= small.peakRss * 1.1, `peak RSS ${mib(large.peakRss)} MiB for 10^4 points vs ${mib(small.peakRss)} MiB for 10^3`);
+  // 10 % + 24 MiB: under a loaded machine the allocators' retained memory varies by up to ~20 MiB
+  // between runs. 24 MiB over the 9000 extra points is < 3 KiB a point; keeping one 16×16 view per
+  // point (3 KiB of float32 ×4 views) or the decoded images would exceed it several times over.
+  assert.ok(large.peakRss <= small.peakRss * 1.1 + 24 * 2 ** 20, `peak RSS ${mib(large.peakRss)} MiB for 10^4 points vs ${mib(small.peakRss)} MiB for 10^3`);
 });
 
 test("the batch plan: floor((budget − base) / perPoint), capped, at least one point", () => {
