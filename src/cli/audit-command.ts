@@ -14,7 +14,7 @@ import { measureEncoderHealth } from "../engine/diagnostics.ts";
 import { alignmentWarnings, encoderWarnings } from "../core/health.ts";
 import { formatCount } from "../report/numbers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand, type ClientEnv } from "./audit-args.ts";
-import { openPoints, readModel, resolveInputs, stderrLogger } from "./local-inputs.ts";
+import { localEngineSettings, openPoints, readModel, resolveInputs, stderrLogger } from "./local-inputs.ts";
 import { Checkpoint, auditKey, checkpointPath } from "./checkpoint.ts";
 import { EXIT, UsageError } from "./errors.ts";
 import { InvalidPointError, recoveringSet } from "./recovering-set.ts";
@@ -137,14 +137,7 @@ export async function runLocalAudit(cmd: AuditCommand, opts: LocalAuditOptions =
   try {
     let prepared: PreparedAudit;
     try {
-      prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, {
-        providers: cmd.providers && cmd.providers.length ? cmd.providers : "auto",
-        threads: cmd.threads,
-        deviceId: cmd.deviceId,
-        memoryBudget: cmd.memoryBudget,
-        // With the default (auto), falling back from cuda to cpu is expected, not worth a warning.
-        logger: stderrLogger(cmd.quiet || !cmd.providers),
-      });
+      prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, localEngineSettings(cmd));
     } catch (e) {
       throw explainProviderFailure(e);
     }

@@ -8,7 +8,7 @@ import { inspectPreparedAudit, type AuditInspection, type PointsInspection } fro
 import { formatCount, formatNumber } from "../report/numbers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand, type ClientEnv } from "./audit-args.ts";
 import { EXIT, UsageError } from "./errors.ts";
-import { openPoints, readModel, resolveInputs, stderrLogger } from "./local-inputs.ts";
+import { localEngineSettings, openPoints, readModel, resolveInputs } from "./local-inputs.ts";
 import { explainProviderFailure } from "./provider-advice.ts";
 
 function points(label: string, p: PointsInspection): string[] {
@@ -60,11 +60,7 @@ export async function inspectLocal(cmd: AuditCommand, env: Env = process.env): P
   try {
     let prepared: PreparedAudit;
     try {
-      prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, {
-        providers: cmd.providers && cmd.providers.length ? cmd.providers : "auto",
-        threads: cmd.threads,
-        logger: stderrLogger(cmd.quiet || !cmd.providers),
-      });
+      prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, localEngineSettings(cmd));
     } catch (e) {
       throw explainProviderFailure(e);
     }

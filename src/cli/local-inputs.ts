@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import type { PointSet } from "../data/point-set.ts";
 import { openPointSet } from "../data/sources.ts";
+import type { EngineSettings } from "../engine/audit.ts";
 import type { EngineLogger } from "../engine/providers.ts";
 import { resolveLocalInputs } from "../sources/local-inputs.ts";
 import type { AuditCommand } from "./audit-args.ts";
@@ -33,6 +34,18 @@ export async function openPoints(path: string, role: "candidates" | "controls"):
     if (isSslmemError(e)) throw new SslmemError(e.code, `--${role} '${path}': ${e.message}`, e.details);
     throw e;
   }
+}
+
+/** The engine settings of a local audit or inspection, from its flags (one place, so both run alike). */
+export function localEngineSettings(cmd: AuditCommand): EngineSettings {
+  return {
+    providers: cmd.providers && cmd.providers.length ? cmd.providers : "auto",
+    threads: cmd.threads,
+    deviceId: cmd.deviceId,
+    memoryBudget: cmd.memoryBudget,
+    // With the default (auto), falling back from cuda to cpu is expected, not worth a warning.
+    logger: stderrLogger(cmd.quiet || !cmd.providers),
+  };
 }
 
 /** Warnings from the engine (e.g. "cuda unavailable, using cpu") go to stderr as one line each. */
