@@ -99,5 +99,5 @@ export function resnet18(seed: number, dim = 128, size = 224): Uint8Array {
   const fc = g.initializer(floatTensor("fc.w", weights(seed * 1000 + 999, cin * dim, 1 / Math.sqrt(cin)), [cin, dim]));
   g.op1("MatMul", [pooled, fc], {}, "embedding");
   g.output("embedding", "float", ["N", dim]);
-  return g.toModelBytes({ opset: 17, producer: "sslmem-bench" });
+  return stampedUnit(g.toModelBytes({ opset: 17, producer: "sslmem-bench" }));
 }
