@@ -261,7 +261,8 @@ function detailsSection(report: ReportV1): string {
 </section>`;
 }
 
-export function renderHtml(report: ReportV1, opts: HtmlOptions = {}): string {
+/** The start of every HTML report up to </head>: no external loads (CSP), no referrer, the report's CSS. */
+export function htmlDocumentHead(title: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -270,9 +271,13 @@ export function renderHtml(report: ReportV1, opts: HtmlOptions = {}): string {
 <meta name="referrer" content="no-referrer">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light">
-<title>SSLMem audit ${esc(report.audit.id)}</title>
+<title>${esc(title)}</title>
 <style>${HTML_REPORT_CSS}</style>
-</head>
+</head>`;
+}
+
+export function renderHtml(report: ReportV1, opts: HtmlOptions = {}): string {
+  return `${htmlDocumentHead(`SSLMem audit ${report.audit.id}`)}
 <body>
 <main>
 ${headerSection(report)}

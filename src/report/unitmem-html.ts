@@ -4,8 +4,8 @@
  * distribution as inline SVG (one row of bins per layer), and the points most units single out.
  */
 import type { UnitMemReport } from "../core/unitmem-report.ts";
-import { HTML_CSP, safeThumbnailUri } from "./html.ts";
-import { HTML_REPORT_CSS } from "./html-style.ts";
+import { displayId } from "../core/display-id.ts";
+import { htmlDocumentHead, safeThumbnailUri } from "./html.ts";
 import { escapeMarkup as esc } from "./markup.ts";
 import { formatNumber } from "./numbers.ts";
 import { terminalSafe } from "./terminal-text.ts";
@@ -51,25 +51,16 @@ export function renderUnitMemHtml(report: UnitMemReport, opts: { thumbnails?: Re
   const top = report.topUnits
     .map(
       (u, i) =>
-        `<tr><td class="num">${i + 1}</td><td class="id">${esc(u.layer)}</td><td class="num">${u.unit}</td><td class="num">${esc(formatNumber(u.unitMem))}</td><td>${thumb(u.point, opts.thumbnails)}</td><td class="id">${esc(u.point)}</td><td class="num">${esc(formatNumber(u.muMax))}</td><td class="num">${esc(formatNumber(u.muOthers))}</td></tr>`,
+        `<tr><td class="num">${i + 1}</td><td class="id">${esc(u.layer)}</td><td class="num">${u.unit}</td><td class="num">${esc(formatNumber(u.unitMem))}</td><td>${thumb(u.point, opts.thumbnails)}</td><td class="id">${esc(displayId(u.point))}</td><td class="num">${esc(formatNumber(u.muMax))}</td><td class="num">${esc(formatNumber(u.muOthers))}</td></tr>`,
     )
     .join("\n");
   const points = report.points
-    .map((p) => `<tr><td>${thumb(p.id, opts.thumbnails)}</td><td class="id">${esc(p.id)}</td><td class="num">${p.units}</td><td class="num">${esc(formatNumber(p.meanUnitMem))}</td></tr>`)
+    .map((p) => `<tr><td>${thumb(p.id, opts.thumbnails)}</td><td class="id">${esc(displayId(p.id))}</td><td class="num">${p.units}</td><td class="num">${esc(formatNumber(p.meanUnitMem))}</td></tr>`)
     .join("\n");
   const layers = report.layers
     .map((l) => `<tr><td class="id">${esc(l.name)}</td><td>${esc(`[${l.shape.join("×")}]`)}</td><td class="num">${l.units}</td><td class="num">${esc(formatNumber(l.meanUnitMem))}</td><td class="num">${esc(formatNumber(l.medianUnitMem))}</td><td class="num">${esc(formatNumber(l.maxUnitMem))}</td></tr>`)
     .join("\n");
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${HTML_CSP}">
-<meta name="referrer" content="no-referrer">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>UnitMem ${esc(run.id)}</title>
-<style>${HTML_REPORT_CSS}</style>
-</head>
+  return `${htmlDocumentHead(`UnitMem ${run.id}`)}
 <body>
 <main>
 <h1>UnitMem: which units single out one image</h1>
@@ -121,6 +112,6 @@ export function renderUnitMemText(report: UnitMemReport): string {
     lines.push(`${name.padEnd(40)} ${String(l.units).padStart(6)} ${l.meanUnitMem.toFixed(4).padStart(7)} ${l.medianUnitMem.toFixed(4).padStart(7)} ${l.maxUnitMem.toFixed(4).padStart(7)}`);
   }
   lines.push("", "top units: layer / unit → point (UnitMem)");
-  for (const u of report.topUnits.slice(0, 10)) lines.push(`  ${u.layer} / ${u.unit} → ${u.point} (${u.unitMem.toFixed(4)})`);
+  for (const u of report.topUnits.slice(0, 10)) lines.push(`  ${u.layer} / ${u.unit} → ${displayId(u.point)} (${u.unitMem.toFixed(4)})`);
   return lines.map(terminalSafe).join("\n") + "\n";
 }
