@@ -59,10 +59,27 @@ export interface PipelineDescription {
   threads: number;
 }
 
+/**
+ * A batch whose host-side work (packing the views' parameters into graph inputs) is done: made by
+ * `prepare`, so that the audit loop packs batch i+1 while batch i runs (measure.ts).
+ */
+export class PreparedBatch {
+  constructor(
+    readonly points: readonly PointViews[],
+    readonly feeds?: Record<string, ort.Tensor>,
+  ) {}
+}
+
 export interface BatchPipeline {
   readonly description: PipelineDescription;
-  run(batch: readonly PointViews[], options?: { representations?: boolean }): Promise<BatchDistances>;
+  /** The host-side work of a batch, ahead of its run (pure CPU, no provider work). */
+  prepare(batch: readonly PointViews[]): PreparedBatch;
+  run(batch: readonly PointViews[] | PreparedBatch, options?: { representations?: boolean }): Promise<BatchDistances>;
   release(): Promise<void>;
+}
+
+function prepared(pipeline: BatchPipeline, batch: readonly PointViews[] | PreparedBatch): PreparedBatch {
+  return batch instanceof PreparedBatch ? batch : pipeline.prepare(batch);
 }
 
 export interface BatchPipelineOptions {
@@ -139,8 +156,13 @@ class FusedPipeline implements BatchPipeline {
     private readonly chained: (reason?: string) => Promise<BatchPipeline>,
   ) {}
 
-  async run(batch: readonly PointViews[], opts: { representations?: boolean } = {}): Promise<BatchDistances> {
-    const feeds = toFeeds(packAugmentInputs(this.options.augment, batch));
+  prepare(batch: readonly PointViews[]): PreparedBatch {
+    return new PreparedBatch(batch, toFeeds(packAugmentInputs(this.options.augment, batch)));
+  }
+
+  async run(input: readonly PointViews[] | PreparedBatch, opts: { representations?: boolean } = {}): Promise<BatchDistances> {
+    const { points: batch, feeds } = prepared(this, input);
+    if (!feeds) throw new SslmemError("internal", "a batch prepared by another pipeline");
     const fetches: string[] = [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference];
     if (opts.representations) fetches.push(FUSED_OUTPUTS.representation.target, FUSED_OUTPUTS.representation.reference);
     const layerCount = this.options.layers?.target.length ?? 0;
@@ -217,7 +239,13 @@ class ChainedPipeline implements BatchPipeline {
     return new ChainedPipeline(augmenter, options, { mode: "chained", reason, threads }, layers);
   }
 
-  async run(batch: readonly PointViews[], opts: { representations?: boolean } = {}): Promise<BatchDistances> {
+  prepare(batch: readonly PointViews[]): PreparedBatch {
+    // The augmentation session packs its own inputs.
+    return new PreparedBatch(batch);
+  }
+
+  async run(input: readonly PointViews[] | PreparedBatch, opts: { representations?: boolean } = {}): Promise<BatchDistances> {
+    const batch = prepared(this, input).points;
     const { config, target, reference } = this.options;
     const views = await this.augmenter.runBatch(batch);
     const n = batch.reduce((s, p) => s + p.views.length, 0);

@@ -3,8 +3,8 @@
  * pipeline (batch-pipeline.ts: augmentation, both encoders on the same views, per-pair distances,
  * on the execution provider) → per-point measurements.
  *
- * Memory is bounded by one batch (plus the decoded images of the next one, prefetched while the
- * batch runs), never by the number of points. Every random number of a view is keyed by
+ * Memory is bounded by one batch (plus the next one, decoded, sampled and packed while the batch
+ * runs, so that no host work sits between two runs), never by the number of points. Every random number of a view is keyed by
  * (seed, point id, view index), and each point's views go through the encoders as their own rows,
  * so a point's measurement does not depend on the batch size, the range or the order of points.
  */
@@ -16,7 +16,7 @@ import type { PointMeasurement } from "../core/scores.types.ts";
 import { measurePoint, viewsPerPoint } from "../core/sslmem.ts";
 import { sampleViewsForPoint } from "../core/view-params.ts";
 import type { PointSet } from "../data/point-set.ts";
-import type { BatchPipeline } from "./batch-pipeline.ts";
+import type { BatchPipeline, PreparedBatch } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
 import { measureLayer } from "../core/layermem.ts";
 import type { ResolvedLayer } from "./layers.ts";
@@ -156,28 +156,53 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
   const keep = !options.onBatch;
   const sizer = batchSizer(ctx);
   let done = 0;
-  options.onProgress?.(0, todo.length);
-  let next = load(sizer.next());
-  while (next) {
-    throwIfAborted(options.signal);
-    const { points, rest } = await next;
-    carry = rest.concat(carry);
-    let rows: IndexedMeasurement[];
-    if (sizer.probing) {
-      // The next batch's size depends on this batch's measured memory: no prefetch while probing.
-      const measured = await measurePeak(() => measureBatch(ctx, points, options.signal));
-      sizer.record(points.length, measured.peak);
-      rows = measured.value;
-      next = load(sizer.next());
-    } else {
-      // Decode the next batch (sharp, on libuv's pool) while this one runs.
-      next = load(sizer.next());
-      rows = await measureBatch(ctx, points, options.signal);
-    }
+  const emit = async (rows: IndexedMeasurement[]) => {
     if (keep) out.push(...rows);
     else await options.onBatch!(rows);
     done += rows.length;
     options.onProgress?.(done, todo.length);
+  };
+  // Decoded, sampled and packed: the next batch to run.
+  const stage = async (loading: Promise<{ points: LoadedPoint[]; rest: number[] }>): Promise<StagedBatch> => {
+    const { points, rest } = await loading;
+    carry = rest.concat(carry);
+    return stageBatch(ctx, points);
+  };
+  options.onProgress?.(0, todo.length);
+  let next = load(sizer.next());
+  let staged: StagedBatch | undefined;
+  while (staged || next) {
+    throwIfAborted(options.signal);
+    if (!staged && sizer.probing) {
+      // The next batch's size depends on this batch's measured memory: no prefetch while probing.
+      const { points, rest } = await next!;
+      carry = rest.concat(carry);
+      const measured = await measurePeak(() => runBatch(ctx, stageBatch(ctx, points), options.signal));
+      sizer.record(points.length, measured.peak);
+      next = load(sizer.next());
+      await emit(measured.value);
+      continue;
+    }
+    const current = staged ?? (await stage(next!));
+    if (!staged) next = load(sizer.next());
+    // While this batch runs on the provider: decode, sample and pack the next one (host work that
+    // would otherwise sit between two runs). Its failure waits until this batch's rows are handed
+    // over, as if it had happened after them.
+    const running = runBatch(ctx, current, options.signal);
+    running.catch(() => {}); // awaited below
+    let following: StagedBatch | undefined;
+    let failure: { error: unknown } | undefined;
+    if (next) {
+      try {
+        following = await stage(next);
+        next = load(sizer.next());
+      } catch (error) {
+        failure = { error };
+      }
+    }
+    await emit(await running);
+    if (failure) throw failure.error;
+    staged = following;
   }
   return out;
 }
@@ -241,16 +266,26 @@ function pointsPerChunk(ctx: Pick<MeasureContext, "config" | "target">): number 
   return Math.max(1, Math.min(ctx.config.batchSize, Math.floor(MAX_VIEW_VALUES / viewValuesPerPoint(ctx))));
 }
 
-async function measureBatch(ctx: MeasureContext, points: LoadedPoint[], signal?: AbortSignal): Promise<IndexedMeasurement[]> {
+/** A batch with its views sampled and its inputs packed, ready to run. */
+interface StagedBatch {
+  points: LoadedPoint[];
+  prepared: PreparedBatch;
+}
+
+function stageBatch(ctx: MeasureContext, points: LoadedPoint[]): StagedBatch {
   const { config, policy, target, pipeline } = ctx;
   const out = { height: target.preprocessing.height, width: target.preprocessing.width };
   const batch = points.map(({ id, image }) => ({
     image,
     views: sampleViewsForPoint(policy, config.pairing, config.seed, id, config.views, { height: image.height, width: image.width }, out),
   }));
+  return { points, prepared: pipeline.prepare(batch) };
+}
+
+async function runBatch(ctx: MeasureContext, { points, prepared }: StagedBatch, signal?: AbortSignal): Promise<IndexedMeasurement[]> {
   throwIfAborted(signal);
-  const d = await pipeline.run(batch);
-  const K = config.views;
+  const d = await ctx.pipeline.run(prepared);
+  const K = ctx.config.views;
   return points.map((point, p) => {
     const dTarget = Array.from(d.target.subarray(p * K, (p + 1) * K));
     const dReference = Array.from(d.reference.subarray(p * K, (p + 1) * K));
