@@ -81,6 +81,17 @@ export const AuditInfoSchema = z.strictObject({
     name: z.enum(["onnxruntime", "tfjs", "onnxruntime+tfjs"]).meta({ description: "What ran the encoders: ONNX Runtime, TensorFlow.js, or one each (target and reference of different formats)." }),
     version: z.string(),
     tfjsBackend: z.string().optional().meta({ description: "The TF.js package and backend, e.g. tfjs/wasm, tfjs-node-gpu/tensorflow." }),
+    pipeline: z
+      .strictObject({
+        mode: z.enum(["fused", "chained"]).meta({
+          description: "fused: each batch ran as one composed ONNX graph (augmentation, both encoders, pair distances); chained: the augmentation and each encoder as their own sessions.",
+        }),
+        reason: z.string().optional().meta({ description: "Why the encoders were not composed (chained only)." }),
+        opset: z.number().int().optional().meta({ description: "Opset of the composed graph (fused only)." }),
+        threads: z.number().int().min(1).meta({ description: "ONNX Runtime intra-op threads of the pipeline's sessions." }),
+      })
+      .optional()
+      .meta({ description: "How ONNX Runtime ran the audit's batches (absent for TF.js encoders)." }),
   }),
   preprocessing: ReportPreprocessingSchema,
   config: ReportConfigSchema,

@@ -225,7 +225,7 @@ export function describeAudit(
     target: encoderReportInfo(encoders.target),
     reference: encoderReportInfo(encoders.reference),
     provider: prepared.providers.provider,
-    engine: { name: "onnxruntime", version: ort.env.versions.node ?? ort.env.versions.common },
+    engine: { name: "onnxruntime", version: ort.env.versions.node ?? ort.env.versions.common, pipeline: prepared.pipeline },
     preprocessing: { height: prep.height, width: prep.width, layout: prep.layout, range: prep.range, mean: prep.mean, std: prep.std },
     config: { ...config, augment: prepared.policy, pool: encoders.target.pool },
     candidatesSource: pointSource(candidates, invalid.candidates),
