@@ -109,6 +109,7 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
       threads: engine.threads,
       logger,
       forceChained: engine.pipeline === "chained" ? "chained pipeline requested" : undefined,
+      cache: engine.cache,
       ...(layers ? { layers: { target: layers.map((l) => l.targetTap), reference: layers.map((l) => l.referenceTap) } } : {}),
     });
   } catch (e) {

@@ -22,9 +22,10 @@ import type { AugmentGraphOptions } from "./augment-graph.ts";
 import { packAugmentInputs } from "./augment-graph.ts";
 import { Augmenter, toFeeds } from "./augmenter.ts";
 import type { Encoder } from "./encoder.ts";
-import { buildFusedGraph, FUSED_OUTPUTS } from "./fused-graph.ts";
+import { buildFusedGraph, FUSED_OUTPUTS, type FusedGraph } from "./fused-graph.ts";
 import { layerDistancesOutput, type EncoderSide, type LayerTaps } from "./layer-graph.ts";
 import { HostLayerMeasure, type LayerDistances } from "./layer-reference.ts";
+import type { SessionCache } from "./session.ts";
 import { ortExecutionProviders, ortRunError, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice } from "./providers.ts";
 
 /** One point of a batch: its decoded image and the views sampled for it. */
@@ -94,6 +95,8 @@ export interface BatchPipelineOptions {
   forceChained?: string;
   /** LayerMem: the layer values of each encoder to measure as well (layers.ts). */
   layers?: LayerTaps;
+  /** Keeps the composed session for later audits of the same encoders and settings (the service's). */
+  cache?: SessionCache;
 }
 
 function sessionOptions(providers: ProviderChoice, threads: number): ort.InferenceSession.SessionOptions {
@@ -116,7 +119,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
   const threads = options.threads ?? availableParallelism();
   const chained = (reason?: string) => ChainedPipeline.create(options, threads, reason);
   if (options.forceChained !== undefined && options.config.precision !== "fp16") return chained();
-  const fused = buildFusedGraph({
+  const build = () => buildFusedGraph({
     augment: options.augment,
     target: options.target,
     reference: options.reference,
@@ -126,6 +129,28 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     layers: options.layers,
     float16: options.config.precision === "fp16",
   });
+  const key = composedKey(options, threads);
+  let built: FusedGraph | undefined;
+  if (options.cache && key) {
+    // A hit skips building the graph and ONNX Runtime's optimization of it.
+    const { session, cached } = options.cache.composedSession(key, () => {
+      const fused = (built = build());
+      if (!fused.ok) return { bytes: 0, session: Promise.reject(new Error(fused.reason)) };
+      const created = ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads));
+      return { bytes: fused.model.byteLength, session: created.then((s) => ({ session: s, opset: fused.opset })) };
+    });
+    session.catch(() => {}); // not composable or not loadable: the uncached path below says why
+    if (cached || built?.ok) {
+      try {
+        const { session: shared, opset } = await session;
+        logger.info({ opset, threads, cached }, "audit batches run as one composed graph");
+        return new FusedPipeline(shared, options, { mode: "fused", opset, threads }, chained, { shared: true });
+      } catch {
+        // Fall through to build it again uncached, which logs and reports why it did not load.
+      }
+    }
+  }
+  const fused = built ?? build();
   if (!fused.ok && options.config.precision === "fp16") {
     throw new SslmemError("invalid_config", `precision fp16 needs encoders that compose into one graph, and these do not: ${fused.reason}`);
   }
@@ -154,6 +179,8 @@ class FusedPipeline implements BatchPipeline {
     private readonly options: BatchPipelineOptions,
     readonly description: PipelineDescription,
     private readonly chained: (reason?: string) => Promise<BatchPipeline>,
+    /** A session of the session cache: released by the cache, not here. */
+    private readonly ownership: { shared: boolean } = { shared: false },
   ) {}
 
   prepare(batch: readonly PointViews[]): PreparedBatch {
@@ -202,9 +229,20 @@ class FusedPipeline implements BatchPipeline {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    if (!this.ownership.shared) await this.session.release();
     await (await this.#fallback)?.release();
   }
+}
+
+/**
+ * The session cache's key of a composed graph: everything buildFusedGraph reads, and the session
+ * options. Undefined when an encoder has no digest to key it by.
+ */
+function composedKey(options: BatchPipelineOptions, threads: number): string | undefined {
+  const [t, r] = [options.target.encoder.info.digest, options.reference.encoder.info.digest];
+  if (!t || !r) return undefined;
+  const { views, pairing, distance, precision } = options.config;
+  return JSON.stringify(["fused-v1", t, r, options.augment, views, pairing, distance, precision, options.layers ?? null, ortExecutionProviders(options.providers), threads]);
 }
 
 function allFinite(values: Float32Array): boolean {

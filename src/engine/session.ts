@@ -119,34 +119,53 @@ export interface SessionCacheLimits {
 export const DEFAULT_SESSION_CACHE_LIMITS: SessionCacheLimits = Object.freeze({ maxSessions: 4, maxBytes: 1024 * 1024 * 1024 });
 
 interface CacheEntry {
-  session: Promise<SharedSession>;
   /** Size of the model file: ORT's memory for a session grows with its weights. */
   bytes: number;
   lastUsed: number;
+  /** Releases the session (once it opened; a refused one holds nothing). */
+  release(): Promise<void>;
+}
+
+interface EncoderEntry extends CacheEntry {
+  session: Promise<SharedSession>;
+}
+
+/** An ORT session of a composed graph (fused-graph.ts) and the opset it was built at. */
+export interface ComposedSession {
+  session: ort.InferenceSession;
+  opset: number;
+}
+
+interface ComposedEntry extends CacheEntry {
+  session: Promise<ComposedSession>;
 }
 
 /**
  * Sessions keyed by the model digest (and the options that shape a session), so an encoder
- * loaded twice — by two audits, or as both target and reference — is loaded once.
+ * loaded twice — by two audits, or as both target and reference — is loaded once; and the
+ * composed graphs of audit batches (fused-graph.ts), keyed by what they are built from, so an
+ * audit of the same encoders with the same policy and settings skips building and optimizing it.
  *
  * Bounded: every distinct model a tenant uploads would otherwise stay in memory for the life of
- * the process. `trim()` (after each audit) releases the least recently used sessions beyond
- * `limits`; during an audit the cache may hold its two encoders on top of that.
+ * the process. `trim()` (after each audit) releases the least recently used sessions of either
+ * kind beyond `limits` (counted together); during an audit the cache may hold its two encoders
+ * and its composed graph on top of that.
  */
 export class SessionCache {
-  private readonly sessions = new Map<string, CacheEntry>();
+  private readonly sessions = new Map<string, EncoderEntry>();
+  private readonly composed = new Map<string, ComposedEntry>();
   private clock = 0;
 
   constructor(private readonly limits: SessionCacheLimits = DEFAULT_SESSION_CACHE_LIMITS) {}
 
   get size(): number {
-    return this.sessions.size;
+    return this.sessions.size + this.composed.size;
   }
 
   /** Model bytes of the cached sessions. */
   get bytes(): number {
     let total = 0;
-    for (const e of this.sessions.values()) total += e.bytes;
+    for (const e of this.entries()) total += e.entry.bytes;
     return total;
   }
 
@@ -159,7 +178,7 @@ export class SessionCache {
     if (entry === undefined) {
       // Callers share the session, so the one they get cannot release it; trim() and clear() do.
       const session = openSession(modelBytes, digest, options).then((s): SharedSession => ({ ...s, release: async () => {}, [OWNED]: s }));
-      entry = { session, bytes: modelBytes.byteLength, lastUsed: 0 };
+      entry = { session, bytes: modelBytes.byteLength, lastUsed: 0, release: () => session.then((s) => s[OWNED].release()) };
       this.sessions.set(key, entry);
       // Refused models are not kept: the error is cheap to recompute and must not pin memory.
       session.catch(() => this.sessions.delete(key));
@@ -168,15 +187,39 @@ export class SessionCache {
     return entry.session;
   }
 
+  /**
+   * The composed session cached under `key` (which must name everything the model is built from),
+   * or the one `open` makes, cached. Callers share it and must not release it.
+   */
+  composedSession(key: string, open: () => { bytes: number; session: Promise<ComposedSession> }): { session: Promise<ComposedSession>; cached: boolean } {
+    let entry = this.composed.get(key);
+    const cached = entry !== undefined;
+    if (entry === undefined) {
+      const opened = open();
+      const session = opened.session;
+      entry = { session, bytes: opened.bytes, lastUsed: 0, release: () => session.then((s) => s.session.release()) };
+      this.composed.set(key, entry);
+      session.catch(() => this.composed.delete(key));
+    }
+    entry.lastUsed = ++this.clock;
+    return { session: entry.session, cached };
+  }
+
+  private entries(): { map: Map<string, CacheEntry>; key: string; entry: CacheEntry }[] {
+    const out: { map: Map<string, CacheEntry>; key: string; entry: CacheEntry }[] = [];
+    for (const map of [this.sessions, this.composed]) for (const [key, entry] of map) out.push({ map, key, entry });
+    return out;
+  }
+
   /** Releases the least recently used sessions until the cache is within its limits. */
   async trim(): Promise<void> {
-    const byAge = [...this.sessions.entries()].sort((a, b) => a[1].lastUsed - b[1].lastUsed);
-    let count = this.sessions.size;
+    const byAge = this.entries().sort((a, b) => a.entry.lastUsed - b.entry.lastUsed);
+    let count = this.size;
     let bytes = this.bytes;
     const evicted: CacheEntry[] = [];
-    for (const [key, entry] of byAge) {
+    for (const { map, key, entry } of byAge) {
       if (count <= this.limits.maxSessions && bytes <= this.limits.maxBytes) break;
-      this.sessions.delete(key);
+      map.delete(key);
       evicted.push(entry);
       count--;
       bytes -= entry.bytes;
@@ -186,12 +229,13 @@ export class SessionCache {
 
   /** Releases every cached session (at shutdown, or when a worker drops its models). */
   async clear(): Promise<void> {
-    const entries = [...this.sessions.values()];
+    const entries = this.entries().map((e) => e.entry);
     this.sessions.clear();
+    this.composed.clear();
     await releaseAll(entries);
   }
 }
 
 function releaseAll(entries: CacheEntry[]): Promise<unknown> {
-  return Promise.all(entries.map((e) => e.session.then((s) => s[OWNED].release()).catch(() => undefined)));
+  return Promise.all(entries.map((e) => e.release().catch(() => undefined)));
 }

@@ -12,6 +12,7 @@ import { sampleViewsForPoint } from "../../src/core/view-params.ts";
 import { augmentGraphOptions } from "../../src/engine/augmenter.ts";
 import { createBatchPipeline, type BatchPipeline } from "../../src/engine/batch-pipeline.ts";
 import { loadEncoderPair } from "../../src/engine/load-encoders.ts";
+import { SessionCache } from "../../src/engine/session.ts";
 import { floatTensor, GraphBuilder } from "../../src/engine/onnx/builder.ts";
 import type { ProviderChoice } from "../../src/engine/providers.ts";
 import { noiseImage } from "../helpers/augment-images.ts";
@@ -107,5 +108,37 @@ test("an encoder exported with a fixed batch is chained, and the reason says so"
     assert.equal(d.target.length, 2 * config.views);
   } finally {
     await p.release();
+  }
+});
+
+test("a session cache keeps the composed session across audits of the same encoders and settings, within its limits", async () => {
+  const target = convEncoder({ seed: 1 }).bytes;
+  const reference = convEncoder({ seed: 2 }).bytes;
+  const cache = new SessionCache({ maxSessions: 1, maxBytes: 1 << 30 });
+  const encoders = await loadEncoderPair(target, reference, { providers: CPU, intraOpThreads: 1 });
+  const p = encoders.preprocessing;
+  const augment = augmentGraphOptions({ policy: PRESETS.simclr, out: { height: p.height, width: p.width }, layout: p.layout, mean: p.mean, std: p.std, range: p.range });
+  const options = { augment, target: { bytes: target, encoder: encoders.target }, reference: { bytes: reference, encoder: encoders.reference }, config, providers: CPU, threads: 1, cache };
+  try {
+    const first = await createBatchPipeline(options);
+    const expected = await first.run(batch());
+    await first.release(); // the cache's session outlives the audit that made it
+    assert.equal(cache.size, 1);
+    const again = await createBatchPipeline(options);
+    assert.equal(cache.size, 1, "the same encoders and settings reuse the cached session");
+    assert.deepEqual(again.description, first.description);
+    assert.deepEqual(await again.run(batch()), expected);
+    await again.release();
+
+    const cosine = await createBatchPipeline({ ...options, config: { ...config, distance: "cosine" } });
+    assert.equal(cache.size, 2, "another distance is another graph");
+    await cosine.run(batch());
+    await cosine.release();
+    await cache.trim();
+    assert.equal(cache.size, 1, "trim keeps the cache within its count");
+  } finally {
+    await cache.clear();
+    await encoders.target.release();
+    await encoders.reference.release();
   }
 });
