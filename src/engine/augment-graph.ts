@@ -137,7 +137,7 @@ export class OpsetOps {
 export const AUGMENT_INPUTS = {
   sources: "sources",
   rowIndex: ["row_index0", "row_index1"],
-  rowWeight: ["row_weight0", "row_weight1"],
+  rowWeight: "row_weight",
   columns: "columns",
 } as const;
 
@@ -154,22 +154,28 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
   const one = () => g.constFloat(1);
   const zero = () => g.constFloat(0);
   const clip01 = (t: string) => g.op1("Clip", [t, zero(), one()]);
-  const lerp = (a: string, wa: string, b: string, wb: string) => g.op1("Add", [g.op1("Mul", [a, wa]), g.op1("Mul", [b, wb])]);
 
   // Sources uint8 [S,Hmax,Wmax,3] → planes [S,3,Hmax,Wmax] → rows of one channel [S·3·Hmax, Wmax] in [0,1].
   const sources = g.input(AUGMENT_INPUTS.sources, "uint8", ["sources", "source_height", "source_width", 3]);
   const planes = g.op1("Transpose", [sources], { perm: [0, 3, 1, 2] });
   const rows = g.op1("Div", [g.op1("Cast", [g.op1("Flatten", [planes], { axis: 3 })], { to: elemTypeCode("float") }), g.constFloat(255)]);
-  // Rows: view v's output row y of channel c blends source rows row_index0/1[v,c,y] ((s·3 + c)·Hmax + y).
-  // Gather indices are int32: the host fills them without BigInt conversions.
+  // Rows: view v's output row y of channel c blends source rows row_index0/1[v,c,y] ((s·3 + c)·Hmax + y)
+  // as r0 + w·(r1 − r0): one multiplication by the per-row weight (ORT's broadcasting Mul over rows
+  // is three times slower per element than a plain Sub or Add; the crop and resize was a fifth of
+  // the augmentation at 64×64). Gather indices are int32: the host fills them without BigInt
+  // conversions.
   const rowIndex = AUGMENT_INPUTS.rowIndex.map((n) => g.input(n, "int32", ["views", 3, oh]));
-  const rowWeight = AUGMENT_INPUTS.rowWeight.map((n) => g.input(n, "float", ["views", 1, oh, 1]));
-  const byRow = lerp(g.op1("Gather", [rows, rowIndex[0]], { axis: 0 }), rowWeight[0], g.op1("Gather", [rows, rowIndex[1]], { axis: 0 }), rowWeight[1]); // [V,3,oh,Wmax]
+  const rowWeight = g.input(AUGMENT_INPUTS.rowWeight, "float", ["views", 1, oh, 1]);
+  const [r0, r1] = rowIndex.map((index) => g.op1("Gather", [rows, index], { axis: 0 }));
+  const byRow = g.op1("Add", [r0, g.op1("Mul", [g.op1("Sub", [r1, r0]), rowWeight])]); // [V,3,oh,Wmax]
   // Columns: a per-view [Wmax, ow] matrix with the two column weights of each output column.
   const columns = g.input(AUGMENT_INPUTS.columns, "float", ["views", 1, "source_width", ow]);
   let x = g.op1("MatMul", [byRow, columns]); // [V,3,oh,ow]
 
-  const gray = (t: string) => ops.reduce("ReduceSum", g.op1("Mul", [t, g.constFloat(GRAY_WEIGHTS, [1, 3, 1, 1])]), [1], 1);
+  // gray = Σ_c w_c·x_c as one batched [1,3]×[3,H·W] MatMul per view (one op instead of a
+  // broadcasting Mul and a ReduceSum).
+  const gray = (t: string) =>
+    g.op1("Reshape", [g.op1("MatMul", [g.constFloat(GRAY_WEIGHTS, [1, 3]), g.op1("Reshape", [t, g.constInt64([0, 3, oh * ow])])]), g.constInt64([0, 1, oh, ow])]);
 
   // Blend stages (see the file comment). Input `jitter` [stages, 3, V,1,1,1]: f, (1 − f)·α, (1 − f)·β.
   const usesGray = stages.jitter.includes(JITTER_SATURATION);
@@ -181,13 +187,17 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
       const params = g.op1("Gather", [blendParams, g.constInt64(nextStage++, [])], { axis: 0 });
       const param = (k: number) => g.op1("Gather", [params, g.constInt64(k, [])], { axis: 0 });
       const f = param(0);
-      let blended = g.op1("Mul", [t, f]);
       // (1 − f)·α and (1 − f)·β come from the host: α, β ∈ {0, 1}, so each term is exactly
-      // (1 − f)·gray or (1 − f)·mean, or exactly 0.
+      // (1 − f)·gray or (1 − f)·mean, or exactly 0. They are summed on the single grey channel
+      // and broadcast onto the three once.
       const grayT = usesGray || usesMean ? gray(t) : "";
-      if (usesGray) blended = g.op1("Add", [blended, g.op1("Mul", [grayT, param(1)])]);
-      if (usesMean) blended = g.op1("Add", [blended, g.op1("Mul", [ops.reduce("ReduceMean", grayT, [1, 2, 3], 1), param(2)])]);
-      t = clip01(blended);
+      let offset = usesGray ? g.op1("Mul", [grayT, param(1)]) : "";
+      if (usesMean) {
+        const mean = g.op1("Mul", [ops.reduce("ReduceMean", grayT, [1, 2, 3], 1), param(2)]);
+        offset = offset ? g.op1("Add", [offset, mean]) : mean;
+      }
+      const scaled = g.op1("Mul", [t, f]);
+      t = clip01(offset ? g.op1("Add", [scaled, offset]) : scaled);
     }
     return t;
   };
@@ -320,7 +330,7 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
   });
 
   const rowIndex = [new Int32Array(V * 3 * oh), new Int32Array(V * 3 * oh)];
-  const rowWeight = [new Float32Array(V * oh), new Float32Array(V * oh)];
+  const rowWeight = new Float32Array(V * oh);
   const columns = new Float32Array(V * Wmax * ow);
   const nStages = blendStageCount(stages);
   const n = stages.jitter.length;
@@ -354,8 +364,7 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
           rowIndex[0][(v * 3 + c) * oh + y] = (s * 3 + c) * Hmax + y0;
           rowIndex[1][(v * 3 + c) * oh + y] = (s * 3 + c) * Hmax + y1;
         }
-        rowWeight[0][v * oh + y] = 1 - wy;
-        rowWeight[1][v * oh + y] = wy;
+        rowWeight[v * oh + y] = wy;
       }
       const xs = sourceCoordinates(crop.left, crop.width, ow, view.flip);
       const base = v * Wmax * ow;
@@ -418,10 +427,8 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
   const inputs: Record<string, PackedInput> = {
     [AUGMENT_INPUTS.sources]: { type: "uint8", data: sources, dims: [S, Hmax, Wmax, 3] },
   };
-  for (let i = 0; i < 2; i++) {
-    inputs[AUGMENT_INPUTS.rowIndex[i]] = { type: "int32", data: rowIndex[i], dims: [V, 3, oh] };
-    inputs[AUGMENT_INPUTS.rowWeight[i]] = { type: "float32", data: rowWeight[i], dims: [V, 1, oh, 1] };
-  }
+  for (let i = 0; i < 2; i++) inputs[AUGMENT_INPUTS.rowIndex[i]] = { type: "int32", data: rowIndex[i], dims: [V, 3, oh] };
+  inputs[AUGMENT_INPUTS.rowWeight] = { type: "float32", data: rowWeight, dims: [V, 1, oh, 1] };
   inputs[AUGMENT_INPUTS.columns] = { type: "float32", data: columns, dims: [V, 1, Wmax, ow] };
   if (nStages > 0) inputs.jitter = { type: "float32", data: blend, dims: [nStages, 3, V, 1, 1, 1] };
   if (stages.hue) inputs.hue = { type: "float32", data: hue, dims: [V, 1, 1, 1] };
