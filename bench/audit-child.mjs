@@ -4,8 +4,8 @@
 //
 //   node bench/audit-child.mjs '{"mode":"audit"|"ratio"|"limit", ...}'   → one JSON line on stdout
 //
-// limit: both encoders alone (target then reference) on batches of views already in memory (the
-//        thread-count probe);
+// limit: both encoders alone (target then reference, or side by side with one thread each) on
+//        batches of views already in memory (the thread-count probe);
 // audit: measurePoints over an image directory (PNG decode, view sampling, the batch pipeline,
 //        per-point measurements handed to a no-op store), from the first batch to the last;
 // ratio: the audit with a limit batch interleaved after each of its batches (see below).
@@ -33,7 +33,11 @@ function emit(result) {
 /** Both encoders alone on views already in memory: `run(n)` runs each once on n views. */
 async function limitRunner() {
   // Same session settings as the audit's (no arena, no spinning), so only the pipeline differs.
-  const opts = { executionProviders: providers, intraOpNumThreads: args.limitThreads ?? args.threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: false, extra: { session: { intra_op: { allow_spinning: "0" } } } };
+  // limitParallel: the two encoders at once, one thread each (two sessions side by side), in case
+  // that beats one after the other with all the threads: the limit is the faster of the two.
+  const parallel = Boolean(args.limitParallel);
+  const threads = parallel ? 1 : (args.limitThreads ?? args.threads);
+  const opts = { executionProviders: providers, intraOpNumThreads: threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: false, extra: { session: { intra_op: { allow_spinning: "0" } } } };
   const sessions = [await ort.InferenceSession.create(target, opts), await ort.InferenceSession.create(reference, opts)];
   const feeds = new Map();
   const feedsFor = (n) => {
@@ -46,7 +50,8 @@ async function limitRunner() {
   };
   const run = async (n) => {
     const f = feedsFor(n);
-    for (const [i, s] of sessions.entries()) await s.run(f[i], [s.outputNames[0]]);
+    if (parallel) await Promise.all(sessions.map((s, i) => s.run(f[i], [s.outputNames[0]])));
+    else for (const [i, s] of sessions.entries()) await s.run(f[i], [s.outputNames[0]]);
   };
   return { run, feedsFor, release: () => Promise.all(sessions.map((s) => s.release())) };
 }

@@ -1,0 +1,134 @@
+/**
+ * Where an audit batch's time goes beyond the encoders (issue 9): for one benchmark encoder at the
+ * audit's batch size, times in one process, interleaved, with the audit's session settings:
+ *
+ *   host     decode (sharp), view sampling, input packing of one batch;
+ *   augment  the augmentation graph alone (its own session);
+ *   encoders target then reference alone on the views the augmentation made;
+ *   fused    the composed graph (augmentation + both encoders + distances), one run;
+ * and ONNX Runtime's profile of the composed graph, summed per op type, split into the encoders'
+ * nodes (prefixed target::/reference::) and the rest (augmentation, pooling, distances).
+ *
+ *   node --import tsx bench/pipeline-profile.bench.ts [fixture|conv64|resnet18] [batch points] [runs]
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir, loadavg } from "node:os";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { AuditConfigSchema } from "../src/core/audit-config.ts";
+import { sampleViewsForPoint } from "../src/core/view-params.ts";
+import { openPointSet } from "../src/data/sources.ts";
+import { prepareAudit } from "../src/engine/audit.ts";
+import { augmentGraphOptions } from "../src/engine/augmenter.ts";
+import { buildAugmentGraph, packAugmentInputs } from "../src/engine/augment-graph.ts";
+import { buildFusedGraph, FUSED_OUTPUTS } from "../src/engine/fused-graph.ts";
+import { toFeeds } from "../src/engine/augmenter.ts";
+import { CASES, writeImages } from "./cases.ts";
+
+const name = process.argv[2] ?? "fixture";
+const c = CASES.find((x) => x.name === name);
+if (!c) throw new Error(`unknown case ${name}`);
+const B = Number(process.argv[3] ?? (name === "resnet18" ? 2 : 8));
+const runs = Number(process.argv[4] ?? (name === "resnet18" ? 4 : 12));
+const threads = Number(process.env.THREADS ?? 2);
+const K = 16;
+
+const dir = mkdtempSync(join(tmpdir(), "sslmem-profile-"));
+try {
+  const { target, reference } = c.models();
+  await writeImages(join(dir, "images"), B, c.source);
+  const candidates = await openPointSet(join(dir, "images"));
+  const config = AuditConfigSchema.parse({ views: K, seed: 0, preprocessing: c.preprocessing ?? {}, batchSize: B });
+  const prepared = await prepareAudit({ target, reference, candidates }, config, { providers: ["cpu"], threads, memoryBudget: null });
+  const enc = prepared.encoders;
+  const prep = enc.preprocessing;
+  const augment = augmentGraphOptions({ policy: prepared.policy, out: { height: prep.height, width: prep.width }, layout: prep.layout, mean: prep.mean, std: prep.std, range: prep.range });
+  const fused = buildFusedGraph({ augment, target: { bytes: target, encoder: enc.target }, reference: { bytes: reference, encoder: enc.reference }, pairs: K, pairing: config.pairing, distance: config.distance });
+  if (!fused.ok) throw new Error(fused.reason);
+  const opts = (profile = false): ort.InferenceSession.SessionOptions => ({
+    executionProviders: ["cpu"],
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: threads,
+    executionMode: "sequential",
+    enableCpuMemArena: process.env.ARENA === "1",
+    enableProfiling: profile,
+    profileFilePrefix: join(dir, "ort-profile"),
+    extra: { session: { intra_op: { allow_spinning: process.env.SPIN ?? "0" } } },
+  });
+  const sFused = await ort.InferenceSession.create(fused.model, opts());
+  const sAug = await ort.InferenceSession.create(buildAugmentGraph(augment, fused.opset), opts());
+  const sT = await ort.InferenceSession.create(target, opts());
+  const sR = await ort.InferenceSession.create(reference, opts());
+
+  const time = async <T>(f: () => Promise<T> | T): Promise<[number, T]> => {
+    const t0 = performance.now();
+    const v = await f();
+    return [performance.now() - t0, v];
+  };
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const T: Record<string, number[]> = { decode: [], sample: [], pack: [], augment: [], target: [], reference: [], fused: [] };
+  const out = { height: prep.height, width: prep.width };
+  for (let r = 0; r < runs + 1; r++) {
+    const [tDecode, images] = await time(() => Promise.all(Array.from({ length: B }, (_, i) => candidates.load(i))));
+    const [tSample, batch] = await time(() =>
+      images.map((image, i) => ({ image, views: sampleViewsForPoint(prepared.policy, config.pairing, config.seed, `${r}-${i}`, K, { height: image.height, width: image.width }, out) })),
+    );
+    const [tPack, feeds] = await time(() => toFeeds(packAugmentInputs(augment, batch)));
+    const [tAug, views] = await time(() => sAug.run(feeds));
+    const v = views.views;
+    const [tT] = await time(() => sT.run({ [sT.inputNames[0]]: v }));
+    const [tR] = await time(() => sR.run({ [sR.inputNames[0]]: v }));
+    const [tF] = await time(() => sFused.run(feeds, [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference]));
+    if (r === 0) continue; // warm-up
+    for (const [k, t] of Object.entries({ decode: tDecode, sample: tSample, pack: tPack, augment: tAug, target: tT, reference: tR, fused: tF })) T[k].push(t);
+  }
+  const V = B * 2 * K;
+  const m = Object.fromEntries(Object.entries(T).map(([k, xs]) => [k, med(xs)]));
+  const encoders = m.target + m.reference;
+  console.log(`${name} ${out.height}×${out.width}, batch ${B} points = ${V} views, ${threads} threads, load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(`  ms/batch (median of ${runs}): ${Object.entries(m).map(([k, t]) => `${k} ${t.toFixed(1)}`).join(", ")}`);
+  console.log(`  encoders alone ${encoders.toFixed(1)} ms (${((V / encoders) * 1000).toFixed(0)} views/s); fused ${m.fused.toFixed(1)} ms (${((V / m.fused) * 1000).toFixed(0)} views/s); fused / encoders = ${(encoders / m.fused).toFixed(2)}; augment alone / encoders = ${(m.augment / encoders).toFixed(2)}; host (sample+pack) / encoders = ${((m.sample + m.pack) / encoders).toFixed(2)}`);
+
+  // ORT profile of the composed graph: kernel time per op type, encoders vs the rest.
+  const sProf = await ort.InferenceSession.create(fused.model, opts(true));
+  const images = await Promise.all(Array.from({ length: B }, (_, i) => candidates.load(i)));
+  const feeds = toFeeds(packAugmentInputs(augment, images.map((image, i) => ({ image, views: sampleViewsForPoint(prepared.policy, config.pairing, config.seed, `p-${i}`, K, { height: image.height, width: image.width }, out) }))));
+  for (let r = 0; r < Math.max(3, Math.round(runs / 2)); r++) await sProf.run(feeds, [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference]);
+  sProf.endProfiling();
+  const file = readdirProfile(dir);
+  const events = JSON.parse(readFileSync(file, "utf8")) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+  const byOp = new Map<string, number>();
+  let encTime = 0;
+  let rest = 0;
+  let runTotal = 0;
+  for (const e of events) {
+    if (e.cat === "Session" && e.name === "model_run") runTotal += e.dur;
+    if (e.cat !== "Node" || !e.name.endsWith("_kernel_time")) continue;
+    const isEncoder = e.name.startsWith("target::") || e.name.startsWith("reference::");
+    if (isEncoder) encTime += e.dur;
+    else {
+      rest += e.dur;
+      const op = e.args?.op_name ?? "?";
+      byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+    }
+  }
+  const total = encTime + rest;
+  console.log(`  ORT profile: model_run ${(runTotal / 1000).toFixed(0)} ms, kernels ${(total / 1000).toFixed(0)} ms: encoders ${((100 * encTime) / total).toFixed(1)} %, rest ${((100 * rest) / total).toFixed(1)} %`);
+  const top = [...byOp.entries()].sort((a, b) => b[1] - a[1]).slice(0, 14);
+  console.log(`  rest by op type (% of kernel time): ${top.map(([op, d]) => `${op} ${((100 * d) / total).toFixed(1)}`).join(", ")}`);
+  if (process.env.PROFILE_NODES) {
+    const byNode = events.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time") && !e.name.includes("::")).reduce((mm, e) => mm.set(e.name, (mm.get(e.name) ?? 0) + e.dur), new Map<string, number>());
+    for (const [n, d] of [...byNode.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`    ${n} ${((100 * d) / total).toFixed(2)} %`);
+  }
+  for (const s of [sFused, sAug, sT, sR, sProf]) await s.release();
+  await prepared.release();
+  await candidates.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function readdirProfile(d: string): string {
+  const f = readdirSync(d).find((x) => x.startsWith("ort-profile"));
+  if (!f) throw new Error("no ORT profile written");
+  return join(d, f);
+}
