@@ -32,12 +32,12 @@ function emit(result) {
 
 /** Both encoders alone on views already in memory: `run(n)` runs each once on n views. */
 async function limitRunner() {
-  // Same session settings as the audit's (no arena, no spinning), so only the pipeline differs.
   // limitParallel: the two encoders at once, one thread each (two sessions side by side), in case
   // that beats one after the other with all the threads: the limit is the faster of the two.
   const parallel = Boolean(args.limitParallel);
   const threads = parallel ? 1 : (args.limitThreads ?? args.threads);
-  const opts = { executionProviders: providers, intraOpNumThreads: threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: false, extra: { session: { intra_op: { allow_spinning: "0" } } } };
+  // limitArena: with ORT's CPU arena (as the audit's steady batches have it), else without.
+  const opts = { executionProviders: providers, intraOpNumThreads: threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: Boolean(args.limitArena), extra: { session: { intra_op: { allow_spinning: "0" } } } };
   const sessions = [await ort.InferenceSession.create(target, opts), await ort.InferenceSession.create(reference, opts)];
   const feeds = new Map();
   const feedsFor = (n) => {

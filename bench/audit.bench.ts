@@ -18,7 +18,8 @@
  *           use that batch size).
  *
  * ORT intra-op threads are chosen by measurement: the limit and a short audit are each timed with
- * 1…cores threads (and the limit side by side, 1∥1), and each uses its fastest (printed as
+ * 1…cores threads (the limit also side by side, 1∥1, and each with ORT's CPU arena on and off,
+ * "a"), and each uses its fastest (printed as
  * "threads (limit/audit)"). Every line prints the load average: on a shared machine the figures
  * move with it.
  *
@@ -91,7 +92,7 @@ interface Row {
   peakRssMiB: number;
   pipeline: string;
   provider: string;
-  /** "2": target then reference with 2 threads; "1∥1": side by side, one thread each. */
+  /** "2": target then reference with 2 threads; "1∥1": side by side, one thread each; "a": with the CPU arena. */
   limitConfig: string;
   /** Load averages (1, 5, 15 min) when the case finished. */
   load: string;
@@ -112,25 +113,30 @@ async function benchCase(c: BenchCase): Promise<Row> {
     // separately the fastest audit (its augmentation parallelizes differently from the encoders).
     // The limit also tries both encoders side by side with one thread each (two sessions at once):
     // the limit is the encoders' best rate here, whichever arrangement gives it.
+    // ORT's CPU arena on and off for each.
     let limitThreads = 1;
     let limitParallel = false;
+    let limitArena = false;
     let threads = 1;
     let fastestLimit = 0;
     let fastestAudit = 0;
     const probePoints = Math.min(points, Math.max(4, Math.round(points / 8)));
     const limitProbe = { ...common, mode: "limit", viewsPerBatch: perPoint * 2, totalViews: perPoint * probePoints };
+    const tryLimit = (t: number, parallel: boolean) => {
+      for (const arena of [false, true]) {
+        const l = runChild({ ...limitProbe, threads: t, limitParallel: parallel, limitArena: arena });
+        const how = parallel ? "encoders side by side, 1 thread each" : `${t} thread(s)`;
+        process.stderr.write(`  ${c.name}: ${how}, arena ${arena ? "on" : "off"}: limit ${l.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
+        if (l.viewsPerSec > fastestLimit) [fastestLimit, limitThreads, limitParallel, limitArena] = [l.viewsPerSec, t, parallel, arena];
+      }
+    };
     for (let t = 1; t <= availableParallelism(); t++) {
-      const l = runChild({ ...limitProbe, threads: t });
+      tryLimit(t, false);
       const a = runChild({ ...common, mode: "audit", threads: t, images: join(dir, "images"), preprocessing: c.preprocessing, points: probePoints, batchSize: 8 });
-      process.stderr.write(`  ${c.name}: ${t} thread(s): limit ${l.viewsPerSec.toFixed(1)} views/s, audit ${a.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
-      if (l.viewsPerSec > fastestLimit) [fastestLimit, limitThreads] = [l.viewsPerSec, t];
+      process.stderr.write(`  ${c.name}: ${t} thread(s): audit ${a.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
       if (a.viewsPerSec > fastestAudit) [fastestAudit, threads] = [a.viewsPerSec, t];
     }
-    if (availableParallelism() > 1) {
-      const l = runChild({ ...limitProbe, threads: 1, limitParallel: true });
-      process.stderr.write(`  ${c.name}: encoders side by side, 1 thread each: limit ${l.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
-      if (l.viewsPerSec > fastestLimit) [fastestLimit, limitParallel] = [l.viewsPerSec, true];
-    }
+    if (availableParallelism() > 1) tryLimit(1, true);
 
     // The audit alone: batch size planned from the memory budget, peak RSS, points/s.
     const audit = runChild({ ...common, mode: "audit", threads, images: join(dir, "images"), preprocessing: c.preprocessing });
@@ -138,7 +144,7 @@ async function benchCase(c: BenchCase): Promise<Row> {
     // The ratio: audit and limit interleaved batch by batch at that batch size; best of rounds.
     let best: ChildResult | undefined;
     for (let r = 0; r < rounds; r++) {
-      const x = runChild({ ...common, mode: "ratio", threads, limitThreads, limitParallel, images: join(dir, "images"), preprocessing: c.preprocessing, batchSize: audit.batchSize });
+      const x = runChild({ ...common, mode: "ratio", threads, limitThreads, limitParallel, limitArena, images: join(dir, "images"), preprocessing: c.preprocessing, batchSize: audit.batchSize });
       process.stderr.write(`  ${c.name} round ${r + 1}: audit ${x.viewsPerSec.toFixed(1)} views/s, limit ${x.limitViewsPerSec!.toFixed(1)} views/s, ratio ${(x.viewsPerSec / x.limitViewsPerSec!).toFixed(3)} (load ${load()})\n`);
       if (!best || x.viewsPerSec / x.limitViewsPerSec! > best.viewsPerSec / best.limitViewsPerSec!) best = x;
     }
@@ -153,7 +159,7 @@ async function benchCase(c: BenchCase): Promise<Row> {
       pointsPerSec: audit.pointsPerSec ?? 0,
       peakRssMiB: audit.peakRss / 2 ** 20,
       pipeline: audit.pipeline ? `${audit.pipeline.mode}${audit.pipeline.reason ? ` (${audit.pipeline.reason})` : ""}` : "?",
-      limitConfig: limitParallel ? "1∥1" : String(limitThreads),
+      limitConfig: `${limitParallel ? "1∥1" : String(limitThreads)}${limitArena ? "a" : ""}`,
       load: load(),
       provider: audit.provider ?? "?",
     };
@@ -180,5 +186,5 @@ for (const r of rows) {
     `${r.name.padEnd(10)} ${pad(r.points, 6)} ${pad(`${r.limitConfig}/${r.threads}`, 21)} ${pad(r.batch, 5)}  ${pad(r.limit.toFixed(1), 13)}  ${pad(r.audit.toFixed(1), 13)}  ${ratio.toFixed(2)}  ${pad(r.peakRssMiB.toFixed(0), 12)}  ${pad(r.pointsPerSec.toFixed(2), 8)}  ${r.load.padEnd(17)}  ${r.pipeline}${ratio >= 0.9 ? "" : "  (target ≥ 0.90 NOT met)"}`,
   );
 }
-console.log("threads: ORT intra-op threads chosen by measurement; limit 1∥1 = both encoders side by side, one thread each. pipeline: fused = one composed graph per batch, chained = separate sessions (reason).");
+console.log("threads: ORT intra-op threads chosen by measurement; limit 1∥1 = both encoders side by side, one thread each; a = with ORT's CPU arena. pipeline: fused = one composed graph per batch, chained = separate sessions (reason).");
 console.log(`sslmem --help start-up: ${help.toFixed(0)} ms (median of 5, compiled dist/)`);
