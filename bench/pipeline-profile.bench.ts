@@ -10,6 +10,10 @@
  * nodes (prefixed target::/reference::) and the rest (augmentation, pooling, distances).
  *
  *   node --import tsx bench/pipeline-profile.bench.ts [fixture|conv64|resnet18] [batch points] [runs]
+ *
+ * Environment: THREADS (ORT intra-op threads, default 2), ARENA=1 (ORT's CPU arena on in every
+ * session), SPIN=1 (spinning pool threads), PROFILE_NODES=1 (the 25 slowest non-encoder nodes).
+ * Figures are wall-clock: on a shared machine compare them within one run.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir, loadavg } from "node:os";
