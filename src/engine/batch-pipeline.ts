@@ -71,24 +71,11 @@ export class PreparedBatch {
   ) {}
 }
 
-export interface RunOptions {
-  /** Fetch the representations too (diagnostics, analyses). */
-  representations?: boolean;
-  /** A memory probe batch (memory.ts): run where the run's peak is what it needed (see beginProbe). */
-  probe?: boolean;
-}
-
 export interface BatchPipeline {
   readonly description: PipelineDescription;
   /** The host-side work of a batch, ahead of its run (pure CPU, no provider work). */
   prepare(batch: readonly PointViews[]): PreparedBatch;
-  run(batch: readonly PointViews[] | PreparedBatch, options?: RunOptions): Promise<BatchDistances>;
-  /**
-   * Before memory probe batches: makes ready what `probe` runs need (done before the probe's peak
-   * is reset, so that it is not counted as the batch's). endProbe releases it.
-   */
-  beginProbe(): Promise<void>;
-  endProbe(): Promise<void>;
+  run(batch: readonly PointViews[] | PreparedBatch, options?: { representations?: boolean }): Promise<BatchDistances>;
   release(): Promise<void>;
 }
 
@@ -112,21 +99,16 @@ export interface BatchPipelineOptions {
   cache?: SessionCache;
 }
 
-/**
- * Session options of the composed graph. Batches run with ONNX Runtime's CPU arena: without it a
- * run's activations (one block, with the memory pattern) are new pages every run, and the fixture's
- * composed graph spent 12–15 % of its CPU time faulting them in (bench/pipeline-profile.bench.ts;
- * the encoders alone, with smaller blocks, hardly at all). The memory probe batches run in a second
- * session without the arena, so that a probe's peak is what that run needed and leaves nothing
- * behind (memory.ts): an arena keeps the regions of earlier runs, which a larger one cannot reuse.
- */
-function sessionOptions(providers: ProviderChoice, threads: number, arena: boolean): ort.InferenceSession.SessionOptions {
+function sessionOptions(providers: ProviderChoice, threads: number): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ortExecutionProviders(providers),
     graphOptimizationLevel: "all",
     intraOpNumThreads: threads,
     executionMode: "sequential",
-    enableCpuMemArena: arena,
+    // Without the CPU arena a run's activations are freed after it: the memory planner can measure
+    // a batch's peak (memory.ts), and a probe batch leaves no arena behind. With the memory
+    // pattern, a run's activations are one allocation, so this costs no speed.
+    enableCpuMemArena: false,
     // One session does all the work: idle spinning would only burn the cores decoding needs.
     extra: { session: { intra_op: { allow_spinning: "0" } } },
   };
@@ -154,7 +136,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     const { session, cached } = options.cache.composedSession(key, () => {
       const fused = (built = build());
       if (!fused.ok) return { bytes: 0, session: Promise.reject(new Error(fused.reason)) };
-      const created = ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads, true));
+      const created = ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads));
       return { bytes: fused.model.byteLength, session: created.then((s) => ({ session: s, opset: fused.opset })) };
     });
     session.catch(() => {}); // not composable or not loadable: the uncached path below says why
@@ -162,8 +144,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
       try {
         const { session: shared, opset } = await session;
         logger.info({ opset, threads, cached }, "audit batches run as one composed graph");
-        const model = built?.ok ? built.model : undefined;
-        return new FusedPipeline(shared, options, { mode: "fused", opset, threads }, chained, { shared: true, model: () => model ?? rebuild(build) });
+        return new FusedPipeline(shared, options, { mode: "fused", opset, threads }, chained, { shared: true });
       } catch {
         // Fall through to build it again uncached, which logs and reports why it did not load.
       }
@@ -179,7 +160,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
   }
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads, true));
+    session = await ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads));
   } catch (e) {
     const reason = `ONNX Runtime could not load the composed graph: ${sanitizeOrtMessage(e instanceof Error ? e.message : String(e))}`;
     if (options.config.precision === "fp16") throw new SslmemError("model_unsupported", `precision fp16: ${reason}`, undefined, { cause: e });
@@ -187,54 +168,27 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     return chained(reason);
   }
   logger.info({ opset: fused.opset, threads }, "audit batches run as one composed graph");
-  return new FusedPipeline(session, options, { mode: "fused", opset: fused.opset, threads }, chained, { shared: false, model: () => fused.model });
-}
-
-function rebuild(build: () => FusedGraph): Uint8Array {
-  const fused = build();
-  if (!fused.ok) throw new SslmemError("internal", `the composed graph could not be built again: ${fused.reason}`);
-  return fused.model;
+  return new FusedPipeline(session, options, { mode: "fused", opset: fused.opset, threads }, chained);
 }
 
 class FusedPipeline implements BatchPipeline {
   #fallback: Promise<BatchPipeline> | undefined;
-  /** The session of memory probe batches: the same graph without the CPU arena. */
-  #probe: Promise<ort.InferenceSession> | undefined;
 
   constructor(
-    /** The session of every other batch (with the CPU arena; see sessionOptions). */
     private readonly session: ort.InferenceSession,
     private readonly options: BatchPipelineOptions,
     readonly description: PipelineDescription,
     private readonly chained: (reason?: string) => Promise<BatchPipeline>,
-    /** shared: a session of the session cache, released by the cache, not here. model: the graph's bytes, for the probe session. */
-    private readonly source: { shared: boolean; model: () => Uint8Array },
+    /** A session of the session cache: released by the cache, not here. */
+    private readonly ownership: { shared: boolean } = { shared: false },
   ) {}
-
-  async beginProbe(): Promise<void> {
-    if (!this.#probe) {
-      const probe = ort.InferenceSession.create(this.source.model(), sessionOptions(this.options.providers, this.description.threads, false));
-      this.#probe = probe;
-      probe.catch(() => {
-        if (this.#probe === probe) this.#probe = undefined;
-      });
-    }
-    await this.#probe;
-  }
-
-  async endProbe(): Promise<void> {
-    const probe = this.#probe;
-    this.#probe = undefined;
-    await (await probe?.catch(() => undefined))?.release();
-  }
 
   prepare(batch: readonly PointViews[]): PreparedBatch {
     return new PreparedBatch(batch, toFeeds(packAugmentInputs(this.options.augment, batch)));
   }
 
-  async run(input: readonly PointViews[] | PreparedBatch, opts: RunOptions = {}): Promise<BatchDistances> {
+  async run(input: readonly PointViews[] | PreparedBatch, opts: { representations?: boolean } = {}): Promise<BatchDistances> {
     const { points: batch, feeds } = prepared(this, input);
-    const session = (opts.probe && this.#probe ? await this.#probe : undefined) ?? this.session;
     if (!feeds) throw new SslmemError("internal", "a batch prepared by another pipeline");
     const fetches: string[] = [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference];
     if (opts.representations) fetches.push(FUSED_OUTPUTS.representation.target, FUSED_OUTPUTS.representation.reference);
@@ -243,7 +197,7 @@ class FusedPipeline implements BatchPipeline {
     fetches.push(...layerOutputs("target"), ...layerOutputs("reference"));
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
-      result = await session.run(feeds, fetches);
+      result = await this.session.run(feeds, fetches);
     } catch (e) {
       throw ortRunError(e, "the audit batch");
     }
@@ -275,8 +229,7 @@ class FusedPipeline implements BatchPipeline {
   }
 
   async release(): Promise<void> {
-    await this.endProbe();
-    if (!this.source.shared) await this.session.release();
+    if (!this.ownership.shared) await this.session.release();
     await (await this.#fallback)?.release();
   }
 }
@@ -329,11 +282,7 @@ class ChainedPipeline implements BatchPipeline {
     return new PreparedBatch(batch);
   }
 
-  // Its sessions (the augmenter's, the encoders' of the session cache) have no second form.
-  async beginProbe(): Promise<void> {}
-  async endProbe(): Promise<void> {}
-
-  async run(input: readonly PointViews[] | PreparedBatch, opts: RunOptions = {}): Promise<BatchDistances> {
+  async run(input: readonly PointViews[] | PreparedBatch, opts: { representations?: boolean } = {}): Promise<BatchDistances> {
     const batch = prepared(this, input).points;
     const { config, target, reference } = this.options;
     const views = await this.augmenter.runBatch(batch);

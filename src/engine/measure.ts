@@ -16,7 +16,7 @@ import type { PointMeasurement } from "../core/scores.types.ts";
 import { measurePoint, viewsPerPoint } from "../core/sslmem.ts";
 import { sampleViewsForPoint } from "../core/view-params.ts";
 import type { PointSet } from "../data/point-set.ts";
-import type { BatchPipeline, PreparedBatch, RunOptions } from "./batch-pipeline.ts";
+import type { BatchPipeline, PreparedBatch } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
 import { measureLayer } from "../core/layermem.ts";
 import type { ResolvedLayer } from "./layers.ts";
@@ -169,47 +169,40 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
     return stageBatch(ctx, points);
   };
   options.onProgress?.(0, todo.length);
-  try {
-    let next = load(sizer.next());
-    let staged: StagedBatch | undefined;
-    while (staged || next) {
-      throwIfAborted(options.signal);
-      if (!staged && sizer.probing) {
-        // The next batch's size depends on this batch's measured memory: no prefetch while probing.
-        const { points, rest } = await next!;
-        carry = rest.concat(carry);
-        await ctx.pipeline.beginProbe();
-        const measured = await measurePeak(() => runBatch(ctx, stageBatch(ctx, points), options.signal, { probe: true }));
-        sizer.record(points.length, measured.peak);
-        if (!sizer.probing) await ctx.pipeline.endProbe();
-        next = load(sizer.next());
-        await emit(measured.value);
-        continue;
-      }
-      const current = staged ?? (await stage(next!));
-      if (!staged) next = load(sizer.next());
-      // While this batch runs on the provider: decode, sample and pack the next one (host work that
-      // would otherwise sit between two runs). Its failure waits until this batch's rows are handed
-      // over, as if it had happened after them.
-      const running = runBatch(ctx, current, options.signal);
-      running.catch(() => {}); // awaited below
-      let following: StagedBatch | undefined;
-      let failure: { error: unknown } | undefined;
-      if (next) {
-        try {
-          following = await stage(next);
-          next = load(sizer.next());
-        } catch (error) {
-          failure = { error };
-        }
-      }
-      await emit(await running);
-      if (failure) throw failure.error;
-      staged = following;
+  let next = load(sizer.next());
+  let staged: StagedBatch | undefined;
+  while (staged || next) {
+    throwIfAborted(options.signal);
+    if (!staged && sizer.probing) {
+      // The next batch's size depends on this batch's measured memory: no prefetch while probing.
+      const { points, rest } = await next!;
+      carry = rest.concat(carry);
+      const measured = await measurePeak(() => runBatch(ctx, stageBatch(ctx, points), options.signal));
+      sizer.record(points.length, measured.peak);
+      next = load(sizer.next());
+      await emit(measured.value);
+      continue;
     }
-  } finally {
-    // A range shorter than the probe ends while probing: its probe session goes too.
-    if (sizer.probing) await ctx.pipeline.endProbe();
+    const current = staged ?? (await stage(next!));
+    if (!staged) next = load(sizer.next());
+    // While this batch runs on the provider: decode, sample and pack the next one (host work that
+    // would otherwise sit between two runs). Its failure waits until this batch's rows are handed
+    // over, as if it had happened after them.
+    const running = runBatch(ctx, current, options.signal);
+    running.catch(() => {}); // awaited below
+    let following: StagedBatch | undefined;
+    let failure: { error: unknown } | undefined;
+    if (next) {
+      try {
+        following = await stage(next);
+        next = load(sizer.next());
+      } catch (error) {
+        failure = { error };
+      }
+    }
+    await emit(await running);
+    if (failure) throw failure.error;
+    staged = following;
   }
   return out;
 }
@@ -289,9 +282,9 @@ function stageBatch(ctx: MeasureContext, points: LoadedPoint[]): StagedBatch {
   return { points, prepared: pipeline.prepare(batch) };
 }
 
-async function runBatch(ctx: MeasureContext, { points, prepared }: StagedBatch, signal?: AbortSignal, run?: RunOptions): Promise<IndexedMeasurement[]> {
+async function runBatch(ctx: MeasureContext, { points, prepared }: StagedBatch, signal?: AbortSignal): Promise<IndexedMeasurement[]> {
   throwIfAborted(signal);
-  const d = await ctx.pipeline.run(prepared, run);
+  const d = await ctx.pipeline.run(prepared);
   const K = ctx.config.views;
   return points.map((point, p) => {
     const dTarget = Array.from(d.target.subarray(p * K, (p + 1) * K));
