@@ -81,6 +81,10 @@ export const AuditInfoSchema = z.strictObject({
     name: z.enum(["onnxruntime", "tfjs", "onnxruntime+tfjs"]).meta({ description: "What ran the encoders: ONNX Runtime, TensorFlow.js, or one each (target and reference of different formats)." }),
     version: z.string(),
     tfjsBackend: z.string().optional().meta({ description: "The TF.js package and backend, e.g. tfjs/wasm, tfjs-node-gpu/tensorflow." }),
+    views: z
+      .strictObject({ target: z.enum(["onnxruntime", "tfjs"]), reference: z.enum(["onnxruntime", "tfjs"]) })
+      .optional()
+      .meta({ description: "What made each encoder's augmented views (audits with a TF.js encoder): the ONNX augmentation graph on ONNX Runtime, or tf ops on the TF.js backend." }),
   }),
   preprocessing: ReportPreprocessingSchema,
   config: ReportConfigSchema,

@@ -2,7 +2,7 @@
  * `sslmem audit` with TF.js encoders (directories holding model.json + weights.bin), from the CLI
  * (compiled build, child process): the fixture encoders converted to TF.js LayersModels from the
  * same weights give the ONNX audit's scores within 1e-4 and the same flags; the report names the
- * TF.js backend. A model.json naming a shard outside its directory is refused with exit 1.
+ * TF.js backend and what made each side's views (tf ops for a TF.js encoder). A model.json naming a shard outside its directory is refused with exit 1.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -48,6 +48,10 @@ test("sslmem audit with TF.js fixture encoders gives the ONNX scores and flags",
   assert.equal(runs.tfjs.audit.engine.name, "tfjs");
   assert.equal(runs.mixed.audit.engine.name, "onnxruntime+tfjs");
   assert.match(runs.tfjs.audit.engine.tfjsBackend ?? "", /^tfjs(-node(-gpu)?)?\//);
+  // All-TF.js: both sides' views made with tf ops; mixed: each side's on its own runtime.
+  assert.deepEqual(runs.tfjs.audit.engine.views, { target: "tfjs", reference: "tfjs" });
+  assert.deepEqual(runs.mixed.audit.engine.views, { target: "onnxruntime", reference: "tfjs" });
+  assert.equal(runs.onnx.audit.engine.views, undefined);
   for (const name of ["tfjs", "mixed"]) {
     let worst = 0;
     runs[name].points.forEach((p, i) => {

@@ -1,8 +1,9 @@
 /**
  * TF.js encoders: the fixture encoders converted to TF.js LayersModels from the same weights
  * (scripts/onnx-to-tfjs.ts, into a temporary directory) audit to the ONNX path's scores — TF.js
- * target and reference, and a mixed pair (ONNX target, TF.js reference) — within 1e-4, with the
- * same flags. Hostile model.json files are refused before TensorFlow.js loads anything.
+ * target and reference (views made with tf ops on the TF.js backend), and a mixed pair (ONNX
+ * target on the ONNX augmentation graph, TF.js reference on tf ops) — within 1e-4, with the same
+ * flags. Hostile model.json files are refused before TensorFlow.js loads anything.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,7 +17,7 @@ import { openPointSet } from "../../src/data/sources.ts";
 import { prepareAudit } from "../../src/engine/audit.ts";
 import { measurePoints } from "../../src/engine/measure.ts";
 import { loadTfjs } from "../../src/engine/tfjs/backend.ts";
-import { measureMixed } from "../../src/engine/tfjs/mixed-measure.ts";
+import { measureMixed, viewsMadeBy } from "../../src/engine/tfjs/mixed-measure.ts";
 import { parseModelJson } from "../../src/engine/tfjs/model-json.ts";
 import { TfjsEncoder } from "../../src/engine/tfjs/tfjs-encoder.ts";
 import { writeLayersModel } from "../../scripts/onnx-to-tfjs.ts";
@@ -60,6 +61,8 @@ test("TF.js fixture encoders audit to the ONNX scores (≤ 1e-4, same flags); mi
       preprocessing: { ...prepared.encoders.preprocessing },
       executionProviders: ["cpu"],
     };
+    assert.equal(viewsMadeBy(target), "tfjs", "a TF.js encoder's views are made with tf ops");
+    assert.equal(viewsMadeBy({ layout: "NCHW", embed: async () => ({ data: new Float32Array(0), dim: 0 }) }), "onnxruntime");
     const tfjs = await measureMixed(set, { ...common, target, reference });
     const onnxEncoder = prepared.encoders.target;
     const mixed = await measureMixed(set, { ...common, target: { layout: onnxEncoder.preprocessing.layout, embed: (v, n) => onnxEncoder.embed(v, n) }, reference });

@@ -17,7 +17,7 @@ import { Encoder, inspectEncoder, resolvePreprocessing } from "../encoder.ts";
 import type { ValueSummary } from "../onnx/inspect.ts";
 import { chooseProviders, ortExecutionProviders, silentLogger, type EngineLogger, type ProviderPreference } from "../providers.ts";
 import { createSession } from "../session.ts";
-import { measureMixed, type ViewEncoder } from "./mixed-measure.ts";
+import { measureMixed, viewsMadeBy, type ViewEncoder } from "./mixed-measure.ts";
 import { TfjsEncoder } from "./tfjs-encoder.ts";
 
 export type EncoderSource = { format: "onnx"; bytes: Uint8Array } | { format: "tfjs"; dir: string };
@@ -115,7 +115,12 @@ export async function runMixedAudit(
       target: target.info,
       reference: reference.info,
       provider: providers.provider,
-      engine: { name: formats.every((f) => f === "tfjs") ? "tfjs" : "onnxruntime+tfjs", version: ort.env.versions.node ?? ort.env.versions.common, ...(tfjsBackend ? { tfjsBackend } : {}) },
+      engine: {
+        name: formats.every((f) => f === "tfjs") ? "tfjs" : "onnxruntime+tfjs",
+        version: ort.env.versions.node ?? ort.env.versions.common,
+        ...(tfjsBackend ? { tfjsBackend } : {}),
+        views: { target: viewsMadeBy(target.view), reference: viewsMadeBy(reference.view) },
+      },
       preprocessing: { height: size.height, width: size.width, layout: "NHWC", range: options.preprocessing.range, mean: options.preprocessing.mean, std: options.preprocessing.std },
       config: { ...config, augment: policy, pool: config.pool ?? "flatten" },
       candidatesSource: { kind: points.candidates.kind, count: points.candidates.size, skipped: points.candidates.skipped.length },

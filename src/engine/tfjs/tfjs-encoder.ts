@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { readFile, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
+import type { Tensor4D } from "@tensorflow/tfjs";
 import { SslmemError } from "../../core/errors.ts";
 import { loadTfjs, type Tf } from "./backend.ts";
 import { parseModelJson, type TfjsModelManifest } from "./model-json.ts";
@@ -90,20 +91,32 @@ export class TfjsEncoder {
   async embed(views: Float32Array, n: number): Promise<{ data: Float32Array; dim: number }> {
     const [h, w, c] = this.viewShape;
     if (views.length !== n * h * w * c) throw new SslmemError("internal", `embed expects ${n} views of ${h * w * c} values, got ${views.length}`);
-    const input = this.tf.tensor(views, [n, h, w, c], "float32");
+    const input = this.tf.tensor4d(views, [n, h, w, c], "float32");
     try {
-      const out = this.model.predict(input);
-      const tensor = Array.isArray(out) ? out[0] : out;
+      return await this.embedTensor(input);
+    } finally {
+      input.dispose();
+    }
+  }
+
+  /** As embed, for views already on the TF.js backend (tf-augment.ts): [n, H, W, 3], left to the caller to dispose. */
+  async embedTensor(input: Tensor4D): Promise<{ data: Float32Array; dim: number }> {
+    const [n, h, w, c] = input.shape;
+    const [eh, ew] = this.viewShape;
+    if (h !== eh || w !== ew || c !== 3) throw new SslmemError("internal", `embed expects views of ${eh}×${ew}×3, got ${h}×${w}×${c}`);
+    const out = this.model.predict(input);
+    const outputs = Array.isArray(out) ? out : [out];
+    try {
+      const tensor = outputs[0];
       if (!(tensor instanceof this.tf.Tensor)) throw new SslmemError("model_output_invalid", "the TF.js model did not return a tensor");
-      const data = (await tensor.data()) as Float32Array;
+      const data = Float32Array.from(await tensor.data());
       const dim = tensor.size / n;
-      for (const t of Array.isArray(out) ? out : [out]) if (t instanceof this.tf.Tensor) t.dispose();
       for (let i = 0; i < data.length; i++) {
         if (data[i] - data[i] !== 0) throw new SslmemError("model_output_invalid", `the TF.js model's output contains a non-finite value (view ${Math.floor(i / dim)})`);
       }
       return { data, dim };
     } finally {
-      input.dispose();
+      for (const t of outputs) if (t instanceof this.tf.Tensor) t.dispose();
     }
   }
 
