@@ -44,8 +44,8 @@ test("the TF.js runtime is chosen once and named", async () => {
 test("TF.js fixture encoders audit to the ONNX scores (≤ 1e-4, same flags); mixed formats too", async () => {
   await writeLayersModel(join(fixtures, "encoders/target.onnx"), join(work, "target-tfjs"));
   await writeLayersModel(join(fixtures, "encoders/reference.onnx"), join(work, "reference-tfjs"));
-  const target = await TfjsEncoder.fromDirectory(join(work, "target-tfjs"));
-  const reference = await TfjsEncoder.fromDirectory(join(work, "reference-tfjs"));
+  const target = await TfjsEncoder.fromPath(join(work, "target-tfjs"));
+  const reference = await TfjsEncoder.fromPath(join(work, "reference-tfjs"));
   assert.equal(target.format, "layers-model");
   assert.deepEqual(target.viewShape, [32, 32, 3]);
 
@@ -108,10 +108,10 @@ test("hostile model.json files are refused with clear errors", async () => {
   mkdirSync(dir);
   writeFileSync(join(dir, "model.json"), JSON.stringify(good()));
   symlinkSync(join(work, "target-tfjs/weights.bin"), join(dir, "weights.bin"));
-  await assert.rejects(TfjsEncoder.fromDirectory(dir), (e: unknown) => isSslmemError(e) && /resolves outside the model directory/.test(e.message));
+  await assert.rejects(TfjsEncoder.fromPath(dir), (e: unknown) => isSslmemError(e) && /resolves outside the model directory/.test(e.message));
   const short = join(work, "short");
   mkdirSync(short);
   writeFileSync(join(short, "model.json"), JSON.stringify(good()));
   writeFileSync(join(short, "weights.bin"), new Uint8Array(100));
-  await assert.rejects(TfjsEncoder.fromDirectory(short), (e: unknown) => isSslmemError(e) && /hold 100 bytes, but the manifest declares/.test(e.message));
+  await assert.rejects(TfjsEncoder.fromPath(short), (e: unknown) => isSslmemError(e) && /hold 100 bytes, but the manifest declares/.test(e.message));
 });

@@ -4,8 +4,6 @@
  * from the models, the chained measurement of mixed-measure.ts, then the same finalization and
  * report as any audit. Features of the composed ONNX pipeline (LayerMem, fp16) are refused here.
  */
-import { stat } from "node:fs/promises";
-import { basename, dirname } from "node:path";
 import * as ort from "onnxruntime-node";
 import type { AuditConfig } from "../../core/audit-config.ts";
 import { SslmemError } from "../../core/errors.ts";
@@ -20,14 +18,8 @@ import { createSession } from "../session.ts";
 import { measureMixed, viewsMadeBy, type ViewEncoder } from "./mixed-measure.ts";
 import { TfjsEncoder } from "./tfjs-encoder.ts";
 
-export type EncoderSource = { format: "onnx"; bytes: Uint8Array } | { format: "tfjs"; dir: string };
-
-/** A TF.js model is a directory holding model.json, or the model.json file itself. */
-export async function tfjsModelDir(path: string): Promise<string | null> {
-  const info = await stat(path).catch(() => null);
-  if (info?.isDirectory()) return (await stat(`${path}/model.json`).catch(() => null))?.isFile() ? path : null;
-  return info?.isFile() && basename(path) === "model.json" ? dirname(path) : null;
-}
+/** An encoder in either format; a TF.js model by its path (a directory, model.json, or a .tar / .zip). */
+export type EncoderSource = { format: "onnx"; bytes: Uint8Array } | { format: "tfjs"; path: string };
 
 interface LoadedSide {
   view: ViewEncoder;
@@ -52,7 +44,7 @@ export async function runMixedAudit(
   const loaded: LoadedSide[] = [];
   try {
     // The input size: from the first model that fixes it (TF.js inputs are always static).
-    const tfjsSides = await Promise.all([sources.target, sources.reference].map(async (s) => (s.format === "tfjs" ? TfjsEncoder.fromDirectory(s.dir) : null)));
+    const tfjsSides = await Promise.all([sources.target, sources.reference].map(async (s) => (s.format === "tfjs" ? TfjsEncoder.fromPath(s.path) : null)));
     const fixed = tfjsSides.find((t) => t !== null)?.viewShape;
     const overrides = { ...config.preprocessing, ...(config.preprocessing.inputSize || !fixed ? {} : { inputSize: { height: fixed[0], width: fixed[1] } }) };
     let prep: ReturnType<typeof resolvePreprocessing> | undefined;

@@ -1,16 +1,13 @@
 /**
  * A TF.js encoder (LayersModel or GraphModel: model.json + weight shards) loaded from a directory
- * after the static checks of model-json.ts, run on the chosen TF.js backend (backend.ts). Shards
- * are read only by the checked relative paths and must resolve inside the model directory (no
- * symlink out of it), and together hold exactly the bytes the manifest declares.
+ * or an archive (model-files.ts) after the static checks of model-json.ts, run on the chosen TF.js
+ * backend (backend.ts).
  */
-import { createHash } from "node:crypto";
-import { readFile, realpath, stat } from "node:fs/promises";
-import { join, sep } from "node:path";
 import type { Tensor4D } from "@tensorflow/tfjs";
 import { SslmemError } from "../../core/errors.ts";
 import { loadTfjs, type Tf } from "./backend.ts";
-import { parseModelJson, type TfjsModelManifest } from "./model-json.ts";
+import type { TfjsModelManifest } from "./model-json.ts";
+import { loadModelParts, openTfjsModel } from "./model-files.ts";
 
 /** What can run a batch: the two TF.js model kinds share `predict` / `execute` through this. */
 type Runnable = { predict(x: ReturnType<Tf["tensor"]>): unknown; dispose(): void };
@@ -29,35 +26,16 @@ export class TfjsEncoder {
   /** TF.js models take channels-last images. */
   readonly layout = "NHWC" as const;
 
-  static async fromDirectory(dir: string): Promise<TfjsEncoder> {
-    const root = await realpath(dir).catch(() => {
-      throw new SslmemError("model_not_found", "the TF.js model directory does not exist");
-    });
-    let text: string;
+  /** The model at `path`: a directory with model.json, model.json itself, or a .tar / .zip of one (model-files.ts). */
+  static async fromPath(path: string): Promise<TfjsEncoder> {
+    const files = await openTfjsModel(path);
+    if (!files) throw new SslmemError("model_not_found", "not a TF.js model: give a directory holding model.json and its weight shards, that model.json, or a .tar or .zip of them");
     try {
-      text = await readFile(join(root, "model.json"), "utf8");
-    } catch {
-      throw new SslmemError("model_not_found", "the TF.js model directory has no readable model.json");
+      const { manifest, weightData, digest } = await loadModelParts(files);
+      return await TfjsEncoder.fromParts(manifest, weightData, digest);
+    } finally {
+      await files.close();
     }
-    const manifest = parseModelJson(text);
-    const buffers: Uint8Array[] = [];
-    let total = 0;
-    for (const shard of manifest.shards) {
-      const path = await realpath(join(root, shard)).catch(() => {
-        throw new SslmemError("model_invalid", `model.json: weight shard ${JSON.stringify(shard)} is missing`);
-      });
-      if (!path.startsWith(root + sep)) throw new SslmemError("model_invalid", `model.json: weight shard ${JSON.stringify(shard)} resolves outside the model directory`);
-      const size = (await stat(path)).size;
-      total += size;
-      if (total > manifest.weightBytes) break;
-      buffers.push(await readFile(path));
-    }
-    if (total !== manifest.weightBytes) {
-      throw new SslmemError("model_invalid", `model.json: the weight shards hold ${total} bytes, but the manifest declares ${manifest.weightBytes}`);
-    }
-    const hash = createHash("sha256").update(text);
-    for (const b of buffers) hash.update(b);
-    return TfjsEncoder.fromParts(manifest, concat(buffers, total), `sha256:${hash.digest("hex")}`);
   }
 
   /** `digest`: sha256 over model.json and the shards in manifest order (names the model in reports). */
@@ -123,14 +101,4 @@ export class TfjsEncoder {
   release(): void {
     this.model.dispose();
   }
-}
-
-function concat(buffers: readonly Uint8Array[], total: number): ArrayBuffer {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const b of buffers) {
-    out.set(b, offset);
-    offset += b.length;
-  }
-  return out.buffer;
 }
