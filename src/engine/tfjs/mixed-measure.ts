@@ -39,7 +39,20 @@ export function viewsMadeBy(encoder: ViewEncoder): "tfjs" | "onnxruntime" {
   return encoder instanceof TfjsEncoder ? "tfjs" : "onnxruntime";
 }
 
-export async function measureMixed(points: PointSet, opts: MixedMeasureOptions, role: PointRole = "candidate"): Promise<PointMeasurement[]> {
+/** A measured point with its index in the audit (candidates first, then controls). */
+export type IndexedRow = PointMeasurement & { index: number };
+
+/** For the service: where the set starts in the audit's index space, what is measured already, where rows go. */
+export interface MixedMeasureHooks {
+  offset?: number;
+  skip?: (index: number) => boolean;
+  /** Receives each batch's rows (then measureMixed returns none). */
+  onBatch?: (rows: IndexedRow[]) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+export async function measureMixed(points: PointSet, opts: MixedMeasureOptions, role: PointRole = "candidate", hooks: MixedMeasureHooks = {}): Promise<IndexedRow[]> {
+  const offset = hooks.offset ?? 0;
   const { config, policy, preprocessing: prep } = opts;
   const out = { height: prep.height, width: prep.width };
   const augmenters = new Map<Layout, Augmenter>();
@@ -63,10 +76,12 @@ export async function measureMixed(points: PointSet, opts: MixedMeasureOptions, 
     }
   };
   const perPoint = viewsPerPoint(config.views, config.pairing);
-  const results: PointMeasurement[] = [];
+  const results: IndexedRow[] = [];
+  const todo = Array.from({ length: points.size }, (_, i) => i).filter((i) => !hooks.skip?.(offset + i));
   try {
-    for (let start = 0; start < points.size; start += config.batchSize) {
-      const indices = Array.from({ length: Math.min(config.batchSize, points.size - start) }, (_, i) => start + i);
+    for (let start = 0; start < todo.length; start += config.batchSize) {
+      hooks.signal?.throwIfAborted();
+      const indices = todo.slice(start, start + config.batchSize);
       const batch = await Promise.all(
         indices.map(async (i) => {
           const image = await points.load(i);
@@ -77,11 +92,13 @@ export async function measureMixed(points: PointSet, opts: MixedMeasureOptions, 
       const embT = await embed(opts.target, batch, n);
       const embR = await embed(opts.reference, batch, n);
       const rows = (e: { data: Float32Array; dim: number }, p: number) => ({ data: e.data.subarray(p * perPoint * e.dim, (p + 1) * perPoint * e.dim), dim: e.dim });
-      indices.forEach((i, p) => {
+      const measured = indices.map((i, p) => {
         const dT = pairDistances(rows(embT, p), config.pairing, config.distance);
         const dR = pairDistances(rows(embR, p), config.pairing, config.distance);
-        results.push(measurePoint(points.ids[i], role, dT, dR));
+        return { ...measurePoint(points.ids[i], role, dT, dR), index: offset + i };
       });
+      if (hooks.onBatch) await hooks.onBatch(measured);
+      else results.push(...measured);
     }
     return results;
   } finally {
