@@ -195,10 +195,6 @@ export async function auditCommand(argv: string[], env: ClientEnv & Readonly<Rec
   try {
     let result: LocalAuditResult;
     if (cmd.server) {
-      const { isTfjsModel } = await import("../engine/tfjs/model-files.ts");
-      if ((await isTfjsModel(cmd.target)) || (await isTfjsModel(cmd.reference))) {
-        throw new SslmemError("invalid_config", "TF.js encoders are audited locally only; drop --server, or export the encoders to ONNX");
-      }
       const { runRemoteAudit } = await import("./remote-audit.ts");
       const report = await runRemoteAudit(cmd, interrupt.signal);
       result = { report, thumbnails: needsThumbnails(cmd.outputs) ? await thumbnailsFromPath(cmd.candidates, report) : undefined };

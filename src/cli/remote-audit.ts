@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
+import { basename, dirname } from "node:path";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ReportV1Schema, type ReportV1 } from "../core/report.ts";
@@ -29,8 +30,11 @@ async function fileOrDirectory(path: string, flag: string): Promise<Upload> {
   } catch {
     throw new SslmemError(flag === "target" || flag === "reference" ? "model_not_found" : "candidates_not_found", `--${flag} '${path}' does not exist`);
   }
+  // A TF.js model named by its model.json travels as its folder.
+  if (info.isFile() && (flag === "target" || flag === "reference") && basename(path) === "model.json") return fileOrDirectory(dirname(path), flag);
   if (info.isDirectory()) {
-    // Directories travel as a deterministic tar: the same tree gives the same digest.
+    // Directories travel as a deterministic tar: the same tree gives the same digest (a TF.js
+    // model folder too: the service reads the format from the content).
     return { open: async () => (await packDirectory(path)).stream, label: `${flag} (directory packed as tar)` };
   }
   return { open: async () => createReadStream(path), label: flag };

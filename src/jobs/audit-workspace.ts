@@ -40,7 +40,7 @@ function inputError(e: unknown, role: "candidates" | "controls"): unknown {
   return isSslmemError(e) ? new SslmemError(e.code, `${role}: ${e.message}`, e.details, { cause: e.cause }) : e;
 }
 
-async function openInput(digest: string, role: "candidates" | "controls", deps: WorkspaceDeps): Promise<PointSet> {
+export async function openInput(digest: string, role: "candidates" | "controls", deps: Pick<WorkspaceDeps, "blobs" | "ingest" | "tmpDir">): Promise<PointSet> {
   if (!(await deps.blobs.has(digest))) {
     throw new SslmemError("blob_not_found", `the ${role} upload is no longer stored (purged by retention or deleted); upload it again`);
   }

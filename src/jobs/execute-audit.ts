@@ -25,6 +25,7 @@ import type { BlobReader } from "../store/blob-store.ts";
 import type { AuditRecord, JsonObject, MeasurementStore } from "../store/types.ts";
 import { WorkspaceCache, openAuditWorkspace, parseStoredConfig, type AuditWorkspace, type WorkspaceLease } from "./audit-workspace.ts";
 import { engineSettings, type EngineSettings } from "./engine-settings.ts";
+import { measureMixedAudit, refuseTfjsInScaledMode, tfjsEncoders } from "./execute-mixed-audit.ts";
 import type { AuditExecution, AuditExecutor, EngineStore, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 /** How often a shard recounts the audit's rows for progress (a count reads every row). */
@@ -107,6 +108,12 @@ export class EngineExecutor implements AuditExecutor {
     const { store } = this.deps;
     parseStoredConfig(audit); // refuse a stale config before announcing any work
     await ctx.progress({ stage: "loading", done: 0, total: 0 });
+    // A TF.js encoder blob (a .tar / .zip of model.json + shards): the chained TF.js measurement.
+    const tfjs = await tfjsEncoders(audit, this.deps.blobs);
+    if (tfjs) {
+      const { info, config, total } = await measureMixedAudit(audit, ctx, this.deps, tfjs, (rows) => store.appendResults(audit.id, rows));
+      return finalizeFromStore(store, audit.id, info, config, total);
+    }
     try {
       return await this.#withWorkspace(audit, async (ws) => {
         await ctx.event("engine", engineEventData(ws));
@@ -122,7 +129,8 @@ export class EngineExecutor implements AuditExecutor {
   }
 
   /** Opens the inputs and the engine (refusing bad inputs once, before any shard) and counts the points. */
-  planAudit(audit: AuditRecord): Promise<AuditPlan> {
+  async planAudit(audit: AuditRecord): Promise<AuditPlan> {
+    await refuseTfjsInScaledMode(audit, this.deps.blobs);
     return this.#withWorkspace(audit, async (ws) => ({
       total: ws.total,
       candidates: ws.candidates.size,
