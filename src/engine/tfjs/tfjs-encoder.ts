@@ -9,6 +9,9 @@ import { loadTfjs, type Tf } from "./backend.ts";
 import type { TfjsModelManifest } from "./model-json.ts";
 import { loadModelParts, openTfjsModel } from "./model-files.ts";
 
+/** Largest input (H·W) of a TF.js encoder: 4096×4096, far beyond any vision encoder; views are made at this size. */
+const MAX_VIEW_PIXELS = 4096 * 4096;
+
 /** What can run a batch: the two TF.js model kinds share `predict` / `execute` through this. */
 type Runnable = { predict(x: ReturnType<Tf["tensor"]>): unknown; dispose(): void };
 
@@ -58,9 +61,13 @@ export class TfjsEncoder {
       throw new SslmemError("model_invalid", `TensorFlow.js could not load the model: ${(e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 200)}`);
     }
     const [, h, w, c] = inputShape;
-    if (inputShape.length !== 4 || typeof h !== "number" || typeof w !== "number" || c !== 3) {
+    if (inputShape.length !== 4 || typeof h !== "number" || typeof w !== "number" || h < 1 || w < 1 || c !== 3) {
       model.dispose();
       throw new SslmemError("model_unsupported", `the TF.js model's input is [${inputShape.map((d) => d ?? "?").join(",")}]; an encoder takes one [N,H,W,3] image batch with static H and W`);
+    }
+    if (h * w > MAX_VIEW_PIXELS) {
+      model.dispose();
+      throw new SslmemError("model_unsupported", `the TF.js model's input is ${h}×${w} pixels; at most ${MAX_VIEW_PIXELS} (every view is made at the model's input size)`);
     }
     return new TfjsEncoder(tf, model, backend, manifest.format, [h, w, 3], digest);
   }

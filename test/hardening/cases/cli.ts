@@ -8,6 +8,7 @@ import type { ErrorCode } from "../../../src/core/errors.ts";
 import { pngBomb } from "../../helpers/data-png.ts";
 import { writeTar } from "../../helpers/data-tar.ts";
 import { writeZip } from "../../helpers/data-zip.ts";
+import { tinyConvGraphModel, tinyConvWeights } from "../../helpers/tiny-graph-model.ts";
 import { externalDataModel } from "../../helpers/tiny-encoders.ts";
 import { noisePng, tarWithValid, validCandidates, validReference, validTarget } from "./inputs.ts";
 
@@ -62,6 +63,19 @@ function tfjsArchiveTarget(dir: string, name: string, build: (modelJson: Buffer,
   return args;
 }
 
+/** A TF.js GraphModel folder as --target, `mutate`d from the tiny conv GraphModel. */
+function graphModelTarget(dir: string, mutate: (modelJson: Record<string, any>) => void): string[] {
+  const model = join(dir, "graph-target");
+  mkdirSync(model);
+  const { modelJson, weights } = tinyConvGraphModel(tinyConvWeights(1));
+  mutate(modelJson);
+  writeFileSync(join(model, "model.json"), JSON.stringify(modelJson));
+  writeFileSync(join(model, "group1-shard1of1.bin"), weights);
+  const args = inputs(dir);
+  args[1] = model;
+  return args;
+}
+
 export const CLI_CASES: CliCase[] = [
   { id: "C01", input: "--target is a text file", code: "model_invalid", prepare: (d) => inputs(d, { target: Buffer.from("not a model\n") }) },
   { id: "C02", input: "--target has an external-data tensor at ../../etc/passwd", code: "model_unsupported", prepare: (d) => inputs(d, { target: externalDataModel() }) },
@@ -89,5 +103,17 @@ export const CLI_CASES: CliCase[] = [
     input: "--target TF.js model .zip whose shard declares 1 GiB more than it holds (a bomb: refused from the index, never inflated)",
     code: "archive_too_large",
     prepare: (d) => tfjsArchiveTarget(d, "model.zip", (json, w) => writeZip([{ name: "model.json", data: json }, { name: "weights.bin", data: w, declaredSize: w.length + 2 ** 30 }])),
+  },
+  {
+    id: "C13",
+    input: "--target TF.js GraphModel with an op TF.js does not know (a custom op)",
+    code: "model_unsupported",
+    prepare: (d) => graphModelTarget(d, (m) => (m.modelTopology.node.find((n: { op: string }) => n.op === "Relu").op = "MyCustomOp")),
+  },
+  {
+    id: "C14",
+    input: "--target TF.js GraphModel whose input is 100000×100000 pixels",
+    code: "model_unsupported",
+    prepare: (d) => graphModelTarget(d, (m) => (m.modelTopology.node[0].attr.shape.shape.dim = [-1, 100000, 100000, 3].map((n) => ({ size: String(n) })))),
   },
 ];
