@@ -13,6 +13,7 @@ export function toAuditResource(audit: AuditRecord): AuditResource {
   const self = auditPath(audit.id);
   return {
     id: audit.id,
+    kind: audit.kind,
     state: audit.state,
     createdAt: audit.createdAt,
     updatedAt: audit.updatedAt,

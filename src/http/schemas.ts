@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 import { AUDIT_STATES } from "../core/audit-states.ts";
+import { AUDIT_KINDS } from "../core/audit-kind.ts";
 import { ID_BODY_PATTERN } from "../store/ids.ts";
 import { PROBLEM_CONTENT_TYPE } from "../core/problem.ts";
 
@@ -95,8 +96,8 @@ export const AuditProgressSchema = z
 
 export const AuditInputsSchema = z
   .object({
-    target: DigestSchema,
-    reference: DigestSchema,
+    target: DigestSchema.openapi({ description: "The target encoder (SSLMem), or the one encoder of a UnitMem audit." }),
+    reference: DigestSchema.optional().openapi({ description: "The reference encoder; SSLMem audits only." }),
     candidates: DigestSchema,
     controls: DigestSchema.optional(),
   })
@@ -105,6 +106,7 @@ export const AuditInputsSchema = z
 export const AuditResourceSchema = z
   .object({
     id: AuditIdSchema,
+    kind: z.enum(AUDIT_KINDS).openapi({ description: "sslmem: SSLMem scores of the candidates (target vs reference); unitmem: UnitMem of one encoder's units." }),
     state: AuditStateSchema,
     createdAt: z.string().openapi({ format: "date-time" }),
     updatedAt: z.string().openapi({ format: "date-time" }),

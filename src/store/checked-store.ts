@@ -7,7 +7,8 @@
 import { randomUUID } from "node:crypto";
 import { SslmemError } from "../core/errors.ts";
 import { AUDIT_STATES, TERMINAL_STATES, type AuditState } from "../core/audit-states.ts";
-import { assertAuditCursor, indexCursor, offsetCursor } from "./cursors.ts";
+import { assertAuditCursor, indexCursor, offsetCursor, parseIndexCursor, parseOffsetCursor } from "./cursors.ts";
+import { UNIT_RESULT_ORDERS, assertUnitResult, type ReadUnitResultsOptions, type UnitResult } from "./unit-result-types.ts";
 import type { StoreDialect } from "./dialect.ts";
 import { createIdGenerator, type IdGenerator } from "./ids.ts";
 import type { Delivery, DeliverySettlement, NewDelivery } from "./outbox-types.ts";
@@ -117,13 +118,15 @@ export class CheckedStore implements Store {
 
   async createAudit(input: CreateAuditInput): Promise<CreateAuditResult> {
     assertTenant(input.tenant);
-    const inputs = assertInputs(input.inputs);
+    const kind = input.kind ?? "sslmem";
+    const inputs = assertInputs(input.inputs, kind);
     if (input.idempotencyKey !== undefined) assertIdempotencyKey(input.idempotencyKey);
     const requestHash = input.requestHash ?? null;
     const outcome = await guard("create an audit", () =>
       this.#sql.insertAudit({
         id: this.#newId("aud_"),
         tenant: input.tenant,
+        kind,
         config: input.config ?? {},
         inputs,
         idempotencyKey: input.idempotencyKey ?? null,
@@ -260,6 +263,48 @@ export class CheckedStore implements Store {
       if (rows.length < chunk) return;
       after = rows[rows.length - 1].index;
     }
+  }
+
+  // --- per-unit results (UnitMem audits; unit-result-types.ts) ------------------------------
+
+  async appendUnitResults(auditId: string, rows: readonly UnitResult[]): Promise<void> {
+    for (const row of rows) assertUnitResult(row);
+    const batch = lastPerIndex(rows);
+    if (!(await guard("store unit results", () => this.#sql.units.upsert(auditId, batch)))) throw deletedAudit(auditId);
+  }
+
+  async readUnitResults(auditId: string, options: ReadUnitResultsOptions): Promise<Page<UnitResult>> {
+    assertLimit(options.limit, MAX_RESULTS_LIMIT);
+    const order = options.order ?? "index";
+    if (!UNIT_RESULT_ORDERS.includes(order)) throw new SslmemError("validation_failed", `order must be one of ${UNIT_RESULT_ORDERS.join(", ")}`);
+    const layer = options.layer ?? null;
+    const cursor = options.cursor ?? null;
+    const limit = options.limit;
+    if (order === "index") {
+      const after = cursor !== null ? parseIndexCursor(cursor) : -1;
+      const rows = await guard("read unit results", () => this.#sql.units.afterIndex(auditId, layer, after, limit + 1));
+      const { items, more } = firstOf(rows, limit);
+      return { items, nextCursor: more ? indexCursor(items[items.length - 1].index) : null };
+    }
+    const offset = cursor !== null ? parseOffsetCursor(cursor) : 0;
+    const rows = await guard("read unit results", () => this.#sql.units.byUnitMem(auditId, layer, limit + 1, offset));
+    const { items, more } = firstOf(rows, limit);
+    return { items, nextCursor: more ? offsetCursor(offset + limit) : null };
+  }
+
+  async *iterateUnitResults(auditId: string, options: { layer?: string; chunkSize?: number } = {}): AsyncIterable<UnitResult> {
+    const chunk = options.chunkSize ?? DEFAULT_CHUNK;
+    assertLimit(chunk, MAX_RESULTS_LIMIT);
+    for (let after = -1; ; ) {
+      const rows = await guard("read unit results", () => this.#sql.units.afterIndex(auditId, options.layer ?? null, after, chunk));
+      yield* rows;
+      if (rows.length < chunk) return;
+      after = rows[rows.length - 1].index;
+    }
+  }
+
+  async countUnitResults(auditId: string): Promise<number> {
+    return guard("count unit results", () => this.#sql.units.count(auditId));
   }
 
   // --- events --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
  * assembly are CheckedStore's, once for both dialects (sqlite-store.ts, pg-store.ts).
  */
 import type { AuditState } from "../core/audit-states.ts";
+import type { AuditKind } from "../core/audit-kind.ts";
 import type { DeliverySql, WatchSql } from "./delivery-dialect.ts";
 import type { TokenRow } from "./rows.ts";
 import type {
@@ -21,11 +22,13 @@ import type {
   StoredEvent,
   StoredResult,
 } from "./types.ts";
+import type { UnitResultSql } from "./unit-result-types.ts";
 import type { ResultQuery } from "./validate.ts";
 
 export interface NewAudit {
   id: string;
   tenant: string;
+  kind: AuditKind;
   config: JsonObject;
   inputs: AuditInputs;
   idempotencyKey: string | null;
@@ -62,6 +65,8 @@ export interface StoreDialect {
   /** The outbox and the watches: their SQL lives in its own module per dialect. */
   readonly deliveries: DeliverySql;
   readonly watches: WatchSql;
+  /** The per-unit rows of UnitMem audits: their SQL lives in its own module per dialect. */
+  readonly units: UnitResultSql;
 
   insertToken(token: { id: string; tenant: string; hash: Buffer; now: number }): Promise<void>;
   activeTokenByHash(hash: Buffer): Promise<{ id: string; tenant: string; hash: Buffer } | undefined>;

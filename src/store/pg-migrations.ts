@@ -168,6 +168,27 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: "audit kind and unit results",
+    // As SQLite's version 5: UnitMem audits and their per-unit rows (O(units)).
+    sql: `
+      ALTER TABLE audits ADD COLUMN kind TEXT NOT NULL DEFAULT 'sslmem' CHECK (kind IN ('sslmem', 'unitmem'));
+
+      CREATE TABLE audit_unit_results (
+        audit_id   TEXT COLLATE "C" NOT NULL REFERENCES audits (id) ON DELETE CASCADE,
+        idx        BIGINT NOT NULL,
+        layer      TEXT NOT NULL,
+        unit       BIGINT NOT NULL,
+        unit_mem   DOUBLE PRECISION NOT NULL,
+        point_id   TEXT NOT NULL,
+        mu_max     DOUBLE PRECISION NOT NULL,
+        mu_others  DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (audit_id, idx)
+      );
+      CREATE INDEX audit_unit_results_unit_mem ON audit_unit_results (audit_id, unit_mem DESC, idx);
+    `,
+  },
 ];
 
 /**

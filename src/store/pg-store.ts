@@ -22,6 +22,7 @@
  * them: encrypt the volume if point ids are sensitive.
  */
 import { PgDeliverySql, PgWatchSql } from "./pg-deliveries.ts";
+import { PgUnitResultSql } from "./pg-unit-results.ts";
 import pg from "pg";
 import type { AuditState } from "../core/audit-states.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
@@ -99,12 +100,14 @@ class PgDialect implements StoreDialect {
   #closed = false;
   readonly deliveries: PgDeliverySql;
   readonly watches: PgWatchSql;
+  readonly units: PgUnitResultSql;
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
     const query = <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => this.query<R>(sql, params);
     this.deliveries = new PgDeliverySql(query);
     this.watches = new PgWatchSql(query);
+    this.units = new PgUnitResultSql((sql, params, on) => this.query(sql, params, on), (fn) => this.#transaction(fn));
   }
 
   async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], on: Queryable = this.#pool) {
@@ -180,11 +183,11 @@ class PgDialect implements StoreDialect {
         if (own[0].n >= a.maxQueuedPerTenant) return { kind: "tenant_queue_full" };
       }
       const inserted = await this.query<AuditRow<unknown>>(
-        `INSERT INTO audits (id, tenant, state, config, inputs, idempotency_key, request_hash, created_at, updated_at)
-         VALUES ($1, $2, 'queued', $3::json, $4::json, $5, $6, $7, $7)
+        `INSERT INTO audits (id, tenant, state, config, inputs, idempotency_key, request_hash, created_at, updated_at, kind)
+         VALUES ($1, $2, 'queued', $3::json, $4::json, $5, $6, $7, $7, $8)
          ON CONFLICT (tenant, idempotency_key) DO NOTHING
          RETURNING ${AUDIT_COLUMNS}`,
-        [a.id, a.tenant, JSON.stringify(a.config), JSON.stringify(a.inputs), a.idempotencyKey, a.requestHash, a.now],
+        [a.id, a.tenant, JSON.stringify(a.config), JSON.stringify(a.inputs), a.idempotencyKey, a.requestHash, a.now, a.kind],
         c,
       );
       if (inserted.rows.length === 0) {

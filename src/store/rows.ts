@@ -5,6 +5,8 @@
  * integer milliseconds and become ISO strings; batch-level result fields still NULL are left out.
  */
 import type { AuditState } from "../core/audit-states.ts";
+import { isAuditKind, type AuditKind } from "../core/audit-kind.ts";
+import { SslmemError } from "../core/errors.ts";
 import type { PointRole } from "../core/image.ts";
 import type { AuditInputs, AuditProgress, AuditRecord, JsonObject, StoredEvent, StoredResult, TokenInfo } from "./types.ts";
 
@@ -12,6 +14,7 @@ import type { AuditInputs, AuditProgress, AuditRecord, JsonObject, StoredEvent, 
 export interface AuditRow<J> {
   id: string;
   tenant: string;
+  kind: string;
   state: AuditState;
   config: J;
   inputs: J;
@@ -59,7 +62,7 @@ export interface TokenRow {
 }
 
 export const AUDIT_COLUMNS =
-  "id, tenant, state, config, inputs, idempotency_key, request_hash, created_at, updated_at, started_at, " +
+  "id, tenant, kind, state, config, inputs, idempotency_key, request_hash, created_at, updated_at, started_at, " +
   "finished_at, progress, summary, error, report, attempt, crashes, inputs_purged_at";
 
 export const RESULT_COLUMNS =
@@ -71,11 +74,18 @@ const isoOrNull = (ms: number | null): string | null => (ms === null ? null : is
 /** Reads a JSON column the dialect's way (SQLite: JSON.parse of the text; PostgreSQL: already parsed). */
 export type JsonColumn<J> = (value: J) => unknown;
 
+/** The column's CHECK allows only the known kinds: anything else is a schema bug, never guessed. */
+function auditKind(value: string): AuditKind {
+  if (!isAuditKind(value)) throw new SslmemError("internal", `an audit row has the unknown kind '${value}'`);
+  return value;
+}
+
 export function toAudit<J>(row: AuditRow<J>, json: JsonColumn<J>): AuditRecord {
   const object = (value: J | null) => (value === null ? null : (json(value) as JsonObject));
   return {
     id: row.id,
     tenant: row.tenant,
+    kind: auditKind(row.kind),
     state: row.state,
     config: json(row.config) as JsonObject,
     inputs: json(row.inputs) as AuditInputs,

@@ -156,6 +156,29 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: "audit kind and unit results",
+    // UnitMem audits (kind 'unitmem'): one encoder, no reference; one row per unit of the scored
+    // layers, O(units) — bounded by the encoder, not the data. Existing audits are SSLMem ones.
+    // (Version 4 is LayerMem's; each migration stands alone, so either may be applied first.)
+    sql: `
+      ALTER TABLE audits ADD COLUMN kind TEXT NOT NULL DEFAULT 'sslmem' CHECK (kind IN ('sslmem', 'unitmem'));
+
+      CREATE TABLE audit_unit_results (
+        audit_id   TEXT NOT NULL REFERENCES audits (id) ON DELETE CASCADE,
+        idx        INTEGER NOT NULL,
+        layer      TEXT NOT NULL,
+        unit       INTEGER NOT NULL,
+        unit_mem   REAL NOT NULL,
+        point_id   TEXT NOT NULL,
+        mu_max     REAL NOT NULL,
+        mu_others  REAL NOT NULL,
+        PRIMARY KEY (audit_id, idx)
+      ) WITHOUT ROWID;
+      CREATE INDEX audit_unit_results_unit_mem ON audit_unit_results (audit_id, unit_mem DESC, idx);
+    `,
+  },
 ];
 
 /** Applies the pending migrations in one IMMEDIATE transaction (two processes opening at once serialize). */

@@ -24,6 +24,7 @@
  * about a second, once per audit.
  */
 import { SqliteDeliverySql, SqliteWatchSql } from "./sqlite-deliveries.ts";
+import { SqliteUnitResultSql } from "./sqlite-unit-results.ts";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
@@ -92,12 +93,14 @@ class SqliteDialect implements StoreDialect {
   readonly #statements = new Map<string, Database.Statement>();
   readonly deliveries: SqliteDeliverySql;
   readonly watches: SqliteWatchSql;
+  readonly units: SqliteUnitResultSql;
 
   constructor(db: Database.Database) {
     this.#db = db;
     const stmt = (sql: string) => this.stmt(sql);
     this.deliveries = new SqliteDeliverySql(stmt, (fn) => this.#write(fn));
     this.watches = new SqliteWatchSql(stmt);
+    this.units = new SqliteUnitResultSql(stmt, (fn) => this.#write(fn));
   }
 
   stmt(sql: string): Database.Statement {
@@ -154,9 +157,9 @@ class SqliteDialect implements StoreDialect {
         if (own >= a.maxQueuedPerTenant) return { kind: "tenant_queue_full" };
       }
       this.stmt(
-        `INSERT INTO audits (id, tenant, state, config, inputs, idempotency_key, request_hash, created_at, updated_at)
-         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
-      ).run(a.id, a.tenant, JSON.stringify(a.config), JSON.stringify(a.inputs), a.idempotencyKey, a.requestHash, a.now, a.now);
+        `INSERT INTO audits (id, tenant, kind, state, config, inputs, idempotency_key, request_hash, created_at, updated_at)
+         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+      ).run(a.id, a.tenant, a.kind, JSON.stringify(a.config), JSON.stringify(a.inputs), a.idempotencyKey, a.requestHash, a.now, a.now);
       for (const role of AUDIT_INPUT_ROLES) {
         const digest = a.inputs[role];
         if (digest !== undefined) this.stmt("INSERT INTO audit_blobs (audit_id, role, digest) VALUES (?, ?, ?)").run(a.id, role, digest);

@@ -8,8 +8,10 @@
  */
 import type { PointRole } from "../core/image.ts";
 import type { AuditState } from "../core/audit-states.ts";
+import type { AuditKind } from "../core/audit-kind.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import type { OutboxStore } from "./outbox-types.ts";
+import type { UnitResultStore } from "./unit-result-types.ts";
 import type { WatchStore } from "./watch-types.ts";
 
 export type JsonObject = Record<string, unknown>;
@@ -43,10 +45,13 @@ export interface TokenInfo {
 export const AUDIT_INPUT_ROLES = ["target", "reference", "candidates", "controls"] as const;
 export type AuditInputRole = (typeof AUDIT_INPUT_ROLES)[number];
 
-/** Blob digests ("sha256:<64 hex>") of an audit's inputs. */
+/**
+ * Blob digests ("sha256:<64 hex>") of an audit's inputs. An SSLMem audit has a reference; a
+ * UnitMem audit has one encoder (stored as `target`) and no reference or controls.
+ */
 export interface AuditInputs {
   target: string;
-  reference: string;
+  reference?: string;
   candidates: string;
   controls?: string;
 }
@@ -62,6 +67,8 @@ export interface AuditRecord {
   /** "aud_" + 26 Crockford base32 chars, time-prefixed: ids sort by creation. */
   id: string;
   tenant: string;
+  /** What the audit measures (core/audit-kind.ts); audits stored before kinds existed are `sslmem`. */
+  kind: AuditKind;
   state: AuditState;
   config: JsonObject;
   inputs: AuditInputs;
@@ -92,6 +99,8 @@ export interface AuditRecord {
 
 export interface CreateAuditInput {
   tenant: string;
+  /** Default `sslmem`. */
+  kind?: AuditKind;
   config: JsonObject;
   inputs: AuditInputs;
   /** Idempotency-Key header; unique per tenant. */
@@ -320,7 +329,7 @@ export interface StoreHealth {
   healthCheck(): Promise<void>;
 }
 
-export interface Store extends TokenStore, AuditStore, ResultStore, EventLog, BlobOwnership, StoreHealth, OutboxStore, WatchStore {
+export interface Store extends TokenStore, AuditStore, ResultStore, UnitResultStore, EventLog, BlobOwnership, StoreHealth, OutboxStore, WatchStore {
   /** Idempotent. */
   close(): Promise<void>;
 }

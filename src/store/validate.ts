@@ -4,6 +4,7 @@
  */
 import { AUDIT_STATES, isTransitionAllowed, type AuditState } from "../core/audit-states.ts";
 import { SslmemError } from "../core/errors.ts";
+import { isAuditKind, type AuditKind } from "../core/audit-kind.ts";
 import { parseIndexCursor, parseOffsetCursor } from "./cursors.ts";
 import {
   AUDIT_INPUT_ROLES,
@@ -110,15 +111,20 @@ export function assertResultRow(row: ResultRow): void {
   }
 }
 
-export function assertInputs(inputs: AuditInputs | undefined): AuditInputs {
+/** The inputs a kind of audit has: SSLMem needs a reference; UnitMem has one encoder (`target`) only. */
+export function assertInputs(inputs: AuditInputs | undefined, kind: AuditKind = "sslmem"): AuditInputs {
+  if (!isAuditKind(kind)) throw new SslmemError("validation_failed", `unknown audit kind '${String(kind)}'`);
   assertDigest(inputs?.target, "inputs.target");
-  assertDigest(inputs.reference, "inputs.reference");
   assertDigest(inputs.candidates, "inputs.candidates");
+  if (kind === "sslmem") assertDigest(inputs.reference, "inputs.reference");
+  else if (inputs.reference !== undefined || inputs.controls !== undefined) {
+    throw new SslmemError("validation_failed", "a UnitMem audit has one encoder and candidates: no reference, no controls");
+  }
   if (inputs.controls !== undefined) assertDigest(inputs.controls, "inputs.controls");
   // Only the known roles are stored, whatever else the object carried.
   return {
     target: inputs.target,
-    reference: inputs.reference,
+    ...(inputs.reference !== undefined ? { reference: inputs.reference } : {}),
     candidates: inputs.candidates,
     ...(inputs.controls !== undefined ? { controls: inputs.controls } : {}),
   };

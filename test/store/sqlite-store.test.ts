@@ -55,7 +55,7 @@ describe("SqliteStore specifics", () => {
         foreignKeys: true,
         secureDelete: true,
         busyTimeoutMs: 5000,
-        schemaVersion: SQLITE_MIGRATIONS.length,
+        schemaVersion: Math.max(...SQLITE_MIGRATIONS.map((m) => m.version)),
       });
     } finally {
       await store.close();
@@ -106,7 +106,7 @@ describe("SqliteStore specifics", () => {
       db.close();
     }
     const store = await SqliteStore.open({ path });
-    assert.equal((await store.settings()).schemaVersion, SQLITE_MIGRATIONS.length);
+    assert.equal((await store.settings()).schemaVersion, Math.max(...SQLITE_MIGRATIONS.map((m) => m.version)));
     await store.close();
   });
 

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { SslmemError } from "../../src/core/errors.ts";
 import type { AuditInputs, AuditRecord, ResultRow, Store, StoredResult } from "../../src/store/types.ts";
 import { deliveryContract } from "./delivery-contract.ts";
+import { unitResultsContract } from "./unit-results-contract.ts";
 
 export interface StoreUnderTest {
   /** A fresh, empty store. */
@@ -57,6 +58,7 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 
 export function storeContract(name: string, makeStore: MakeStore): void {
   deliveryContract(name, makeStore);
+  unitResultsContract(name, makeStore);
   /** Runs `body` on a fresh store with a hand-moved clock; always disposes. */
   async function withStore(body: (ctx: { store: Store; clock: { now: number }; h: StoreUnderTest }) => Promise<void>) {
     const clock = { now: T0 };
