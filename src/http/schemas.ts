@@ -155,6 +155,22 @@ export const ResultPageSchema = z
   .object({ items: z.array(ResultRowSchema), nextCursor: z.string().nullable() })
   .openapi("ResultPage");
 
+export const UnitResultSchema = z
+  .object({
+    index: z.number().int().min(0).openapi({ description: "Position over all scored units (layers in report order, then units)." }),
+    layer: z.string().openapi({ description: "The layer's ONNX value name." }),
+    unit: z.number().int().min(0).openapi({ description: "The unit's index in its layer (a channel of a feature map, a feature of a vector)." }),
+    unitMem: z.number().openapi({ description: "(μ_max − μ_−max) / (μ_max + μ_−max); 0 when the denominator is not positive." }),
+    point: z.string().openapi({ description: "Id of the point the unit is most selective for." }),
+    muMax: z.number().openapi({ description: "The unit's mean activation over that point's augmented views." }),
+    muOthers: z.number().openapi({ description: "μ_−max: the median (or mean, per the config's baseline) over the other points." }),
+  })
+  .openapi("UnitResult");
+
+export const UnitResultPageSchema = z
+  .object({ items: z.array(UnitResultSchema), nextCursor: z.string().nullable() })
+  .openapi("UnitResultPage");
+
 // --- blobs -------------------------------------------------------------------------------------
 
 export const BlobSchema = z.object({ digest: DigestSchema, size: z.number().int().min(0) }).openapi("Blob");

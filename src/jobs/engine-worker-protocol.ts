@@ -12,6 +12,7 @@
  */
 import { SslmemError, isSslmemError, type ErrorCode, ERROR_CODES } from "../core/errors.ts";
 import type { AuditProgress, AuditRecord, JsonObject, ResultFinalization, ResultRow, StoredEvent, StoredResult } from "../store/types.ts";
+import type { UnitResult } from "../store/unit-result-types.ts";
 import type { EngineSettings } from "./engine-settings.ts";
 import type { AuditExecution } from "./types.ts";
 
@@ -24,6 +25,8 @@ export interface EngineCalls {
   countResults: { args: [auditId: string]; result: number };
   appendResults: { args: [auditId: string, rows: ResultRow[]]; result: void };
   finalizeResults: { args: [auditId: string, updates: ResultFinalization[]]; result: void };
+  /** A UnitMem audit's per-unit rows (execute-unitmem.ts). */
+  appendUnitResults: { args: [auditId: string, rows: UnitResult[]]; result: void };
   /** Opens an iteration over the audit's stored results; returns its id. */
   iterateOpen: { args: [auditId: string]; result: number };
   /** The next rows (at most `max`) of an open iteration; `done` when exhausted (then closed). */

@@ -74,6 +74,7 @@ const store: EngineStore = {
   countResults: (auditId) => call("countResults", auditId),
   appendResults: (auditId, rows) => call("appendResults", auditId, [...rows]),
   finalizeResults: (auditId, updates) => call("finalizeResults", auditId, [...updates]),
+  appendUnitResults: (auditId, rows) => call("appendUnitResults", auditId, [...rows]),
   async *iterateResults(auditId): AsyncIterable<StoredResult> {
     const iteration = await call("iterateOpen", auditId);
     for (;;) {

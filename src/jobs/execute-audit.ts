@@ -25,6 +25,7 @@ import type { BlobReader } from "../store/blob-store.ts";
 import type { AuditRecord, JsonObject, MeasurementStore } from "../store/types.ts";
 import { WorkspaceCache, openAuditWorkspace, parseStoredConfig, type AuditWorkspace, type WorkspaceLease } from "./audit-workspace.ts";
 import { engineSettings, type EngineSettings } from "./engine-settings.ts";
+import { executeUnitMem } from "./execute-unitmem.ts";
 import type { AuditExecution, AuditExecutor, EngineStore, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 /** How often a shard recounts the audit's rows for progress (a count reads every row). */
@@ -105,6 +106,7 @@ export class EngineExecutor implements AuditExecutor {
 
   async execute(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditExecution> {
     const { store } = this.deps;
+    if (audit.kind === "unitmem") return executeUnitMem(audit, ctx, this.deps);
     parseStoredConfig(audit); // refuse a stale config before announcing any work
     await ctx.progress({ stage: "loading", done: 0, total: 0 });
     try {

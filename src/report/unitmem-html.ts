@@ -10,6 +10,11 @@ import { escapeMarkup as esc } from "./markup.ts";
 import { formatNumber } from "./numbers.ts";
 import { terminalSafe } from "./terminal-text.ts";
 
+/** The points the page shows pictures of: those the top units single out, and the points most units do. */
+export function unitMemThumbnailIds(report: UnitMemReport): string[] {
+  return [...new Set([...report.topUnits.map((u) => u.point), ...report.points.map((p) => p.id)])];
+}
+
 function thumb(id: string, thumbnails?: ReadonlyMap<string, string>): string {
   const uri = safeThumbnailUri(thumbnails?.get(id));
   return uri ? `<div class="thumb"><img src="${esc(uri)}" alt="thumbnail of ${esc(id)}"></div>` : `<div class="thumb none">no image</div>`;
