@@ -3,8 +3,7 @@
  * most selective units first), or every row streamed as NDJSON / CSV in the same order.
  */
 import { csvRecord } from "../report/csv.ts";
-import type { Page } from "../store/types.ts";
-import type { ReadUnitResultsOptions, UnitResult, UnitResultOrder, UnitResultStore } from "../store/unit-result-types.ts";
+import type { ReadUnitResultsOptions, UnitResult, UnitResultOrder, UnitResultPage, UnitResultStore } from "../store/unit-result-types.ts";
 
 export const UNIT_CSV_COLUMNS = ["index", "layer", "unit", "unitMem", "point", "muMax", "muOthers"] as const satisfies readonly (keyof UnitResult)[];
 
@@ -31,7 +30,7 @@ export async function* allUnitRows(
 ): AsyncIterable<UnitResult> {
   let cursor: string | null = null;
   do {
-    const page: Page<UnitResult> = await store.readUnitResults(auditId, { ...options, limit: 1000, cursor });
+    const page: UnitResultPage = await store.readUnitResults(auditId, { ...options, limit: 1000, cursor });
     yield* page.items;
     cursor = page.nextCursor;
   } while (cursor !== null);

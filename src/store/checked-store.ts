@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { SslmemError } from "../core/errors.ts";
 import { AUDIT_STATES, TERMINAL_STATES, type AuditState } from "../core/audit-states.ts";
 import { assertAuditCursor, indexCursor, offsetCursor, parseIndexCursor, parseOffsetCursor } from "./cursors.ts";
-import { UNIT_RESULT_ORDERS, assertUnitResult, type ReadUnitResultsOptions, type UnitResult } from "./unit-result-types.ts";
+import { UNIT_RESULT_ORDERS, assertUnitResult, type ReadUnitResultsOptions, type UnitResult, type UnitResultPage } from "./unit-result-types.ts";
 import type { StoreDialect } from "./dialect.ts";
 import { createIdGenerator, type IdGenerator } from "./ids.ts";
 import type { Delivery, DeliverySettlement, NewDelivery } from "./outbox-types.ts";
@@ -273,7 +273,7 @@ export class CheckedStore implements Store {
     if (!(await guard("store unit results", () => this.#sql.units.upsert(auditId, batch)))) throw deletedAudit(auditId);
   }
 
-  async readUnitResults(auditId: string, options: ReadUnitResultsOptions): Promise<Page<UnitResult>> {
+  async readUnitResults(auditId: string, options: ReadUnitResultsOptions): Promise<UnitResultPage> {
     assertLimit(options.limit, MAX_RESULTS_LIMIT);
     const order = options.order ?? "index";
     if (!UNIT_RESULT_ORDERS.includes(order)) throw new SslmemError("validation_failed", `order must be one of ${UNIT_RESULT_ORDERS.join(", ")}`);

@@ -5,7 +5,6 @@
  * The SQL lives in sqlite-unit-results.ts and pg-unit-results.ts; CheckedStore checks arguments.
  */
 import { SslmemError } from "../core/errors.ts";
-import type { Page } from "./types.ts";
 
 export interface UnitResult {
   /** Position over all scored units: layers in report order, then units in order (unique per audit). */
@@ -21,6 +20,13 @@ export interface UnitResult {
   muMax: number;
   /** μ_−max: the baseline (median or mean, the report says which) over the other points. */
   muOthers: number;
+}
+
+/** A page of unit rows (the shape of types.ts's Page, which this module cannot import: types.ts imports it). */
+export interface UnitResultPage {
+  items: UnitResult[];
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
 }
 
 export const UNIT_RESULT_ORDERS = ["index", "unitMemDesc"] as const;
@@ -40,7 +46,7 @@ export interface ReadUnitResultsOptions {
 export interface UnitResultStore {
   /** Upserts by (auditId, index) in one transaction. Throws `not_found` for a deleted audit. */
   appendUnitResults(auditId: string, rows: readonly UnitResult[]): Promise<void>;
-  readUnitResults(auditId: string, options: ReadUnitResultsOptions): Promise<Page<UnitResult>>;
+  readUnitResults(auditId: string, options: ReadUnitResultsOptions): Promise<UnitResultPage>;
   /** Every row (of `layer`, when given) in index order, fetched in chunks: memory bounded by the chunk. */
   iterateUnitResults(auditId: string, options?: { layer?: string; chunkSize?: number }): AsyncIterable<UnitResult>;
   countUnitResults(auditId: string): Promise<number>;
