@@ -7,7 +7,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { BlobReader } from "../store/blob-store.ts";
-import type { AuditProgress, AuditRecord, EventLog, JsonObject, MeasurementStore } from "../store/types.ts";
+import type { AuditProgress, AuditRecord, EventLog, JsonObject, LayerStore, MeasurementStore } from "../store/types.ts";
 
 export interface ThroughputSnapshot {
   /** Points measured since the process started (all audits). */
@@ -73,10 +73,10 @@ export interface AuditExecutor {
 }
 
 /**
- * What the engine reads and writes in the store: result rows, and the audit's events (its
- * `sources` event names where referenced inputs came from, for the report).
+ * What the engine reads and writes in the store: result rows, the audit's LayerMem layers, and
+ * the audit's events (its `sources` event names where referenced inputs came from, for the report).
  */
-export type EngineStore = MeasurementStore & Pick<EventLog, "readEvents">;
+export type EngineStore = MeasurementStore & Pick<LayerStore, "recordLayers"> & Pick<EventLog, "readEvents">;
 
 /** What an executor is built from, once the stores are open (server.ts, `sslmem worker`). */
 export interface ExecutorDeps {

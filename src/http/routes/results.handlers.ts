@@ -2,6 +2,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { StoredResult } from "../../store/types.ts";
 import type { AppEnv } from "../context.ts";
+import { selectLayers, withLayerColumns, type LayerColumns } from "../result-layers.ts";
 import { RESULT_CONTENT_TYPES, RESULT_MEDIA_TYPES, csvHeader, csvLine, ndjsonLine, negotiate } from "../results-format.ts";
 import { batched, streamOf } from "../streaming.ts";
 import { findAudit } from "./audits.handlers.ts";
@@ -20,15 +21,17 @@ export const list: RouteHandler<typeof getResults, AppEnv> = async (c) => {
   const audit = await findAudit(s, c.var.tenant, c.req.valid("param").id);
   const q = c.req.valid("query");
   const format = negotiate(q.format, c.req.header("accept"), RESULT_MEDIA_TYPES, "json");
-  const filter = { flaggedOnly: q.flagged, ...(q.role ? { role: q.role } : {}) };
+  const layers: LayerColumns | undefined =
+    q.layers === undefined ? undefined : selectLayers(q.layers, await s.store.auditLayers(audit.id), audit.config.layers !== undefined);
+  const filter = { flaggedOnly: q.flagged, ...(q.role ? { role: q.role } : {}), layers: layers !== undefined };
   if (format === "json") {
     const page = await s.store.readResults(audit.id, { ...filter, limit: q.limit, cursor: q.cursor ?? null });
-    return c.json(page, 200);
+    return c.json({ items: page.items.map((r) => withLayerColumns(r, layers)), nextCursor: page.nextCursor }, 200);
   }
   const csv = format === "csv";
+  const line = csv ? (r: StoredResult) => csvLine(r, layers) : (r: StoredResult) => ndjsonLine(r, layers);
   const body = streamOf(
-    (signal) =>
-      batched(lines(s.store.iterateResults(audit.id, filter), csv ? csvHeader() : "", csv ? csvLine : ndjsonLine, signal)),
+    (signal) => batched(lines(s.store.iterateResults(audit.id, filter), csv ? csvHeader(layers) : "", line, signal)),
     s.logger,
     { reqId: c.var.requestId, auditId: audit.id },
   );
