@@ -412,12 +412,17 @@ class PgDialect implements StoreDialect {
     return this.#transaction(async (c) => {
       const found = await this.query("SELECT 1 FROM audits WHERE id = $1 FOR KEY SHARE", [auditId], c);
       if (found.rows.length === 0) return false;
-      await this.query("DELETE FROM audit_layers WHERE audit_id = $1", [auditId], c);
+      // An upsert, not delete-then-insert: shards starting at once record the same layers
+      // concurrently, and a plain insert would fail on the key the other just wrote.
+      await this.query("DELETE FROM audit_layers WHERE audit_id = $1 AND layer >= $2", [auditId, layers.length], c);
       await this.query(
         `INSERT INTO audit_layers (audit_id, ${LAYER_COLUMNS})
          SELECT $1, u.layer, u.name, u.target, u.reference, u.final, u.shape::json, u.dim
          FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::bigint[])
-           AS u (layer, name, target, reference, final, shape, dim)`,
+           AS u (layer, name, target, reference, final, shape, dim)
+         ON CONFLICT (audit_id, layer) DO UPDATE SET
+           name = excluded.name, target = excluded.target, reference = excluded.reference,
+           final = excluded.final, shape = excluded.shape, dim = excluded.dim`,
         [
           auditId,
           layers.map((_, i) => i),

@@ -367,8 +367,14 @@ class SqliteDialect implements StoreDialect {
   async upsertLayers(auditId: string, layers: readonly LayerDescription[]): Promise<boolean> {
     return this.#write(() => {
       if (!this.stmt("SELECT 1 FROM audits WHERE id = ?").get(auditId)) return false;
-      this.stmt("DELETE FROM audit_layers WHERE audit_id = ?").run(auditId);
-      const insert = this.stmt(`INSERT INTO audit_layers (audit_id, ${LAYER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+      // The same upsert as PostgreSQL's (where shards record concurrently).
+      this.stmt("DELETE FROM audit_layers WHERE audit_id = ? AND layer >= ?").run(auditId, layers.length);
+      const insert = this.stmt(
+        `INSERT INTO audit_layers (audit_id, ${LAYER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (audit_id, layer) DO UPDATE SET
+           name = excluded.name, target = excluded.target, reference = excluded.reference,
+           final = excluded.final, shape = excluded.shape, dim = excluded.dim`,
+      );
       layers.forEach((l, layer) => insert.run(auditId, layer, l.name, l.target, l.reference, l.final ? 1 : 0, JSON.stringify(l.shape), l.dim));
       return true;
     });

@@ -83,6 +83,14 @@ export function layerContract(name: string, makeStore: MakeStore): void {
         assert.deepEqual(await store.auditLayers(a.id), LAYERS.slice(1));
       }));
 
+    it("records the same layers from concurrent writers (shards starting at once) without a conflict", () =>
+      withStore(async ({ store, h }) => {
+        const a = await runningAudit(store);
+        await Promise.all(Array.from({ length: 6 }, () => store.recordLayers(a.id, LAYERS)));
+        assert.deepEqual(await store.auditLayers(a.id), LAYERS);
+        assert.equal(await h.auditRows("audit_layers", a.id), 3);
+      }));
+
     it("refuses layers of a deleted audit and layers that would not round-trip", () =>
       withStore(async ({ store }) => {
         const a = await runningAudit(store);
