@@ -103,6 +103,17 @@ export const AuditInputsSchema = z
   })
   .openapi("AuditInputs");
 
+export const AuditLayerSchema = z
+  .object({
+    name: z.string().openapi({ description: "The layer: its ONNX value name, or TARGET=REFERENCE when the encoders name it differently. What `?layers=` of the results names." }),
+    target: z.string().openapi({ description: "Value name in the target encoder." }),
+    reference: z.string().openapi({ description: "Value name in the reference encoder." }),
+    final: z.boolean().openapi({ description: "The representation output (its LayerMem is the audit score)." }),
+    shape: z.array(z.number().int()).openapi({ description: "The target's value shape without the batch axis." }),
+    dim: z.number().int().min(1).openapi({ description: "Width of the pooled row." }),
+  })
+  .openapi("AuditLayer");
+
 export const AuditResourceSchema = z
   .object({
     id: AuditIdSchema,
@@ -119,6 +130,13 @@ export const AuditResourceSchema = z
     progress: AuditProgressSchema.nullable(),
     summary: z.record(z.string(), z.unknown()).nullable().openapi({ description: "Present when the audit succeeded." }),
     error: ProblemSchema.nullable().openapi({ description: "Present when the audit failed." }),
+    layers: z
+      .array(AuditLayerSchema)
+      .optional()
+      .openapi({
+        description:
+          "LayerMem (`config.layers`): the layers the engine resolved, in the encoder's order, the representation last. Present on GET /v1/audits/{id} once the audit started measuring.",
+      }),
     links: z.object({
       self: z.string(),
       results: z.string(),
@@ -148,6 +166,20 @@ export const ResultRowSchema = z
     scoreNormalized: z.number().optional(),
     pValue: z.number().optional(),
     flagged: z.boolean().optional(),
+    layers: z
+      .array(
+        z
+          .object({
+            name: z.string(),
+            alignTarget: z.number(),
+            alignReference: z.number(),
+            score: z.number().openapi({ description: "LayerMem: SSLMem on this layer's representation, on the point's same views." }),
+            stdErr: z.number(),
+          })
+          .openapi("LayerResult"),
+      )
+      .optional()
+      .openapi({ description: "With `?layers=`: the point's score on each requested layer, in the encoder's order." }),
   })
   .openapi("ResultRow");
 

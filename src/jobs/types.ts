@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import type { AuditKind } from "../core/audit-kind.ts";
 import type { BlobReader } from "../store/blob-store.ts";
-import type { AuditProgress, AuditRecord, EventLog, JsonObject, MeasurementStore } from "../store/types.ts";
+import type { AuditProgress, AuditRecord, EventLog, JsonObject, LayerStore, MeasurementStore } from "../store/types.ts";
 import type { UnitResultStore } from "../store/unit-result-types.ts";
 
 export interface ThroughputSnapshot {
@@ -77,10 +77,11 @@ export interface AuditExecutor {
 }
 
 /**
- * What the engine reads and writes in the store: result rows (a UnitMem audit's per-unit rows),
- * and the audit's events (its `sources` event names where referenced inputs came from, for the report).
+ * What the engine reads and writes in the store: result rows, the audit's LayerMem layers, a
+ * UnitMem audit's per-unit rows, and the audit's events (its `sources` event names where
+ * referenced inputs came from, for the report).
  */
-export type EngineStore = MeasurementStore & Pick<EventLog, "readEvents"> & Pick<UnitResultStore, "appendUnitResults">;
+export type EngineStore = MeasurementStore & Pick<LayerStore, "recordLayers"> & Pick<EventLog, "readEvents"> & Pick<UnitResultStore, "appendUnitResults">;
 
 /** What an executor is built from, once the stores are open (server.ts, `sslmem worker`). */
 export interface ExecutorDeps {

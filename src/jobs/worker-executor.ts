@@ -263,11 +263,12 @@ export class WorkerEngineExecutor implements AuditExecutor {
       readEvents: (auditId, afterSeq, limit) => store.readEvents(own(auditId), afterSeq, Math.max(1, Math.min(10_000, Math.floor(limit) || 1000))),
       countResults: (auditId) => store.countResults(own(auditId)),
       appendResults: (auditId, rows) => store.appendResults(own(auditId), rows),
+      recordLayers: (auditId, layers) => store.recordLayers(own(auditId), layers),
       finalizeResults: (auditId, updates) => store.finalizeResults(own(auditId), updates),
       appendUnitResults: (auditId, rows) => store.appendUnitResults(own(auditId), rows),
-      iterateOpen: (auditId) => {
+      iterateOpen: (auditId, options) => {
         const id = this.#nextIteration++;
-        job().iterations.set(id, store.iterateResults(own(auditId))[Symbol.asyncIterator]());
+        job().iterations.set(id, store.iterateResults(own(auditId), { layers: options.layers === true })[Symbol.asyncIterator]());
         return id;
       },
       iterateNext: async (iteration, max) => {

@@ -12,7 +12,8 @@ import { UNIT_RESULT_ORDERS, assertUnitResult, type ReadUnitResultsOptions, type
 import type { StoreDialect } from "./dialect.ts";
 import { createIdGenerator, type IdGenerator } from "./ids.ts";
 import type { Delivery, DeliverySettlement, NewDelivery } from "./outbox-types.ts";
-import { toTokenInfo } from "./rows.ts";
+import type { LayerDescription } from "../core/layermem.ts";
+import { attachLayerScores, toTokenInfo } from "./rows.ts";
 import { WATCH_KINDS, type NewWatch, type WatchKind, type WatchRecord } from "./watch-types.ts";
 import { blobNotUploaded, deletedAudit, guard, idempotencyConflict, queueFull, tenantQueueFull } from "./store-errors.ts";
 import { generateToken, hashToken, looksLikeToken, tokenHashesEqual } from "./tokens.ts";
@@ -55,6 +56,7 @@ import {
   assertIdempotencyKey,
   assertInputRoles,
   assertInputs,
+  assertLayerDescriptions,
   assertLimit,
   assertResultRow,
   assertTenant,
@@ -243,11 +245,18 @@ export class CheckedStore implements Store {
       // Keyset pagination on the primary key: page N costs the same as page 1.
       const rows = await guard("read results", () => this.#sql.resultsAfterIndex(auditId, query, page.after, limit + 1, page.offset));
       const { items, more } = firstOf(rows, limit);
-      return { items, nextCursor: more ? indexCursor(items[items.length - 1].index) : null };
+      return { items: await this.#withLayers(auditId, items, options.layers), nextCursor: more ? indexCursor(items[items.length - 1].index) : null };
     }
     const rows = await guard("read results", () => this.#sql.resultsByScore(auditId, query, limit + 1, page.offset));
     const { items, more } = firstOf(rows, limit);
-    return { items, nextCursor: more ? offsetCursor(page.offset + limit) : null };
+    return { items: await this.#withLayers(auditId, items, options.layers), nextCursor: more ? offsetCursor(page.offset + limit) : null };
+  }
+
+  /** The rows with their layer scores when asked for: one more query per page or chunk. */
+  async #withLayers(auditId: string, rows: StoredResult[], wanted: boolean | undefined): Promise<StoredResult[]> {
+    if (wanted !== true || rows.length === 0) return rows;
+    const scores = await guard("read layer scores", () => this.#sql.layerScoresOf(auditId, rows.map((r) => r.index)));
+    return attachLayerScores(rows, scores);
   }
 
   async *iterateResults(auditId: string, options: IterateResultsOptions = {}): AsyncIterable<StoredResult> {
@@ -259,10 +268,21 @@ export class CheckedStore implements Store {
       // One short query per chunk: no transaction or connection held across the consumer's
       // awaits, so a slow download never blocks writers or WAL checkpoints.
       const rows = await guard("read results", () => this.#sql.resultsAfterIndex(auditId, query, after, chunk, 0));
-      yield* rows;
+      yield* await this.#withLayers(auditId, rows, options.layers);
       if (rows.length < chunk) return;
       after = rows[rows.length - 1].index;
     }
+  }
+
+  // --- LayerMem layers ----------------------------------------------------------------------
+
+  async recordLayers(auditId: string, layers: readonly LayerDescription[]): Promise<void> {
+    assertLayerDescriptions(layers);
+    if (!(await guard("store layers", () => this.#sql.upsertLayers(auditId, layers)))) throw deletedAudit(auditId);
+  }
+
+  async auditLayers(auditId: string): Promise<LayerDescription[]> {
+    return guard("read layers", () => this.#sql.layersOf(auditId));
   }
 
   // --- per-unit results (UnitMem audits; unit-result-types.ts) ------------------------------
@@ -331,7 +351,7 @@ export class CheckedStore implements Store {
   async tenantUsage(tenant: string): Promise<TenantUsage> {
     assertTenant(tenant);
     const usage = await guard("read tenant usage", () => this.#sql.tenantUsage(tenant));
-    return { blobBytes: Number(usage.blobBytes), audits: Number(usage.audits) };
+    return { blobBytes: Number(usage.blobBytes), audits: Number(usage.audits), layerSets: Number(usage.layerSets) };
   }
 
   async tenantHasBlob(tenant: string, digest: string): Promise<boolean> {

@@ -5,6 +5,7 @@
 import { AUDIT_STATES, isTransitionAllowed, type AuditState } from "../core/audit-states.ts";
 import { SslmemError } from "../core/errors.ts";
 import { isAuditKind, type AuditKind } from "../core/audit-kind.ts";
+import type { LayerDescription } from "../core/layermem.ts";
 import { parseIndexCursor, parseOffsetCursor } from "./cursors.ts";
 import {
   AUDIT_INPUT_ROLES,
@@ -108,6 +109,23 @@ export function assertResultRow(row: ResultRow): void {
   assertFinite(row.stdErr, `stdErr of result ${row.index}`);
   if (!Number.isSafeInteger(row.pairs) || row.pairs < 0) {
     throw new SslmemError("internal", `pairs of result ${row.index} must be a non-negative integer`);
+  }
+  row.layers?.forEach((l, i) => {
+    assertFinite(l.alignTarget, `alignTarget of layer ${i} of result ${row.index}`);
+    assertFinite(l.alignReference, `alignReference of layer ${i} of result ${row.index}`);
+    assertFinite(l.score, `score of layer ${i} of result ${row.index}`);
+    assertFinite(l.stdErr, `stdErr of layer ${i} of result ${row.index}`);
+  });
+}
+
+export function assertLayerDescriptions(layers: readonly LayerDescription[]): void {
+  for (const [i, l] of layers.entries()) {
+    if ([l.name, l.target, l.reference].some((n) => typeof n !== "string" || n.length === 0)) {
+      throw new SslmemError("internal", `layer ${i} needs a name, a target and a reference value`);
+    }
+    if (!Array.isArray(l.shape) || !l.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || !Number.isSafeInteger(l.dim) || l.dim < 1) {
+      throw new SslmemError("internal", `layer ${i} has an invalid shape or width`);
+    }
   }
 }
 

@@ -58,6 +58,10 @@ function pgSuites(): void {
       async dispose() {
         await current.close();
       },
+      async auditRows(table, auditId) {
+        const rows = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${contractSchema}".${table} WHERE audit_id = $1`, [auditId]);
+        return rows[0].n;
+      },
     };
   });
 

@@ -28,6 +28,14 @@ storeContract("sqlite", async ({ now }) => {
     async dispose() {
       await current.close();
     },
+    async auditRows(table, auditId) {
+      const db = new Database(path, { readonly: true });
+      try {
+        return Number(db.prepare(`SELECT count(*) FROM ${table} WHERE audit_id = ?`).pluck().get(auditId));
+      } finally {
+        db.close();
+      }
+    },
   };
 });
 

@@ -102,13 +102,9 @@ function orderOf(request: SubmitAuditRequest): AuditOrder {
       fieldOf: (role) => (role === "target" ? "encoder" : role),
     };
   }
+  // config.layers (LayerMem) is checked against the encoders' graphs when the engine resolves them,
+  // with the CLI's rule and error (invalid_config naming the layer and the encoder that lacks it).
   const config = AuditConfigSchema.parse(request.config ?? {});
-  // The result store has no per-layer rows yet: refuse rather than run the layers and drop them.
-  if (config.layers !== undefined) {
-    throw new SslmemError("invalid_config", "config.layers (LayerMem) is not available through the service yet; run `sslmem audit --layers …` locally", {
-      errors: [{ path: "config.layers", message: "not supported by the service yet", location: "body" }],
-    });
-  }
   return {
     kind: "sslmem",
     inputs: {

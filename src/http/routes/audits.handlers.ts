@@ -58,12 +58,13 @@ export const create: RouteHandler<typeof createAudit, AppEnv> = async (c) => {
 export const list: RouteHandler<typeof listAudits, AppEnv> = async (c) => {
   const { limit, cursor } = c.req.valid("query");
   const page = await c.var.services.store.listAudits(c.var.tenant, { limit, cursor: cursor ?? null });
-  return c.json({ items: page.items.map(toAuditResource), nextCursor: page.nextCursor }, 200);
+  return c.json({ items: page.items.map((a) => toAuditResource(a)), nextCursor: page.nextCursor }, 200);
 };
 
 export const get: RouteHandler<typeof getAudit, AppEnv> = async (c) => {
-  const audit = await findAudit(c.var.services, c.var.tenant, c.req.valid("param").id);
-  return c.json(toAuditResource(audit), 200);
+  const s = c.var.services;
+  const audit = await findAudit(s, c.var.tenant, c.req.valid("param").id);
+  return c.json(toAuditResource(audit, await s.store.auditLayers(audit.id)), 200);
 };
 
 /**

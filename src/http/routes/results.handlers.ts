@@ -2,8 +2,9 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { validationError } from "../../core/problem.ts";
-import type { AuditRecord } from "../../store/types.ts";
+import type { AuditRecord, StoredResult } from "../../store/types.ts";
 import type { AppEnv } from "../context.ts";
+import { selectLayers, withLayerColumns, type LayerColumns } from "../result-layers.ts";
 import { RESULT_CONTENT_TYPES, RESULT_MEDIA_TYPES, csvHeader, csvLine, ndjsonLine, negotiate, type ResultFormat } from "../results-format.ts";
 import { UNIT_ORDERS, allUnitRows, unitCsvHeader, unitCsvLine, unitNdjsonLine } from "../unit-results-format.ts";
 import { batched, streamOf } from "../streaming.ts";
@@ -57,19 +58,21 @@ export const list: RouteHandler<typeof getResults, AppEnv> = async (c) => {
   // `flagged` is a boolean once parsed (absent = false): its presence is read from the raw query.
   const raw = (name: string) => c.req.query(name) !== undefined && name;
   if (audit.kind === "unitmem") {
-    notForKind([raw("flagged"), raw("role")], "UnitMem");
+    notForKind([raw("flagged"), raw("role"), raw("layers")], "UnitMem");
     return unitResults(c, audit, q, format);
   }
   notForKind([raw("order"), raw("layer")], "SSLMem");
-  const filter = { flaggedOnly: q.flagged, ...(q.role ? { role: q.role } : {}) };
+  const layers: LayerColumns | undefined =
+    q.layers === undefined ? undefined : selectLayers(q.layers, await s.store.auditLayers(audit.id), audit.config.layers !== undefined);
+  const filter = { flaggedOnly: q.flagged, ...(q.role ? { role: q.role } : {}), layers: layers !== undefined };
   if (format === "json") {
     const page = await s.store.readResults(audit.id, { ...filter, limit: q.limit, cursor: q.cursor ?? null });
-    return c.json(page, 200);
+    return c.json({ items: page.items.map((r) => withLayerColumns(r, layers)), nextCursor: page.nextCursor }, 200);
   }
   const csv = format === "csv";
+  const line = csv ? (r: StoredResult) => csvLine(r, layers) : (r: StoredResult) => ndjsonLine(r, layers);
   const body = streamOf(
-    (signal) =>
-      batched(lines(s.store.iterateResults(audit.id, filter), csv ? csvHeader() : "", csv ? csvLine : ndjsonLine, signal)),
+    (signal) => batched(lines(s.store.iterateResults(audit.id, filter), csv ? csvHeader(layers) : "", line, signal)),
     s.logger,
     { reqId: c.var.requestId, auditId: audit.id },
   );

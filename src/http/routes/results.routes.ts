@@ -12,6 +12,15 @@ export const ResultsQuery = z.object({
     .transform((v) => v === "true")
     .openapi({ description: "Only flagged points." }),
   role: z.enum(["candidate", "control"]).optional(),
+  layers: z
+    .string()
+    .min(1)
+    .max(8192)
+    .optional()
+    .openapi({
+      description:
+        "LayerMem audits: `all`, or layer names separated by commas (GET /v1/audits/{id} lists them). Each row then carries `layers`: its score on those layers, in the encoder's order (CSV: `layer:NAME:score` columns and their siblings). An unknown name: 400 `validation_failed`.",
+    }),
   order: z
     .enum(["index", "unitMem"])
     .optional()
