@@ -192,7 +192,7 @@ export const UnitResultSchema = z
     index: z.number().int().min(0).openapi({ description: "Position over all scored units (layers in report order, then units)." }),
     layer: z.string().openapi({ description: "The layer's ONNX value name." }),
     unit: z.number().int().min(0).openapi({ description: "The unit's index in its layer (a channel of a feature map, a feature of a vector)." }),
-    unitMem: z.number().openapi({ description: "(μ_max − μ_−max) / (μ_max + μ_−max); 0 when the denominator is not positive." }),
+    unitMem: z.number().openapi({ description: "(μ_max − μ_−max) / (μ_max + μ_−max); 0 where it is undefined: μ_−max < 0 (a layer without a ReLU) or μ_max + μ_−max ≤ 0 (the report counts these per layer as signedUnits)." }),
     point: z.string().openapi({ description: "Id of the point the unit is most selective for." }),
     muMax: z.number().openapi({ description: "The unit's mean activation over that point's augmented views." }),
     muOthers: z.number().openapi({ description: "μ_−max: the median (or mean, per the config's baseline) over the other points." }),

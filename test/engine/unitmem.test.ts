@@ -23,6 +23,17 @@ test("UnitMem by hand: median and mean baselines, dead units score 0", () => {
   assert.equal(median[2].unitMem, 0);
   const mean = unitMemScores(means, 4, 3, "mean");
   assert.ok(Math.abs(mean[0].muOthers - 0.2) < 1e-12);
+  assert.deepEqual(median.map((u) => u.signed), [false, false, true], "the dead unit is undefined, the others are not");
+});
+
+test("UnitMem of a unit with a negative baseline is undefined (0, signed), not a ratio above 1", () => {
+  // 3 points × 2 units: unit 0 as in an embedding without a ReLU (0.8 vs −0.3: the ratio would be
+  // 2.2); unit 1 non-negative, so in [0, 1].
+  const means = Float64Array.from([0.8, 0.9, -0.3, 0.1, -0.2, 0.2]);
+  const [signedUnit, plain] = unitMemScores(means, 3, 2, "median");
+  assert.deepEqual({ unitMem: signedUnit.unitMem, signed: signedUnit.signed, point: signedUnit.point }, { unitMem: 0, signed: true, point: 0 });
+  assert.equal(plain.signed, false);
+  assert.ok(Math.abs(plain.unitMem - (0.9 - 0.15) / (0.9 + 0.15)) < 1e-12);
 });
 
 test("the planted unit singles out the red image; composed graph = host reference", async () => {
