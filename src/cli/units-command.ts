@@ -14,7 +14,7 @@ import type { ProviderPreference } from "../engine/providers.ts";
 import { ProviderPreferenceSchema } from "../engine/providers.ts";
 import { runUnitMem } from "../engine/units.ts";
 import { makeThumbnail } from "../report/thumbnails.ts";
-import { renderUnitMemHtml, renderUnitMemText } from "../report/unitmem-html.ts";
+import { renderUnitMemHtml, renderUnitMemText, unitMemThumbnailIds } from "../report/unitmem-html.ts";
 import { augmentSetting, formatZodIssues, inputSize } from "./audit-args.ts";
 import { num, pair, triple } from "./parse-flags.ts";
 import { EXIT, UsageError } from "./errors.ts";
@@ -88,7 +88,7 @@ function outputs(values: string[] | undefined, format: string | undefined): Unit
 }
 
 async function thumbnails(set: PointSet, report: UnitMemReport): Promise<Map<string, string>> {
-  const wanted = new Set([...report.topUnits.map((u) => u.point), ...report.points.map((p) => p.id)]);
+  const wanted = new Set(unitMemThumbnailIds(report));
   const out = new Map<string, string>();
   for (let i = 0; i < set.size && out.size < wanted.size; i++) if (wanted.has(set.ids[i])) out.set(set.ids[i], await makeThumbnail(await set.load(i)));
   return out;

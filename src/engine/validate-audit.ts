@@ -13,6 +13,7 @@ import { viewsPerPoint } from "../core/sslmem.ts";
 import type { PointSet } from "../data/point-set.ts";
 import { checkInputsCompatible } from "./compatibility.ts";
 import { encoderInfoOf, MAX_DEFAULT_FLATTEN_DIM, type EncoderInfo, type ResolvedPreprocessing } from "./encoder.ts";
+import { selectLayers, type LayerPair } from "./layers.ts";
 import { resolvePairPreprocessing } from "./load-encoders.ts";
 import { formatDims, inspectOnnx, quoteName } from "./onnx/inspect.ts";
 import { checkPooling, selectOutput, staticRepresentationDim } from "./representation.ts";
@@ -41,6 +42,8 @@ export interface AuditValidation {
   controls?: ValidatedPoints;
   viewsPerPoint: number;
   encoderPasses: number;
+  /** LayerMem: the layers `config.layers` resolves to in both graphs (the engine's rule, before any run). */
+  layers?: LayerPair[];
 }
 
 function encoderOf(bytes: Uint8Array): EncoderInfo {
@@ -82,6 +85,9 @@ export function validateAudit(inputs: { target: Uint8Array; reference: Uint8Arra
   if (t.dim !== null && r.dim !== null && t.dim !== r.dim) {
     throw new SslmemError("encoders_incompatible", `the representations differ in width: target ${t.dim}, reference ${r.dim}; both encoders must have the same architecture`);
   }
+  // The same selection the engine makes at the start of the audit: a name either encoder lacks is
+  // refused here with the engine's error, before anything is queued.
+  const layers = config.layers === undefined ? undefined : selectLayers(inputs.target, inputs.reference, config.layers, { target: t.output.name, reference: r.output.name });
   const perPoint = viewsPerPoint(config.views, config.pairing);
   const total = inputs.candidates.size + (inputs.controls?.size ?? 0);
   return {
@@ -93,5 +99,6 @@ export function validateAudit(inputs: { target: Uint8Array; reference: Uint8Arra
     ...(inputs.controls ? { controls: points(inputs.controls) } : {}),
     viewsPerPoint: perPoint,
     encoderPasses: total * perPoint * 2,
+    ...(layers ? { layers } : {}),
   };
 }

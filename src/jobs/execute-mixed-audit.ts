@@ -35,7 +35,7 @@ export interface MixedExecutorDeps {
 
 /** Which of the audit's encoder blobs are TF.js models (by content); null when both are ONNX. */
 export async function tfjsEncoders(audit: AuditRecord, blobs: BlobReader): Promise<{ target: boolean; reference: boolean } | null> {
-  const check = async (digest: string) => (await blobs.has(digest)) && (await isTfjsModel(blobs.pathFor(digest)));
+  const check = async (digest: string | undefined) => digest !== undefined && (await blobs.has(digest)) && (await isTfjsModel(blobs.pathFor(digest)));
   const sides = { target: await check(audit.inputs.target), reference: await check(audit.inputs.reference) };
   return sides.target || sides.reference ? sides : null;
 }
@@ -62,6 +62,7 @@ export async function measureMixedAudit(
 ): Promise<{ info: ReportAuditInfo; config: AuditConfig; total: number }> {
   const { store, blobs, settings } = deps;
   const config = parseStoredConfig(audit);
+  if (audit.inputs.reference === undefined) throw new SslmemError("invalid_config", "an SSLMem audit needs a reference encoder");
   const { prepareMixedAudit } = await import("../engine/tfjs/mixed-audit.ts");
   const sources = { target: await source(blobs, audit.inputs.target, "target", tfjs.target), reference: await source(blobs, audit.inputs.reference, "reference", tfjs.reference) };
   const candidates = await openInput(audit.inputs.candidates, "candidates", { ...settings, blobs });

@@ -23,6 +23,8 @@ describe("POST /v1/audits:validate", () => {
       wide: await a.putBlob(featureMapEncoder({ height: 128, width: 128, channels: 3 }).bytes),
       candidates: await a.putBlob(new Uint8Array(readFileSync(writeRandomNpy(dir, "c.npy", 7, 16, 16, 1)))),
       controls: await a.putBlob(new Uint8Array(readFileSync(writeRandomNpy(dir, "k.npy", 5, 16, 16, 2)))),
+      fixtureTarget: await a.putBlob(new Uint8Array(readFileSync(new URL("../../fixtures/encoders/target.onnx", import.meta.url)))),
+      fixtureReference: await a.putBlob(new Uint8Array(readFileSync(new URL("../../fixtures/encoders/reference.onnx", import.meta.url)))),
     };
   });
   after(async () => server?.close());
@@ -64,5 +66,27 @@ describe("POST /v1/audits:validate", () => {
     assert.equal(others.body.code, "blob_not_found");
     const anonymous = await post({ target: digests.stamped, reference: digests.stamped, candidates: digests.candidates }, () => server.anonymous);
     assert.equal(anonymous.status, 401);
+  });
+
+  it("resolves config.layers (LayerMem) in both graphs, or answers the engine's error for a name one lacks", async () => {
+    const body = (layers: unknown) => ({
+      target: digests.fixtureTarget,
+      reference: digests.fixtureReference,
+      candidates: digests.candidates,
+      config: { preprocessing: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, layers },
+    });
+    const auto = await post(body("auto"));
+    assert.equal(auto.status, 200, JSON.stringify(auto.body));
+    const layers = auto.body.layers as { name: string; final: boolean }[];
+    assert.equal(layers.length, 6);
+    assert.deepEqual(layers.at(-1), { name: "embedding", target: "embedding", reference: "embedding", final: true });
+    const named = await post(body([layers[1].name]));
+    assert.deepEqual((named.body.layers as { name: string }[]).map((l) => l.name), [layers[1].name, "embedding"], "the representation always comes last");
+    const missing = await post(body(["/backbone/missing"]));
+    assert.equal(missing.status, 422);
+    assert.equal(missing.body.code, "invalid_config");
+    assert.match(String(missing.body.detail), /layers: the target encoder has no value named "\/backbone\/missing"/);
+    const plain = await post(body(undefined));
+    assert.equal("layers" in plain.body, false);
   });
 });

@@ -48,6 +48,10 @@ export const AuditValidationSchema = z
     controls: PointsSchema.optional(),
     viewsPerPoint: z.number().int(),
     encoderPasses: z.number().int().openapi({ description: "Encoder runs the audit would make: points × views per point × 2 encoders." }),
+    layers: z
+      .array(z.object({ name: z.string(), target: z.string(), reference: z.string(), final: z.boolean() }))
+      .optional()
+      .openapi({ description: "LayerMem (`config.layers`): the layers the audit would measure, in the encoder's order, the representation last (their shapes are known once it runs)." }),
   })
   .openapi("AuditValidation");
 
