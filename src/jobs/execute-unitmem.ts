@@ -67,7 +67,7 @@ export function unitMemSummary(report: UnitMemReport): JsonObject {
     points: report.run.points,
     units: report.layers.reduce((n, l) => n + l.units, 0),
     baseline: report.run.config.baseline,
-    layers: report.layers.map((l) => ({ name: l.name, units: l.units, meanUnitMem: l.meanUnitMem, medianUnitMem: l.medianUnitMem, maxUnitMem: l.maxUnitMem })),
+    layers: report.layers.map((l) => ({ name: l.name, units: l.units, meanUnitMem: l.meanUnitMem, medianUnitMem: l.medianUnitMem, maxUnitMem: l.maxUnitMem, signedUnits: l.signedUnits })),
     ...(top ? { topUnit: { layer: top.layer, unit: top.unit, unitMem: top.unitMem, point: top.point } } : {}),
   };
 }
