@@ -55,6 +55,11 @@ export interface UnitMemResult {
   layers: UnitLayerResult[];
 }
 
+/** UnitMem of a TF.js encoder: refused (the unit values are extra outputs of the ONNX graph). */
+export function unitMemNeedsOnnx(): SslmemError {
+  return new SslmemError("model_unsupported", "encoder: UnitMem audits take an ONNX encoder (its layer values are extra outputs of the ONNX graph); export the TF.js model to ONNX");
+}
+
 export async function runUnitMem(
   bytes: Uint8Array,
   candidates: PointSet,

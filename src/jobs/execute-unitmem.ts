@@ -14,7 +14,8 @@ import { UnitMemConfigSchema, type UnitMemConfig, type UnitMemReport } from "../
 import type { PointSet } from "../data/point-set.ts";
 import { openPointSet } from "../data/sources.ts";
 import type { EngineLogger } from "../engine/providers.ts";
-import { runUnitMem } from "../engine/units.ts";
+import { isTfjsModel } from "../engine/tfjs/model-files.ts";
+import { runUnitMem, unitMemNeedsOnnx } from "../engine/units.ts";
 import type { BlobReader } from "../store/blob-store.ts";
 import type { AuditRecord, JsonObject } from "../store/types.ts";
 import type { UnitResult, UnitResultStore } from "../store/unit-result-types.ts";
@@ -77,6 +78,7 @@ export async function executeUnitMem(audit: AuditRecord, ctx: ExecutionContext, 
   await ctx.progress({ stage: "loading", done: 0, total: 0 });
   const digest = audit.inputs.target;
   if (!(await deps.blobs.has(digest))) throw new SslmemError("blob_not_found", "the encoder upload is no longer stored; upload it again");
+  if (await isTfjsModel(deps.blobs.pathFor(digest))) throw unitMemNeedsOnnx();
   const bytes = new Uint8Array(await readFile(deps.blobs.pathFor(digest)));
   const candidates = await openCandidates(audit, deps);
   try {

@@ -93,8 +93,8 @@ test("a GraphModel pair audits to the same scores as the LayersModel pair", asyn
   const candidates = join(work, "candidates");
   mkdirSync(candidates);
   for (const name of readdirSync(join(fixtures, "data/candidates/member")).sort().slice(0, 6)) copyFileSync(join(fixtures, "data/candidates/member", name), join(candidates, name));
-  const config = AuditConfigSchema.parse({ views: 4, seed: 9, batchSize: 4, flag: "robust" });
-  const audit = async (t: string, r: string) => {
+  const configOf = (preprocessing: object) => AuditConfigSchema.parse({ views: 4, seed: 9, batchSize: 4, flag: "robust", preprocessing });
+  const audit = async (t: string, r: string, config = configOf({ normalize: "unit" })) => {
     const set = await openPointSet(candidates);
     try {
       return await runMixedAudit({ target: { format: "tfjs", path: t }, reference: { format: "tfjs", path: r } }, { candidates: set }, config, { providers: ["cpu"] }, { id: "graph", created: new Date(0) });
@@ -104,6 +104,12 @@ test("a GraphModel pair audits to the same scores as the LayersModel pair", asyn
   };
   const graph = await audit(target.graph, reference.graph);
   const layers = await audit(target.layers, reference.layers);
+  // TF.js models declare no normalization: it is never guessed, and a preset means its values.
+  await assert.rejects(audit(target.graph, reference.graph, configOf({})), (e: unknown) => isSslmemError(e) && e.code === "preprocessing_required");
+  const preset = await audit(target.graph, reference.graph, configOf({ normalize: "half" }));
+  const explicit = await audit(target.graph, reference.graph, configOf({ mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }));
+  assert.deepEqual(preset.points.map((p) => p.score), explicit.points.map((p) => p.score), "normalize: half = mean/std 0.5");
+  assert.notDeepEqual(preset.points.map((p) => p.score), graph.points.map((p) => p.score), "the preset is applied (unit differs)");
   assert.equal(graph.audit.engine.name, "tfjs");
   assert.equal(graph.points.length, 6);
   const worst = Math.max(...graph.points.map((p, i) => Math.abs(p.score - layers.points[i].score)));

@@ -14,7 +14,8 @@ import type { ReportAuditInfo, ReportV1 } from "../../core/report.ts";
 import type { PointRole } from "../../core/image.ts";
 import type { PointSet } from "../../data/point-set.ts";
 import { finalizeAudit } from "../audit.ts";
-import { Encoder, inspectEncoder, resolvePreprocessing } from "../encoder.ts";
+import { layersNeedOnnx } from "../layers.ts";
+import { Encoder, inspectEncoder, resolveNormalization, resolvePreprocessing } from "../encoder.ts";
 import type { ValueSummary } from "../onnx/inspect.ts";
 import { chooseProviders, ortExecutionProviders, silentLogger, type EngineLogger, type ProviderPreference } from "../providers.ts";
 import { createSession } from "../session.ts";
@@ -50,7 +51,7 @@ export async function prepareMixedAudit(
   config: AuditConfig,
   engine: MixedEngineSettings,
 ): Promise<PreparedMixedAudit> {
-  if (config.layers !== undefined) throw new SslmemError("invalid_config", "layers (LayerMem) need both encoders in ONNX: they run inside the composed ONNX graph");
+  if (config.layers !== undefined) throw layersNeedOnnx();
   if (config.precision === "fp16") throw new SslmemError("invalid_config", "precision fp16 needs both encoders in ONNX");
   const logger = engine.logger ?? silentLogger;
   const providers = await chooseProviders(engine.providers, { logger });
@@ -93,9 +94,9 @@ export async function prepareMixedAudit(
     if (fixed && prep && (prep.height !== fixed[0] || prep.width !== fixed[1])) {
       throw new SslmemError("encoders_incompatible", `the TF.js encoder takes ${fixed[0]}×${fixed[1]} images and the ONNX encoder ${prep.height}×${prep.width}`);
     }
-    const mean = config.preprocessing.mean ?? prep?.mean ?? [0, 0, 0];
-    const std = config.preprocessing.std ?? prep?.std ?? [1, 1, 1];
-    const range = config.preprocessing.range ?? prep?.range ?? [0, 1];
+    // An ONNX side resolved the pair's normalization (request, else its metadata); without one,
+    // the request must say it (a preset or mean/std): TF.js models declare none, and it is never guessed.
+    const { mean, std, range } = prep ?? valuesOf(resolveNormalization(config.preprocessing));
     const policy = resolvePolicy(config.augment);
     const [target, reference] = loaded;
     const options: MixedMeasureOptions = {
@@ -168,4 +169,8 @@ export async function runMixedAudit(
   } finally {
     await prepared.release();
   }
+}
+
+function valuesOf(n: ReturnType<typeof resolveNormalization>) {
+  return { mean: n.mean.value, std: n.std.value, range: n.range.value };
 }
