@@ -44,7 +44,7 @@ const LimitsSchema = z
     shedEventLoopLagMs: int(0).default(0),
     /** Bytes of blobs one tenant may own (0 = no quota); beyond it `quota_exceeded`. */
     tenantStorageBytes: int(0).default(100 * GiB),
-    /** Audits one tenant may keep (0 = no quota); beyond it `quota_exceeded`. */
+    /** Audits one tenant may keep, each LayerMem layer of an audit counted as one more (0 = no quota); beyond it `quota_exceeded`. */
     maxAuditsPerTenant: int(0).default(10_000),
     /** Rendered reports kept in memory (report-cache.ts), bytes. */
     reportCacheBytes: int(0).default(64 * MiB),

@@ -95,13 +95,11 @@ async function measureAll(
   }
 }
 
-/** Either encoder a TF.js model (a directory with model.json): each side in its own format. */
-async function runTfjsAudit(cmd: AuditCommand, dirs: { target: string | null; reference: string | null }): Promise<ReportV1> {
+/** Either encoder a TF.js model (a directory with model.json, or a .tar / .zip of one): each side in its own format. */
+async function runTfjsAudit(cmd: AuditCommand, tfjs: { target: boolean; reference: boolean }): Promise<ReportV1> {
   const { runMixedAudit } = await import("../engine/tfjs/mixed-audit.ts");
-  const source = async (role: "target" | "reference") => {
-    const dir = dirs[role];
-    return dir !== null ? { format: "tfjs" as const, dir } : { format: "onnx" as const, bytes: await readModel(cmd[role], role) };
-  };
+  const source = async (role: "target" | "reference") =>
+    tfjs[role] ? { format: "tfjs" as const, path: cmd[role] } : { format: "onnx" as const, bytes: await readModel(cmd[role], role) };
   const progress = createProgress({ quiet: cmd.quiet });
   const candidates = await openPoints(cmd.candidates, "candidates");
   const controls = cmd.controls ? await openPoints(cmd.controls, "controls") : undefined;
@@ -127,9 +125,9 @@ export interface LocalAuditOptions {
 
 export async function runLocalAudit(cmd: AuditCommand, opts: LocalAuditOptions = {}): Promise<LocalAuditResult> {
   const { signal } = opts;
-  const { tfjsModelDir } = await import("../engine/tfjs/mixed-audit.ts");
-  const dirs = { target: await tfjsModelDir(cmd.target), reference: await tfjsModelDir(cmd.reference) };
-  if (dirs.target !== null || dirs.reference !== null) return { report: await runTfjsAudit(cmd, dirs) };
+  const { isTfjsModel } = await import("../engine/tfjs/model-files.ts");
+  const tfjs = { target: await isTfjsModel(cmd.target), reference: await isTfjsModel(cmd.reference) };
+  if (tfjs.target || tfjs.reference) return { report: await runTfjsAudit(cmd, tfjs) };
   const { paths, sources } = await resolveInputs(cmd, opts.env ?? process.env);
   const [target, reference] = [await readModel(paths.target!, "target"), await readModel(paths.reference!, "reference")];
   const candidates = recoveringSet(await openPoints(paths.candidates!, "candidates"), "candidate");
@@ -197,10 +195,6 @@ export async function auditCommand(argv: string[], env: ClientEnv & Readonly<Rec
   try {
     let result: LocalAuditResult;
     if (cmd.server) {
-      const { tfjsModelDir } = await import("../engine/tfjs/mixed-audit.ts");
-      if ((await tfjsModelDir(cmd.target)) !== null || (await tfjsModelDir(cmd.reference)) !== null) {
-        throw new SslmemError("invalid_config", "TF.js encoders are audited locally only; drop --server, or export the encoders to ONNX");
-      }
       const { runRemoteAudit } = await import("./remote-audit.ts");
       const report = await runRemoteAudit(cmd, interrupt.signal);
       result = { report, thumbnails: needsThumbnails(cmd.outputs) ? await thumbnailsFromPath(cmd.candidates, report) : undefined };

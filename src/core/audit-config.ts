@@ -121,7 +121,7 @@ export const AuditConfigSchema = z
         "Level of the set-level verdict (default 0.01): with controls, the report states evidence of memorization when the one-sided Mann–Whitney test of candidate vs control scores has p ≤ this level (CLI --level).",
       ),
     layers: LayerSelectionSchema.optional().describe(
-      "LayerMem: also score these layers of both encoders, on the same views in the same pass. \"auto\" takes the block outputs (residual additions, else the activation after each conv/linear); a name is an ONNX value name present in both encoders; {target, reference} maps differing names. CLI only for now: the service refuses it (invalid_config).",
+      "LayerMem: also score these layers of both encoders, on the same views in the same pass. \"auto\" takes the block outputs (residual additions, else the activation after each conv/linear); a name is an ONNX value name present in both encoders; {target, reference} maps differing names. The service resolves them when the audit starts (a name missing in either encoder fails it with invalid_config) and stores each point's per-layer scores: GET /v1/audits/{id} lists the layers, the results take ?layers=, the report has a `layers` section.",
     ),
     precision: z
       .enum(["fp32", "fp16"])

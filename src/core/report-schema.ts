@@ -92,6 +92,10 @@ export const AuditInfoSchema = z.strictObject({
       })
       .optional()
       .meta({ description: "How ONNX Runtime ran the audit's batches (absent for TF.js encoders)." }),
+    views: z
+      .strictObject({ target: z.enum(["onnxruntime", "tfjs"]), reference: z.enum(["onnxruntime", "tfjs"]) })
+      .optional()
+      .meta({ description: "What made each encoder's augmented views (audits with a TF.js encoder): the ONNX augmentation graph on ONNX Runtime, or tf ops on the TF.js backend." }),
   }),
   preprocessing: ReportPreprocessingSchema,
   config: ReportConfigSchema,

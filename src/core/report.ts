@@ -17,7 +17,7 @@ import {
   type ReportV1,
 } from "./report-schema.ts";
 import { summarizeLayers, type LayerDescription } from "./layermem.ts";
-import type { PointResult } from "./scores.types.ts";
+import type { PointMeasurement, PointResult } from "./scores.types.ts";
 import { buildSummary } from "./summary.ts";
 
 export * from "./report-schema.ts";
@@ -46,12 +46,13 @@ export function toReportPoint(r: PointResult): ReportPoint {
   };
 }
 
+/** A point's row of the layers section: its LayerMem on each layer, in layer order. */
+export function toLayerPoint(r: PointMeasurement): ReportLayers["points"][number] {
+  return { id: r.id, role: r.role, scores: (r.layers ?? []).map((l) => l.score), stdErrs: (r.layers ?? []).map((l) => l.stdErr) };
+}
+
 function layersSection(layers: readonly LayerDescription[], results: readonly PointResult[], pooling: ReportLayers["pooling"]): ReportLayers {
-  return {
-    pooling,
-    layers: summarizeLayers(layers, results),
-    points: results.map((r) => ({ id: r.id, role: r.role, scores: (r.layers ?? []).map((l) => l.score), stdErrs: (r.layers ?? []).map((l) => l.stdErr) })),
-  };
+  return { pooling, layers: summarizeLayers(layers, results), points: results.map(toLayerPoint) };
 }
 
 /** Assembles and validates the report; a report that fails its own schema is a bug (`internal`). */

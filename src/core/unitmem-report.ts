@@ -55,6 +55,9 @@ export const UnitMemReportSchema = z
         meanUnitMem: z.number(),
         medianUnitMem: z.number(),
         maxUnitMem: z.number(),
+        signedUnits: count.meta({
+          description: "Units whose baseline μ_−max is negative (or μ_max + μ_−max ≤ 0): UnitMem is undefined for them (it assumes non-negative, post-ReLU activations) and reported as 0.",
+        }),
         histogram: z.array(z.strictObject({ lo: z.number(), hi: z.number(), count })),
       }),
     ),
@@ -100,6 +103,7 @@ export function buildUnitMemReport(run: UnitMemReport["run"], layers: readonly U
       meanUnitMem: values.reduce((a, b) => a + b, 0) / Math.max(1, values.length),
       medianUnitMem: s.length ? mid : 0,
       maxUnitMem: s.length ? s[s.length - 1] : 0,
+      signedUnits: l.scores.filter((x) => x.signed).length,
       histogram: unitMemHistogram(values),
     };
   });

@@ -8,9 +8,12 @@
  *   μ_−max(u)   = median (the authors' code) or mean of μ_k(u) over the other points k ≠ k*
  *   UnitMem(u)  = (μ_max − μ_−max) / (μ_max + μ_−max)
  *
- * For non-negative activations (after a ReLU) UnitMem lies in [0, 1]: 0 = the unit responds to
- * every point alike, 1 = it responds to one point only. When μ_max + μ_−max ≤ 0 (a dead unit, or
- * a layer with negative activations where the ratio has no meaning) UnitMem is reported as 0.
+ * For non-negative activations (after a ReLU, as in the paper) UnitMem lies in [0, 1]: 0 = the
+ * unit responds to every point alike, 1 = it responds to one point only. The ratio means nothing
+ * once the baseline is negative (a unit of a layer without a ReLU, e.g. an embedding: μ_max = 0.8,
+ * μ_−max = −0.3 would give 2.2), nor for a dead unit (μ_max + μ_−max ≤ 0). Such a unit is reported
+ * with UnitMem 0 and `signed: true`, so it never ranks among the selective units, and the report
+ * counts them per layer rather than hiding them.
  * No reference encoder is needed. Input: the per-point means, points × units (row-major), which
  * is all the streaming pass keeps (never the per-view activations).
  */
@@ -26,6 +29,8 @@ export interface UnitScore {
   point: number;
   muMax: number;
   muOthers: number;
+  /** μ_−max < 0 or μ_max + μ_−max ≤ 0: the ratio is undefined and unitMem is 0. */
+  signed: boolean;
 }
 
 /** UnitMem of every unit from per-point means [points × units]; needs at least two points. */
@@ -45,8 +50,8 @@ export function unitMemScores(means: Float32Array | Float64Array, points: number
     }
     const muMax = means[best * units + u];
     const muOthers = baseline === "median" ? median(column) : sum / (points - 1);
-    const denominator = muMax + muOthers;
-    out.push({ unit: u, unitMem: denominator > 0 ? (muMax - muOthers) / denominator : 0, point: best, muMax, muOthers });
+    const signed = muOthers < 0 || muMax + muOthers <= 0;
+    out.push({ unit: u, unitMem: signed ? 0 : (muMax - muOthers) / (muMax + muOthers), point: best, muMax, muOthers, signed });
   }
   return out;
 }

@@ -62,6 +62,13 @@ function sniffContainer(head: Uint8Array): ContainerFormat | null {
 }
 
 /** The skip reason recorded for a file or member that is not a point. */
+/**
+ * Which members an archive index keeps (given the member's first bytes and size); the rest are
+ * listed as skipped. A point set keeps images; a TF.js model archive keeps every file.
+ */
+export type KeepMember = (head: Uint8Array, size: number) => boolean;
+export const keepImages: KeepMember = (head, size) => size > 0 && sniffImage(head) !== null;
+
 export function skipReason(head: Uint8Array, size: number): string {
   if (size === 0) return "empty file";
   const s = sniff(head);

@@ -82,8 +82,16 @@ async function* tarChunks(root: string, files: string[]): AsyncGenerator<Buffer>
   yield Buffer.alloc(2 * BLOCK);
 }
 
+/**
+ * Drops empty chunks: a zero-length chunk (the padding of a file whose size is a whole number of
+ * blocks) stalls fetch's streamed request body (undici), and the upload then times out.
+ */
+async function* nonEmpty(chunks: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+  for await (const c of chunks) if (c.length > 0) yield c;
+}
+
 /** A readable tar stream of the directory, and the list of members it will contain. */
 export async function packDirectory(root: string): Promise<{ stream: Readable; files: string[] }> {
   const files = await listFiles(root);
-  return { stream: Readable.from(tarChunks(root, files)), files };
+  return { stream: Readable.from(nonEmpty(tarChunks(root, files))), files };
 }

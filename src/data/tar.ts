@@ -11,7 +11,7 @@ import type { IngestLimits } from "./limits.ts";
 import { normalizeMemberPath } from "./member-path.ts";
 import { quoteId } from "./point-id.ts";
 import { tooManyPoints, type ArchiveIndex, type SkippedEntry } from "./point-set.ts";
-import { sniffImage, skipReason } from "./sniff.ts";
+import { keepImages, skipReason, type KeepMember } from "./sniff.ts";
 import { TAR_BLOCK, isZeroBlock, parsePaxRecords, parseTarHeader, tarChecksumOk } from "./tar-header.ts";
 
 export interface TarMember {
@@ -32,7 +32,7 @@ const UNSAFE: Record<string, string> = {
   "6": "is a FIFO",
 };
 
-export async function indexTar(src: ByteSource, limits: IngestLimits): Promise<ArchiveIndex<TarMember>> {
+export async function indexTar(src: ByteSource, limits: IngestLimits, keep: KeepMember = keepImages): Promise<ArchiveIndex<TarMember>> {
   const invalid = (why: string) => new SslmemError("archive_invalid", `the tar archive is invalid: ${why}`);
   const points: TarMember[] = [];
   const skipped: SkippedEntry[] = [];
@@ -121,7 +121,7 @@ export async function indexTar(src: ByteSource, limits: IngestLimits): Promise<A
       );
     }
     const head = chunk.subarray(TAR_BLOCK, TAR_BLOCK + Math.min(size, TAR_BLOCK));
-    if (size > 0 && sniffImage(head) !== null) {
+    if (keep(head, size)) {
       points.push({ id: path.id, offset: dataStart, size });
       if (points.length > limits.maxPoints) throw tooManyPoints(limits);
     } else {

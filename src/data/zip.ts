@@ -18,7 +18,7 @@ import type { IngestLimits } from "./limits.ts";
 import { normalizeMemberPath } from "./member-path.ts";
 import { decodeName, quoteId } from "./point-id.ts";
 import { tooManyPoints, type ArchiveIndex, type SkippedEntry } from "./point-set.ts";
-import { SNIFF_BYTES, sniffImage, skipReason } from "./sniff.ts";
+import { SNIFF_BYTES, keepImages, skipReason, type KeepMember } from "./sniff.ts";
 
 export interface ZipMember {
   readonly id: string;
@@ -246,7 +246,7 @@ async function memberHead(src: ByteSource, m: ZipMember): Promise<Buffer> {
   }
 }
 
-export async function indexZip(src: ByteSource, limits: IngestLimits): Promise<ArchiveIndex<ZipMember>> {
+export async function indexZip(src: ByteSource, limits: IngestLimits, keep: KeepMember = keepImages): Promise<ArchiveIndex<ZipMember>> {
   const dir = await readDirectoryLocation(src);
   if (dir.entries > limits.maxArchiveEntries) {
     throw new SslmemError("archive_too_large", `the archive has more than ${limits.maxArchiveEntries} entries (maxArchiveEntries)`, {
@@ -278,7 +278,7 @@ export async function indexZip(src: ByteSource, limits: IngestLimits): Promise<A
       crc: f.crc,
     };
     const head = await memberHead(src, member);
-    if (sniffImage(head) !== null) {
+    if (keep(head, f.uncompressedSize)) {
       points.push(member);
       if (points.length > limits.maxPoints) throw tooManyPoints(limits);
     } else {

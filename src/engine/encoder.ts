@@ -209,6 +209,24 @@ export function axes(layout: Layout): { c: number; h: number; w: number } {
  * from the model's static H×W; a dynamic model needs `inputSize`, and an override may not
  * contradict a static size.
  */
+/**
+ * The normalization of an encoder's input: the request's (a preset, or range/mean/std), else what
+ * the model declares, the identity filling the parts neither gives. Refused when neither says
+ * anything: a wrong normalization silently ruins the scores, so it is never guessed.
+ */
+export function resolveNormalization(overrides: PreprocessingOverrides, declared: DeclaredPreprocessing = {}) {
+  const given = overrides.normalize !== undefined ? presetNormalization(overrides.normalize) : overrides;
+  const explicit = [given.range, given.mean, given.std, declared.range, declared.mean, declared.std].some((v) => v !== undefined);
+  if (!explicit) {
+    throw new SslmemError("preprocessing_required", `the encoder does not declare how its input is normalized, and sslmem never guesses it (a wrong normalization silently ruins the scores): ${NORMALIZATION_ADVICE}`);
+  }
+  return {
+    range: pick(given.range, declared.range, IDENTITY.range),
+    mean: pick(given.mean, declared.mean, IDENTITY.mean),
+    std: pick(given.std, declared.std, IDENTITY.std),
+  };
+}
+
 export function resolvePreprocessing(info: EncoderInfo, overrides: PreprocessingOverrides = {}): ResolvedPreprocessing {
   const { dims } = info.input;
   const layoutSource: ResolvedPreprocessing["sources"]["layout"] = overrides.layout ? "override" : info.declared.layout ? "model" : "shape";
@@ -248,15 +266,7 @@ export function resolvePreprocessing(info: EncoderInfo, overrides: Preprocessing
       `the encoder's input ${formatDims(dims)} has no fixed height and width; pass --input-size HxW (preprocessing.inputSize), e.g. --input-size 224x224`,
     );
   }
-  const given = overrides.normalize !== undefined ? presetNormalization(overrides.normalize) : overrides;
-  const declared = info.declared;
-  const explicit = [given.range, given.mean, given.std, declared.range, declared.mean, declared.std].some((v) => v !== undefined);
-  if (!explicit) {
-    throw new SslmemError("preprocessing_required", `the encoder does not declare how its input is normalized, and sslmem never guesses it (a wrong normalization silently ruins the scores): ${NORMALIZATION_ADVICE}`);
-  }
-  const range = pick(given.range, declared.range, IDENTITY.range);
-  const mean = pick(given.mean, declared.mean, IDENTITY.mean);
-  const std = pick(given.std, declared.std, IDENTITY.std);
+  const { range, mean, std } = resolveNormalization(overrides, info.declared);
   return {
     height,
     width,

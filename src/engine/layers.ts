@@ -158,6 +158,11 @@ function checkValue(index: GraphIndex, value: string, role: "target" | "referenc
  * The layer pairs of a selection, in the target's topological order, the representation last.
  * Refuses names either encoder lacks, with the names `auto` would have chosen as a hint.
  */
+/** LayerMem on a TF.js side: refused (the layers are extra outputs of the composed ONNX graph). */
+export function layersNeedOnnx(): SslmemError {
+  return new SslmemError("invalid_config", "layers (LayerMem) need both encoders in ONNX: they run inside the composed ONNX graph");
+}
+
 export function selectLayers(targetBytes: Uint8Array, referenceBytes: Uint8Array, selection: LayerSelection, outputs: { target: string; reference: string }): LayerPair[] {
   const targetModel = parse(targetBytes);
   const referenceModel = parse(referenceBytes);

@@ -11,7 +11,7 @@ import { SslmemError } from "../core/errors.ts";
 import type { RgbImage } from "../core/image.ts";
 import { resolvePolicy } from "../core/policy.ts";
 import { PointUnitMeans, unitMemScores } from "../core/unitmem.ts";
-import { buildUnitMemReport, type UnitMemConfig, type UnitMemReport } from "../core/unitmem-report.ts";
+import { buildUnitMemReport, type UnitLayerResult, type UnitMemConfig, type UnitMemReport } from "../core/unitmem-report.ts";
 import { sampleViewsForPoint, type ViewParams } from "../core/view-params.ts";
 import type { PointSet } from "../data/point-set.ts";
 import { packAugmentInputs } from "./augment-graph.ts";
@@ -30,7 +30,8 @@ export interface UnitEngineSettings {
   logger?: EngineLogger;
   /** "auto": the composed graph when the encoder composes; "host": always the host path. */
   pipeline?: "auto" | "host";
-  onProgress?: (done: number, total: number) => void;
+  /** Awaited after each batch (the service stores progress there before the next batch starts). */
+  onProgress?: (done: number, total: number) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -50,6 +51,13 @@ export interface UnitMemResult {
   report: UnitMemReport;
   /** Per layer, the per-point means (for tests and the reference comparison). */
   means: Float64Array[];
+  /** Every unit's score, per layer in report order (the service stores them as rows). */
+  layers: UnitLayerResult[];
+}
+
+/** UnitMem of a TF.js encoder: refused (the unit values are extra outputs of the ONNX graph). */
+export function unitMemNeedsOnnx(): SslmemError {
+  return new SslmemError("model_unsupported", "encoder: UnitMem audits take an ONNX encoder (its layer values are extra outputs of the ONNX graph); export the TF.js model to ONNX");
 }
 
 export async function runUnitMem(
@@ -109,7 +117,7 @@ export async function runUnitMem(
 
     const means = taps.map((t) => new PointUnitMeans(candidates.size, t.dim));
     const perBatch = Math.max(1, Math.min(config.batchSize, Math.floor(MAX_VIEW_VALUES / (config.views * encoder.viewSize))));
-    engine.onProgress?.(0, candidates.size);
+    await engine.onProgress?.(0, candidates.size);
     for (let start = 0; start < candidates.size; start += perBatch) {
       if (engine.signal?.aborted) throw new SslmemError("cancelled", "the UnitMem run was cancelled");
       const indices = Array.from({ length: Math.min(perBatch, candidates.size - start) }, (_, i) => start + i);
@@ -121,7 +129,7 @@ export async function runUnitMem(
       );
       const layerMeans = await runner.run(batch);
       layerMeans.forEach((m, l) => indices.forEach((k, p) => means[l].set(k, m.subarray(p * taps[l].dim, (p + 1) * taps[l].dim))));
-      engine.onProgress?.(start + indices.length, candidates.size);
+      await engine.onProgress?.(start + indices.length, candidates.size);
     }
 
     const layers = taps.map((tap, l) => ({ name: tap.value, shape: tap.dims.slice(1), scores: unitMemScores(means[l].means, candidates.size, tap.dim, config.baseline) }));
@@ -138,7 +146,7 @@ export async function runUnitMem(
       layers,
       candidates.ids,
     );
-    return { report, means: means.map((m) => m.means) };
+    return { report, means: means.map((m) => m.means), layers };
   } finally {
     for (const release of releases.reverse()) await release();
   }

@@ -1,5 +1,6 @@
 /** AuditRecord (store) → the Audit resource of the API: no tenant, no idempotency internals. */
 import type { z } from "@hono/zod-openapi";
+import type { LayerDescription } from "../core/layermem.ts";
 import type { AuditRecord } from "../store/types.ts";
 import type { AuditResourceSchema } from "./schemas.ts";
 
@@ -9,10 +10,12 @@ export function auditPath(id: string): string {
   return `/v1/audits/${id}`;
 }
 
-export function toAuditResource(audit: AuditRecord): AuditResource {
+/** `layers`: the audit's LayerMem layers (LayerStore), shown when there are any. */
+export function toAuditResource(audit: AuditRecord, layers: readonly LayerDescription[] = []): AuditResource {
   const self = auditPath(audit.id);
   return {
     id: audit.id,
+    kind: audit.kind,
     state: audit.state,
     createdAt: audit.createdAt,
     updatedAt: audit.updatedAt,
@@ -26,6 +29,7 @@ export function toAuditResource(audit: AuditRecord): AuditResource {
     summary: audit.summary,
     // Stored by the runner as a Problem (auditFailureProblem); the schema describes it.
     error: audit.error as AuditResource["error"],
+    ...(layers.length > 0 ? { layers: layers.map((l) => ({ ...l, shape: [...l.shape] })) } : {}),
     links: {
       self,
       results: `${self}/results`,

@@ -12,7 +12,8 @@ import type { AuditNotifier } from "../jobs/notifier.ts";
 import type { BlobStore } from "../store/blob-store.ts";
 import type { OutboxDispatcher } from "../outbox/dispatcher.ts";
 import type { OutboxStore } from "../store/outbox-types.ts";
-import type { AuditReader, AuditStore, BlobOwnership, EventLog, ResultStore, StoreHealth, TokenStore } from "../store/types.ts";
+import type { AuditReader, AuditStore, BlobOwnership, EventLog, LayerStore, ResultStore, StoreHealth, TokenStore } from "../store/types.ts";
+import type { UnitResultStore } from "../store/unit-result-types.ts";
 import type { WatchStore } from "../store/watch-types.ts";
 import type { EventLoopLagSource } from "./event-loop.ts";
 import type { AuditDurations, HttpMetrics } from "./metrics.ts";
@@ -26,6 +27,8 @@ export type HttpStore = TokenStore &
   AuditReader &
   Pick<AuditStore, "deleteAudit"> &
   Pick<ResultStore, "readResults" | "iterateResults" | "countResults"> &
+  Pick<LayerStore, "auditLayers"> &
+  Pick<UnitResultStore, "readUnitResults"> &
   Pick<EventLog, "readEvents"> &
   BlobOwnership &
   StoreHealth &

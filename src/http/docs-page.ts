@@ -93,7 +93,9 @@ class SchemaRenderer {
     if (s.example !== undefined) return s.example;
     if (s.const !== undefined) return s.const;
     if (Array.isArray(s.enum)) return s.enum[0];
-    for (const key of ["anyOf", "oneOf"] as const) if (Array.isArray(s[key])) return this.example((s[key] as Json[])[0], depth + 1);
+    // A union shows its first member at the union's own depth (a request body that is a oneOf
+    // still shows its config with the defaults).
+    for (const key of ["anyOf", "oneOf"] as const) if (Array.isArray(s[key])) return this.example((s[key] as Json[])[0], depth);
     if (s.default !== undefined && s.type !== "object") return s.default;
     switch (s.type) {
       case "object": {

@@ -66,11 +66,12 @@ export const notFound: NotFoundHandler<AppEnv> = (c) =>
 const LOCATIONS: Readonly<Record<string, string>> = { param: "path", query: "query", header: "header", json: "body", form: "body", cookie: "cookie" };
 
 export function fieldErrors(error: ZodError, location: string): FieldError[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join("."),
-    message: issue.message,
-    location,
-  }));
+  return error.issues.flatMap((issue) => {
+    const path = issue.path.map(String);
+    // An unknown key is the key's fault: one error per key, at its own path (not the object's).
+    if (issue.code === "unrecognized_keys") return issue.keys.map((key) => ({ path: [...path, key].join("."), message: issue.message, location }));
+    return [{ path: path.join("."), message: issue.message, location }];
+  });
 }
 
 /** The one validation hook of every route: a 400 `validation_failed` with the fields at fault. */

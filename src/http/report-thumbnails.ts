@@ -21,11 +21,16 @@ export interface ThumbnailDeps {
   logger: Logger;
 }
 
-export async function candidateThumbnails(audit: AuditRecord, report: ReportV1, deps: ThumbnailDeps): Promise<Map<string, string>> {
+export function candidateThumbnails(audit: AuditRecord, report: ReportV1, deps: ThumbnailDeps): Promise<Map<string, string>> {
+  return pointThumbnails(audit, thumbnailIds(report), deps);
+}
+
+/** Thumbnails of the candidates named by `ids` (an SSLMem page's points, a UnitMem page's singled-out points). */
+export async function pointThumbnails(audit: AuditRecord, ids: readonly string[], deps: ThumbnailDeps): Promise<Map<string, string>> {
   const thumbnails = new Map<string, string>();
   const digest = audit.inputs.candidates;
   if (audit.inputsPurgedAt !== null || !(await deps.blobs.has(digest))) return thumbnails;
-  const wanted = new Set(thumbnailIds(report));
+  const wanted = new Set(ids);
   if (wanted.size === 0) return thumbnails;
   try {
     const set = await openPointSet(deps.blobs.pathFor(digest), deps.ingest, { tmpDir: deps.tmpDir });

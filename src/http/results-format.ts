@@ -5,6 +5,7 @@ import { SslmemError } from "../core/errors.ts";
 import { FINALIZED_COLUMNS, MEASURED_COLUMNS, csvField, csvRecord } from "../report/csv.ts";
 import { formatTable } from "../report/media-types.ts";
 import type { StoredResult } from "../store/types.ts";
+import { layerCsvCells, layerCsvHeader, withLayerColumns, type LayerColumns } from "./result-layers.ts";
 
 export { csvField };
 
@@ -60,15 +61,16 @@ export function negotiate<F extends string>(
   );
 }
 
-export function ndjsonLine(row: StoredResult): string {
-  return JSON.stringify(row) + "\n";
+/** `layers`: the `?layers=` selection (LayerMem), the same columns in every format. */
+export function ndjsonLine(row: StoredResult, layers?: LayerColumns): string {
+  return JSON.stringify(withLayerColumns(row, layers)) + "\n";
 }
 
-
-export function csvHeader(): string {
-  return CSV_COLUMNS.join(",") + "\r\n";
+export function csvHeader(layers?: LayerColumns): string {
+  return [...CSV_COLUMNS, ...(layers ? layerCsvHeader(layers) : [])].join(",") + "\r\n";
 }
 
-export function csvLine(row: StoredResult): string {
-  return csvRecord(CSV_COLUMNS, row);
+export function csvLine(row: StoredResult, layers?: LayerColumns): string {
+  const line = csvRecord(CSV_COLUMNS, row);
+  return layers ? `${line.slice(0, -2)}${layerCsvCells(row, layers).map((c) => "," + c).join("")}\r\n` : line;
 }

@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 import { AUDIT_STATES } from "../core/audit-states.ts";
+import { AUDIT_KINDS } from "../core/audit-kind.ts";
 import { ID_BODY_PATTERN } from "../store/ids.ts";
 import { PROBLEM_CONTENT_TYPE } from "../core/problem.ts";
 
@@ -95,16 +96,28 @@ export const AuditProgressSchema = z
 
 export const AuditInputsSchema = z
   .object({
-    target: DigestSchema,
-    reference: DigestSchema,
+    target: DigestSchema.openapi({ description: "The target encoder (SSLMem), or the one encoder of a UnitMem audit." }),
+    reference: DigestSchema.optional().openapi({ description: "The reference encoder; SSLMem audits only." }),
     candidates: DigestSchema,
     controls: DigestSchema.optional(),
   })
   .openapi("AuditInputs");
 
+export const AuditLayerSchema = z
+  .object({
+    name: z.string().openapi({ description: "The layer: its ONNX value name, or TARGET=REFERENCE when the encoders name it differently. What `?layers=` of the results names." }),
+    target: z.string().openapi({ description: "Value name in the target encoder." }),
+    reference: z.string().openapi({ description: "Value name in the reference encoder." }),
+    final: z.boolean().openapi({ description: "The representation output (its LayerMem is the audit score)." }),
+    shape: z.array(z.number().int()).openapi({ description: "The target's value shape without the batch axis." }),
+    dim: z.number().int().min(1).openapi({ description: "Width of the pooled row." }),
+  })
+  .openapi("AuditLayer");
+
 export const AuditResourceSchema = z
   .object({
     id: AuditIdSchema,
+    kind: z.enum(AUDIT_KINDS).openapi({ description: "sslmem: SSLMem scores of the candidates (target vs reference); unitmem: UnitMem of one encoder's units." }),
     state: AuditStateSchema,
     createdAt: z.string().openapi({ format: "date-time" }),
     updatedAt: z.string().openapi({ format: "date-time" }),
@@ -117,6 +130,13 @@ export const AuditResourceSchema = z
     progress: AuditProgressSchema.nullable(),
     summary: z.record(z.string(), z.unknown()).nullable().openapi({ description: "Present when the audit succeeded." }),
     error: ProblemSchema.nullable().openapi({ description: "Present when the audit failed." }),
+    layers: z
+      .array(AuditLayerSchema)
+      .optional()
+      .openapi({
+        description:
+          "LayerMem (`config.layers`): the layers the engine resolved, in the encoder's order, the representation last. Present on GET /v1/audits/{id} once the audit started measuring.",
+      }),
     links: z.object({
       self: z.string(),
       results: z.string(),
@@ -146,12 +166,42 @@ export const ResultRowSchema = z
     scoreNormalized: z.number().optional(),
     pValue: z.number().optional(),
     flagged: z.boolean().optional(),
+    layers: z
+      .array(
+        z
+          .object({
+            name: z.string(),
+            alignTarget: z.number(),
+            alignReference: z.number(),
+            score: z.number().openapi({ description: "LayerMem: SSLMem on this layer's representation, on the point's same views." }),
+            stdErr: z.number(),
+          })
+          .openapi("LayerResult"),
+      )
+      .optional()
+      .openapi({ description: "With `?layers=`: the point's score on each requested layer, in the encoder's order." }),
   })
   .openapi("ResultRow");
 
 export const ResultPageSchema = z
   .object({ items: z.array(ResultRowSchema), nextCursor: z.string().nullable() })
   .openapi("ResultPage");
+
+export const UnitResultSchema = z
+  .object({
+    index: z.number().int().min(0).openapi({ description: "Position over all scored units (layers in report order, then units)." }),
+    layer: z.string().openapi({ description: "The layer's ONNX value name." }),
+    unit: z.number().int().min(0).openapi({ description: "The unit's index in its layer (a channel of a feature map, a feature of a vector)." }),
+    unitMem: z.number().openapi({ description: "(μ_max − μ_−max) / (μ_max + μ_−max); 0 where it is undefined: μ_−max < 0 (a layer without a ReLU) or μ_max + μ_−max ≤ 0 (the report counts these per layer as signedUnits)." }),
+    point: z.string().openapi({ description: "Id of the point the unit is most selective for." }),
+    muMax: z.number().openapi({ description: "The unit's mean activation over that point's augmented views." }),
+    muOthers: z.number().openapi({ description: "μ_−max: the median (or mean, per the config's baseline) over the other points." }),
+  })
+  .openapi("UnitResult");
+
+export const UnitResultPageSchema = z
+  .object({ items: z.array(UnitResultSchema), nextCursor: z.string().nullable() })
+  .openapi("UnitResultPage");
 
 // --- blobs -------------------------------------------------------------------------------------
 

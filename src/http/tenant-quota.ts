@@ -1,6 +1,7 @@
 /**
  * The storage quota of a tenant: bytes of the blobs it owns (models, archives) and the number of
- * its audits (each holds its results and events; a results set is bounded by maxPoints). One
+ * its audits (each holds its results and events; a results set is bounded by maxPoints; each
+ * LayerMem layer of an audit holds one more score per point, so it counts as one more audit). One
  * tenant cannot fill the disk or the database for everyone: past the quota a new upload or
  * submission is refused with `quota_exceeded`, and deleting audits or blobs frees it.
  */
@@ -24,14 +25,17 @@ export function blobQuotaExceeded(quota: number): SslmemError {
   );
 }
 
-/** Refuses a new audit when the tenant already has the most audits it may keep. */
+/** Refuses a new audit when the tenant already keeps the most results sets it may (audits plus their LayerMem layers). */
 export async function assertAuditQuota(s: AppServices, tenant: string): Promise<void> {
   const max = s.config.limits.maxAuditsPerTenant;
   if (max === 0) return;
-  const { audits } = await s.store.tenantUsage(tenant);
-  if (audits >= max) {
-    throw new SslmemError("quota_exceeded", `you already keep ${audits} audits (this server's quota is ${max}); delete audits you no longer need`, {
-      maxAudits: max,
-    });
+  const { audits, layerSets } = await s.store.tenantUsage(tenant);
+  if (audits + layerSets >= max) {
+    const layered = layerSets > 0 ? ` and ${layerSets} LayerMem layers, each counted as one more audit` : "";
+    throw new SslmemError(
+      "quota_exceeded",
+      `you already keep ${audits} audits${layered} (this server's quota is ${max}); delete audits you no longer need`,
+      { maxAudits: max },
+    );
   }
 }

@@ -40,7 +40,7 @@ function inputError(e: unknown, role: "candidates" | "controls"): unknown {
   return isSslmemError(e) ? new SslmemError(e.code, `${role}: ${e.message}`, e.details, { cause: e.cause }) : e;
 }
 
-async function openInput(digest: string, role: "candidates" | "controls", deps: WorkspaceDeps): Promise<PointSet> {
+export async function openInput(digest: string, role: "candidates" | "controls", deps: Pick<WorkspaceDeps, "blobs" | "ingest" | "tmpDir">): Promise<PointSet> {
   if (!(await deps.blobs.has(digest))) {
     throw new SslmemError("blob_not_found", `the ${role} upload is no longer stored (purged by retention or deleted); upload it again`);
   }
@@ -65,6 +65,10 @@ export function parseStoredConfig(audit: AuditRecord): AuditConfig {
 /** Opens the inputs and prepares the engine; everything that can refuse the inputs happens here. */
 export async function openAuditWorkspace(audit: AuditRecord, deps: WorkspaceDeps): Promise<AuditWorkspace> {
   const config = parseStoredConfig(audit);
+  // A UnitMem audit has no reference: it runs elsewhere (execute-unitmem.ts), never through here.
+  if (audit.kind !== "sslmem" || audit.inputs.reference === undefined) {
+    throw new SslmemError("invalid_config", `a ${audit.kind} audit cannot be measured as an SSLMem audit (it needs a reference encoder)`);
+  }
   const target = await readModel(deps.blobs, audit.inputs.target, "target");
   const reference = await readModel(deps.blobs, audit.inputs.reference, "reference");
   const candidates = await openInput(audit.inputs.candidates, "candidates", deps);

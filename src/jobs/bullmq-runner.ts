@@ -49,6 +49,12 @@ export const COUNTED_JOB_STATES = ["waiting", "active", "delayed", "prioritized"
 export type JobCounts = Record<(typeof COUNTED_JOB_STATES)[number], number>;
 
 export class BullMqRunner implements JobRunner {
+  /**
+   * UnitMem is not run here: shards measure point ranges on different workers, and UnitMem needs
+   * every point's per-unit means in one process (μ_−max is a median over all points). Submission
+   * refuses it with a clear problem instead (audit-submission.ts).
+   */
+  readonly kinds = ["sslmem"] as const;
   readonly #audits: AuditService;
   readonly #store: Pick<AuditReader, "listAuditsByState" | "countAuditsByState">;
   readonly #logger: Logger;

@@ -11,7 +11,9 @@
  * channel uses the structured-clone serialization).
  */
 import { SslmemError, isSslmemError, type ErrorCode, ERROR_CODES } from "../core/errors.ts";
+import type { LayerDescription } from "../core/layermem.ts";
 import type { AuditProgress, AuditRecord, JsonObject, ResultFinalization, ResultRow, StoredEvent, StoredResult } from "../store/types.ts";
+import type { UnitResult } from "../store/unit-result-types.ts";
 import type { EngineSettings } from "./engine-settings.ts";
 import type { AuditExecution } from "./types.ts";
 
@@ -24,8 +26,12 @@ export interface EngineCalls {
   countResults: { args: [auditId: string]; result: number };
   appendResults: { args: [auditId: string, rows: ResultRow[]]; result: void };
   finalizeResults: { args: [auditId: string, updates: ResultFinalization[]]; result: void };
-  /** Opens an iteration over the audit's stored results; returns its id. */
-  iterateOpen: { args: [auditId: string]; result: number };
+  /** A UnitMem audit's per-unit rows (execute-unitmem.ts). */
+  appendUnitResults: { args: [auditId: string, rows: UnitResult[]]; result: void };
+  /** LayerMem: the audit's measured layers, recorded before their rows. */
+  recordLayers: { args: [auditId: string, layers: LayerDescription[]]; result: void };
+  /** Opens an iteration over the audit's stored results (with their layer scores when `layers`); returns its id. */
+  iterateOpen: { args: [auditId: string, options: { layers: boolean }]; result: number };
   /** The next rows (at most `max`) of an open iteration; `done` when exhausted (then closed). */
   iterateNext: { args: [iteration: number, max: number]; result: { rows: StoredResult[]; done: boolean } };
   blobHas: { args: [digest: string]; result: boolean };

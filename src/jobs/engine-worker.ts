@@ -73,9 +73,11 @@ const store: EngineStore = {
   readEvents: (auditId, afterSeq, limit = 1000) => call("readEvents", auditId, afterSeq, limit),
   countResults: (auditId) => call("countResults", auditId),
   appendResults: (auditId, rows) => call("appendResults", auditId, [...rows]),
+  recordLayers: (auditId, layers) => call("recordLayers", auditId, [...layers]),
   finalizeResults: (auditId, updates) => call("finalizeResults", auditId, [...updates]),
-  async *iterateResults(auditId): AsyncIterable<StoredResult> {
-    const iteration = await call("iterateOpen", auditId);
+  appendUnitResults: (auditId, rows) => call("appendUnitResults", auditId, [...rows]),
+  async *iterateResults(auditId, options): AsyncIterable<StoredResult> {
+    const iteration = await call("iterateOpen", auditId, { layers: options?.layers === true });
     for (;;) {
       const { rows, done } = await call("iterateNext", iteration, 1000);
       yield* rows;

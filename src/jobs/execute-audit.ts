@@ -13,7 +13,9 @@ import { SslmemError } from "../core/errors.ts";
 import type { ReportAuditInfo } from "../core/report.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import { resolveIngestLimits } from "../data/limits.ts";
-import { describeAudit, finalizeAudit } from "../engine/audit.ts";
+import { describeAudit, describeLayers, finalizeAudit } from "../engine/audit.ts";
+import type { LayerDescription } from "../core/layermem.ts";
+import { storableReport } from "../report/stored-report.ts";
 import { measureEncoderHealth } from "../engine/diagnostics.ts";
 import type { EncoderHealthSample } from "../core/health.ts";
 import { readAuditSources } from "../sources/audit-inputs.ts";
@@ -25,6 +27,8 @@ import type { BlobReader } from "../store/blob-store.ts";
 import type { AuditRecord, JsonObject, MeasurementStore } from "../store/types.ts";
 import { WorkspaceCache, openAuditWorkspace, parseStoredConfig, type AuditWorkspace, type WorkspaceLease } from "./audit-workspace.ts";
 import { engineSettings, type EngineSettings } from "./engine-settings.ts";
+import { measureMixedAudit, refuseTfjsInScaledMode, tfjsEncoders } from "./execute-mixed-audit.ts";
+import { executeUnitMem } from "./execute-unitmem.ts";
 import type { AuditExecution, AuditExecutor, EngineStore, ExecutionContext, ExecutorDeps } from "./types.ts";
 
 /** How often a shard recounts the audit's rows for progress (a count reads every row). */
@@ -58,9 +62,10 @@ export interface AuditPlan {
 }
 
 /**
- * Reads every measured row of an audit, computes normalization, calibration and flags over the
- * whole set, writes the per-point results back and returns the summary and report. Separate from
- * the engine so its cost (the merge of a sharded audit) can be measured on its own.
+ * Reads every measured row of an audit (with its layer scores when it measures layers), computes
+ * normalization, calibration, flags and the LayerMem summaries over the whole set, writes the
+ * per-point results back and returns the summary and report. Separate from the engine so its cost
+ * (the merge of a sharded audit) can be measured on its own.
  */
 export async function finalizeFromStore(
   store: Pick<MeasurementStore, "iterateResults" | "finalizeResults">,
@@ -68,15 +73,15 @@ export async function finalizeFromStore(
   info: ReportAuditInfo,
   config: AuditConfig,
   total: number,
-  health?: EncoderHealthSample,
+  extras: { health?: EncoderHealthSample; layers?: readonly LayerDescription[] } = {},
 ): Promise<AuditExecution> {
   const measurements: (PointMeasurement & { index: number })[] = [];
-  for await (const row of store.iterateResults(auditId)) measurements.push(row);
+  for await (const row of store.iterateResults(auditId, { layers: extras.layers !== undefined })) measurements.push(row);
   if (measurements.length !== total) {
     throw new SslmemError("store_failure", `expected ${total} measured points, found ${measurements.length}`);
   }
   measurements.sort((a, b) => a.index - b.index);
-  const { report, flags } = finalizeAudit(info, measurements, config, { health });
+  const { report, flags } = finalizeAudit(info, measurements, config, extras);
   // flagPoints returns candidates then controls, each in input order. Candidates hold indices
   // [0, C) and controls [C, N), so that is index order: result i is measurements[i].
   await store.finalizeResults(
@@ -88,8 +93,7 @@ export async function finalizeFromStore(
       flagged: r.flagged,
     })),
   );
-  const { points: _points, ...withoutPoints } = report;
-  return { summary: report.summary, report: withoutPoints };
+  return { summary: report.summary, report: storableReport(report) };
 }
 
 export class EngineExecutor implements AuditExecutor {
@@ -105,8 +109,15 @@ export class EngineExecutor implements AuditExecutor {
 
   async execute(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditExecution> {
     const { store } = this.deps;
+    if (audit.kind === "unitmem") return executeUnitMem(audit, ctx, this.deps);
     parseStoredConfig(audit); // refuse a stale config before announcing any work
     await ctx.progress({ stage: "loading", done: 0, total: 0 });
+    // A TF.js encoder blob (a .tar / .zip of model.json + shards): the chained TF.js measurement.
+    const tfjs = await tfjsEncoders(audit, this.deps.blobs);
+    if (tfjs) {
+      const { info, config, total } = await measureMixedAudit(audit, ctx, this.deps, tfjs, (rows) => store.appendResults(audit.id, rows));
+      return finalizeFromStore(store, audit.id, info, config, total);
+    }
     try {
       return await this.#withWorkspace(audit, async (ws) => {
         await ctx.event("engine", engineEventData(ws));
@@ -122,7 +133,8 @@ export class EngineExecutor implements AuditExecutor {
   }
 
   /** Opens the inputs and the engine (refusing bad inputs once, before any shard) and counts the points. */
-  planAudit(audit: AuditRecord): Promise<AuditPlan> {
+  async planAudit(audit: AuditRecord): Promise<AuditPlan> {
+    await refuseTfjsInScaledMode(audit, this.deps.blobs);
     return this.#withWorkspace(audit, async (ws) => ({
       total: ws.total,
       candidates: ws.candidates.size,
@@ -193,6 +205,10 @@ export class EngineExecutor implements AuditExecutor {
   ): Promise<void> {
     const { store } = this.deps;
     const views = viewsPerPoint(ws.config.views, ws.config.pairing);
+    // The layers go to the store before any of their rows: the results endpoint names a row's
+    // layer scores by them while the audit runs. Every shard records the same (an upsert).
+    const layers = describeLayers(ws.prepared);
+    if (layers) await store.recordLayers(audit.id, layers);
     await measurePoints(ws.prepared.context, {
       from: range.from,
       to: range.to,
@@ -213,7 +229,8 @@ export class EngineExecutor implements AuditExecutor {
     const sources = await readAuditSources(this.deps.store, audit.id);
     // Encoder health (issue 12): a 32-point sample through both encoders, reported with the flags.
     const health = await measureEncoderHealth(ws.prepared);
-    return finalizeFromStore(this.deps.store, audit.id, sources ? { ...info, sources } : info, ws.config, ws.total, health);
+    const layers = describeLayers(ws.prepared);
+    return finalizeFromStore(this.deps.store, audit.id, sources ? { ...info, sources } : info, ws.config, ws.total, { health, ...(layers ? { layers } : {}) });
   }
 
   #open(audit: AuditRecord): Promise<AuditWorkspace> {

@@ -6,8 +6,10 @@
  */
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
+import type { AuditKind } from "../core/audit-kind.ts";
 import type { BlobReader } from "../store/blob-store.ts";
-import type { AuditProgress, AuditRecord, EventLog, JsonObject, MeasurementStore } from "../store/types.ts";
+import type { AuditProgress, AuditRecord, EventLog, JsonObject, LayerStore, MeasurementStore } from "../store/types.ts";
+import type { UnitResultStore } from "../store/unit-result-types.ts";
 
 export interface ThroughputSnapshot {
   /** Points measured since the process started (all audits). */
@@ -33,6 +35,8 @@ export interface JobRunner {
   isAlive(): boolean;
   /** Points and views measured, for /metrics. */
   throughput(): ThroughputSnapshot;
+  /** The kinds of audit this runner executes; absent: every kind. Submission refuses the others. */
+  readonly kinds?: readonly AuditKind[];
   /** Scaled mode: the queue's jobs by state (waiting, active…), for autoscaling; absent in process. */
   jobCounts?(): Record<string, number> | undefined;
   /**
@@ -73,10 +77,11 @@ export interface AuditExecutor {
 }
 
 /**
- * What the engine reads and writes in the store: result rows, and the audit's events (its
- * `sources` event names where referenced inputs came from, for the report).
+ * What the engine reads and writes in the store: result rows, the audit's LayerMem layers, a
+ * UnitMem audit's per-unit rows, and the audit's events (its `sources` event names where
+ * referenced inputs came from, for the report).
  */
-export type EngineStore = MeasurementStore & Pick<EventLog, "readEvents">;
+export type EngineStore = MeasurementStore & Pick<LayerStore, "recordLayers"> & Pick<EventLog, "readEvents"> & Pick<UnitResultStore, "appendUnitResults">;
 
 /** What an executor is built from, once the stores are open (server.ts, `sslmem worker`). */
 export interface ExecutorDeps {

@@ -19,6 +19,7 @@ import { SslmemError } from "../core/errors.ts";
 import type { BlobReader } from "../store/blob-store.ts";
 import { AUDIT_INPUT_ROLES, type AuditRecord, type StoredResult } from "../store/types.ts";
 import { parseStoredConfig } from "./audit-workspace.ts";
+import { parseStoredUnitMemConfig } from "./execute-unitmem.ts";
 import { EngineProcess, type EngineExit, type EngineProcessLimits } from "./engine-host.ts";
 import {
   deserializeError,
@@ -262,10 +263,12 @@ export class WorkerEngineExecutor implements AuditExecutor {
       readEvents: (auditId, afterSeq, limit) => store.readEvents(own(auditId), afterSeq, Math.max(1, Math.min(10_000, Math.floor(limit) || 1000))),
       countResults: (auditId) => store.countResults(own(auditId)),
       appendResults: (auditId, rows) => store.appendResults(own(auditId), rows),
+      recordLayers: (auditId, layers) => store.recordLayers(own(auditId), layers),
       finalizeResults: (auditId, updates) => store.finalizeResults(own(auditId), updates),
-      iterateOpen: (auditId) => {
+      appendUnitResults: (auditId, rows) => store.appendUnitResults(own(auditId), rows),
+      iterateOpen: (auditId, options) => {
         const id = this.#nextIteration++;
-        job().iterations.set(id, store.iterateResults(own(auditId))[Symbol.asyncIterator]());
+        job().iterations.set(id, store.iterateResults(own(auditId), { layers: options.layers === true })[Symbol.asyncIterator]());
         return id;
       },
       iterateNext: async (iteration, max) => {
@@ -301,7 +304,7 @@ export class WorkerEngineExecutor implements AuditExecutor {
 /** The audit's batch size (for the per-batch deadline); 1 when the stored config is unreadable (the engine refuses it). */
 function batchSizeOf(audit: AuditRecord): number {
   try {
-    return parseStoredConfig(audit).batchSize;
+    return audit.kind === "unitmem" ? parseStoredUnitMemConfig(audit).batchSize : parseStoredConfig(audit).batchSize;
   } catch {
     return 1;
   }

@@ -10,6 +10,11 @@ import { escapeMarkup as esc } from "./markup.ts";
 import { formatNumber } from "./numbers.ts";
 import { terminalSafe } from "./terminal-text.ts";
 
+/** The points the page shows pictures of: those the top units single out, and the points most units do. */
+export function unitMemThumbnailIds(report: UnitMemReport): string[] {
+  return [...new Set([...report.topUnits.map((u) => u.point), ...report.points.map((p) => p.id)])];
+}
+
 function thumb(id: string, thumbnails?: ReadonlyMap<string, string>): string {
   const uri = safeThumbnailUri(thumbnails?.get(id));
   return uri ? `<div class="thumb"><img src="${esc(uri)}" alt="thumbnail of ${esc(id)}"></div>` : `<div class="thumb none">no image</div>`;
@@ -58,7 +63,7 @@ export function renderUnitMemHtml(report: UnitMemReport, opts: { thumbnails?: Re
     .map((p) => `<tr><td>${thumb(p.id, opts.thumbnails)}</td><td class="id">${esc(displayId(p.id))}</td><td class="num">${p.units}</td><td class="num">${esc(formatNumber(p.meanUnitMem))}</td></tr>`)
     .join("\n");
   const layers = report.layers
-    .map((l) => `<tr><td class="id">${esc(l.name)}</td><td>${esc(`[${l.shape.join("×")}]`)}</td><td class="num">${l.units}</td><td class="num">${esc(formatNumber(l.meanUnitMem))}</td><td class="num">${esc(formatNumber(l.medianUnitMem))}</td><td class="num">${esc(formatNumber(l.maxUnitMem))}</td></tr>`)
+    .map((l) => `<tr><td class="id">${esc(l.name)}</td><td>${esc(`[${l.shape.join("×")}]`)}</td><td class="num">${l.units}</td><td class="num">${esc(formatNumber(l.meanUnitMem))}</td><td class="num">${esc(formatNumber(l.medianUnitMem))}</td><td class="num">${esc(formatNumber(l.maxUnitMem))}</td><td class="num">${l.signedUnits}</td></tr>`)
     .join("\n");
   return `${htmlDocumentHead(`UnitMem ${run.id}`)}
 <body>
@@ -81,7 +86,7 @@ ${renderUnitDistributionsSvg(report)}
 <figcaption>Each row is a layer; each cell a UnitMem interval, darker for a larger share of the layer's units. UnitMem(u) = (μ<sub>max</sub> − μ<sub>−max</sub>)/(μ<sub>max</sub> + μ<sub>−max</sub>): 0 = the unit responds to every image alike, 1 = to one image only (Wang et al., NeurIPS 2024).</figcaption>
 </figure>
 <table>
-<thead><tr><th>layer</th><th>shape</th><th class="num">units</th><th class="num">mean</th><th class="num">median</th><th class="num">max</th></tr></thead>
+<thead><tr><th>layer</th><th>shape</th><th class="num">units</th><th class="num">mean</th><th class="num">median</th><th class="num">max</th><th class="num" title="units with a negative baseline μ−max: UnitMem assumes non-negative (post-ReLU) activations, so it is undefined there and shown as 0">undefined (signed)</th></tr></thead>
 <tbody>
 ${layers}
 </tbody>
@@ -106,11 +111,13 @@ ${points}
 /** A short terminal summary: layers and the top units. */
 export function renderUnitMemText(report: UnitMemReport): string {
   const lines = [`UnitMem over ${report.run.points} points (${report.run.config.views} views, baseline ${report.run.config.baseline}, ${report.run.provider}/${report.run.pipeline})`, ""];
-  lines.push("layer                                    units    mean  median     max");
+  lines.push("layer                                    units    mean  median     max  signed");
   for (const l of report.layers) {
     const name = l.name.length > 40 ? "…" + l.name.slice(-39) : l.name;
-    lines.push(`${name.padEnd(40)} ${String(l.units).padStart(6)} ${l.meanUnitMem.toFixed(4).padStart(7)} ${l.medianUnitMem.toFixed(4).padStart(7)} ${l.maxUnitMem.toFixed(4).padStart(7)}`);
+    lines.push(`${name.padEnd(40)} ${String(l.units).padStart(6)} ${l.meanUnitMem.toFixed(4).padStart(7)} ${l.medianUnitMem.toFixed(4).padStart(7)} ${l.maxUnitMem.toFixed(4).padStart(7)} ${String(l.signedUnits).padStart(7)}`);
   }
+  const signed = report.layers.reduce((n, l) => n + l.signedUnits, 0);
+  if (signed > 0) lines.push("", `${signed} unit(s) have a negative baseline (no ReLU before them): UnitMem is undefined there and shown as 0`);
   lines.push("", "top units: layer / unit → point (UnitMem)");
   for (const u of report.topUnits.slice(0, 10)) lines.push(`  ${u.layer} / ${u.unit} → ${displayId(u.point)} (${u.unitMem.toFixed(4)})`);
   return lines.map(terminalSafe).join("\n") + "\n";

@@ -7,11 +7,13 @@
 import { randomUUID } from "node:crypto";
 import { SslmemError } from "../core/errors.ts";
 import { AUDIT_STATES, TERMINAL_STATES, type AuditState } from "../core/audit-states.ts";
-import { assertAuditCursor, indexCursor, offsetCursor } from "./cursors.ts";
+import { assertAuditCursor, indexCursor, offsetCursor, parseIndexCursor, parseOffsetCursor } from "./cursors.ts";
+import { UNIT_RESULT_ORDERS, assertUnitResult, type ReadUnitResultsOptions, type UnitResult, type UnitResultPage } from "./unit-result-types.ts";
 import type { StoreDialect } from "./dialect.ts";
 import { createIdGenerator, type IdGenerator } from "./ids.ts";
 import type { Delivery, DeliverySettlement, NewDelivery } from "./outbox-types.ts";
-import { toTokenInfo } from "./rows.ts";
+import type { LayerDescription } from "../core/layermem.ts";
+import { attachLayerScores, toTokenInfo } from "./rows.ts";
 import { WATCH_KINDS, type NewWatch, type WatchKind, type WatchRecord } from "./watch-types.ts";
 import { blobNotUploaded, deletedAudit, guard, idempotencyConflict, queueFull, tenantQueueFull } from "./store-errors.ts";
 import { generateToken, hashToken, looksLikeToken, tokenHashesEqual } from "./tokens.ts";
@@ -54,6 +56,7 @@ import {
   assertIdempotencyKey,
   assertInputRoles,
   assertInputs,
+  assertLayerDescriptions,
   assertLimit,
   assertResultRow,
   assertTenant,
@@ -117,13 +120,15 @@ export class CheckedStore implements Store {
 
   async createAudit(input: CreateAuditInput): Promise<CreateAuditResult> {
     assertTenant(input.tenant);
-    const inputs = assertInputs(input.inputs);
+    const kind = input.kind ?? "sslmem";
+    const inputs = assertInputs(input.inputs, kind);
     if (input.idempotencyKey !== undefined) assertIdempotencyKey(input.idempotencyKey);
     const requestHash = input.requestHash ?? null;
     const outcome = await guard("create an audit", () =>
       this.#sql.insertAudit({
         id: this.#newId("aud_"),
         tenant: input.tenant,
+        kind,
         config: input.config ?? {},
         inputs,
         idempotencyKey: input.idempotencyKey ?? null,
@@ -240,11 +245,18 @@ export class CheckedStore implements Store {
       // Keyset pagination on the primary key: page N costs the same as page 1.
       const rows = await guard("read results", () => this.#sql.resultsAfterIndex(auditId, query, page.after, limit + 1, page.offset));
       const { items, more } = firstOf(rows, limit);
-      return { items, nextCursor: more ? indexCursor(items[items.length - 1].index) : null };
+      return { items: await this.#withLayers(auditId, items, options.layers), nextCursor: more ? indexCursor(items[items.length - 1].index) : null };
     }
     const rows = await guard("read results", () => this.#sql.resultsByScore(auditId, query, limit + 1, page.offset));
     const { items, more } = firstOf(rows, limit);
-    return { items, nextCursor: more ? offsetCursor(page.offset + limit) : null };
+    return { items: await this.#withLayers(auditId, items, options.layers), nextCursor: more ? offsetCursor(page.offset + limit) : null };
+  }
+
+  /** The rows with their layer scores when asked for: one more query per page or chunk. */
+  async #withLayers(auditId: string, rows: StoredResult[], wanted: boolean | undefined): Promise<StoredResult[]> {
+    if (wanted !== true || rows.length === 0) return rows;
+    const scores = await guard("read layer scores", () => this.#sql.layerScoresOf(auditId, rows.map((r) => r.index)));
+    return attachLayerScores(rows, scores);
   }
 
   async *iterateResults(auditId: string, options: IterateResultsOptions = {}): AsyncIterable<StoredResult> {
@@ -256,10 +268,63 @@ export class CheckedStore implements Store {
       // One short query per chunk: no transaction or connection held across the consumer's
       // awaits, so a slow download never blocks writers or WAL checkpoints.
       const rows = await guard("read results", () => this.#sql.resultsAfterIndex(auditId, query, after, chunk, 0));
+      yield* await this.#withLayers(auditId, rows, options.layers);
+      if (rows.length < chunk) return;
+      after = rows[rows.length - 1].index;
+    }
+  }
+
+  // --- LayerMem layers ----------------------------------------------------------------------
+
+  async recordLayers(auditId: string, layers: readonly LayerDescription[]): Promise<void> {
+    assertLayerDescriptions(layers);
+    if (!(await guard("store layers", () => this.#sql.upsertLayers(auditId, layers)))) throw deletedAudit(auditId);
+  }
+
+  async auditLayers(auditId: string): Promise<LayerDescription[]> {
+    return guard("read layers", () => this.#sql.layersOf(auditId));
+  }
+
+  // --- per-unit results (UnitMem audits; unit-result-types.ts) ------------------------------
+
+  async appendUnitResults(auditId: string, rows: readonly UnitResult[]): Promise<void> {
+    for (const row of rows) assertUnitResult(row);
+    const batch = lastPerIndex(rows);
+    if (!(await guard("store unit results", () => this.#sql.units.upsert(auditId, batch)))) throw deletedAudit(auditId);
+  }
+
+  async readUnitResults(auditId: string, options: ReadUnitResultsOptions): Promise<UnitResultPage> {
+    assertLimit(options.limit, MAX_RESULTS_LIMIT);
+    const order = options.order ?? "index";
+    if (!UNIT_RESULT_ORDERS.includes(order)) throw new SslmemError("validation_failed", `order must be one of ${UNIT_RESULT_ORDERS.join(", ")}`);
+    const layer = options.layer ?? null;
+    const cursor = options.cursor ?? null;
+    const limit = options.limit;
+    if (order === "index") {
+      const after = cursor !== null ? parseIndexCursor(cursor) : -1;
+      const rows = await guard("read unit results", () => this.#sql.units.afterIndex(auditId, layer, after, limit + 1));
+      const { items, more } = firstOf(rows, limit);
+      return { items, nextCursor: more ? indexCursor(items[items.length - 1].index) : null };
+    }
+    const offset = cursor !== null ? parseOffsetCursor(cursor) : 0;
+    const rows = await guard("read unit results", () => this.#sql.units.byUnitMem(auditId, layer, limit + 1, offset));
+    const { items, more } = firstOf(rows, limit);
+    return { items, nextCursor: more ? offsetCursor(offset + limit) : null };
+  }
+
+  async *iterateUnitResults(auditId: string, options: { layer?: string; chunkSize?: number } = {}): AsyncIterable<UnitResult> {
+    const chunk = options.chunkSize ?? DEFAULT_CHUNK;
+    assertLimit(chunk, MAX_RESULTS_LIMIT);
+    for (let after = -1; ; ) {
+      const rows = await guard("read unit results", () => this.#sql.units.afterIndex(auditId, options.layer ?? null, after, chunk));
       yield* rows;
       if (rows.length < chunk) return;
       after = rows[rows.length - 1].index;
     }
+  }
+
+  async countUnitResults(auditId: string): Promise<number> {
+    return guard("count unit results", () => this.#sql.units.count(auditId));
   }
 
   // --- events --------------------------------------------------------------------------------
@@ -286,7 +351,7 @@ export class CheckedStore implements Store {
   async tenantUsage(tenant: string): Promise<TenantUsage> {
     assertTenant(tenant);
     const usage = await guard("read tenant usage", () => this.#sql.tenantUsage(tenant));
-    return { blobBytes: Number(usage.blobBytes), audits: Number(usage.audits) };
+    return { blobBytes: Number(usage.blobBytes), audits: Number(usage.audits), layerSets: Number(usage.layerSets) };
   }
 
   async tenantHasBlob(tenant: string, digest: string): Promise<boolean> {

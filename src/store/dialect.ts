@@ -5,8 +5,10 @@
  * assembly are CheckedStore's, once for both dialects (sqlite-store.ts, pg-store.ts).
  */
 import type { AuditState } from "../core/audit-states.ts";
+import type { AuditKind } from "../core/audit-kind.ts";
 import type { DeliverySql, WatchSql } from "./delivery-dialect.ts";
-import type { TokenRow } from "./rows.ts";
+import type { LayerDescription } from "../core/layermem.ts";
+import type { LayerScoreRowOf, TokenRow } from "./rows.ts";
 import type {
   AuditInputRole,
   AuditInputs,
@@ -21,11 +23,13 @@ import type {
   StoredEvent,
   StoredResult,
 } from "./types.ts";
+import type { UnitResultSql } from "./unit-result-types.ts";
 import type { ResultQuery } from "./validate.ts";
 
 export interface NewAudit {
   id: string;
   tenant: string;
+  kind: AuditKind;
   config: JsonObject;
   inputs: AuditInputs;
   idempotencyKey: string | null;
@@ -62,6 +66,8 @@ export interface StoreDialect {
   /** The outbox and the watches: their SQL lives in its own module per dialect. */
   readonly deliveries: DeliverySql;
   readonly watches: WatchSql;
+  /** The per-unit rows of UnitMem audits: their SQL lives in its own module per dialect. */
+  readonly units: UnitResultSql;
 
   insertToken(token: { id: string; tenant: string; hash: Buffer; now: number }): Promise<void>;
   activeTokenByHash(hash: Buffer): Promise<{ id: string; tenant: string; hash: Buffer } | undefined>;
@@ -82,7 +88,10 @@ export interface StoreDialect {
   setProgress(id: string, progress: AuditProgress, now: number): Promise<boolean>;
   deleteAudit(tenant: string, id: string): Promise<boolean>;
 
-  /** Upserts in one transaction; false (nothing written) when the audit no longer exists. */
+  /**
+   * Upserts in one transaction, each row's layer scores with it (replacing the ones stored for its
+   * index); false (nothing written) when the audit no longer exists.
+   */
   upsertResults(auditId: string, rows: readonly ResultRow[]): Promise<boolean>;
   countResults(auditId: string, query: ResultQuery): Promise<number>;
   maxCommittedIndex(auditId: string): Promise<number | null>;
@@ -93,6 +102,13 @@ export interface StoreDialect {
   resultsAfterIndex(auditId: string, query: ResultQuery, after: number, limit: number, offset: number): Promise<StoredResult[]>;
   /** Highest scoreNormalized first (unfinalized last), ties by index. */
   resultsByScore(auditId: string, query: ResultQuery, limit: number, offset: number): Promise<StoredResult[]>;
+  /** The layer scores of these result indices, ordered by index then layer. */
+  layerScoresOf(auditId: string, indices: readonly number[]): Promise<LayerScoreRowOf[]>;
+
+  /** Replaces the audit's layers in one transaction; false (nothing written) when the audit no longer exists. */
+  upsertLayers(auditId: string, layers: readonly LayerDescription[]): Promise<boolean>;
+  /** In layer order. */
+  layersOf(auditId: string): Promise<LayerDescription[]>;
 
   /** The new event's seq, allocated gap-free under the audit row's lock; null when the audit is gone. */
   appendEvent(auditId: string, type: string, data: JsonObject, now: number): Promise<number | null>;
@@ -100,8 +116,8 @@ export interface StoreDialect {
 
   upsertBlob(blob: BlobRecordInput, now: number): Promise<void>;
   tenantHasBlob(tenant: string, digest: string): Promise<boolean>;
-  /** Bytes of the blobs the tenant owns and its number of audits. */
-  tenantUsage(tenant: string): Promise<{ blobBytes: number | string; audits: number | string }>;
+  /** Bytes of the blobs the tenant owns, its number of audits and of their LayerMem layers. */
+  tenantUsage(tenant: string): Promise<{ blobBytes: number | string; audits: number | string; layerSets: number | string }>;
   blobsReferencedOnlyBy(auditId: string, roles: readonly AuditInputRole[]): Promise<string[]>;
   markInputsPurged(auditId: string, roles: readonly AuditInputRole[], now: number): Promise<void>;
   forgetBlob(tenant: string, digest: string): Promise<ForgetBlobResult>;

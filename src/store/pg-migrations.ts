@@ -168,6 +168,59 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: "layermem rows",
+    // LayerMem (core/layermem.ts): the layers an audit measures, and each point's score on each
+    // layer. A point's layer rows hang off its result row (written in the same transaction,
+    // removed with it), so they can never outlive it or exist without it.
+    sql: `
+      CREATE TABLE audit_layers (
+        audit_id   TEXT COLLATE "C" NOT NULL REFERENCES audits (id) ON DELETE CASCADE,
+        layer      INTEGER NOT NULL,
+        name       TEXT NOT NULL,
+        target     TEXT NOT NULL,
+        reference  TEXT NOT NULL,
+        final      BOOLEAN NOT NULL,
+        shape      JSON NOT NULL,
+        dim        BIGINT NOT NULL,
+        PRIMARY KEY (audit_id, layer)
+      );
+
+      CREATE TABLE audit_result_layers (
+        audit_id         TEXT COLLATE "C" NOT NULL,
+        idx              BIGINT NOT NULL,
+        layer            INTEGER NOT NULL,
+        align_target     DOUBLE PRECISION NOT NULL,
+        align_reference  DOUBLE PRECISION NOT NULL,
+        score            DOUBLE PRECISION NOT NULL,
+        std_err          DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (audit_id, idx, layer),
+        FOREIGN KEY (audit_id, idx) REFERENCES audit_results (audit_id, idx) ON DELETE CASCADE
+      );
+    `,
+  },
+  {
+    version: 5,
+    name: "audit kind and unit results",
+    // As SQLite's version 5: UnitMem audits and their per-unit rows (O(units)).
+    sql: `
+      ALTER TABLE audits ADD COLUMN kind TEXT NOT NULL DEFAULT 'sslmem' CHECK (kind IN ('sslmem', 'unitmem'));
+
+      CREATE TABLE audit_unit_results (
+        audit_id   TEXT COLLATE "C" NOT NULL REFERENCES audits (id) ON DELETE CASCADE,
+        idx        BIGINT NOT NULL,
+        layer      TEXT NOT NULL,
+        unit       BIGINT NOT NULL,
+        unit_mem   DOUBLE PRECISION NOT NULL,
+        point_id   TEXT NOT NULL,
+        mu_max     DOUBLE PRECISION NOT NULL,
+        mu_others  DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (audit_id, idx)
+      );
+      CREATE INDEX audit_unit_results_unit_mem ON audit_unit_results (audit_id, unit_mem DESC, idx);
+    `,
+  },
 ];
 
 /**

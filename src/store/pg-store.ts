@@ -22,13 +22,30 @@
  * them: encrypt the volume if point ids are sensitive.
  */
 import { PgDeliverySql, PgWatchSql } from "./pg-deliveries.ts";
+import { PgUnitResultSql } from "./pg-unit-results.ts";
 import pg from "pg";
 import type { AuditState } from "../core/audit-states.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import { CheckedStore } from "./checked-store.ts";
 import type { InsertAuditOutcome, NewAudit, StateChange, StoreDialect } from "./dialect.ts";
 import { PG_MIGRATIONS, applyPgMigrations, assertSchemaName, type PgMigration } from "./pg-migrations.ts";
-import { AUDIT_COLUMNS, RESULT_COLUMNS, toAudit, toEvent, toResult, type AuditRow, type EventRow, type ResultRowOf, type TokenRow } from "./rows.ts";
+import {
+  AUDIT_COLUMNS,
+  LAYER_COLUMNS,
+  LAYER_SCORE_COLUMNS,
+  RESULT_COLUMNS,
+  toAudit,
+  toEvent,
+  toLayer,
+  toResult,
+  type AuditRow,
+  type EventRow,
+  type LayerRowOf,
+  type LayerScoreRowOf,
+  type ResultRowOf,
+  type TokenRow,
+} from "./rows.ts";
+import type { LayerDescription } from "../core/layermem.ts";
 import { guard, neverStored } from "./store-errors.ts";
 import { AUDIT_INPUT_ROLES } from "./types.ts";
 import type { AuditInputRole, AuditProgress, AuditRecord, BlobRecordInput, ForgetBlobResult, JsonObject, ResultFinalization, ResultRow, StoredEvent, StoredResult } from "./types.ts";
@@ -99,12 +116,14 @@ class PgDialect implements StoreDialect {
   #closed = false;
   readonly deliveries: PgDeliverySql;
   readonly watches: PgWatchSql;
+  readonly units: PgUnitResultSql;
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
     const query = <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => this.query<R>(sql, params);
     this.deliveries = new PgDeliverySql(query);
     this.watches = new PgWatchSql(query);
+    this.units = new PgUnitResultSql((sql, params, on) => this.query(sql, params, on), (fn) => this.#transaction(fn));
   }
 
   async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], on: Queryable = this.#pool) {
@@ -180,11 +199,11 @@ class PgDialect implements StoreDialect {
         if (own[0].n >= a.maxQueuedPerTenant) return { kind: "tenant_queue_full" };
       }
       const inserted = await this.query<AuditRow<unknown>>(
-        `INSERT INTO audits (id, tenant, state, config, inputs, idempotency_key, request_hash, created_at, updated_at)
-         VALUES ($1, $2, 'queued', $3::json, $4::json, $5, $6, $7, $7)
+        `INSERT INTO audits (id, tenant, state, config, inputs, idempotency_key, request_hash, created_at, updated_at, kind)
+         VALUES ($1, $2, 'queued', $3::json, $4::json, $5, $6, $7, $7, $8)
          ON CONFLICT (tenant, idempotency_key) DO NOTHING
          RETURNING ${AUDIT_COLUMNS}`,
-        [a.id, a.tenant, JSON.stringify(a.config), JSON.stringify(a.inputs), a.idempotencyKey, a.requestHash, a.now],
+        [a.id, a.tenant, JSON.stringify(a.config), JSON.stringify(a.inputs), a.idempotencyKey, a.requestHash, a.now, a.kind],
         c,
       );
       if (inserted.rows.length === 0) {
@@ -290,9 +309,39 @@ class PgDialect implements StoreDialect {
           ],
           c,
         );
+        await this.#replaceLayerScores(c, auditId, part);
       }
       return true;
     });
+  }
+  /** A point's layer rows are replaced with it, in its transaction: the ones past its layer count go, the others are upserted. */
+  async #replaceLayerScores(c: Queryable, auditId: string, part: readonly ResultRow[]): Promise<void> {
+    await this.query(
+      `DELETE FROM audit_result_layers l USING unnest($2::bigint[], $3::int[]) AS u (idx, n)
+       WHERE l.audit_id = $1 AND l.idx = u.idx AND l.layer >= u.n`,
+      [auditId, part.map((r) => r.index), part.map((r) => r.layers?.length ?? 0)],
+      c,
+    );
+    const scores = part.flatMap((r) => (r.layers ?? []).map((l, layer) => ({ index: r.index, layer, ...l })));
+    for (const rows of chunks(scores, WRITE_CHUNK)) {
+      await this.query(
+        `INSERT INTO audit_result_layers (audit_id, idx, layer, align_target, align_reference, score, std_err)
+         SELECT $1, * FROM unnest($2::bigint[], $3::int[], $4::float8[], $5::float8[], $6::float8[], $7::float8[])
+         ON CONFLICT (audit_id, idx, layer) DO UPDATE SET
+           align_target = excluded.align_target, align_reference = excluded.align_reference,
+           score = excluded.score, std_err = excluded.std_err`,
+        [
+          auditId,
+          rows.map((r) => r.index),
+          rows.map((r) => r.layer),
+          rows.map((r) => r.alignTarget),
+          rows.map((r) => r.alignReference),
+          rows.map((r) => r.score),
+          rows.map((r) => r.stdErr),
+        ],
+        c,
+      );
+    }
   }
   async countResults(auditId: string, q: ResultQuery): Promise<number> {
     const { rows } = await this.query<{ n: number }>(`SELECT count(*) AS n FROM audit_results WHERE audit_id = $1 AND ${resultFilter(2)}`, [auditId, q.role, q.flaggedOnly]);
@@ -353,6 +402,50 @@ class PgDialect implements StoreDialect {
     return rows.map(toResult);
   }
 
+  async layerScoresOf(auditId: string, indices: readonly number[]): Promise<LayerScoreRowOf[]> {
+    const { rows } = await this.query<LayerScoreRowOf>(
+      `SELECT ${LAYER_SCORE_COLUMNS} FROM audit_result_layers WHERE audit_id = $1 AND idx = ANY($2::bigint[]) ORDER BY idx, layer`,
+      [auditId, [...indices]],
+    );
+    return rows;
+  }
+
+  // layers
+  async upsertLayers(auditId: string, layers: readonly LayerDescription[]): Promise<boolean> {
+    return this.#transaction(async (c) => {
+      const found = await this.query("SELECT 1 FROM audits WHERE id = $1 FOR KEY SHARE", [auditId], c);
+      if (found.rows.length === 0) return false;
+      // An upsert, not delete-then-insert: shards starting at once record the same layers
+      // concurrently, and a plain insert would fail on the key the other just wrote.
+      await this.query("DELETE FROM audit_layers WHERE audit_id = $1 AND layer >= $2", [auditId, layers.length], c);
+      await this.query(
+        `INSERT INTO audit_layers (audit_id, ${LAYER_COLUMNS})
+         SELECT $1, u.layer, u.name, u.target, u.reference, u.final, u.shape::json, u.dim
+         FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::bigint[])
+           AS u (layer, name, target, reference, final, shape, dim)
+         ON CONFLICT (audit_id, layer) DO UPDATE SET
+           name = excluded.name, target = excluded.target, reference = excluded.reference,
+           final = excluded.final, shape = excluded.shape, dim = excluded.dim`,
+        [
+          auditId,
+          layers.map((_, i) => i),
+          layers.map((l) => l.name),
+          layers.map((l) => l.target),
+          layers.map((l) => l.reference),
+          layers.map((l) => l.final),
+          layers.map((l) => JSON.stringify(l.shape)),
+          layers.map((l) => l.dim),
+        ],
+        c,
+      );
+      return true;
+    });
+  }
+  async layersOf(auditId: string): Promise<LayerDescription[]> {
+    const { rows } = await this.query<LayerRowOf<unknown>>(`SELECT ${LAYER_COLUMNS} FROM audit_layers WHERE audit_id = $1 ORDER BY layer`, [auditId]);
+    return rows.map((row) => toLayer(row, json));
+  }
+
   // events
   async appendEvent(auditId: string, type: string, data: JsonObject, now: number): Promise<number | null> {
     return this.#transaction(async (c) => {
@@ -381,12 +474,14 @@ class PgDialect implements StoreDialect {
       [blob.tenant, blob.digest, blob.size, blob.kind ?? null, now],
     );
   }
-  async tenantUsage(tenant: string): Promise<{ blobBytes: string; audits: number }> {
-    const { rows } = await this.query<{ bytes: string; audits: number }>(
-      "SELECT (SELECT coalesce(sum(size), 0) FROM blobs WHERE tenant = $1)::text AS bytes, (SELECT count(*) FROM audits WHERE tenant = $1)::int AS audits",
+  async tenantUsage(tenant: string): Promise<{ blobBytes: string; audits: number; layerSets: number }> {
+    const { rows } = await this.query<{ bytes: string; audits: number; layer_sets: number }>(
+      `SELECT (SELECT coalesce(sum(size), 0) FROM blobs WHERE tenant = $1)::text AS bytes,
+              (SELECT count(*) FROM audits WHERE tenant = $1)::int AS audits,
+              (SELECT count(*) FROM audit_layers l JOIN audits a ON a.id = l.audit_id WHERE a.tenant = $1)::int AS layer_sets`,
       [tenant],
     );
-    return { blobBytes: rows[0].bytes, audits: rows[0].audits };
+    return { blobBytes: rows[0].bytes, audits: rows[0].audits, layerSets: rows[0].layer_sets };
   }
   async tenantHasBlob(tenant: string, digest: string): Promise<boolean> {
     return (await this.query("SELECT 1 FROM blobs WHERE tenant = $1 AND digest = $2", [tenant, digest])).rows.length > 0;

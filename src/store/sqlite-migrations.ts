@@ -156,6 +156,60 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: "layermem rows",
+    // LayerMem (core/layermem.ts): the layers an audit measures, and each point's score on each
+    // layer. A point's layer rows hang off its result row (written in the same transaction,
+    // removed with it), so they can never outlive it or exist without it.
+    sql: `
+      CREATE TABLE audit_layers (
+        audit_id   TEXT NOT NULL REFERENCES audits (id) ON DELETE CASCADE,
+        layer      INTEGER NOT NULL,
+        name       TEXT NOT NULL,
+        target     TEXT NOT NULL,
+        reference  TEXT NOT NULL,
+        final      INTEGER NOT NULL,
+        shape      TEXT NOT NULL,
+        dim        INTEGER NOT NULL,
+        PRIMARY KEY (audit_id, layer)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE audit_result_layers (
+        audit_id         TEXT NOT NULL,
+        idx              INTEGER NOT NULL,
+        layer            INTEGER NOT NULL,
+        align_target     REAL NOT NULL,
+        align_reference  REAL NOT NULL,
+        score            REAL NOT NULL,
+        std_err          REAL NOT NULL,
+        PRIMARY KEY (audit_id, idx, layer),
+        FOREIGN KEY (audit_id, idx) REFERENCES audit_results (audit_id, idx) ON DELETE CASCADE
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 5,
+    name: "audit kind and unit results",
+    // UnitMem audits (kind 'unitmem'): one encoder, no reference; one row per unit of the scored
+    // layers, O(units) — bounded by the encoder, not the data. Existing audits are SSLMem ones.
+    sql: `
+      ALTER TABLE audits ADD COLUMN kind TEXT NOT NULL DEFAULT 'sslmem' CHECK (kind IN ('sslmem', 'unitmem'));
+
+      CREATE TABLE audit_unit_results (
+        audit_id   TEXT NOT NULL REFERENCES audits (id) ON DELETE CASCADE,
+        idx        INTEGER NOT NULL,
+        layer      TEXT NOT NULL,
+        unit       INTEGER NOT NULL,
+        unit_mem   REAL NOT NULL,
+        point_id   TEXT NOT NULL,
+        mu_max     REAL NOT NULL,
+        mu_others  REAL NOT NULL,
+        PRIMARY KEY (audit_id, idx)
+      ) WITHOUT ROWID;
+      CREATE INDEX audit_unit_results_unit_mem ON audit_unit_results (audit_id, unit_mem DESC, idx);
+    `,
+  },
 ];
 
 /** Applies the pending migrations in one IMMEDIATE transaction (two processes opening at once serialize). */

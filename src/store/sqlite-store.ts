@@ -24,13 +24,30 @@
  * about a second, once per audit.
  */
 import { SqliteDeliverySql, SqliteWatchSql } from "./sqlite-deliveries.ts";
+import { SqliteUnitResultSql } from "./sqlite-unit-results.ts";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { AuditState } from "../core/audit-states.ts";
 import { CheckedStore } from "./checked-store.ts";
 import type { InsertAuditOutcome, NewAudit, StateChange, StoreDialect } from "./dialect.ts";
-import { AUDIT_COLUMNS, RESULT_COLUMNS, toAudit, toEvent, toResult, type AuditRow, type EventRow, type ResultRowOf, type TokenRow } from "./rows.ts";
+import {
+  AUDIT_COLUMNS,
+  LAYER_COLUMNS,
+  LAYER_SCORE_COLUMNS,
+  RESULT_COLUMNS,
+  toAudit,
+  toEvent,
+  toLayer,
+  toResult,
+  type AuditRow,
+  type EventRow,
+  type LayerRowOf,
+  type LayerScoreRowOf,
+  type ResultRowOf,
+  type TokenRow,
+} from "./rows.ts";
+import type { LayerDescription } from "../core/layermem.ts";
 import { SQLITE_MIGRATIONS, applyMigrations, type Migration } from "./sqlite-migrations.ts";
 import { guard, neverStored } from "./store-errors.ts";
 import { AUDIT_INPUT_ROLES } from "./types.ts";
@@ -92,12 +109,14 @@ class SqliteDialect implements StoreDialect {
   readonly #statements = new Map<string, Database.Statement>();
   readonly deliveries: SqliteDeliverySql;
   readonly watches: SqliteWatchSql;
+  readonly units: SqliteUnitResultSql;
 
   constructor(db: Database.Database) {
     this.#db = db;
     const stmt = (sql: string) => this.stmt(sql);
     this.deliveries = new SqliteDeliverySql(stmt, (fn) => this.#write(fn));
     this.watches = new SqliteWatchSql(stmt);
+    this.units = new SqliteUnitResultSql(stmt, (fn) => this.#write(fn));
   }
 
   stmt(sql: string): Database.Statement {
@@ -154,9 +173,9 @@ class SqliteDialect implements StoreDialect {
         if (own >= a.maxQueuedPerTenant) return { kind: "tenant_queue_full" };
       }
       this.stmt(
-        `INSERT INTO audits (id, tenant, state, config, inputs, idempotency_key, request_hash, created_at, updated_at)
-         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
-      ).run(a.id, a.tenant, JSON.stringify(a.config), JSON.stringify(a.inputs), a.idempotencyKey, a.requestHash, a.now, a.now);
+        `INSERT INTO audits (id, tenant, kind, state, config, inputs, idempotency_key, request_hash, created_at, updated_at)
+         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+      ).run(a.id, a.tenant, a.kind, JSON.stringify(a.config), JSON.stringify(a.inputs), a.idempotencyKey, a.requestHash, a.now, a.now);
       for (const role of AUDIT_INPUT_ROLES) {
         const digest = a.inputs[role];
         if (digest !== undefined) this.stmt("INSERT INTO audit_blobs (audit_id, role, digest) VALUES (?, ?, ?)").run(a.id, role, digest);
@@ -265,6 +284,16 @@ class SqliteDialect implements StoreDialect {
            align_reference = excluded.align_reference, score = excluded.score, std_err = excluded.std_err,
            pairs = excluded.pairs, score_normalized = NULL, p_value = NULL, flagged = NULL`,
       );
+      // A point's layer rows are replaced with it: the ones past its layer count go, the others
+      // are upserted (same transaction, so a crash leaves a point with all its layers or none).
+      const dropLayers = this.stmt("DELETE FROM audit_result_layers WHERE audit_id = ? AND idx = ? AND layer >= ?");
+      const upsertLayer = this.stmt(
+        `INSERT INTO audit_result_layers (audit_id, idx, layer, align_target, align_reference, score, std_err)
+         VALUES (@auditId, @index, @layer, @alignTarget, @alignReference, @score, @stdErr)
+         ON CONFLICT (audit_id, idx, layer) DO UPDATE SET
+           align_target = excluded.align_target, align_reference = excluded.align_reference,
+           score = excluded.score, std_err = excluded.std_err`,
+      );
       for (const row of rows) {
         upsert.run({
           auditId,
@@ -277,6 +306,11 @@ class SqliteDialect implements StoreDialect {
           stdErr: row.stdErr,
           pairs: row.pairs,
         });
+        const layers = row.layers ?? [];
+        dropLayers.run(auditId, row.index, layers.length);
+        layers.forEach((l, layer) =>
+          upsertLayer.run({ auditId, index: row.index, layer, alignTarget: l.alignTarget, alignReference: l.alignReference, score: l.score, stdErr: l.stdErr }),
+        );
       }
       return true;
     });
@@ -325,6 +359,35 @@ class SqliteDialect implements StoreDialect {
     ).map(toResult);
   }
 
+  async layerScoresOf(auditId: string, indices: readonly number[]): Promise<LayerScoreRowOf[]> {
+    return this.stmt(
+      `SELECT ${LAYER_SCORE_COLUMNS} FROM audit_result_layers
+       WHERE audit_id = ? AND idx IN (SELECT value FROM json_each(?)) ORDER BY idx, layer`,
+    ).all(auditId, JSON.stringify(indices)) as LayerScoreRowOf[];
+  }
+
+  // layers
+  async upsertLayers(auditId: string, layers: readonly LayerDescription[]): Promise<boolean> {
+    return this.#write(() => {
+      if (!this.stmt("SELECT 1 FROM audits WHERE id = ?").get(auditId)) return false;
+      // The same upsert as PostgreSQL's (where shards record concurrently).
+      this.stmt("DELETE FROM audit_layers WHERE audit_id = ? AND layer >= ?").run(auditId, layers.length);
+      const insert = this.stmt(
+        `INSERT INTO audit_layers (audit_id, ${LAYER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (audit_id, layer) DO UPDATE SET
+           name = excluded.name, target = excluded.target, reference = excluded.reference,
+           final = excluded.final, shape = excluded.shape, dim = excluded.dim`,
+      );
+      layers.forEach((l, layer) => insert.run(auditId, layer, l.name, l.target, l.reference, l.final ? 1 : 0, JSON.stringify(l.shape), l.dim));
+      return true;
+    });
+  }
+  async layersOf(auditId: string): Promise<LayerDescription[]> {
+    return (this.stmt(`SELECT ${LAYER_COLUMNS} FROM audit_layers WHERE audit_id = ? ORDER BY layer`).all(auditId) as LayerRowOf<string>[]).map((row) =>
+      toLayer(row, json),
+    );
+  }
+
   // events
   async appendEvent(auditId: string, type: string, data: JsonObject, now: number): Promise<number | null> {
     return this.#write((): number | null => {
@@ -351,10 +414,11 @@ class SqliteDialect implements StoreDialect {
        ON CONFLICT (tenant, digest) DO UPDATE SET size = excluded.size, kind = coalesce(excluded.kind, blobs.kind)`,
     ).run(blob.tenant, blob.digest, blob.size, blob.kind ?? null, now);
   }
-  async tenantUsage(tenant: string): Promise<{ blobBytes: number; audits: number }> {
+  async tenantUsage(tenant: string): Promise<{ blobBytes: number; audits: number; layerSets: number }> {
     return {
       blobBytes: Number(this.stmt("SELECT coalesce(sum(size), 0) FROM blobs WHERE tenant = ?").pluck().get(tenant)),
       audits: Number(this.stmt("SELECT count(*) FROM audits WHERE tenant = ?").pluck().get(tenant)),
+      layerSets: Number(this.stmt("SELECT count(*) FROM audit_layers l JOIN audits a ON a.id = l.audit_id WHERE a.tenant = ?").pluck().get(tenant)),
     };
   }
   async tenantHasBlob(tenant: string, digest: string): Promise<boolean> {

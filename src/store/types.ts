@@ -8,8 +8,11 @@
  */
 import type { PointRole } from "../core/image.ts";
 import type { AuditState } from "../core/audit-states.ts";
+import type { AuditKind } from "../core/audit-kind.ts";
+import type { LayerDescription } from "../core/layermem.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import type { OutboxStore } from "./outbox-types.ts";
+import type { UnitResultStore } from "./unit-result-types.ts";
 import type { WatchStore } from "./watch-types.ts";
 
 export type JsonObject = Record<string, unknown>;
@@ -43,10 +46,13 @@ export interface TokenInfo {
 export const AUDIT_INPUT_ROLES = ["target", "reference", "candidates", "controls"] as const;
 export type AuditInputRole = (typeof AUDIT_INPUT_ROLES)[number];
 
-/** Blob digests ("sha256:<64 hex>") of an audit's inputs. */
+/**
+ * Blob digests ("sha256:<64 hex>") of an audit's inputs. An SSLMem audit has a reference; a
+ * UnitMem audit has one encoder (stored as `target`) and no reference or controls.
+ */
 export interface AuditInputs {
   target: string;
-  reference: string;
+  reference?: string;
   candidates: string;
   controls?: string;
 }
@@ -62,6 +68,8 @@ export interface AuditRecord {
   /** "aud_" + 26 Crockford base32 chars, time-prefixed: ids sort by creation. */
   id: string;
   tenant: string;
+  /** What the audit measures (core/audit-kind.ts); audits stored before kinds existed are `sslmem`. */
+  kind: AuditKind;
   state: AuditState;
   config: JsonObject;
   inputs: AuditInputs;
@@ -92,6 +100,8 @@ export interface AuditRecord {
 
 export interface CreateAuditInput {
   tenant: string;
+  /** Default `sslmem`. */
+  kind?: AuditKind;
   config: JsonObject;
   inputs: AuditInputs;
   /** Idempotency-Key header; unique per tenant. */
@@ -140,7 +150,11 @@ export interface ListAuditsOptions {
 // ---------------------------------------------------------------------------------------------
 // Per-point results
 
-/** One measured point; `index` is its global position in the audit (unique per audit). */
+/**
+ * One measured point; `index` is its global position in the audit (unique per audit). Its
+ * `layers` (LayerMem), when present, are stored with it in the same transaction, in the order of
+ * the audit's layers (LayerStore).
+ */
 export interface ResultRow extends PointMeasurement {
   index: number;
 }
@@ -173,11 +187,15 @@ export interface ReadResultsOptions extends ResultFilter {
   cursor?: string | null;
   /** "index" (default) or highest scoreNormalized first (ties by index). */
   order?: "index" | "scoreNormalizedDesc";
+  /** Attach each row's per-layer scores (`layers`, in layer order) when it has any. */
+  layers?: boolean;
 }
 
 export interface IterateResultsOptions extends ResultFilter {
   /** Rows fetched per query (default 1000). */
   chunkSize?: number;
+  /** Attach each row's per-layer scores (`layers`, in layer order) when it has any. */
+  layers?: boolean;
 }
 
 export interface IndexRange {
@@ -207,6 +225,11 @@ export interface StoredEvent extends AuditEventInput {
 export interface TenantUsage {
   blobBytes: number;
   audits: number;
+  /**
+   * LayerMem layers measured by its audits: each stores one more score per point, as much as an
+   * audit's own results, so the audit quota counts it like one more audit.
+   */
+  layerSets: number;
 }
 
 export interface BlobRecordInput {
@@ -273,7 +296,7 @@ export interface AuditStateWriter {
 }
 
 export interface AuditStore extends AuditReader, AuditStateWriter {
-  /** Removes the audit, its results and events. false when not found for this tenant. */
+  /** Removes the audit, its results (with their layer rows), layers and events. false when not found for this tenant. */
   deleteAudit(tenant: string, id: string): Promise<boolean>;
 }
 
@@ -295,6 +318,17 @@ export interface ResultStore extends MeasurementStore {
   /** Highest stored index, or null when none. */
   maxCommittedIndex(auditId: string): Promise<number | null>;
   readResults(auditId: string, options: ReadResultsOptions): Promise<Page<StoredResult>>;
+}
+
+/** LayerMem: the layers an audit measures (their per-point scores travel with the result rows). */
+export interface LayerStore {
+  /**
+   * Records the audit's layers in order, replacing what was recorded (a resumed audit or another
+   * shard records the same). Throws `not_found` for a deleted audit.
+   */
+  recordLayers(auditId: string, layers: readonly LayerDescription[]): Promise<void>;
+  /** The audit's layers in order; empty when it measures none or has not resolved them yet. */
+  auditLayers(auditId: string): Promise<LayerDescription[]>;
 }
 
 export interface EventLog {
@@ -320,7 +354,7 @@ export interface StoreHealth {
   healthCheck(): Promise<void>;
 }
 
-export interface Store extends TokenStore, AuditStore, ResultStore, EventLog, BlobOwnership, StoreHealth, OutboxStore, WatchStore {
+export interface Store extends TokenStore, AuditStore, ResultStore, LayerStore, UnitResultStore, EventLog, BlobOwnership, StoreHealth, OutboxStore, WatchStore {
   /** Idempotent. */
   close(): Promise<void>;
 }

@@ -4,6 +4,8 @@
  */
 import { AUDIT_STATES, isTransitionAllowed, type AuditState } from "../core/audit-states.ts";
 import { SslmemError } from "../core/errors.ts";
+import { isAuditKind, type AuditKind } from "../core/audit-kind.ts";
+import type { LayerDescription } from "../core/layermem.ts";
 import { parseIndexCursor, parseOffsetCursor } from "./cursors.ts";
 import {
   AUDIT_INPUT_ROLES,
@@ -108,17 +110,39 @@ export function assertResultRow(row: ResultRow): void {
   if (!Number.isSafeInteger(row.pairs) || row.pairs < 0) {
     throw new SslmemError("internal", `pairs of result ${row.index} must be a non-negative integer`);
   }
+  row.layers?.forEach((l, i) => {
+    assertFinite(l.alignTarget, `alignTarget of layer ${i} of result ${row.index}`);
+    assertFinite(l.alignReference, `alignReference of layer ${i} of result ${row.index}`);
+    assertFinite(l.score, `score of layer ${i} of result ${row.index}`);
+    assertFinite(l.stdErr, `stdErr of layer ${i} of result ${row.index}`);
+  });
 }
 
-export function assertInputs(inputs: AuditInputs | undefined): AuditInputs {
+export function assertLayerDescriptions(layers: readonly LayerDescription[]): void {
+  for (const [i, l] of layers.entries()) {
+    if ([l.name, l.target, l.reference].some((n) => typeof n !== "string" || n.length === 0)) {
+      throw new SslmemError("internal", `layer ${i} needs a name, a target and a reference value`);
+    }
+    if (!Array.isArray(l.shape) || !l.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || !Number.isSafeInteger(l.dim) || l.dim < 1) {
+      throw new SslmemError("internal", `layer ${i} has an invalid shape or width`);
+    }
+  }
+}
+
+/** The inputs a kind of audit has: SSLMem needs a reference; UnitMem has one encoder (`target`) only. */
+export function assertInputs(inputs: AuditInputs | undefined, kind: AuditKind = "sslmem"): AuditInputs {
+  if (!isAuditKind(kind)) throw new SslmemError("validation_failed", `unknown audit kind '${String(kind)}'`);
   assertDigest(inputs?.target, "inputs.target");
-  assertDigest(inputs.reference, "inputs.reference");
   assertDigest(inputs.candidates, "inputs.candidates");
+  if (kind === "sslmem") assertDigest(inputs.reference, "inputs.reference");
+  else if (inputs.reference !== undefined || inputs.controls !== undefined) {
+    throw new SslmemError("validation_failed", "a UnitMem audit has one encoder and candidates: no reference, no controls");
+  }
   if (inputs.controls !== undefined) assertDigest(inputs.controls, "inputs.controls");
   // Only the known roles are stored, whatever else the object carried.
   return {
     target: inputs.target,
-    reference: inputs.reference,
+    ...(inputs.reference !== undefined ? { reference: inputs.reference } : {}),
     candidates: inputs.candidates,
     ...(inputs.controls !== undefined ? { controls: inputs.controls } : {}),
   };

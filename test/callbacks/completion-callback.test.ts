@@ -108,7 +108,7 @@ describe("completion callbacks", () => {
     const config = loadConfig({}, { sources: { allow: [receiver.host, "169.254.169.254"] }, callbacks: { secrets: { alice: SECRET } } });
     const sender = callbackSender(config);
     const audit: AuditRecord = {
-      id: "aud_01JH0000000000000000000000", tenant: "alice", state: "succeeded", config: {}, inputs: { target: "", reference: "", candidates: "" },
+      id: "aud_01JH0000000000000000000000", tenant: "alice", kind: "sslmem", state: "succeeded", config: {}, inputs: { target: "", reference: "", candidates: "" },
       idempotencyKey: null, requestHash: null, createdAt: "", updatedAt: "", startedAt: null, finishedAt: null, progress: null,
       summary: { flagged: 0 }, error: null, report: null, attempt: 1, crashes: 0, inputsPurgedAt: null,
     };

@@ -4,7 +4,9 @@
  * blob directory. One audit of 8 shards runs across the workers; one worker is SIGKILLed while it
  * is half-way through a shard. BullMQ's stalled-job check hands that shard to another worker,
  * which skips the committed rows; the audit completes, every point once, and the scores, p-values
- * and flags equal the embedded mode's (the local CLI on the same files) to 1e-6.
+ * and flags equal the embedded mode's (the local CLI on the same files) to 1e-6. The audit measures
+ * LayerMem (`layers: "auto"`): every shard's per-layer rows are merged into the report's `layers`
+ * section, equal to the local CLI's.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -104,7 +106,7 @@ describe("scaled mode end to end: API + 3 workers + Redis + PostgreSQL", { skip 
       digests[role] = await client.putBlob(readFileSync(path));
       assert.equal(digests[role], sha256Digest(readFileSync(path)));
     }
-    const config = { views: VIEWS, seed: SEED, fpr: 0.2, batchSize: 4 };
+    const config = { views: VIEWS, seed: SEED, fpr: 0.2, batchSize: 4, layers: "auto" };
     const submitted = await client.submit({ ...digests, config });
     assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
     const id = submitted.body.id;
@@ -155,6 +157,11 @@ describe("scaled mode end to end: API + 3 workers + Redis + PostgreSQL", { skip 
     // Every point exactly once.
     assert.equal(await store.countResults(id), TOTAL);
     assert.deepEqual(await store.committedIndices(id), Array.from({ length: TOTAL }, (_, i) => i));
+    const layers = await store.auditLayers(id);
+    assert.ok(layers.length >= 2, `the layers were recorded (${layers.length})`);
+    for await (const row of store.iterateResults(id, { layers: true })) {
+      assert.equal(row.layers?.length, layers.length, `point ${row.index} has a score on every layer, whichever shard measured it`);
+    }
 
     // Progress from all workers reached the API's status.
     assert.ok(progressSeen.some((d) => d > 0 && d < TOTAL), `partial progress was visible (${progressSeen.slice(0, 5)}…)`);
@@ -174,7 +181,7 @@ describe("scaled mode end to end: API + 3 workers + Redis + PostgreSQL", { skip 
     // The embedded mode on the same files.
     const argv = [
       "--target", enc.target, "--reference", enc.reference, "--candidates", candidatesPath, "--controls", controlsPath,
-      "--views", String(VIEWS), "--seed", String(SEED), "--fpr", "0.2", "--batch-size", "4", "--quiet", "--providers", "cpu", "--threads", "1",
+      "--views", String(VIEWS), "--seed", String(SEED), "--fpr", "0.2", "--batch-size", "4", "--layers", "auto", "--quiet", "--providers", "cpu", "--threads", "1",
     ];
     const { report: local } = await runLocalAudit(parseAuditCommand(argv) as never);
     const reportRes = await client.request(`/v1/audits/${id}/report?format=json`, { headers: { accept: "application/json" } });
@@ -191,6 +198,13 @@ describe("scaled mode end to end: API + 3 workers + Redis + PostgreSQL", { skip 
       assert.equal(p.flagged, l.flagged, `flag of ${p.id}`);
     }
     assert.deepEqual(remote.summary.flag.parameters, local.summary.flag.parameters, "same calibration");
+    assert.deepEqual(remote.layers!.layers.map((l) => l.name), local.layers!.layers.map((l) => l.name));
+    remote.layers!.layers.forEach((l, i) => assert.ok(Math.abs(l.meanScore - local.layers!.layers[i].meanScore) <= 1e-6, `mean LayerMem of ${l.name}`));
+    const localLayers = new Map(local.layers!.points.map((p) => [`${p.role}:${p.id}`, p]));
+    for (const p of remote.layers!.points) {
+      const l = localLayers.get(`${p.role}:${p.id}`)!;
+      p.scores.forEach((s, k) => assert.ok(Math.abs(s - l.scores[k]) <= 1e-6, `layer ${k} of ${p.id}: ${s} vs ${l.scores[k]}`));
+    }
 
     // The surviving workers stop gracefully on SIGTERM.
     for (const w of workers.filter((w) => w !== victim!.worker)) assert.equal((await w.kill("SIGTERM")).code, 0);

@@ -1,8 +1,8 @@
 /**
- * `sslmem audit` with TF.js encoders (directories holding model.json + weights.bin), from the CLI
+ * `sslmem audit` with TF.js encoders (directories holding model.json + weights.bin, or a .zip), from the CLI
  * (compiled build, child process): the fixture encoders converted to TF.js LayersModels from the
  * same weights give the ONNX audit's scores within 1e-4 and the same flags; the report names the
- * TF.js backend. A model.json naming a shard outside its directory is refused with exit 1.
+ * TF.js backend and what made each side's views (tf ops for a TF.js encoder). A model.json naming a shard outside its directory is refused with exit 1.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { ReportV1Schema, type ReportV1 } from "../../src/core/report.ts";
 import { writeLayersModel } from "../../scripts/onnx-to-tfjs.ts";
 import { tempDir } from "../helpers/audit-inputs.ts";
+import { writeZip } from "../helpers/data-zip.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const fixtures = join(root, "fixtures");
@@ -34,11 +35,15 @@ test("sslmem audit with TF.js fixture encoders gives the ONNX scores and flags",
   }
   await writeLayersModel(join(fixtures, "encoders/target.onnx"), join(dir, "target"));
   await writeLayersModel(join(fixtures, "encoders/reference.onnx"), join(dir, "reference"));
+  // The target as a zip (model.json and weights.bin in one top folder), as a user would upload it.
+  const zip = join(dir, "target.zip");
+  writeFileSync(zip, writeZip(["model.json", "weights.bin"].map((f) => ({ name: `target/${f}`, data: readFileSync(join(dir, "target", f)) }))));
   const runs: Record<string, ReportV1> = {};
   for (const [name, t, r] of [
     ["onnx", join(fixtures, "encoders/target.onnx"), join(fixtures, "encoders/reference.onnx")],
     ["tfjs", join(dir, "target"), join(dir, "reference/model.json")],
     ["mixed", join(fixtures, "encoders/target.onnx"), join(dir, "reference")],
+    ["zip", zip, join(dir, "reference")],
   ] as const) {
     const out = join(dir, `${name}.json`);
     const { status, stderr } = audit(t, r, candidates, out);
@@ -48,7 +53,13 @@ test("sslmem audit with TF.js fixture encoders gives the ONNX scores and flags",
   assert.equal(runs.tfjs.audit.engine.name, "tfjs");
   assert.equal(runs.mixed.audit.engine.name, "onnxruntime+tfjs");
   assert.match(runs.tfjs.audit.engine.tfjsBackend ?? "", /^tfjs(-node(-gpu)?)?\//);
-  for (const name of ["tfjs", "mixed"]) {
+  // All-TF.js: both sides' views made with tf ops; mixed: each side's on its own runtime.
+  assert.deepEqual(runs.tfjs.audit.engine.views, { target: "tfjs", reference: "tfjs" });
+  assert.deepEqual(runs.mixed.audit.engine.views, { target: "onnxruntime", reference: "tfjs" });
+  assert.equal(runs.onnx.audit.engine.views, undefined);
+  assert.deepEqual(runs.zip.audit.engine.views, { target: "tfjs", reference: "tfjs" });
+  assert.equal(runs.zip.audit.target.digest, runs.tfjs.audit.target.digest, "the zip holds the same model as the directory");
+  for (const name of ["tfjs", "mixed", "zip"]) {
     let worst = 0;
     runs[name].points.forEach((p, i) => {
       assert.equal(p.id, runs.onnx.points[i].id);

@@ -1,8 +1,9 @@
 /**
  * TF.js encoders: the fixture encoders converted to TF.js LayersModels from the same weights
  * (scripts/onnx-to-tfjs.ts, into a temporary directory) audit to the ONNX path's scores — TF.js
- * target and reference, and a mixed pair (ONNX target, TF.js reference) — within 1e-4, with the
- * same flags. Hostile model.json files are refused before TensorFlow.js loads anything.
+ * target and reference (views made with tf ops on the TF.js backend), and a mixed pair (ONNX
+ * target on the ONNX augmentation graph, TF.js reference on tf ops) — within 1e-4, with the same
+ * flags. Hostile model.json files are refused before TensorFlow.js loads anything.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,7 +17,7 @@ import { openPointSet } from "../../src/data/sources.ts";
 import { prepareAudit } from "../../src/engine/audit.ts";
 import { measurePoints } from "../../src/engine/measure.ts";
 import { loadTfjs } from "../../src/engine/tfjs/backend.ts";
-import { measureMixed } from "../../src/engine/tfjs/mixed-measure.ts";
+import { measureMixed, viewsMadeBy } from "../../src/engine/tfjs/mixed-measure.ts";
 import { parseModelJson } from "../../src/engine/tfjs/model-json.ts";
 import { TfjsEncoder } from "../../src/engine/tfjs/tfjs-encoder.ts";
 import { writeLayersModel } from "../../scripts/onnx-to-tfjs.ts";
@@ -43,8 +44,8 @@ test("the TF.js runtime is chosen once and named", async () => {
 test("TF.js fixture encoders audit to the ONNX scores (≤ 1e-4, same flags); mixed formats too", async () => {
   await writeLayersModel(join(fixtures, "encoders/target.onnx"), join(work, "target-tfjs"));
   await writeLayersModel(join(fixtures, "encoders/reference.onnx"), join(work, "reference-tfjs"));
-  const target = await TfjsEncoder.fromDirectory(join(work, "target-tfjs"));
-  const reference = await TfjsEncoder.fromDirectory(join(work, "reference-tfjs"));
+  const target = await TfjsEncoder.fromPath(join(work, "target-tfjs"));
+  const reference = await TfjsEncoder.fromPath(join(work, "reference-tfjs"));
   assert.equal(target.format, "layers-model");
   assert.deepEqual(target.viewShape, [32, 32, 3]);
 
@@ -60,6 +61,8 @@ test("TF.js fixture encoders audit to the ONNX scores (≤ 1e-4, same flags); mi
       preprocessing: { ...prepared.encoders.preprocessing },
       executionProviders: ["cpu"],
     };
+    assert.equal(viewsMadeBy(target), "tfjs", "a TF.js encoder's views are made with tf ops");
+    assert.equal(viewsMadeBy({ layout: "NCHW", embed: async () => ({ data: new Float32Array(0), dim: 0 }) }), "onnxruntime");
     const tfjs = await measureMixed(set, { ...common, target, reference });
     const onnxEncoder = prepared.encoders.target;
     const mixed = await measureMixed(set, { ...common, target: { layout: onnxEncoder.preprocessing.layout, embed: (v, n) => onnxEncoder.embed(v, n) }, reference });
@@ -105,10 +108,10 @@ test("hostile model.json files are refused with clear errors", async () => {
   mkdirSync(dir);
   writeFileSync(join(dir, "model.json"), JSON.stringify(good()));
   symlinkSync(join(work, "target-tfjs/weights.bin"), join(dir, "weights.bin"));
-  await assert.rejects(TfjsEncoder.fromDirectory(dir), (e: unknown) => isSslmemError(e) && /resolves outside the model directory/.test(e.message));
+  await assert.rejects(TfjsEncoder.fromPath(dir), (e: unknown) => isSslmemError(e) && /resolves outside the model directory/.test(e.message));
   const short = join(work, "short");
   mkdirSync(short);
   writeFileSync(join(short, "model.json"), JSON.stringify(good()));
   writeFileSync(join(short, "weights.bin"), new Uint8Array(100));
-  await assert.rejects(TfjsEncoder.fromDirectory(short), (e: unknown) => isSslmemError(e) && /hold 100 bytes, but the manifest declares/.test(e.message));
+  await assert.rejects(TfjsEncoder.fromPath(short), (e: unknown) => isSslmemError(e) && /hold 100 bytes, but the manifest declares/.test(e.message));
 });

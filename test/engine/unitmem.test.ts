@@ -7,51 +7,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { UnitMemConfigSchema, UnitMemReportSchema } from "../../src/core/unitmem-report.ts";
 import { unitMemScores } from "../../src/core/unitmem.ts";
 import { openPointSet } from "../../src/data/sources.ts";
-import { GraphBuilder, floatTensor } from "../../src/engine/onnx/builder.ts";
 import { runUnitMem } from "../../src/engine/units.ts";
-import { tempDir } from "../helpers/audit-inputs.ts";
-import { writeNpy } from "../helpers/data-npy.ts";
-import { seededRandom, uniform } from "../helpers/tiny-encoders.ts";
-
-const SIZE = 16;
-const CHANNELS = 6;
-const POINTS = 16;
-const RED = 5;
-
-/** images [N,3,16,16] → Conv1×1 (channel 0 planted) → Relu "features" → GAP → "embedding" [N,6]. */
-export function plantedUnitModel(): Uint8Array {
-  const g = new GraphBuilder("planted");
-  const x = g.input("images", "float", ["N", 3, SIZE, SIZE]);
-  const w = uniform(3, CHANNELS * 3, 0.5);
-  w.set([1, -1, -1], 0);
-  // The random channels get a positive bias so they respond to every image: a unit that is dead
-  // except on one image would (rightly) score UnitMem 1 too, and compete with the planted one.
-  const b = uniform(4, CHANNELS, 0.05).map((v) => v + 0.5);
-  b[0] = -0.3;
-  g.initializer(floatTensor("w", w, [CHANNELS, 3, 1, 1]));
-  g.initializer(floatTensor("b", b, [CHANNELS]));
-  const conv = g.op1("Conv", [x, "w", "b"], {}, "conv");
-  g.op1("Relu", [conv], {}, "features");
-  const pooled = g.op1("GlobalAveragePool", ["features"]);
-  g.op1("Flatten", [pooled], { axis: 1 }, "embedding");
-  g.output("embedding", "float", ["N", CHANNELS]);
-  return g.toModelBytes({ opset: 17 });
-}
-
-function candidates(): string {
-  const rand = seededRandom(9);
-  const data = new Uint8Array(POINTS * SIZE * SIZE * 3);
-  for (let i = 0; i < data.length; i++) data[i] = Math.floor(rand() * 256);
-  for (let p = 0; p < SIZE * SIZE; p++) data.set([255, 0, 0], (RED * SIZE * SIZE + p) * 3);
-  const path = join(tempDir(), "points.npy");
-  writeFileSync(path, writeNpy({ shape: [POINTS, SIZE, SIZE, 3], data }));
-  return path;
-}
+import { CHANNELS, RED, SIZE, plantedCandidatesFile, plantedUnitModel } from "../helpers/planted-unit.ts";
 
 test("UnitMem by hand: median and mean baselines, dead units score 0", () => {
   // 4 points × 2 units; unit 0 fires on point 0, unit 1 is flat, a third unit is dead.
@@ -63,11 +23,22 @@ test("UnitMem by hand: median and mean baselines, dead units score 0", () => {
   assert.equal(median[2].unitMem, 0);
   const mean = unitMemScores(means, 4, 3, "mean");
   assert.ok(Math.abs(mean[0].muOthers - 0.2) < 1e-12);
+  assert.deepEqual(median.map((u) => u.signed), [false, false, true], "the dead unit is undefined, the others are not");
+});
+
+test("UnitMem of a unit with a negative baseline is undefined (0, signed), not a ratio above 1", () => {
+  // 3 points × 2 units: unit 0 as in an embedding without a ReLU (0.8 vs −0.3: the ratio would be
+  // 2.2); unit 1 non-negative, so in [0, 1].
+  const means = Float64Array.from([0.8, 0.9, -0.3, 0.1, -0.2, 0.2]);
+  const [signedUnit, plain] = unitMemScores(means, 3, 2, "median");
+  assert.deepEqual({ unitMem: signedUnit.unitMem, signed: signedUnit.signed, point: signedUnit.point }, { unitMem: 0, signed: true, point: 0 });
+  assert.equal(plain.signed, false);
+  assert.ok(Math.abs(plain.unitMem - (0.9 - 0.15) / (0.9 + 0.15)) < 1e-12);
 });
 
 test("the planted unit singles out the red image; composed graph = host reference", async () => {
   const model = plantedUnitModel();
-  const path = candidates();
+  const path = plantedCandidatesFile();
   const config = UnitMemConfigSchema.parse({ views: 6, seed: 2, batchSize: 5, preprocessing: { mean: [0, 0, 0], std: [1, 1, 1] } });
   const run = async (pipeline: "auto" | "host") => {
     const set = await openPointSet(path);

@@ -56,4 +56,28 @@ describe("issue 13: tenant storage quota", () => {
       await h.close();
     }
   });
+
+  it("B17 audits: each LayerMem layer an audit stores counts as one more audit; deleting the audit frees them", async () => {
+    const h = await startHarness({ config: { limits: { maxAuditsPerTenant: 3 } } });
+    try {
+      const inputs = await uploadInputs(h, "a", h.tokens.alice);
+      const res = await submitJson(h, { ...inputs, config: { layers: "auto" } }, { token: h.tokens.alice });
+      assert.equal(res.status, 202);
+      const id = ((await res.json()) as { id: string }).id;
+      // What the engine records when the audit starts measuring (the test executor resolves no layers).
+      const layer = (name: string, final: boolean) => ({ name, target: name, reference: name, final, shape: [4], dim: 4 });
+      await h.store.recordLayers(id, [layer("block1", false), layer("embedding", true)]);
+      const refused = await submitJson(h, { ...inputs, config: { seed: 1 } }, { token: h.tokens.alice });
+      assert.equal(refused.status, 429);
+      const problem = (await refused.json()) as { code: string; detail: string };
+      assert.equal(problem.code, "quota_exceeded");
+      assert.match(problem.detail, /1 audits and 2 LayerMem layers, each counted as one more audit/);
+      assert.ok((await h.request(`/v1/audits/${id}`, { method: "DELETE", token: h.tokens.alice })).status < 300);
+      // (DELETE purged the candidates this audit alone referenced: upload again.)
+      const again = await uploadInputs(h, "a2", h.tokens.alice);
+      assert.equal((await submitJson(h, { ...again, config: { seed: 2 } }, { token: h.tokens.alice })).status, 202);
+    } finally {
+      await h.close();
+    }
+  });
 });

@@ -103,7 +103,7 @@ describe("POST /v1/audits (JSON) and reading audits", () => {
       { body: { ...inputs, config: { flag: "threshold" } }, path: "config.threshold" },
       { body: { ...inputs, target: "md5:abc" }, path: "target" },
       { body: { reference: inputs.reference, candidates: inputs.candidates }, path: "target" },
-      { body: { ...inputs, extra: 1 }, path: "", message: /extra/ },
+      { body: { ...inputs, extra: 1 }, path: "extra", message: /extra/ },
       { body: { ...inputs, config: { views: 300 } }, path: "config.views", message: /at most 256 on this server/ },
     ];
     for (const c of cases) {

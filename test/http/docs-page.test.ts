@@ -36,9 +36,9 @@ describe("/docs page", () => {
 
   it("has an example request and a curl command for submitting an audit, and renders Markdown", () => {
     const op = page.slice(page.indexOf('id="post--v1-audits"'), page.indexOf("</section>", page.indexOf('id="post--v1-audits"')));
-    assert.match(op, /<summary>example<\/summary><pre>\{\n  &quot;target&quot;: &quot;sha256:[0-9a-f]{64}&quot;,/);
+    assert.match(op, /<summary>example<\/summary><pre>\{\n(  &quot;kind&quot;: &quot;sslmem&quot;,\n)?  &quot;target&quot;: &quot;sha256:[0-9a-f]{64}&quot;,/);
     assert.match(op, /&quot;config&quot;: \{\n    &quot;views&quot;: 16,/, "the example config shows the defaults");
-    assert.match(op, /curl -s -X POST &quot;\$SSLMEM_SERVER\/v1\/audits&quot; \\\n  -H &quot;Authorization: Bearer \$SSLMEM_TOKEN&quot; \\\n  -H &#39;Content-Type: application\/json&#39; \\\n  -d &#39;\{&quot;target&quot;/);
+    assert.match(op, /curl -s -X POST &quot;\$SSLMEM_SERVER\/v1\/audits&quot; \\\n  -H &quot;Authorization: Bearer \$SSLMEM_TOKEN&quot; \\\n  -H &#39;Content-Type: application\/json&#39; \\\n  -d &#39;\{(&quot;kind&quot;:&quot;sslmem&quot;,)?&quot;target&quot;/);
     assert.match(page, /<code>sslmem inspect<\/code>/, "Markdown in descriptions becomes HTML");
     assert.doesNotMatch(outsideDetails, /`[a-z]+`/, "no unrendered backticks");
   });

@@ -71,6 +71,19 @@ describe("results and report", () => {
     assert.equal((await problemOf(bad)).code, "validation_failed");
   });
 
+  it("answers 400 for ?layers= on an audit that measured no layers (LayerMem), in every format", async () => {
+    for (const format of ["json", "ndjson", "csv"]) {
+      const res = await h.request(`/v1/audits/${id}/results?layers=all&format=${format}`);
+      assert.equal(res.status, 400, format);
+      const problem = (await problemOf(res)) as { code: string; detail: string; errors: { path: string; location: string }[] };
+      assert.equal(problem.code, "validation_failed");
+      assert.match(problem.detail, /measures no layers; submit it with config\.layers/);
+      assert.deepEqual(problem.errors.map((e) => [e.path, e.location]), [["layers", "query"]]);
+    }
+    const audit = (await (await h.request(`/v1/audits/${id}`)).json()) as Record<string, unknown>;
+    assert.equal("layers" in audit, false, "an audit without LayerMem shows no layers");
+  });
+
   it("serves the v1 report with the points read back from the store", async () => {
     const res = await h.request(`/v1/audits/${id}/report`);
     assert.equal(res.status, 200);

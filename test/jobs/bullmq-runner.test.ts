@@ -30,11 +30,17 @@ import {
   deletePrefix,
   eventually,
   requireRedis,
+  storeBlob,
   testQueueSettings,
   uniquePrefix,
   type AuditBytes,
 } from "../helpers/scaled.ts";
 import { AuditService } from "../../src/audits/audit-service.ts";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { serve } from "@hono/node-server";
+import { loadConfig } from "../../src/config.ts";
+import { buildAppServices, createAppFor } from "../../src/http/app.ts";
 
 interface Cluster {
   store: SqliteStore;
@@ -178,6 +184,48 @@ describe("scaled mode: BullMqRunner + ShardWorkers on Redis", { skip: SKIP_REDIS
     assert.deepEqual([sum("plan"), sum("shard"), sum("merge")], [1, 3, 1]);
     const shardJob = await cluster.queue.getJob(shardJobId(sharded, 2));
     assert.deepEqual(shardJob?.data, { auditId: sharded, shard: 2, from: 32, to: 48 });
+  });
+
+  it("does not run UnitMem: the API refuses it with invalid_config at `kind`, and one in the store fails once with that code", async () => {
+    cluster = await startCluster(1);
+    const { store, blobs, runner } = cluster;
+    assert.deepEqual(runner.kinds, ["sslmem"]);
+    // Real HTTP on 127.0.0.1 in front of the scaled runner.
+    const config = loadConfig({}, { dataDir: tempDir("sslmem-scaled-api-"), port: 0 });
+    const app = createAppFor(buildAppServices({ config, store, blobs, runner, logger: pino({ level: "silent" }) }));
+    const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }) as Server;
+    await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+    try {
+      const token = (await store.createToken("team-a")).token;
+      const encoder = await storeBlob(blobs, store, "team-a", tinyEncoderBytes().target);
+      const candidates = await storeBlob(blobs, store, "team-a", randomNpyBytes(4, 20, 1));
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/audits`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ kind: "unitmem", encoder, candidates }),
+      });
+      const problem = (await res.json()) as { code: string; detail: string; errors: { path: string }[] };
+      assert.equal(res.status, 422);
+      assert.equal(problem.code, "invalid_config");
+      assert.match(problem.detail, /does not run unitmem audits/);
+      assert.deepEqual(problem.errors.map((e) => e.path), ["kind"]);
+      assert.deepEqual(await store.listAuditsByState(["queued"]), [], "nothing was queued");
+
+      // A UnitMem audit that reaches the queue anyway (stored by an embedded server on the same
+      // database) is not split into shards: it fails once, with a problem that says why.
+      const audits = new AuditService({ store, logger: pino({ level: "silent" }) });
+      const { audit } = await audits.create({ tenant: "team-a", kind: "unitmem", config: { views: 2 }, inputs: { target: encoder, candidates } });
+      await runner.enqueue(audit.id);
+      const done = await waitTerminal(store, audit.id);
+      assert.equal(done.state, "failed");
+      assert.equal((done.error as { code: string }).code, "invalid_config");
+      assert.match(String((done.error as { detail: string }).detail), /unitmem audit cannot be measured as an SSLMem audit/);
+      const states = (await allEvents(store, audit.id)).filter((e) => e.type === "state").map((e) => e.data.state);
+      assert.deepEqual(states, ["queued", "running", "failed"]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it("a user error in shards fails the audit once with that code, without retries", async () => {

@@ -10,6 +10,8 @@ import { createHash } from "node:crypto";
 import { SslmemError } from "../../src/core/errors.ts";
 import type { AuditInputs, AuditRecord, ResultRow, Store, StoredResult } from "../../src/store/types.ts";
 import { deliveryContract } from "./delivery-contract.ts";
+import { layerContract } from "./layer-contract.ts";
+import { unitResultsContract } from "./unit-results-contract.ts";
 
 export interface StoreUnderTest {
   /** A fresh, empty store. */
@@ -18,6 +20,8 @@ export interface StoreUnderTest {
   reopen(): Promise<Store>;
   /** Releases everything the harness made (temp dirs, databases). */
   dispose(): Promise<void>;
+  /** Rows of `table` that belong to the audit, read from the database itself (past the store's API). */
+  auditRows(table: "audit_results" | "audit_result_layers" | "audit_layers", auditId: string): Promise<number>;
 }
 
 export type MakeStore = (options: { now: () => number }) => Promise<StoreUnderTest>;
@@ -57,6 +61,8 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 
 export function storeContract(name: string, makeStore: MakeStore): void {
   deliveryContract(name, makeStore);
+  layerContract(name, makeStore);
+  unitResultsContract(name, makeStore);
   /** Runs `body` on a fresh store with a hand-moved clock; always disposes. */
   async function withStore(body: (ctx: { store: Store; clock: { now: number }; h: StoreUnderTest }) => Promise<void>) {
     const clock = { now: T0 };

@@ -1,20 +1,23 @@
 /**
  * The chained measurement for encoders that are not both ONNX (a TF.js encoder on either side, or
- * both): the same seeded view parameters, views made by the augmentation graph in each encoder's
- * layout (NCHW for an ONNX export, NHWC for TF.js), each encoder's embeddings on the host, and the
- * estimator of core/sslmem.ts. A point's measurement does not depend on the batch, as in the
- * composed pipeline.
+ * both): the same seeded view parameters; each encoder's views made on its own runtime — a TF.js
+ * encoder's with tf ops on the TF.js backend (tf-augment.ts; they stay there until the model runs),
+ * any other's by the ONNX augmentation graph in its layout — both held to the TypeScript reference;
+ * each encoder's embeddings on the host, and the estimator of core/sslmem.ts. A point's measurement
+ * does not depend on the batch, as in the composed pipeline.
  */
 import type * as ort from "onnxruntime-node";
 import type { AuditConfig } from "../../core/audit-config.ts";
-import type { PointRole } from "../../core/image.ts";
 import type { AugmentationPolicy } from "../../core/policy.ts";
 import type { PointMeasurement } from "../../core/scores.types.ts";
 import { measurePoint, pairDistances, viewsPerPoint } from "../../core/sslmem.ts";
-import { sampleViewsForPoint } from "../../core/view-params.ts";
+import type { PointRole, RgbImage } from "../../core/image.ts";
+import { sampleViewsForPoint, type ViewParams } from "../../core/view-params.ts";
 import type { PointSet } from "../../data/point-set.ts";
 import { Augmenter, augmentGraphOptions } from "../augmenter.ts";
 import type { Layout } from "../encoder.ts";
+import { TfAugmenter } from "./tf-augment.ts";
+import { TfjsEncoder } from "./tfjs-encoder.ts";
 
 /** What the chained measurement needs of an encoder, whatever its format. */
 export interface ViewEncoder {
@@ -31,7 +34,25 @@ export interface MixedMeasureOptions {
   executionProviders: readonly ort.InferenceSession.ExecutionProviderConfig[];
 }
 
-export async function measureMixed(points: PointSet, opts: MixedMeasureOptions, role: PointRole = "candidate"): Promise<PointMeasurement[]> {
+/** What made an encoder's views: tf ops on the TF.js backend, or the ONNX augmentation graph. */
+export function viewsMadeBy(encoder: ViewEncoder): "tfjs" | "onnxruntime" {
+  return encoder instanceof TfjsEncoder ? "tfjs" : "onnxruntime";
+}
+
+/** A measured point with its index in the audit (candidates first, then controls). */
+export type IndexedRow = PointMeasurement & { index: number };
+
+/** For the service: where the set starts in the audit's index space, what is measured already, where rows go. */
+export interface MixedMeasureHooks {
+  offset?: number;
+  skip?: (index: number) => boolean;
+  /** Receives each batch's rows (then measureMixed returns none). */
+  onBatch?: (rows: IndexedRow[]) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+export async function measureMixed(points: PointSet, opts: MixedMeasureOptions, role: PointRole = "candidate", hooks: MixedMeasureHooks = {}): Promise<IndexedRow[]> {
+  const offset = hooks.offset ?? 0;
   const { config, policy, preprocessing: prep } = opts;
   const out = { height: prep.height, width: prep.width };
   const augmenters = new Map<Layout, Augmenter>();
@@ -43,11 +64,24 @@ export async function measureMixed(points: PointSet, opts: MixedMeasureOptions, 
     }
     return a;
   };
+  let tfAugmenter: Promise<TfAugmenter> | undefined;
+  const embed = async (encoder: ViewEncoder, batch: { image: RgbImage; views: ViewParams[] }[], n: number) => {
+    if (!(encoder instanceof TfjsEncoder)) return encoder.embed(await augmenterFor(encoder.layout).runBatch(batch), n);
+    tfAugmenter ??= TfAugmenter.create({ out, mean: prep.mean, std: prep.std, range: prep.range });
+    const views = (await tfAugmenter).run(batch);
+    try {
+      return await encoder.embedTensor(views);
+    } finally {
+      views.dispose();
+    }
+  };
   const perPoint = viewsPerPoint(config.views, config.pairing);
-  const results: PointMeasurement[] = [];
+  const results: IndexedRow[] = [];
+  const todo = Array.from({ length: points.size }, (_, i) => i).filter((i) => !hooks.skip?.(offset + i));
   try {
-    for (let start = 0; start < points.size; start += config.batchSize) {
-      const indices = Array.from({ length: Math.min(config.batchSize, points.size - start) }, (_, i) => start + i);
+    for (let start = 0; start < todo.length; start += config.batchSize) {
+      hooks.signal?.throwIfAborted();
+      const indices = todo.slice(start, start + config.batchSize);
       const batch = await Promise.all(
         indices.map(async (i) => {
           const image = await points.load(i);
@@ -55,15 +89,16 @@ export async function measureMixed(points: PointSet, opts: MixedMeasureOptions, 
         }),
       );
       const n = batch.length * perPoint;
-      const embed = async (encoder: ViewEncoder) => encoder.embed(await augmenterFor(encoder.layout).runBatch(batch), n);
-      const embT = await embed(opts.target);
-      const embR = await embed(opts.reference);
+      const embT = await embed(opts.target, batch, n);
+      const embR = await embed(opts.reference, batch, n);
       const rows = (e: { data: Float32Array; dim: number }, p: number) => ({ data: e.data.subarray(p * perPoint * e.dim, (p + 1) * perPoint * e.dim), dim: e.dim });
-      indices.forEach((i, p) => {
+      const measured = indices.map((i, p) => {
         const dT = pairDistances(rows(embT, p), config.pairing, config.distance);
         const dR = pairDistances(rows(embR, p), config.pairing, config.distance);
-        results.push(measurePoint(points.ids[i], role, dT, dR));
+        return { ...measurePoint(points.ids[i], role, dT, dR), index: offset + i };
       });
+      if (hooks.onBatch) await hooks.onBatch(measured);
+      else results.push(...measured);
     }
     return results;
   } finally {

@@ -26,6 +26,54 @@ export const KNOWN_LAYER_CLASSES: ReadonlySet<string> = new Set([
   "UpSampling2D", "Rescaling", "Sequential", "Model", "Functional",
 ]);
 
+/**
+ * TensorFlow ops a GraphModel encoder may use: what exported vision encoders consist of (tfjs-converter
+ * maps them all). Control flow (Switch/Merge/While…), hash tables, string and dynamic-shape ops
+ * (executeAsync only, or data-dependent allocations) and custom ops are refused by omission: an op
+ * TF.js does not know would otherwise load and fail only when the graph first runs.
+ */
+export const KNOWN_GRAPH_OPS: ReadonlySet<string> = new Set([
+  "Placeholder", "PlaceholderWithDefault", "Const", "Identity", "IdentityN", "NoOp", "StopGradient", "Snapshot",
+  "Conv2D", "_FusedConv2D", "DepthwiseConv2d", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative", "Conv2DBackpropInput",
+  "MatMul", "_FusedMatMul", "BatchMatMul", "BatchMatMulV2", "BiasAdd", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3",
+  "Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "Softplus", "Erf", "Exp", "Log", "Sqrt", "Rsqrt", "Square", "Abs", "Neg", "Reciprocal",
+  "Add", "AddV2", "AddN", "Sub", "Mul", "RealDiv", "Div", "DivNoNan", "Maximum", "Minimum", "Pow", "SquaredDifference",
+  "Mean", "Sum", "Max", "Min", "Prod", "MaxPool", "AvgPool", "Reshape", "Squeeze", "ExpandDims", "Transpose", "ConcatV2", "Concat",
+  "Pack", "Unpack", "Pad", "PadV2", "MirrorPad", "Slice", "StridedSlice", "Shape", "Cast", "Fill", "Tile", "GatherV2", "Gather", "Einsum",
+]);
+
+/** Nodes a GraphModel topology may hold. */
+const MAX_GRAPH_NODES = 100_000;
+
+/** Checks a GraphDef (GraphModel topology): nodes with names and known ops, inputs naming nodes. */
+function checkGraphDef(topology: Record<string, unknown>): void {
+  const nodes = topology.node;
+  if (!Array.isArray(nodes) || nodes.length === 0) throw invalid("the GraphModel topology has no node list");
+  if (nodes.length > MAX_GRAPH_NODES) throw invalid(`the GraphModel topology has more than ${MAX_GRAPH_NODES} nodes`);
+  if (isRecord(topology.library) && Array.isArray(topology.library.function) && topology.library.function.length > 0) {
+    throw new SslmemError("model_unsupported", "model.json: the GraphModel defines functions (control flow); export the encoder without control flow");
+  }
+  const names = new Set<string>();
+  for (const n of nodes) {
+    if (!isRecord(n) || typeof n.name !== "string" || typeof n.op !== "string") throw invalid("a GraphModel node lacks a name or op");
+    names.add(n.name);
+  }
+  const unknown = new Set<string>();
+  for (const n of nodes) {
+    if (!isRecord(n) || typeof n.op !== "string") continue;
+    if (!KNOWN_GRAPH_OPS.has(n.op)) unknown.add(n.op);
+    if (n.input !== undefined && !Array.isArray(n.input)) throw invalid(`GraphModel node ${JSON.stringify(String(n.name).slice(0, 80))} has a malformed input list`);
+    for (const input of Array.isArray(n.input) ? n.input : []) {
+      // "name", "name:1" (an output index) or "^name" (a control dependency).
+      const source = typeof input === "string" ? input.replace(/^\^/, "").replace(/:\d+$/, "") : "";
+      if (!names.has(source)) throw invalid(`GraphModel node ${JSON.stringify(String(n.name).slice(0, 80))} reads ${JSON.stringify(String(input).slice(0, 80))}, which is no node of the graph`);
+    }
+  }
+  if (unknown.size > 0) {
+    throw new SslmemError("model_unsupported", `model.json: unknown or unsupported op${unknown.size > 1 ? "s" : ""} ${[...unknown].slice(0, 5).map((c) => JSON.stringify(c.slice(0, 60))).join(", ")}; a GraphModel encoder may use the ops of exported vision encoders only (no control flow or custom ops)`);
+  }
+}
+
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
 const SAFE_PATH = /^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/;
 
@@ -89,6 +137,7 @@ export function parseModelJson(text: string): TfjsModelManifest {
   const topology = json.modelTopology;
   const format = json.format === "graph-model" || (json.format === undefined && Array.isArray(topology.node)) ? "graph-model" : "layers-model";
   if (json.format !== undefined && json.format !== "layers-model" && json.format !== "graph-model") throw invalid(`unknown format ${JSON.stringify(String(json.format).slice(0, 40))}`);
+  if (format === "graph-model") checkGraphDef(topology);
   if (format === "layers-model") {
     const keras = isRecord(topology.model_config) ? topology.model_config : topology;
     const classes = new Set<string>();

@@ -1,15 +1,16 @@
 /**
  * A TF.js encoder (LayersModel or GraphModel: model.json + weight shards) loaded from a directory
- * after the static checks of model-json.ts, run on the chosen TF.js backend (backend.ts). Shards
- * are read only by the checked relative paths and must resolve inside the model directory (no
- * symlink out of it), and together hold exactly the bytes the manifest declares.
+ * or an archive (model-files.ts) after the static checks of model-json.ts, run on the chosen TF.js
+ * backend (backend.ts).
  */
-import { createHash } from "node:crypto";
-import { readFile, realpath, stat } from "node:fs/promises";
-import { join, sep } from "node:path";
+import type { Tensor4D } from "@tensorflow/tfjs";
 import { SslmemError } from "../../core/errors.ts";
 import { loadTfjs, type Tf } from "./backend.ts";
-import { parseModelJson, type TfjsModelManifest } from "./model-json.ts";
+import type { TfjsModelManifest } from "./model-json.ts";
+import { loadModelParts, openTfjsModel } from "./model-files.ts";
+
+/** Largest input (H·W) of a TF.js encoder: 4096×4096, far beyond any vision encoder; views are made at this size. */
+const MAX_VIEW_PIXELS = 4096 * 4096;
 
 /** What can run a batch: the two TF.js model kinds share `predict` / `execute` through this. */
 type Runnable = { predict(x: ReturnType<Tf["tensor"]>): unknown; dispose(): void };
@@ -28,35 +29,16 @@ export class TfjsEncoder {
   /** TF.js models take channels-last images. */
   readonly layout = "NHWC" as const;
 
-  static async fromDirectory(dir: string): Promise<TfjsEncoder> {
-    const root = await realpath(dir).catch(() => {
-      throw new SslmemError("model_not_found", "the TF.js model directory does not exist");
-    });
-    let text: string;
+  /** The model at `path`: a directory with model.json, model.json itself, or a .tar / .zip of one (model-files.ts). */
+  static async fromPath(path: string): Promise<TfjsEncoder> {
+    const files = await openTfjsModel(path);
+    if (!files) throw new SslmemError("model_not_found", "not a TF.js model: give a directory holding model.json and its weight shards, that model.json, or a .tar or .zip of them");
     try {
-      text = await readFile(join(root, "model.json"), "utf8");
-    } catch {
-      throw new SslmemError("model_not_found", "the TF.js model directory has no readable model.json");
+      const { manifest, weightData, digest } = await loadModelParts(files);
+      return await TfjsEncoder.fromParts(manifest, weightData, digest);
+    } finally {
+      await files.close();
     }
-    const manifest = parseModelJson(text);
-    const buffers: Uint8Array[] = [];
-    let total = 0;
-    for (const shard of manifest.shards) {
-      const path = await realpath(join(root, shard)).catch(() => {
-        throw new SslmemError("model_invalid", `model.json: weight shard ${JSON.stringify(shard)} is missing`);
-      });
-      if (!path.startsWith(root + sep)) throw new SslmemError("model_invalid", `model.json: weight shard ${JSON.stringify(shard)} resolves outside the model directory`);
-      const size = (await stat(path)).size;
-      total += size;
-      if (total > manifest.weightBytes) break;
-      buffers.push(await readFile(path));
-    }
-    if (total !== manifest.weightBytes) {
-      throw new SslmemError("model_invalid", `model.json: the weight shards hold ${total} bytes, but the manifest declares ${manifest.weightBytes}`);
-    }
-    const hash = createHash("sha256").update(text);
-    for (const b of buffers) hash.update(b);
-    return TfjsEncoder.fromParts(manifest, concat(buffers, total), `sha256:${hash.digest("hex")}`);
   }
 
   /** `digest`: sha256 over model.json and the shards in manifest order (names the model in reports). */
@@ -79,9 +61,13 @@ export class TfjsEncoder {
       throw new SslmemError("model_invalid", `TensorFlow.js could not load the model: ${(e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 200)}`);
     }
     const [, h, w, c] = inputShape;
-    if (inputShape.length !== 4 || typeof h !== "number" || typeof w !== "number" || c !== 3) {
+    if (inputShape.length !== 4 || typeof h !== "number" || typeof w !== "number" || h < 1 || w < 1 || c !== 3) {
       model.dispose();
       throw new SslmemError("model_unsupported", `the TF.js model's input is [${inputShape.map((d) => d ?? "?").join(",")}]; an encoder takes one [N,H,W,3] image batch with static H and W`);
+    }
+    if (h * w > MAX_VIEW_PIXELS) {
+      model.dispose();
+      throw new SslmemError("model_unsupported", `the TF.js model's input is ${h}×${w} pixels; at most ${MAX_VIEW_PIXELS} (every view is made at the model's input size)`);
     }
     return new TfjsEncoder(tf, model, backend, manifest.format, [h, w, 3], digest);
   }
@@ -90,34 +76,36 @@ export class TfjsEncoder {
   async embed(views: Float32Array, n: number): Promise<{ data: Float32Array; dim: number }> {
     const [h, w, c] = this.viewShape;
     if (views.length !== n * h * w * c) throw new SslmemError("internal", `embed expects ${n} views of ${h * w * c} values, got ${views.length}`);
-    const input = this.tf.tensor(views, [n, h, w, c], "float32");
+    const input = this.tf.tensor4d(views, [n, h, w, c], "float32");
     try {
-      const out = this.model.predict(input);
-      const tensor = Array.isArray(out) ? out[0] : out;
+      return await this.embedTensor(input);
+    } finally {
+      input.dispose();
+    }
+  }
+
+  /** As embed, for views already on the TF.js backend (tf-augment.ts): [n, H, W, 3], left to the caller to dispose. */
+  async embedTensor(input: Tensor4D): Promise<{ data: Float32Array; dim: number }> {
+    const [n, h, w, c] = input.shape;
+    const [eh, ew] = this.viewShape;
+    if (h !== eh || w !== ew || c !== 3) throw new SslmemError("internal", `embed expects views of ${eh}×${ew}×3, got ${h}×${w}×${c}`);
+    const out = this.model.predict(input);
+    const outputs = Array.isArray(out) ? out : [out];
+    try {
+      const tensor = outputs[0];
       if (!(tensor instanceof this.tf.Tensor)) throw new SslmemError("model_output_invalid", "the TF.js model did not return a tensor");
-      const data = (await tensor.data()) as Float32Array;
+      const data = Float32Array.from(await tensor.data());
       const dim = tensor.size / n;
-      for (const t of Array.isArray(out) ? out : [out]) if (t instanceof this.tf.Tensor) t.dispose();
       for (let i = 0; i < data.length; i++) {
         if (data[i] - data[i] !== 0) throw new SslmemError("model_output_invalid", `the TF.js model's output contains a non-finite value (view ${Math.floor(i / dim)})`);
       }
       return { data, dim };
     } finally {
-      input.dispose();
+      for (const t of outputs) if (t instanceof this.tf.Tensor) t.dispose();
     }
   }
 
   release(): void {
     this.model.dispose();
   }
-}
-
-function concat(buffers: readonly Uint8Array[], total: number): ArrayBuffer {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const b of buffers) {
-    out.set(b, offset);
-    offset += b.length;
-  }
-  return out.buffer;
 }

@@ -8,19 +8,23 @@
  */
 import { createHash } from "node:crypto";
 import { AuditConfigSchema } from "../../core/audit-config.ts";
+import { AUDIT_KINDS, type AuditKind } from "../../core/audit-kind.ts";
+import { UnitMemConfigSchema } from "../../core/unitmem-report.ts";
 import { SslmemError, isSslmemError } from "../../core/errors.ts";
 import { assertCallbackAllowed, enqueueCompletionCallback } from "../../callbacks/completion-callback.ts";
 import { forgetBlobs } from "../../jobs/purge.ts";
 import { recordAuditSources, resolveAuditInputs } from "../../sources/audit-inputs.ts";
-import { AUDIT_INPUT_ROLES, type AuditInputRole, type CreateAuditResult } from "../../store/types.ts";
+import { AUDIT_INPUT_ROLES, type AuditInputs, type CreateAuditResult, type JsonObject } from "../../store/types.ts";
 import { bodyChunks } from "../body.ts";
 import type { AppServices } from "../context.ts";
 import { multipartBoundary, readMultipart } from "../multipart.ts";
 import { validationError } from "../../core/problem.ts";
 import { HttpProblemError, fieldErrors } from "../problem-response.ts";
-import { CreateAuditRequestSchema, type CreateAuditRequest } from "./audits.routes.ts";
+import { SubmitAuditRequestSchema, type SubmitAuditRequest } from "./audits.routes.ts";
 
-const MULTIPART_FIELDS = [...AUDIT_INPUT_ROLES, "config"] as const;
+/** File parts (stored as blobs) and the text parts `kind` and `config`. */
+const FILE_PARTS = [...AUDIT_INPUT_ROLES, "encoder"] as const;
+const MULTIPART_FIELDS = [...FILE_PARTS, "kind", "config"] as const;
 
 export function isMultipart(contentType: string | undefined): boolean {
   return /^multipart\/form-data\b/i.test(contentType ?? "");
@@ -48,8 +52,8 @@ export function assertQueueHasRoom(s: AppServices): void {
   if (s.runner.queueDepth() >= s.config.limits.maxQueue) throw queueFull(s);
 }
 
-/** Server-side limits on top of the schema's own ranges. */
-function assertWithinServerLimits(s: AppServices, request: CreateAuditRequest): void {
+/** Server-side limits on top of the schema's own ranges (the same for every kind). */
+function assertWithinServerLimits(s: AppServices, request: SubmitAuditRequest): void {
   const views = request.config?.views;
   if (views !== undefined && views > s.config.limits.maxViews) {
     throw validationError("the audit configuration exceeds a server limit", [
@@ -76,48 +80,96 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Validates a submission against the blobs the tenant owns and queues it. */
-export async function submitAudit(
-  s: AppServices,
-  tenant: string,
-  request: CreateAuditRequest,
-  idempotencyKey: string | undefined,
-): Promise<CreateAuditResult> {
-  assertWithinServerLimits(s, request);
-  if (request.callbackUrl !== undefined) assertCallbackAllowed(s.config, tenant, request.callbackUrl);
-  // References (oci://, models:/, hf://, https://…#sha256=) become digests of resolved blobs here.
-  const { inputs, sources } = await resolveAuditInputs(
-    s,
-    tenant,
-    {
+/**
+ * What a submission asks for, whatever its kind: the inputs by role and the config with its
+ * defaults applied once, here (the stored config is what ran, and equal requests hash equally).
+ * A UnitMem audit's one encoder is stored in the `target` role; its errors still say `encoder`.
+ */
+interface AuditOrder {
+  kind: AuditKind;
+  inputs: AuditInputs;
+  config: JsonObject;
+  /** The request field of each input role (errors name the field the client sent). */
+  fieldOf: (role: string) => string;
+}
+
+function orderOf(request: SubmitAuditRequest): AuditOrder {
+  if (request.kind === "unitmem") {
+    return {
+      kind: "unitmem",
+      inputs: { target: request.encoder, candidates: request.candidates },
+      config: UnitMemConfigSchema.parse(request.config ?? {}),
+      fieldOf: (role) => (role === "target" ? "encoder" : role),
+    };
+  }
+  // config.layers (LayerMem) is checked against the encoders' graphs when the engine resolves them,
+  // with the CLI's rule and error (invalid_config naming the layer and the encoder that lacks it).
+  const config = AuditConfigSchema.parse(request.config ?? {});
+  return {
+    kind: "sslmem",
+    inputs: {
       target: request.target,
       reference: request.reference,
       candidates: request.candidates,
       ...(request.controls !== undefined ? { controls: request.controls } : {}),
     },
-    { allowUnpinned: request.allowUnpinned ?? false },
-  );
+    config,
+    fieldOf: (role) => role,
+  };
+}
+
+/** The runner must execute this kind (the scaled mode's shard workers do not run UnitMem). */
+function assertRunnerRunsKind(s: AppServices, kind: AuditKind): void {
+  const kinds = s.runner.kinds ?? AUDIT_KINDS;
+  if (kinds.includes(kind)) return;
+  throw new SslmemError("invalid_config", `this server does not run ${kind} audits (its workers run ${kinds.join(", ")}); use \`sslmem units\` locally or an embedded server`, {
+    errors: [{ path: "kind", message: `not run by this server's workers`, location: "body" }],
+  });
+}
+
+/** An input error names the request's field (`encoder`, not the stored role). */
+function renamedFields(err: unknown, fieldOf: (role: string) => string): unknown {
+  if (!isSslmemError(err) || !Array.isArray(err.details?.errors)) return err;
+  const errors = (err.details.errors as { path?: unknown }[]).map((e) => (typeof e.path === "string" ? { ...e, path: fieldOf(e.path) } : e));
+  return new SslmemError(err.code, err.message, { ...err.details, errors }, { cause: err.cause });
+}
+
+/** Validates a submission against the blobs the tenant owns and queues it. */
+export async function submitAudit(
+  s: AppServices,
+  tenant: string,
+  request: SubmitAuditRequest,
+  idempotencyKey: string | undefined,
+): Promise<CreateAuditResult> {
+  assertWithinServerLimits(s, request);
+  const order = orderOf(request);
+  assertRunnerRunsKind(s, order.kind);
+  if (request.callbackUrl !== undefined) assertCallbackAllowed(s.config, tenant, request.callbackUrl);
+  // References (oci://, models:/, hf://, https://…#sha256=) become digests of resolved blobs here.
+  let resolved;
+  try {
+    resolved = await resolveAuditInputs(s, tenant, order.inputs, { allowUnpinned: request.allowUnpinned ?? false });
+  } catch (err) {
+    throw renamedFields(err, order.fieldOf);
+  }
+  const { inputs, sources } = resolved;
   for (const role of AUDIT_INPUT_ROLES) {
     const digest = inputs[role];
     if (digest !== undefined && !(await s.store.tenantHasBlob(tenant, digest))) {
-      throw new SslmemError("blob_not_found", `the ${role} blob ${digest} has not been uploaded; PUT it to /v1/blobs/${digest} first`, {
-        errors: [{ path: role, message: "you have not uploaded a blob with this digest", location: "body" }],
+      const field = order.fieldOf(role);
+      throw new SslmemError("blob_not_found", `the ${field} blob ${digest} has not been uploaded; PUT it to /v1/blobs/${digest} first`, {
+        errors: [{ path: field, message: "you have not uploaded a blob with this digest", location: "body" }],
       });
     }
   }
-  // Defaults applied once, here: the stored config is what ran, and equal requests hash equally.
-  const config = AuditConfigSchema.parse(request.config ?? {});
-  // The result store has no per-layer rows yet: refuse rather than run the layers and drop them.
-  if (config.layers !== undefined) {
-    throw new SslmemError("invalid_config", "config.layers (LayerMem) is not available through the service yet; run `sslmem audit --layers …` locally", {
-      errors: [{ path: "config.layers", message: "not supported by the service yet", location: "body" }],
-    });
-  }
-  const requestHash = createHash("sha256").update(canonicalJson({ inputs, config })).digest("hex");
+  const { config, kind } = order;
+  // SSLMem audits hash as they always did (an Idempotency-Key replay across an upgrade still matches).
+  const requestHash = createHash("sha256").update(canonicalJson(kind === "sslmem" ? { inputs, config } : { kind, inputs, config })).digest("hex");
   let result: CreateAuditResult;
   try {
     result = await s.audits.create({
       tenant,
+      kind,
       config,
       inputs,
       requestHash,
@@ -146,7 +198,8 @@ export async function submitAudit(
 }
 
 interface Uploaded {
-  role: AuditInputRole;
+  /** The part's name (an input role, or `encoder`). */
+  role: string;
   digest: string;
   size: number;
   /** false when the tenant already owned it before this request (never forgotten on failure). */
@@ -193,6 +246,10 @@ async function readMultipartFields(
     if (name in fields) {
       throw validationError(`the part '${name}' appears twice`, [{ path: name, message: "duplicate part", location: "body" }]);
     }
+    if (name === "kind") {
+      fields.kind = await readText(part.body, 64, "kind");
+      continue;
+    }
     if (name === "config") {
       const text = await readText(part.body, s.config.limits.maxConfigPartBytes, "config");
       try {
@@ -202,7 +259,7 @@ async function readMultipartFields(
       }
       continue;
     }
-    const role = name as AuditInputRole;
+    const role = name;
     let stored;
     try {
       stored = await s.blobs.put(part.body, { maxBytes: s.config.limits.maxBlobBytes });
@@ -231,7 +288,7 @@ export async function submitMultipartAudit(
   const uploaded: Uploaded[] = [];
   try {
     const fields = await readMultipartFields(s, tenant, request, uploaded);
-    const parsed = CreateAuditRequestSchema.safeParse(fields);
+    const parsed = SubmitAuditRequestSchema.safeParse(fields);
     if (!parsed.success) throw validationError("the multipart submission is invalid", fieldErrors(parsed.error, "body"));
     for (const u of uploaded) await s.store.recordBlob({ digest: u.digest, size: u.size, tenant, kind: u.role });
     return await submitAudit(s, tenant, parsed.data, idempotencyKey);

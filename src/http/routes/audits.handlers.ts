@@ -11,7 +11,7 @@ import { validationError } from "../../core/problem.ts";
 import { AuditIdSchema } from "../schemas.ts";
 import { acquireUploadSlot } from "./blobs.handlers.ts";
 import { assertQueueHasRoom, isJson, isMultipart, submitAudit, submitMultipartAudit } from "./audit-submission.ts";
-import type { CreateAuditRequest, createAudit, deleteAudit, getAudit, listAudits } from "./audits.routes.ts";
+import type { SubmitAuditRequest, createAudit, deleteAudit, getAudit, listAudits } from "./audits.routes.ts";
 import { assertAuditQuota, remainingBlobQuota } from "../tenant-quota.ts";
 
 /** The caller's audit, or 404 — the same answer whether it does not exist or is someone else's. */
@@ -47,7 +47,7 @@ export const create: RouteHandler<typeof createAudit, AppEnv> = async (c) => {
     }
     // The multipart content is described by a plain JSON schema (a zod one would make zod-openapi
     // buffer the whole upload), which hides the json input from the route's typings.
-    const body = (c.req.valid as (target: "json") => CreateAuditRequest).call(c.req, "json");
+    const body = (c.req.valid as (target: "json") => SubmitAuditRequest).call(c.req, "json");
     result = await submitAudit(s, tenant, body, idempotencyKey);
   }
   const headers = { Location: auditPath(result.audit.id), ...(result.created ? {} : { "Idempotent-Replayed": "true" }) };
@@ -58,12 +58,13 @@ export const create: RouteHandler<typeof createAudit, AppEnv> = async (c) => {
 export const list: RouteHandler<typeof listAudits, AppEnv> = async (c) => {
   const { limit, cursor } = c.req.valid("query");
   const page = await c.var.services.store.listAudits(c.var.tenant, { limit, cursor: cursor ?? null });
-  return c.json({ items: page.items.map(toAuditResource), nextCursor: page.nextCursor }, 200);
+  return c.json({ items: page.items.map((a) => toAuditResource(a)), nextCursor: page.nextCursor }, 200);
 };
 
 export const get: RouteHandler<typeof getAudit, AppEnv> = async (c) => {
-  const audit = await findAudit(c.var.services, c.var.tenant, c.req.valid("param").id);
-  return c.json(toAuditResource(audit), 200);
+  const s = c.var.services;
+  const audit = await findAudit(s, c.var.tenant, c.req.valid("param").id);
+  return c.json(toAuditResource(audit, await s.store.auditLayers(audit.id)), 200);
 };
 
 /**

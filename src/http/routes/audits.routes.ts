@@ -1,6 +1,7 @@
 /** Contracts of the audit resource: submit, list, read, cancel, delete. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { AuditConfigSchema } from "../../core/audit-config.ts";
+import { UnitMemConfigSchema } from "../../core/unitmem-report.ts";
 import {
   AuditIdParams,
   AuditIdSchema,
@@ -21,18 +22,23 @@ export const AuditInputSchema = z.union([
     .openapi({ description: "oci://<registry>/<repository>:<tag>|@sha256:…, models:/<name>/<version>|@<alias>, hf://<owner>/<repo>/<path>@<revision>, https://…#sha256=<hex>" }),
 ]);
 
+const CallbackUrlSchema = z
+  .url({ protocol: /^https?$/ })
+  .max(2048)
+  .optional()
+  .openapi({ description: "Where to POST the summary when the audit ends, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) with the tenant's secret." });
+const AllowUnpinnedSchema = z.boolean().optional().openapi({ description: "Accept https:// references without #sha256=…; the report then records what was fetched." });
+
+/** An SSLMem audit (the default kind): target and reference encoders, candidates, optional controls. */
 export const CreateAuditRequestSchema = z
   .object({
+    kind: z.literal("sslmem").optional().openapi({ description: "SSLMem scores (the default when absent)." }),
     target: AuditInputSchema.openapi({ description: "The target encoder (trained on the candidates): a blob digest or a reference." }),
     reference: AuditInputSchema.openapi({ description: "The reference encoder (not trained on them): a blob digest or a reference." }),
     candidates: AuditInputSchema.openapi({ description: "The candidate archive (tar, tar.gz, zip or .npy): a blob digest or a reference." }),
     controls: AuditInputSchema.optional().openapi({ description: "A held-out archive that calibrates the flags: a blob digest or a reference." }),
-    callbackUrl: z
-      .url({ protocol: /^https?$/ })
-      .max(2048)
-      .optional()
-      .openapi({ description: "Where to POST the summary when the audit ends, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) with the tenant's secret." }),
-    allowUnpinned: z.boolean().optional().openapi({ description: "Accept https:// references without #sha256=…; the report then records what was fetched." }),
+    callbackUrl: CallbackUrlSchema,
+    allowUnpinned: AllowUnpinnedSchema,
     // .meta, not .openapi: AuditConfigSchema may be built before @hono/zod-openapi extends zod.
     config: AuditConfigSchema.meta({ id: "AuditConfig", description: "The audit configuration (as `sslmem audit` flags)." }).optional(),
   })
@@ -41,18 +47,53 @@ export const CreateAuditRequestSchema = z
 
 export type CreateAuditRequest = z.output<typeof CreateAuditRequestSchema>;
 
+/**
+ * A UnitMem audit: one encoder, the candidates, and UnitMem's configuration (as `sslmem units`
+ * flags). No reference, no controls and no flags: UnitMem scores units, not points.
+ */
+export const UnitMemAuditRequestSchema = z
+  .strictObject(
+    {
+      kind: z.literal("unitmem").openapi({ description: "UnitMem of one encoder's units (Wang et al., NeurIPS 2024)." }),
+      encoder: AuditInputSchema.openapi({ description: "The encoder whose units are scored: a blob digest or a reference." }),
+      candidates: AuditInputSchema.openapi({ description: "The points (tar, tar.gz, zip or .npy; at least two): a blob digest or a reference." }),
+      callbackUrl: CallbackUrlSchema,
+      allowUnpinned: AllowUnpinnedSchema,
+      config: UnitMemConfigSchema.meta({ id: "UnitMemConfig", description: "The UnitMem configuration (as `sslmem units` flags)." }).optional(),
+    },
+    {
+      error: (issue) =>
+        issue.code === "unrecognized_keys"
+          ? "not a field of a UnitMem audit: it takes one `encoder` and `candidates` (no target, reference or controls)"
+          : undefined,
+    },
+  )
+  .openapi("UnitMemAuditRequest");
+
+export type UnitMemAuditRequest = z.output<typeof UnitMemAuditRequestSchema>;
+
+/** The body of POST /v1/audits: `kind` says which audit (absent: sslmem). One schema, one validation. */
+export const SubmitAuditRequestSchema = z
+  .discriminatedUnion("kind", [CreateAuditRequestSchema, UnitMemAuditRequestSchema])
+  .openapi("SubmitAuditRequest", { description: "An SSLMem audit (`kind` absent or `sslmem`) or a UnitMem audit (`kind: unitmem`)." });
+
+export type SubmitAuditRequest = z.output<typeof SubmitAuditRequestSchema>;
+
 const fileField = (description: string) => ({ type: "string" as const, format: "binary", description });
 
 /** Described for the document only; the handler streams the parts itself (see multipart.ts). */
 const MultipartAuditSchema = {
   type: "object" as const,
-  required: ["target", "reference", "candidates"],
+  description: "SSLMem: target, reference, candidates (controls optional). UnitMem: kind=unitmem, encoder, candidates.",
+  required: ["candidates"],
   properties: {
-    target: fileField("The target encoder (ONNX)."),
-    reference: fileField("The reference encoder (ONNX)."),
+    kind: { type: "string" as const, enum: ["sslmem", "unitmem"], description: "Optional; default sslmem." },
+    target: fileField("The target encoder (ONNX); SSLMem."),
+    reference: fileField("The reference encoder (ONNX); SSLMem."),
+    encoder: fileField("The encoder (ONNX); UnitMem."),
     candidates: fileField("The candidate archive."),
-    controls: fileField("Optional held-out archive."),
-    config: { type: "string" as const, contentMediaType: "application/json", description: "Optional AuditConfig as JSON." },
+    controls: fileField("Optional held-out archive; SSLMem."),
+    config: { type: "string" as const, contentMediaType: "application/json", description: "Optional AuditConfig (SSLMem) or UnitMemConfig (UnitMem) as JSON." },
   },
 };
 
@@ -78,14 +119,16 @@ export const createAudit = createRoute({
   summary: "Submit an audit",
   description:
     "Either JSON referencing uploaded blobs by digest, or multipart/form-data with the files themselves (streamed " +
-    "to the blob store) and an optional `config` JSON part. The audit is queued and runs asynchronously.",
+    "to the blob store) and an optional `config` JSON part. The audit is queued and runs asynchronously. `kind` chooses " +
+    "the audit: `sslmem` (default; target, reference, candidates, optional controls, AuditConfig) or `unitmem` (one " +
+    "`encoder`, candidates, UnitMemConfig; its results are per-unit rows and its report is `sslmem.unitmem/v1`).",
   security: BearerSecurity,
   request: {
     headers: IdempotencyHeaders,
     body: {
       required: false,
       content: {
-        "application/json": { schema: CreateAuditRequestSchema },
+        "application/json": { schema: SubmitAuditRequestSchema },
         "multipart/form-data": { schema: MultipartAuditSchema },
       },
     },

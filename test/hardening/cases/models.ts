@@ -18,6 +18,9 @@ import {
   validTarget,
 } from "./inputs.ts";
 import type { CaseContext, HostileCase } from "./types.ts";
+import { writeTar } from "../../helpers/data-tar.ts";
+import { writeZip } from "../../helpers/data-zip.ts";
+import { tinyConvGraphModel, tinyConvWeights } from "../../helpers/tiny-graph-model.ts";
 
 /** The model is built when the case runs, not when the suite loads. */
 const asTarget = (build: () => Uint8Array) => (ctx: CaseContext) => ctx.audit({ target: build() });
@@ -31,6 +34,13 @@ const refusedBeforeOrt = (detail: string) => {
   assert.match(detail, /external data is not supported/, "refused by the static check, not by ONNX Runtime");
   assert.doesNotMatch(detail, /root:|passwd|environ|\/etc\/|\.\.\//, "nothing of the referenced file (or its location) is echoed");
 };
+
+/** The tiny conv GraphModel's files (model.json text, shard), for TF.js encoder blobs. */
+function graphModelFiles(mutate: (m: Record<string, any>) => void = () => {}): { json: Buffer; shard: Buffer } {
+  const { modelJson, weights } = tinyConvGraphModel(tinyConvWeights(5));
+  mutate(modelJson);
+  return { json: Buffer.from(JSON.stringify(modelJson)), shard: Buffer.from(weights) };
+}
 
 export const MODEL_CASES: HostileCase[] = [
   {
@@ -291,6 +301,47 @@ export const MODEL_CASES: HostileCase[] = [
       const bytes = twoOutputEncoder({ channels: 4 }).bytes;
       return ctx.audit({ target: bytes, reference: bytes, config: { views: 2, outputName: "features", pool: "cls" } });
     },
+  },
+  {
+    id: "M32",
+    category: "model",
+    input: "target a TF.js model .tar with a ../group1-shard1of1.bin member",
+    layer: "engine: TF.js model archive (member names)",
+    expect: { kind: "failed", code: "archive_unsafe" },
+    run: asTarget(() => {
+      const { json, shard } = graphModelFiles();
+      return writeTar([{ name: "model.json", data: json }, { name: "../group1-shard1of1.bin", data: shard }]);
+    }),
+  },
+  {
+    id: "M33",
+    category: "model",
+    input: "target a TF.js model .zip whose weight shard lies outside model.json's folder",
+    layer: "engine: TF.js model archive (shards next to model.json)",
+    expect: { kind: "failed", code: "model_invalid" },
+    run: asTarget(() => {
+      const { json, shard } = graphModelFiles();
+      return writeZip([{ name: "m/model.json", data: json }, { name: "group1-shard1of1.bin", data: shard }]);
+    }),
+  },
+  {
+    id: "M34",
+    category: "model",
+    input: "target a TF.js GraphModel .zip with an op TF.js does not know (a custom op)",
+    layer: "engine: model.json checks, before TensorFlow.js loads it",
+    expect: { kind: "failed", code: "model_unsupported" },
+    run: asTarget(() => {
+      const { json, shard } = graphModelFiles((m) => (m.modelTopology.node.find((n: { op: string }) => n.op === "Relu").op = "MyCustomOp"));
+      return writeZip([{ name: "model.json", data: json }, { name: "group1-shard1of1.bin", data: shard }]);
+    }),
+  },
+  {
+    id: "M35",
+    category: "model",
+    input: "target a .zip that holds no model.json (not a TF.js model, not ONNX)",
+    layer: "engine: encoder format (from the blob's content)",
+    expect: { kind: "failed", code: "model_invalid" },
+    run: asTarget(() => writeZip([{ name: "notes.txt", data: Buffer.from("no model here") }])),
   },
   {
     id: "M28",

@@ -1,0 +1,179 @@
+/**
+ * Views made with tf ops on the TF.js backend (src/engine/tfjs/tf-augment.ts) against the
+ * TypeScript augmentation reference, ≤ 1e-4 per pixel: each op alone, all 24 jitter orders, every
+ * preset, random policies, several images of different sizes in one batch, and the normalization.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { referenceAugment } from "../../src/core/augment-reference.ts";
+import { isSslmemError } from "../../src/core/errors.ts";
+import type { RgbImage } from "../../src/core/image.ts";
+import { AugmentationPolicySchema, OP_ORDER, PRESETS, type AugmentationPolicy } from "../../src/core/policy.ts";
+import { viewStream, type RandomStream } from "../../src/core/rng.ts";
+import { fallbackCrop, sampleViewsForPoint, type Size, type ViewParams } from "../../src/core/view-params.ts";
+import { TfAugmenter, type TfSourceViews } from "../../src/engine/tfjs/tf-augment.ts";
+import { maxAbsDiff, noiseImage, toHwc, viewWith } from "../helpers/augment-images.ts";
+
+const TOLERANCE = 1e-4;
+
+async function augmenter(out: Size, extra: Partial<{ mean: [number, number, number]; std: [number, number, number]; range: [number, number] }> = {}): Promise<TfAugmenter> {
+  return TfAugmenter.create({ out, mean: [0, 0, 0], std: [1, 1, 1], range: [0, 1], ...extra });
+}
+
+/** The tf views of a batch as host data (NHWC), the tensor disposed. */
+async function run(aug: TfAugmenter, batch: TfSourceViews[]): Promise<Float32Array> {
+  const t = aug.run(batch);
+  try {
+    const { height, width } = aug.options.out;
+    assert.deepEqual(t.shape, [batch.reduce((n, b) => n + b.views.length, 0), height, width, 3]);
+    return Float32Array.from(await t.data());
+  } finally {
+    t.dispose();
+  }
+}
+
+/** Max abs difference from the reference, per view of the batch. */
+async function perViewDiffs(aug: TfAugmenter, batch: TfSourceViews[]): Promise<number[]> {
+  const out = aug.options.out;
+  const got = await run(aug, batch);
+  const n = 3 * out.height * out.width;
+  return batch
+    .flatMap(({ image, views }) => views.map((v) => toHwc(referenceAugment(image, v, out), out)))
+    .map((ref, i) => maxAbsDiff(got.subarray(i * n, (i + 1) * n), ref));
+}
+
+function assertMatches(diffs: number[], labels: string[]): void {
+  const bad = diffs.flatMap((d, i) => (d <= TOLERANCE ? [] : [`${labels[i]}: ${d}`]));
+  assert.deepEqual(bad, [], "tf views differ from the reference");
+}
+
+describe("tf-op views vs reference, one op at a time", () => {
+  const src = { height: 11, width: 17 };
+  const image = noiseImage(src.height, src.width, 3);
+  const out = { height: 9, width: 12 };
+  const jitter = (patch: Partial<{ brightness: number; contrast: number; saturation: number; hue: number }>) => ({ order: [0, 1, 2, 3], brightness: 1, contrast: 1, saturation: 1, hue: 0, ...patch });
+  const cases: [string, ViewParams][] = [
+    ["whole image", viewWith(src, {})],
+    ["crop (upsampling: the clamped edges cropAndResize cannot express)", viewWith(src, { crop: { top: 2, left: 3, height: 5, width: 7 } })],
+    ["crop of one pixel", viewWith(src, { crop: { top: 10, left: 16, height: 1, width: 1 } })],
+    ["crop touching the left edge, flipped", viewWith(src, { crop: { top: 1, left: 0, height: 9, width: 6 }, flip: true })],
+    ["flip", viewWith(src, { flip: true })],
+    ["fallback crop", viewWith(src, { crop: fallbackCrop([5, 6], src) })],
+    ["brightness", viewWith(src, { jitter: jitter({ brightness: 1.37 }) })],
+    ["contrast", viewWith(src, { jitter: jitter({ contrast: 0.41 }) })],
+    ["saturation", viewWith(src, { jitter: jitter({ saturation: 1.73 }) })],
+    ["hue +", viewWith(src, { jitter: jitter({ hue: 0.21 }) })],
+    ["hue −", viewWith(src, { jitter: jitter({ hue: -0.45 }) })],
+    ["grayscale", viewWith(src, { grayscale: true })],
+    ["blur 5", viewWith(src, { blur: { sigma: 0.7, kernelSize: 5 } })],
+    ["blur 3 beside blur 5 (kernels of different widths in one batch)", viewWith(src, { blur: { sigma: 1.9, kernelSize: 3 } })],
+    ["solarize", viewWith(src, { solarize: { threshold: 0.4 } })],
+  ];
+
+  it(`matches within ${TOLERANCE} for each op, all views in one batch`, async () => {
+    const diffs = await perViewDiffs(await augmenter(out), [{ image, views: cases.map((c) => c[1]) }]);
+    assertMatches(diffs, cases.map((c) => c[0]));
+  });
+
+  it("matches each op alone in its own batch (the ops no view needs are skipped)", async () => {
+    const aug = await augmenter(out);
+    for (const [name, view] of cases) assertMatches(await perViewDiffs(aug, [{ image, views: [view] }]), [name]);
+  });
+
+  it("matches for all 24 orders of the colour-jitter ops", async () => {
+    const views: ViewParams[] = [];
+    const permute = (rest: number[], prefix: number[]): void => {
+      if (rest.length === 0) views.push(viewWith(src, { jitter: { order: prefix, brightness: 1.3, contrast: 0.6, saturation: 1.8, hue: 0.15 } }));
+      rest.forEach((o, i) => permute([...rest.slice(0, i), ...rest.slice(i + 1)], [...prefix, o]));
+    };
+    permute([0, 1, 2, 3], []);
+    assert.equal(views.length, 24);
+    assertMatches(await perViewDiffs(await augmenter(out), [{ image, views }]), views.map((v) => v.jitter!.order.join("")));
+  });
+});
+
+/** A random valid policy: a random subset of ops in the fixed order, random parameters. */
+function randomPolicy(rng: RandomStream): AugmentationPolicy {
+  const p = () => [0, 1, rng.uniform()][rng.randint(3)];
+  const pair = (lo: number, hi: number) => {
+    const a = rng.uniformRange(lo, hi);
+    const b = rng.uniformRange(lo, hi);
+    return [Math.min(a, b), Math.max(a, b)];
+  };
+  const strength = (max: number) => (rng.bernoulli(0.3) ? 0 : rng.uniformRange(0, max));
+  const make: Record<string, () => object> = {
+    randomResizedCrop: () => ({ op: "randomResizedCrop", scale: pair(0.05, 1), ratio: pair(0.3, 3) }),
+    horizontalFlip: () => ({ op: "horizontalFlip", p: p() }),
+    colorJitter: () => ({ op: "colorJitter", p: p(), brightness: strength(1), contrast: strength(1.5), saturation: strength(2), hue: strength(0.5) }),
+    grayscale: () => ({ op: "grayscale", p: p() }),
+    gaussianBlur: () => ({ op: "gaussianBlur", p: p(), sigma: pair(0.05, 3), ...(rng.bernoulli(0.5) ? { kernelSize: 1 + 2 * rng.randint(4) } : {}) }),
+    solarize: () => ({ op: "solarize", p: p(), threshold: rng.uniform() }),
+  };
+  const ops = () => OP_ORDER.filter(() => rng.bernoulli(0.7)).map((name) => make[name]());
+  return AugmentationPolicySchema.parse({ ops: ops(), ...(rng.bernoulli(0.5) ? { secondViewOps: ops() } : {}) });
+}
+
+describe("tf-op views vs reference, whole policies", () => {
+  const cases: { name: string; policy: AugmentationPolicy; src: Size; out: Size; pairing: "views" | "original" }[] = [
+    { name: "simclr", policy: PRESETS.simclr, src: { height: 7, width: 13 }, out: { height: 8, width: 8 }, pairing: "views" },
+    { name: "simclr at 32×32", policy: PRESETS.simclr, src: { height: 32, width: 32 }, out: { height: 32, width: 32 }, pairing: "views" },
+    { name: "byol", policy: PRESETS.byol, src: { height: 30, width: 21 }, out: { height: 12, width: 16 }, pairing: "views" },
+    { name: "dino-global", policy: PRESETS["dino-global"], src: { height: 16, width: 16 }, out: { height: 24, width: 24 }, pairing: "original" },
+    { name: "mae", policy: PRESETS.mae, src: { height: 5, width: 40 }, out: { height: 6, width: 6 }, pairing: "views" },
+    { name: "none", policy: PRESETS.none, src: { height: 13, width: 7 }, out: { height: 9, width: 5 }, pairing: "original" },
+    { name: "simclr, one-pixel source", policy: PRESETS.simclr, src: { height: 1, width: 1 }, out: { height: 3, width: 2 }, pairing: "views" },
+    { name: "byol, one-pixel output", policy: PRESETS.byol, src: { height: 9, width: 9 }, out: { height: 1, width: 1 }, pairing: "views" },
+  ];
+  const policyRng = viewStream(2024, "random-policies", 0);
+  for (let i = 0; i < 4; i++) {
+    const dims = [
+      { height: 7, width: 13 },
+      { height: 19, width: 11 },
+    ][i % 2];
+    cases.push({ name: `random policy ${i}`, policy: randomPolicy(policyRng), src: dims, out: { height: 5 + 3 * i, width: 10 - i }, pairing: i % 2 ? "original" : "views" });
+  }
+
+  for (const c of cases) {
+    it(`matches within ${TOLERANCE}: ${c.name}, ${c.src.height}×${c.src.width} → ${c.out.height}×${c.out.width}`, async () => {
+      const image = noiseImage(c.src.height, c.src.width, c.name.length);
+      const views = sampleViewsForPoint(c.policy, c.pairing, 99, c.name, 6, c.src, c.out);
+      assertMatches(await perViewDiffs(await augmenter(c.out), [{ image, views }]), views.map((v, i) => `view ${i} ${JSON.stringify(v)}`));
+    });
+  }
+});
+
+describe("tf-op views: batches, normalization, errors", () => {
+  const src = { height: 10, width: 14 };
+  const image = noiseImage(src.height, src.width, 8);
+  const out = { height: 6, width: 5 };
+
+  it("cuts the views of images of different sizes in one batch, each from its own pixels", async () => {
+    const small: RgbImage = noiseImage(7, 5, 9);
+    const batch = [
+      { image, views: sampleViewsForPoint(PRESETS.byol, "views", 2, "big", 3, src, out) },
+      { image: small, views: sampleViewsForPoint(PRESETS.byol, "views", 2, "small", 3, { height: 7, width: 5 }, out) },
+      { image: small, views: [] },
+    ];
+    const diffs = await perViewDiffs(await augmenter(out), batch);
+    assert.equal(diffs.length, 12);
+    assertMatches(diffs, diffs.map((_, i) => `batch view ${i}`));
+  });
+
+  it("normalizes to lo + (hi − lo)·(x − mean)/std, channel-last", async () => {
+    const mean: [number, number, number] = [0.485, 0.456, 0.406];
+    const std: [number, number, number] = [0.229, 0.224, 0.225];
+    const views = sampleViewsForPoint(PRESETS.simclr, "views", 5, "norm", 2, src, out);
+    const got = await run(await augmenter(out, { mean, std, range: [-1, 254] }), [{ image, views }]);
+    const plane = out.height * out.width;
+    const expected = views.flatMap((v) => Array.from(toHwc(referenceAugment(image, v, out).map((x, i) => -1 + (255 * (x - mean[Math.floor(i / plane)])) / std[Math.floor(i / plane)]), out)));
+    assert.ok(maxAbsDiff(got, expected) <= (TOLERANCE * 255) / 0.224, `max diff ${maxAbsDiff(got, expected)}`);
+  });
+
+  it("refuses malformed images, crops outside the image and bad options", async () => {
+    const aug = await augmenter(out);
+    assert.throws(() => aug.run([{ image: { height: 10, width: 14, data: new Uint8Array(10) }, views: [viewWith(src, {})] }]), (e) => isSslmemError(e) && e.code === "image_invalid");
+    assert.throws(() => aug.run([{ image, views: [viewWith(src, { crop: { top: 5, left: 0, height: 6, width: 3 } })] }]), (e) => isSslmemError(e) && e.code === "internal");
+    await assert.rejects(augmenter({ height: 0, width: 3 }), (e) => isSslmemError(e) && e.code === "invalid_config");
+    await assert.rejects(augmenter(out, { std: [1, 0, 1] }), (e) => isSslmemError(e) && e.code === "invalid_config");
+  });
+});
