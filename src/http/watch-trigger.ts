@@ -1,13 +1,16 @@
 /**
  * One new version of a watched subject → at most one audit, through the same submission path as
- * POST /v1/audits (references resolved, blobs checked, the AuditService creating it), plus the
- * verdict write-back's outbox row. "One audit per version" holds three ways: the watch's trigger
+ * POST /v1/audits (references resolved, blobs checked, the AuditService creating it), with the
+ * verdict write-back's outbox row written in the audit's own transaction (an audit never exists
+ * without its write-back). "One audit per version" holds three ways: the watch's trigger
  * `version:<v>` is claimed first (a second delivery for the version starts nothing), the
  * submission carries the Idempotency-Key `watch:<id>:<v>`, and the write-back's outbox key is
- * the audit's. A submission that fails releases the trigger, so a redelivery may try again.
+ * the audit's. A submission that fails wrote nothing and releases the trigger, so a redelivery
+ * may try again. The claim itself is its own transaction, before the submission: a process that
+ * dies between the two leaves the version claimed with no audit (not retried by a redelivery).
  */
 import type { Config } from "../config.ts";
-import type { JsonObject } from "../store/types.ts";
+import type { AuditDeliveryInput } from "../store/outbox-types.ts";
 import type { WatchRecord } from "../store/watch-types.ts";
 import { WatchSpecSchema, targetOf, type WatchSpec } from "../watches/watch-spec.ts";
 import { HF_DISCUSSION } from "../writeback/hf-discussion.ts";
@@ -17,7 +20,7 @@ import { submitAudit } from "./routes/audit-submission.ts";
 
 export type TriggerOutcome = { started: true; auditId: string } | { started: false; reason: "version already audited" };
 
-function writeback(spec: WatchSpec, version: string): { kind: string; payload: JsonObject } | null {
+function writeback(spec: WatchSpec, version: string): AuditDeliveryInput | null {
   const s = spec.subject;
   if (s.kind === "mlflow") return { kind: MLFLOW_VERDICT, payload: { name: s.model, version, ...(s.passAlias ? { alias: s.passAlias } : {}), gate: spec.gate } };
   if (s.kind === "oci") return { kind: OCI_VERDICT, payload: { registry: s.registry, repository: s.repository, digest: version, gate: spec.gate } };
@@ -29,6 +32,8 @@ export async function startWatchAudit(s: AppServices, watch: WatchRecord, versio
   const spec = WatchSpecSchema.parse(watch.spec);
   const key = `version:${version}`;
   if (!(await s.store.claimWatchTrigger(watch.id, key))) return { started: false, reason: "version already audited" };
+  // Computed before the submission: the write-back is written in the audit's own transaction.
+  const back = writeback(spec, version);
   try {
     const result = await submitAudit(
       s,
@@ -42,12 +47,8 @@ export async function startWatchAudit(s: AppServices, watch: WatchRecord, versio
         ...(spec.config !== undefined ? { config: spec.config } : {}),
       },
       `watch:${watch.id}:${version}`,
+      back ? [back] : [],
     );
-    const back = writeback(spec, version);
-    if (back) {
-      await s.store.enqueueDelivery({ key: `${back.kind}:${result.audit.id}`, kind: back.kind, tenant: watch.tenant, auditId: result.audit.id, payload: back.payload });
-    }
-    s.outbox?.wake();
     s.logger.info({ watchId: watch.id, version, auditId: result.audit.id }, "watch started an audit");
     return { started: true, auditId: result.audit.id };
   } catch (err) {

@@ -6,10 +6,11 @@ import {
   toWatch,
   type DeliveryRow,
   type DeliverySql,
+  type NewDeliveryRow,
   type WatchRow,
   type WatchSql,
 } from "./delivery-dialect.ts";
-import type { Delivery, DeliverySettlement, NewDelivery } from "./outbox-types.ts";
+import type { Delivery, DeliverySettlement } from "./outbox-types.ts";
 import type { NewWatch, WatchKind, WatchRecord } from "./watch-types.ts";
 
 type Prepare = (sql: string) => Database.Statement;
@@ -20,15 +21,16 @@ export class SqliteDeliverySql implements DeliverySql {
     private readonly write: <T>(fn: () => T) => T,
   ) {}
 
-  async insertDelivery(d: NewDelivery & { id: string; now: number }): Promise<{ delivery: Delivery; created: boolean }> {
-    return this.write(() => {
-      const inserted = this.stmt(
-        `INSERT INTO outbox (id, key, kind, tenant, audit_id, payload, state, attempts, next_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
-      ).run(d.id, d.key, d.kind, d.tenant, d.auditId, JSON.stringify(d.payload), d.now, d.now, d.now).changes > 0;
-      const row = this.stmt("SELECT * FROM outbox WHERE key = ?").get(d.key) as DeliveryRow;
-      return { delivery: toDelivery(row), created: inserted };
-    });
+  /**
+   * Called inside the audit's insert transaction (synchronous, as better-sqlite3's transactions
+   * are). A plain INSERT: a key already taken is an error that rolls the audit back with it.
+   */
+  insertForAudit(rows: readonly NewDeliveryRow[], now: number): void {
+    const insert = this.stmt(
+      `INSERT INTO outbox (id, key, kind, tenant, audit_id, payload, state, attempts, next_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
+    );
+    for (const d of rows) insert.run(d.id, d.key, d.kind, d.tenant, d.auditId, JSON.stringify(d.payload), now, now, now);
   }
 
   async claimDue(now: number, leaseUntil: number, limit: number): Promise<Delivery[]> {
