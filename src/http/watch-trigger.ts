@@ -6,8 +6,9 @@
  * `version:<v>` is claimed first (a second delivery for the version starts nothing), the
  * submission carries the Idempotency-Key `watch:<id>:<v>`, and the write-back's outbox key is
  * the audit's. A submission that fails wrote nothing and releases the trigger, so a redelivery
- * may try again. The claim itself is its own transaction, before the submission: a process that
- * dies between the two leaves the version claimed with no audit (not retried by a redelivery).
+ * may try again. The claim comes first, in its own transaction (so that a second delivery does
+ * not resolve the references again), as a lease that the audit's transaction settles: a process
+ * that dies between the two leaves a lease that ends, and the version is claimed again later.
  */
 import type { Config } from "../config.ts";
 import type { AuditDeliveryInput } from "../store/outbox-types.ts";
@@ -17,6 +18,13 @@ import { HF_DISCUSSION } from "../writeback/hf-discussion.ts";
 import { MLFLOW_VERDICT, OCI_VERDICT } from "../writeback/writeback-senders.ts";
 import type { AppServices } from "./context.ts";
 import { submitAudit } from "./routes/audit-submission.ts";
+
+/**
+ * How long a version's claim waits for its audit: resolving the references (model downloads)
+ * happens in between, so it is generous; past it, a claimant is taken to have died and the next
+ * delivery or poll of the version claims it again (the Idempotency-Key still allows one audit).
+ */
+const CLAIM_LEASE_MS = 60 * 60_000;
 
 export type TriggerOutcome = { started: true; auditId: string } | { started: false; reason: "version already audited" };
 
@@ -31,8 +39,8 @@ function writeback(spec: WatchSpec, version: string): AuditDeliveryInput | null 
 export async function startWatchAudit(s: AppServices, watch: WatchRecord, version: string): Promise<TriggerOutcome> {
   const spec = WatchSpecSchema.parse(watch.spec);
   const key = `version:${version}`;
-  if (!(await s.store.claimWatchTrigger(watch.id, key))) return { started: false, reason: "version already audited" };
-  // Computed before the submission: the write-back is written in the audit's own transaction.
+  if (!(await s.store.claimWatchTrigger(watch.id, key, CLAIM_LEASE_MS))) return { started: false, reason: "version already audited" };
+  // The write-back and the claim's settlement are written in the audit's own transaction.
   const back = writeback(spec, version);
   try {
     const result = await submitAudit(
@@ -47,7 +55,7 @@ export async function startWatchAudit(s: AppServices, watch: WatchRecord, versio
         ...(spec.config !== undefined ? { config: spec.config } : {}),
       },
       `watch:${watch.id}:${version}`,
-      back ? [back] : [],
+      { deliveries: back ? [back] : [], settlesWatchTrigger: { watchId: watch.id, key } },
     );
     s.logger.info({ watchId: watch.id, version, auditId: result.audit.id }, "watch started an audit");
     return { started: true, auditId: result.audit.id };

@@ -145,6 +145,7 @@ export class CheckedStore implements Store {
         events,
         // The key rule of an audit's deliveries, here once: one per kind and audit.
         deliveries: deliveries.map((d) => ({ id: this.#newId("dlv_"), key: `${d.kind}:${id}`, kind: d.kind, tenant: input.tenant, auditId: id, payload: d.payload })),
+        settlesWatchTrigger: input.settlesWatchTrigger ?? null,
       }),
     );
     switch (outcome.kind) {
@@ -426,9 +427,11 @@ export class CheckedStore implements Store {
     return guard("delete a watch", () => this.#sql.watches.deleteWatch(tenant, id));
   }
 
-  async claimWatchTrigger(watchId: string, key: string): Promise<boolean> {
+  async claimWatchTrigger(watchId: string, key: string, leaseMs?: number): Promise<boolean> {
     assertDeliveryKey(key, "key");
-    return guard("record a watch trigger", () => this.#sql.watches.insertTrigger(watchId, key, this.#now()));
+    if (leaseMs !== undefined && (!Number.isSafeInteger(leaseMs) || leaseMs < 1)) throw new SslmemError("validation_failed", "leaseMs must be a positive integer");
+    const now = this.#now();
+    return guard("record a watch trigger", () => this.#sql.watches.insertTrigger(watchId, key, now, leaseMs === undefined ? null : now + leaseMs));
   }
 
   async releaseWatchTrigger(watchId: string, key: string): Promise<void> {

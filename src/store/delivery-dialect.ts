@@ -22,7 +22,8 @@ export interface WatchSql {
   watchesOfTenant(tenant: string): Promise<WatchRecord[]>;
   watchesOfKind(kind: WatchKind): Promise<WatchRecord[]>;
   deleteWatch(tenant: string, id: string): Promise<boolean>;
-  insertTrigger(watchId: string, key: string, now: number): Promise<boolean>;
+  /** Inserts the claim (pending until `leaseUntil`, or settled when null); takes over a pending one whose lease ended. */
+  insertTrigger(watchId: string, key: string, now: number, leaseUntil: number | null): Promise<boolean>;
   deleteTrigger(watchId: string, key: string): Promise<void>;
 }
 

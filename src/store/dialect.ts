@@ -25,6 +25,7 @@ import type {
   StoredResult,
 } from "./types.ts";
 import type { UnitResultSql } from "./unit-result-types.ts";
+import type { WatchTriggerRef } from "./watch-types.ts";
 import type { ResultQuery } from "./validate.ts";
 
 export interface NewAudit {
@@ -43,6 +44,8 @@ export interface NewAudit {
   /** Its first events (seq 1, 2, …) and its outbox rows: written with the row, in its transaction, only when `created`. */
   events: readonly AuditEventInput[];
   deliveries: readonly NewDeliveryRow[];
+  /** The watch claim to settle in the same transaction; null: none. */
+  settlesWatchTrigger: WatchTriggerRef | null;
 }
 
 /** How an insert ended; only `created` wrote anything. */

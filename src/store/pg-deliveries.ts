@@ -11,7 +11,7 @@ import {
   type WatchSql,
 } from "./delivery-dialect.ts";
 import type { Delivery, DeliverySettlement } from "./outbox-types.ts";
-import type { NewWatch, WatchKind, WatchRecord } from "./watch-types.ts";
+import type { NewWatch, WatchKind, WatchRecord, WatchTriggerRef } from "./watch-types.ts";
 
 type Query = <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
 type Queryable = Pick<pg.ClientBase, "query">;
@@ -86,9 +86,19 @@ export class PgWatchSql implements WatchSql {
   async deleteWatch(tenant: string, id: string): Promise<boolean> {
     return ((await this.query("DELETE FROM watches WHERE id = $1 AND tenant = $2", [id, tenant])).rowCount ?? 0) > 0;
   }
-  async insertTrigger(watchId: string, key: string, now: number): Promise<boolean> {
-    const r = await this.query("INSERT INTO watch_triggers (watch_id, key, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", [watchId, key, now]);
+  async insertTrigger(watchId: string, key: string, now: number, leaseUntil: number | null): Promise<boolean> {
+    // One statement: a new claim, or the takeover of a pending one whose lease ended (no row otherwise).
+    const r = await this.query(
+      `INSERT INTO watch_triggers (watch_id, key, created_at, lease_until) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (watch_id, key) DO UPDATE SET created_at = excluded.created_at, lease_until = excluded.lease_until
+       WHERE watch_triggers.lease_until IS NOT NULL AND watch_triggers.lease_until <= $3`,
+      [watchId, key, now, leaseUntil],
+    );
     return (r.rowCount ?? 0) > 0;
+  }
+  /** Called inside the audit's insert transaction, on its connection: the claim is settled for good. */
+  async settleTriggerForAudit(t: WatchTriggerRef, on: Queryable): Promise<void> {
+    await on.query("UPDATE watch_triggers SET lease_until = NULL WHERE watch_id = $1 AND key = $2", [t.watchId, t.key]);
   }
   async deleteTrigger(watchId: string, key: string): Promise<void> {
     await this.query("DELETE FROM watch_triggers WHERE watch_id = $1 AND key = $2", [watchId, key]);

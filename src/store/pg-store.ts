@@ -223,6 +223,7 @@ class PgDialect implements StoreDialect {
         );
       }
       await this.deliveries.insertForAudit(a.deliveries, a.now, c);
+      if (a.settlesWatchTrigger) await this.watches.settleTriggerForAudit(a.settlesWatchTrigger, c);
       return { kind: "created", audit: audit(inserted.rows[0]) };
     });
   }

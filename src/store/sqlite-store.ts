@@ -184,6 +184,7 @@ class SqliteDialect implements StoreDialect {
       const event = this.stmt("INSERT INTO audit_events (audit_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)");
       a.events.forEach((e, i) => event.run(a.id, i + 1, e.type, JSON.stringify(e.data), a.now));
       this.deliveries.insertForAudit(a.deliveries, a.now);
+      if (a.settlesWatchTrigger) this.watches.settleTriggerForAudit(a.settlesWatchTrigger);
       return { kind: "created", audit: audit(this.stmt(`SELECT ${AUDIT_COLUMNS} FROM audits WHERE id = ?`).get(a.id) as AuditRow<string>) };
     });
   }

@@ -13,7 +13,7 @@ import type { LayerDescription } from "../core/layermem.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import type { AuditDeliveryInput, OutboxStore } from "./outbox-types.ts";
 import type { UnitResultStore } from "./unit-result-types.ts";
-import type { WatchStore } from "./watch-types.ts";
+import type { WatchStore, WatchTriggerRef } from "./watch-types.ts";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -128,6 +128,8 @@ export interface CreateAuditInput {
    * kind at most once; the key is `<kind>:<audit id>`. A replay writes none.
    */
   deliveries?: readonly AuditDeliveryInput[];
+  /** The watch's pending claim this audit answers: settled in the same transaction (a replay settles nothing). */
+  settlesWatchTrigger?: WatchTriggerRef;
 }
 
 export interface CreateAuditResult {

@@ -181,6 +181,37 @@ export function deliveryContract(name: string, makeStore: MakeStore): void {
         assert.equal(await store.claimWatchTrigger(w.id, "version:3"), true);
       }));
 
+    it("takes over a leased claim once its lease ends, unless its audit settled it; a claim without a lease is settled at once", () =>
+      withStore(async ({ store, clock }) => {
+        const w = await store.createWatch({ tenant: "acme", kind: "mlflow", spec, secret: SECRET });
+        assert.equal(await store.claimWatchTrigger(w.id, "version:1", 60_000), true);
+        assert.equal(await store.claimWatchTrigger(w.id, "version:2", 60_000), true);
+        assert.equal(await store.claimWatchTrigger(w.id, "delivery:d1"), true);
+        clock.now += 59_999;
+        assert.equal(await store.claimWatchTrigger(w.id, "version:1", 60_000), false, "the lease still runs");
+        await auditWith(store, [], { settlesWatchTrigger: { watchId: w.id, key: "version:2" } });
+        clock.now += 1;
+        // version:1's claimant died before creating its audit: the version is claimed again, once.
+        const racing = await Promise.all([store.claimWatchTrigger(w.id, "version:1", 60_000), store.claimWatchTrigger(w.id, "version:1", 60_000)]);
+        assert.deepEqual(racing.sort(), [false, true]);
+        assert.equal(await store.claimWatchTrigger(w.id, "version:2", 60_000), false, "settled by its audit");
+        assert.equal(await store.claimWatchTrigger(w.id, "delivery:d1", 60_000), false, "settled when claimed");
+        clock.now += 10 * 60_000;
+        assert.equal(await store.claimWatchTrigger(w.id, "version:2", 60_000), false, "settled for good");
+        await assert.rejects(store.claimWatchTrigger(w.id, "version:3", 0), { code: "validation_failed" });
+      }));
+
+    it("leaves a claim pending when its audit's transaction fails", () =>
+      withStore(async ({ store, clock, h }) => {
+        const w = await store.createWatch({ tenant: "acme", kind: "mlflow", spec, secret: SECRET });
+        assert.equal(await store.claimWatchTrigger(w.id, "version:1", 60_000), true);
+        await h.refuseInserts("outbox");
+        const settles = { watchId: w.id, key: "version:1" };
+        await assert.rejects(auditWith(store, ["mlflow-verdict"], { settlesWatchTrigger: settles }), { code: "store_failure" });
+        clock.now += 60_000;
+        assert.equal(await store.claimWatchTrigger(w.id, "version:1", 60_000), true, "not settled: the lease ended and the version is claimed again");
+      }));
+
     it("refuses a short secret and an unknown kind", () =>
       withStore(async ({ store }) => {
         await assert.rejects(store.createWatch({ tenant: "acme", kind: "mlflow", spec, secret: "short" }), { code: "validation_failed" });

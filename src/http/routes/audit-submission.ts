@@ -15,6 +15,7 @@ import { assertCallbackAllowed, completionCallback } from "../../callbacks/compl
 import { forgetBlobs } from "../../jobs/purge.ts";
 import { resolveAuditInputs } from "../../sources/audit-inputs.ts";
 import type { AuditDeliveryInput } from "../../store/outbox-types.ts";
+import type { WatchTriggerRef } from "../../store/watch-types.ts";
 import { AUDIT_INPUT_ROLES, type AuditInputs, type CreateAuditResult, type JsonObject } from "../../store/types.ts";
 import { bodyChunks } from "../body.ts";
 import type { AppServices } from "../context.ts";
@@ -135,9 +136,15 @@ function renamedFields(err: unknown, fieldOf: (role: string) => string): unknown
   return new SslmemError(err.code, err.message, { ...err.details, errors }, { cause: err.cause });
 }
 
+/** What a caller other than the request adds to the audit's transaction (a watch: its write-back and its claim). */
+export interface SubmissionExtras {
+  deliveries?: readonly AuditDeliveryInput[];
+  settlesWatchTrigger?: WatchTriggerRef;
+}
+
 /**
  * Validates a submission against the blobs the tenant owns and queues it: the audit, its sources
- * and its deliveries (the request's completion callback, then `deliveries`, e.g. a watch's
+ * and its deliveries (the request's completion callback, then the extras', e.g. a watch's
  * verdict write-back) are written in one transaction by AuditService.create.
  */
 export async function submitAudit(
@@ -145,7 +152,7 @@ export async function submitAudit(
   tenant: string,
   request: SubmitAuditRequest,
   idempotencyKey: string | undefined,
-  deliveries: readonly AuditDeliveryInput[] = [],
+  extras: SubmissionExtras = {},
 ): Promise<CreateAuditResult> {
   assertWithinServerLimits(s, request);
   const order = orderOf(request);
@@ -171,7 +178,7 @@ export async function submitAudit(
   const { config, kind } = order;
   // SSLMem audits hash as they always did (an Idempotency-Key replay across an upgrade still matches).
   const requestHash = createHash("sha256").update(canonicalJson(kind === "sslmem" ? { inputs, config } : { kind, inputs, config })).digest("hex");
-  const allDeliveries = [...(request.callbackUrl !== undefined ? [completionCallback(request.callbackUrl)] : []), ...deliveries];
+  const allDeliveries = [...(request.callbackUrl !== undefined ? [completionCallback(request.callbackUrl)] : []), ...(extras.deliveries ?? [])];
   let result: CreateAuditResult;
   try {
     result = await s.audits.create({
@@ -181,6 +188,7 @@ export async function submitAudit(
       inputs,
       sources,
       deliveries: allDeliveries,
+      ...(extras.settlesWatchTrigger ? { settlesWatchTrigger: extras.settlesWatchTrigger } : {}),
       requestHash,
       maxQueued: s.config.limits.maxQueue,
       maxQueuedPerTenant: s.config.limits.maxQueuePerTenant,
