@@ -1,10 +1,10 @@
 /**
  * Signed completion callbacks: an audit submitted with `callbackUrl` gets an outbox row at
  * submission, written in the audit's own insert (src/outbox/dispatcher.ts delivers it once the
- * audit has ended, retried with backoff, surviving restarts). Each attempt POSTs the audit's final state and summary, signed per the
- * Standard Webhooks spec (`webhook-id`, `webhook-timestamp`, `webhook-signature`, with the
- * tenant's secret), through the same guarded fetch as model references (allowlist, address
- * checks, redirects re-checked). What is recorded of an attempt names the host only: a URL's
+ * audit has ended, retried with backoff, surviving restarts). Each attempt POSTs the audit's
+ * final state and summary, signed per the Standard Webhooks spec (`webhook-id`,
+ * `webhook-timestamp`, `webhook-signature`, with the tenant's secret), through the same guarded
+ * fetch as model references (allowlist, address checks, redirects re-checked). What is recorded of an attempt names the host only: a URL's
  * query may hold a token.
  */
 import { Webhook } from "standardwebhooks";

@@ -5,10 +5,10 @@
  * its delivery module's insertForAudit in its own transaction), so they are not part of DeliverySql.
  */
 import type { Delivery, DeliverySettlement, NewDelivery } from "./outbox-types.ts";
+import type { NewWatch, WatchKind, WatchRecord } from "./watch-types.ts";
 
 /** A delivery row as a dialect inserts it, with its audit (same `now`, same transaction). */
 export type NewDeliveryRow = NewDelivery & { id: string };
-import type { NewWatch, WatchKind, WatchRecord } from "./watch-types.ts";
 
 export interface DeliverySql {
   claimDue(now: number, leaseUntil: number, limit: number): Promise<Delivery[]>;
