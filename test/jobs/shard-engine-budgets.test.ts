@@ -62,6 +62,8 @@ interface Cluster {
   executor: EngineShardExecutor;
   queue: Queue;
   logs: string[];
+  /** Starts another worker (with its own engine processes) on the same queue and store. */
+  addWorker(): Promise<{ worker: ShardWorker; executor: EngineShardExecutor }>;
   /** Queues an audit over these inputs. */
   submit(bytes: AuditBytes, config: AuditConfigInput): Promise<string>;
   terminal(id: string, timeoutMs?: number): Promise<AuditRecord>;
@@ -75,18 +77,24 @@ async function startCluster(budgets: Partial<EngineBudgets>, settings: Partial<Q
   const store = await SqliteStore.open({ path: join(dir, "sslmem.db"), synchronous: "NORMAL" });
   const blobs = await FileBlobStore.open(join(dir, "blobs"));
   const s = testQueueSettings(uniquePrefix(), { shardSize: 4, ...settings });
-  const executor = new EngineShardExecutor({
-    store,
-    blobs,
-    logger,
-    settings: { providers: ["cpu"], threads: 1, ingest: {}, tmpDir: join(dir, "tmp") },
-    budgets: { abortGraceMs: 1000, ...budgets },
-    workspaces: { idleMs: 5_000, maxIdle: 1 },
-  });
+  const workers: ShardWorker[] = [];
+  const addWorker = async () => {
+    const executor = new EngineShardExecutor({
+      store,
+      blobs,
+      logger,
+      settings: { providers: ["cpu"], threads: 1, ingest: {}, tmpDir: join(dir, "tmp") },
+      budgets: { abortGraceMs: 1000, ...budgets },
+      workspaces: { idleMs: 5_000, maxIdle: 1 },
+    });
+    const worker = new ShardWorker({ store, executor, logger, settings: s, name: `budget-worker-${workers.length}` });
+    await worker.start();
+    workers.push(worker);
+    return { worker, executor };
+  };
   const runner = new BullMqRunner({ audits: new AuditService({ store, logger }), store, logger, settings: s, refreshMs: 50 });
   await runner.start();
-  const worker = new ShardWorker({ store, executor, logger, settings: s, name: "budget-worker" });
-  await worker.start();
+  const { worker, executor } = await addWorker();
   const queue = new Queue(s.name, { connection: { url: s.url } as never, prefix: s.prefix });
   return {
     store,
@@ -96,6 +104,7 @@ async function startCluster(budgets: Partial<EngineBudgets>, settings: Partial<Q
     executor,
     queue,
     logs,
+    addWorker,
     async submit(bytes, config) {
       const id = await createQueuedAudit(store, blobs, bytes, config);
       await runner.enqueue(id);
@@ -112,7 +121,7 @@ async function startCluster(budgets: Partial<EngineBudgets>, settings: Partial<Q
         50,
       ),
     async close() {
-      await worker.close({ graceMs: 2_000 });
+      await Promise.all(workers.map((w) => w.close({ graceMs: 2_000 })));
       await runner.stop({ graceMs: 0 });
       await queue.close();
       await deletePrefix(s.prefix);
@@ -218,5 +227,44 @@ describe("scaled worker: the engine in child processes, under the engine's budge
     assert.equal(retried.length, 1, "the killed shard failed once and was retried");
     assert.match(String(retried[0]!.failedReason), /SIGKILL from outside/);
     assert.ok(c.logs.some((l) => l.includes("job failed; it will be retried")));
+  });
+
+  it("SIGTERM mid-shard: the batch finishes, the engine process ends, the shard goes back to the queue and another worker completes the audit", async () => {
+    cluster = await startCluster({}, { shardSize: 16 });
+    const c = cluster;
+    const id = await c.submit({ ...tinyEncoderBytes(), candidates: randomNpyBytes(48, 20, 6) }, { views: 4, seed: 3, batchSize: 2 });
+    let pid: number | undefined;
+    await eventually(
+      async () => c.worker.stats().active.some((j) => j.kind === "shard") && (await c.store.countResults(id)) > 0 && (pid = c.executor.enginePids[0]) !== undefined,
+      "a shard to be measuring",
+      30_000,
+      2,
+    );
+    await c.worker.close({ graceMs: 10_000 });
+    assert.ok(!alive(pid!), "the engine process is gone");
+    assert.ok(c.logs.some((l) => l.includes("job returned to the queue at shutdown")), "the shard went back to the queue");
+    assert.equal((await c.store.getAuditInternal(id))?.state, "running", "the audit goes on");
+    await c.addWorker();
+    const done = await c.terminal(id, 60_000);
+    assert.equal(done.state, "succeeded", JSON.stringify(done.error));
+    assert.deepEqual(await c.store.committedIndices(id), Array.from({ length: 48 }, (_, i) => i), "every point once");
+    const shards = await Promise.all([0, 1, 2].map((k) => c.queue.getJob(shardJobId(id, k))));
+    assert.ok(shards.every((j) => j?.failedReason === undefined), "a shutdown uses up no attempt");
+  });
+
+  it("SIGTERM with a model that never returns: the engine process is killed after the grace and the audit is not failed", async () => {
+    cluster = await startCluster({ abortGraceMs: 1000 });
+    const c = cluster;
+    const id = await c.submit(hostile(endlessLoopEncoder()), HOSTILE_CONFIG);
+    let pid: number | undefined;
+    await eventually(async () => c.worker.stats().active.some((j) => j.kind === "shard") && (pid = c.executor.enginePids[0]) !== undefined, "a shard to run in an engine process");
+    const before = cpuTicks(pid!)!;
+    await eventually(async () => (cpuTicks(pid!) ?? 0) - before >= 50, "the engine to spin inside ONNX Runtime", 30_000, 50);
+    const closing = Date.now();
+    await c.worker.close({ graceMs: 1000 });
+    const took = Date.now() - closing;
+    assert.ok(took < 1000 + 1000 + 3000, `the worker closed ${took} ms after SIGTERM (grace 1000 ms, abort grace 1000 ms)`);
+    assert.ok(!alive(pid!), "the engine process is gone");
+    assert.equal((await c.store.getAuditInternal(id))?.state, "running", "the audit is left for another worker, not failed");
   });
 });
