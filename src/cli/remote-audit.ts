@@ -2,7 +2,8 @@
  * `sslmem audit --server URL --token T`: the CLI as a client of the HTTP service. Uploads every
  * input by digest (HEAD first: an unchanged reference encoder is never uploaded twice), submits
  * the audit, follows its progress, and downloads the JSON report; the caller then writes outputs
- * and applies the same gate as a local audit.
+ * and applies the same gate as a local audit. `sslmem units --server` (remote-units.ts) uses the
+ * same uploads and the same follow loop.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -23,7 +24,7 @@ interface Upload {
   label: string;
 }
 
-async function fileOrDirectory(path: string, flag: string): Promise<Upload> {
+export async function fileOrDirectory(path: string, flag: string): Promise<Upload> {
   let info;
   try {
     info = await stat(path);
@@ -50,7 +51,7 @@ async function digestOf(upload: Upload): Promise<{ digest: string; size: number 
   return { digest: `sha256:${hash.digest("hex")}`, size };
 }
 
-class Client {
+export class Client {
   constructor(
     private readonly base: string,
     private readonly token: string | undefined,
@@ -96,7 +97,7 @@ class Client {
   }
 }
 
-async function ensureBlob(client: Client, upload: Upload, log: (s: string) => void): Promise<string> {
+export async function ensureBlob(client: Client, upload: Upload, log: (s: string) => void): Promise<string> {
   const { digest, size } = await digestOf(upload);
   const head = await client.request("HEAD", `/v1/blobs/${digest}`);
   if (head.status === 200) {
@@ -120,30 +121,18 @@ interface AuditResource {
   error: { code?: string; detail?: string; title?: string } | null;
 }
 
-export async function runRemoteAudit(cmd: AuditCommand, signal?: AbortSignal): Promise<ReportV1> {
-  const client = new Client(cmd.server!, cmd.token);
-  const log = (s: string) => {
-    if (!cmd.quiet) process.stderr.write(`${s}\n`);
-  };
-  const inputs: Record<string, string> = {};
-  for (const [flag, path] of [
-    ["target", cmd.target],
-    ["reference", cmd.reference],
-    ["candidates", cmd.candidates],
-    ...(cmd.controls ? [["controls", cmd.controls]] : []),
-  ] as [string, string][]) {
-    // A reference is resolved by the server (its allowlist and credentials), not uploaded.
-    inputs[flag] = isSourceReference(path) ? path : await ensureBlob(client, await fileOrDirectory(path, flag), log);
-  }
-  const submit = await client.request("POST", "/v1/audits", {
-    body: JSON.stringify({ ...inputs, ...(cmd.allowUnpinned ? { allowUnpinned: true } : {}), config: cmd.config }),
-    headers: { "content-type": "application/json" },
-  });
+/**
+ * Submits an audit (any kind), follows it to its end (Ctrl-C cancels it on the server), and returns
+ * it once it succeeded; a failed or cancelled audit is an error with the server's code.
+ */
+export async function submitAndFollow(client: Client, body: object, opts: { quiet: boolean; log: (s: string) => void; signal?: AbortSignal }): Promise<AuditResource> {
+  const { log, signal } = opts;
+  const submit = await client.request("POST", "/v1/audits", { body: JSON.stringify(body), headers: { "content-type": "application/json" } });
   if (submit.status !== 202 && submit.status !== 200) await client.fail(submit, "submitting the audit");
   let audit = (await submit.json()) as AuditResource;
   log(`audit ${audit.id} submitted`);
 
-  const progress = createProgress({ quiet: cmd.quiet });
+  const progress = createProgress({ quiet: opts.quiet });
   let delay = 250;
   while (audit.state === "queued" || audit.state === "running") {
     if (signal?.aborted) {
@@ -163,6 +152,25 @@ export async function runRemoteAudit(cmd: AuditCommand, signal?: AbortSignal): P
     const code = audit.error?.code && audit.error.code in ERROR_CODES ? (audit.error.code as ErrorCode) : "engine_failure";
     throw new SslmemError(code, `audit ${audit.id} ${audit.state}: ${audit.error?.detail ?? audit.error?.title ?? "no reason given"}`);
   }
+  return audit;
+}
+
+export async function runRemoteAudit(cmd: AuditCommand, signal?: AbortSignal): Promise<ReportV1> {
+  const client = new Client(cmd.server!, cmd.token);
+  const log = (s: string) => {
+    if (!cmd.quiet) process.stderr.write(`${s}\n`);
+  };
+  const inputs: Record<string, string> = {};
+  for (const [flag, path] of [
+    ["target", cmd.target],
+    ["reference", cmd.reference],
+    ["candidates", cmd.candidates],
+    ...(cmd.controls ? [["controls", cmd.controls]] : []),
+  ] as [string, string][]) {
+    // A reference is resolved by the server (its allowlist and credentials), not uploaded.
+    inputs[flag] = isSourceReference(path) ? path : await ensureBlob(client, await fileOrDirectory(path, flag), log);
+  }
+  const audit = await submitAndFollow(client, { ...inputs, ...(cmd.allowUnpinned ? { allowUnpinned: true } : {}), config: cmd.config }, { quiet: cmd.quiet, log, signal });
   const res = await client.request("GET", `/v1/audits/${audit.id}/report?format=json`, { headers: { accept: "application/json" } });
   if (res.status !== 200) await client.fail(res, "downloading the report");
   const parsed = ReportV1Schema.safeParse(await res.json());

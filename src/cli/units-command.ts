@@ -15,7 +15,10 @@ import { ProviderPreferenceSchema } from "../engine/providers.ts";
 import { runUnitMem } from "../engine/units.ts";
 import { makeThumbnail } from "../report/thumbnails.ts";
 import { renderUnitMemHtml, renderUnitMemText, unitMemThumbnailIds } from "../report/unitmem-html.ts";
-import { augmentSetting, formatZodIssues, inputSize } from "./audit-args.ts";
+import { isSourceReference } from "../sources/reference.ts";
+import { augmentSetting, formatZodIssues, inputSize, type ClientEnv } from "./audit-args.ts";
+import { onInterrupt } from "./interrupt.ts";
+import type { RemoteUnitsCommand } from "./remote-units.ts";
 import { num, pair, triple } from "./parse-flags.ts";
 import { EXIT, UsageError } from "./errors.ts";
 import { createProgress } from "./progress.ts";
@@ -38,6 +41,7 @@ Usage:
   --normalize PRESET       imagenet|clip|half|unit|none (or --mean/--std, or the model's sslmem.* metadata)
   --input-size HxW --layout NCHW|NHWC --range LO,HI --mean a,b,c --std a,b,c --output-name NAME
   --batch-size B --providers LIST --threads N
+  --server URL --token T   run it on an sslmem server (a kind=unitmem audit; env SSLMEM_SERVER / SSLMEM_TOKEN)
   --format table|json|html format of stdout / of -o FILE (default table)
   -o, --output [FMT=]FILE  write the report; repeatable
   -q, --quiet              no progress output
@@ -62,6 +66,8 @@ const OPTIONS = {
   "batch-size": { type: "string" },
   providers: { type: "string" },
   threads: { type: "string" },
+  server: { type: "string" },
+  token: { type: "string" },
   format: { type: "string" },
   output: { type: "string", short: "o", multiple: true },
   quiet: { type: "boolean", short: "q" },
@@ -87,6 +93,49 @@ function outputs(values: string[] | undefined, format: string | undefined): Unit
   });
 }
 
+async function writeReport(report: UnitMemReport, targets: readonly UnitOutput[], thumbs: Map<string, string> | undefined): Promise<void> {
+  for (const target of targets) {
+    const text =
+      target.format === "json" ? JSON.stringify(UnitMemReportSchema.parse(report), null, 2) + "\n" : target.format === "html" ? renderUnitMemHtml(report, { thumbnails: thumbs }) : renderUnitMemText(report);
+    if (!target.file || target.file === "-") process.stdout.write(text);
+    else {
+      try {
+        await writeFile(target.file, text);
+      } catch (e) {
+        throw new SslmemError("invalid_config", `cannot write the ${target.format} report to '${target.file}' (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+      }
+    }
+  }
+}
+
+/** A remote run: the report from the server, thumbnails from the local candidates when they are a path. */
+async function unitsOnServer(cmd: RemoteUnitsCommand, targets: readonly UnitOutput[]): Promise<number> {
+  const { runRemoteUnits } = await import("./remote-units.ts");
+  const interrupt = onInterrupt();
+  try {
+    const report = await runRemoteUnits(cmd, interrupt.signal);
+    let thumbs: Map<string, string> | undefined;
+    if (targets.some((t) => t.format === "html") && !isSourceReference(cmd.candidates)) {
+      const set = await openPointSet(cmd.candidates);
+      try {
+        thumbs = await thumbnails(set, report);
+      } finally {
+        await set.close();
+      }
+    }
+    await writeReport(report, targets, thumbs);
+    return EXIT.ok;
+  } catch (e) {
+    if (interrupt.interrupted) {
+      process.stderr.write("sslmem: UnitMem audit interrupted; no report written (exit 130)\n");
+      return EXIT.interrupted;
+    }
+    throw e;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
 async function thumbnails(set: PointSet, report: UnitMemReport): Promise<Map<string, string>> {
   const wanted = new Set(unitMemThumbnailIds(report));
   const out = new Map<string, string>();
@@ -94,7 +143,7 @@ async function thumbnails(set: PointSet, report: UnitMemReport): Promise<Map<str
   return out;
 }
 
-export async function unitsCommand(argv: string[]): Promise<number> {
+export async function unitsCommand(argv: string[], env: ClientEnv = process.env): Promise<number> {
   let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }));
@@ -128,6 +177,10 @@ export async function unitsCommand(argv: string[]): Promise<number> {
   const threads = num("threads", s("threads"));
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) throw new UsageError("--threads takes an integer from 1 to 256");
   const targets = outputs(values.output as string[] | undefined, s("format"));
+  const server = s("server") ?? (env.SSLMEM_SERVER || undefined);
+  if (server !== undefined) {
+    return unitsOnServer({ server, token: s("token") ?? (env.SSLMEM_TOKEN || undefined), encoder: s("encoder")!, candidates: s("candidates")!, config: parsed.data, quiet: Boolean(values.quiet) }, targets);
+  }
 
   let bytes: Uint8Array;
   try {
@@ -154,18 +207,7 @@ export async function unitsCommand(argv: string[]): Promise<number> {
     );
     progress.done(`UnitMem of ${report.layers.reduce((n, l) => n + l.units, 0)} units over ${set.size} points`);
     const thumbs = targets.some((t) => t.format === "html") ? await thumbnails(set, report) : undefined;
-    for (const target of targets) {
-      const text =
-        target.format === "json" ? JSON.stringify(UnitMemReportSchema.parse(report), null, 2) + "\n" : target.format === "html" ? renderUnitMemHtml(report, { thumbnails: thumbs }) : renderUnitMemText(report);
-      if (!target.file || target.file === "-") process.stdout.write(text);
-      else {
-        try {
-          await writeFile(target.file, text);
-        } catch (e) {
-          throw new SslmemError("invalid_config", `cannot write the ${target.format} report to '${target.file}' (${(e as NodeJS.ErrnoException).code ?? "error"})`);
-        }
-      }
-    }
+    await writeReport(report, targets, thumbs);
     return EXIT.ok;
   } finally {
     progress.done();
