@@ -1,5 +1,5 @@
 /**
- * Messages between the service (worker-executor.ts, through engine-host.ts) and the engine
+ * Messages between the service (engine-session.ts, through engine-host.ts) and the engine
  * process (engine-worker.ts).
  *
  * The engine (decode, augmentation graph, both encoders, calibration) runs in a child process:
