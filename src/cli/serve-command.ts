@@ -40,7 +40,7 @@ export async function serveCommand(argv: string[], env: Readonly<Record<string, 
   if (values["data-dir"]) overrides.dataDir = values["data-dir"];
   const config = loadConfig(env, overrides);
   mkdirSync(dataDirLayout(config.dataDir).tmp, { recursive: true });
-  // The engine runs in a child process unless SSLMEM_ENGINE_THREAD=main (see worker-executor.ts and engine-session.ts).
+  // The engine runs in a child process unless SSLMEM_ENGINE_THREAD=main (see worker-executor.ts).
   const server = await startServer(config, {
     executor: (deps) => (config.engineThread === "worker" ? workerEngineExecutorFactory(deps) : engineExecutorFactory(deps)),
   });
