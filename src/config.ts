@@ -249,9 +249,10 @@ export const ConfigSchema = z
       })
       .default(DEFAULT_MEMORY_BUDGET),
     /**
-     * Where the engine measures: "worker" (a child process, jobs/engine-host.ts: the HTTP event loop
-     * stays responsive, and the engine's budgets end it with a signal) or "main" (inline, for
-     * debugging and for measuring the difference; no deadline or memory ceiling applies).
+     * Where the engine measures, in `serve` and in `worker`: "worker" (a child process,
+     * jobs/engine-session.ts: the HTTP event loop or queue worker stays responsive, and the
+     * engine's budgets end it with a signal) or "main" (inline, for debugging and for measuring
+     * the difference; no deadline or memory ceiling applies).
      */
     engineThread: z.enum(["worker", "main"]).default("worker"),
     /** Purge candidate/controls blobs of audits finished more than N hours ago (0 = never). */

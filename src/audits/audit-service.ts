@@ -13,7 +13,10 @@
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import type { AuditState } from "../core/audit-states.ts";
 import { auditFailureProblem } from "../core/problem.ts";
+import type { AuditSources } from "../core/source-identity.ts";
+import { SOURCES_EVENT, hasSources } from "../sources/audit-inputs.ts";
 import type {
+  AuditEventInput,
   AuditPatch,
   AuditProgress,
   AuditRecord,
@@ -29,6 +32,12 @@ import { estimateEtaSeconds } from "./eta.ts";
 export type AuditServiceStore = AuditStateWriter & Pick<EventLog, "appendEvent"> & {
   getAuditInternal(id: string): Promise<AuditRecord | null>;
 };
+
+/** What a new audit is made of; the service turns `sources` into the audit's `sources` event. */
+export interface CreateAuditOrder extends Omit<CreateAuditInput, "events"> {
+  /** Identities of the inputs given as references (resolved at submission); none: no event. */
+  sources?: AuditSources;
+}
 
 /** The two log calls of the failure policy (a pino Logger is one). */
 export interface AuditFailureLog {
@@ -78,13 +87,19 @@ export class AuditService {
   }
 
   /**
-   * Stores a queued audit (or returns the one stored under the same Idempotency-Key) and appends
-   * its first `state` event. Refusals (`queue_full`, `blob_not_found`, `idempotency_conflict`) are
-   * the store's, decided in the same transaction as the insert.
+   * Stores a queued audit (or returns the one stored under the same Idempotency-Key) with its first
+   * events (`state` queued, then `sources` when an input was a reference) and its outbox
+   * deliveries, all in the insert's one transaction: a crash or a refusal leaves none of them, and
+   * a replay writes none again. Refusals (`queue_full`, `blob_not_found`, `idempotency_conflict`)
+   * are the store's, decided in that transaction. Whoever dispatches the deliveries is woken by the
+   * caller, after this returns (after the commit).
    */
-  async create(input: CreateAuditInput): Promise<CreateAuditResult> {
-    const result = await this.#store.createAudit(input);
-    if (result.created) await this.event(result.audit.id, "state", { state: "queued" });
+  async create(order: CreateAuditOrder): Promise<CreateAuditResult> {
+    const { sources, ...input } = order;
+    const events: AuditEventInput[] = [{ type: "state", data: { state: "queued" } }];
+    if (sources !== undefined && hasSources(sources)) events.push({ type: SOURCES_EVENT, data: { ...sources } });
+    const result = await this.#store.createAudit({ ...input, events });
+    if (result.created) this.#onEvent(result.audit.id);
     return result;
   }
 

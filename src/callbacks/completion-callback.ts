@@ -1,10 +1,10 @@
 /**
  * Signed completion callbacks: an audit submitted with `callbackUrl` gets an outbox row at
- * submission (src/outbox/dispatcher.ts delivers it once the audit has ended, retried with backoff,
- * surviving restarts). Each attempt POSTs the audit's final state and summary, signed per the
- * Standard Webhooks spec (`webhook-id`, `webhook-timestamp`, `webhook-signature`, with the
- * tenant's secret), through the same guarded fetch as model references (allowlist, address
- * checks, redirects re-checked). What is recorded of an attempt names the host only: a URL's
+ * submission, written in the audit's own insert (src/outbox/dispatcher.ts delivers it once the
+ * audit has ended, retried with backoff, surviving restarts). Each attempt POSTs the audit's
+ * final state and summary, signed per the Standard Webhooks spec (`webhook-id`,
+ * `webhook-timestamp`, `webhook-signature`, with the tenant's secret), through the same guarded
+ * fetch as model references (allowlist, address checks, redirects re-checked). What is recorded of an attempt names the host only: a URL's
  * query may hold a token.
  */
 import { Webhook } from "standardwebhooks";
@@ -13,7 +13,7 @@ import { SslmemError } from "../core/errors.ts";
 import type { DeliverySender, SendResult } from "../outbox/dispatcher.ts";
 import { createGuardedFetch, type Resolver } from "../sources/guarded-fetch.ts";
 import { AddressPolicy, assertHostAllowed, parseHostPattern, type HostPolicy } from "../sources/host-policy.ts";
-import type { OutboxStore } from "../store/outbox-types.ts";
+import type { AuditDeliveryInput } from "../store/outbox-types.ts";
 import { completionMessage } from "./callback-payload.ts";
 
 export const CALLBACK_KIND = "callback";
@@ -42,9 +42,9 @@ export function assertCallbackAllowed(config: CallbackConfig, tenant: string, ca
   }
 }
 
-/** Writes the callback's outbox row (one per audit: a replayed submission adds none). */
-export async function enqueueCompletionCallback(outbox: Pick<OutboxStore, "enqueueDelivery">, tenant: string, auditId: string, callbackUrl: string): Promise<void> {
-  await outbox.enqueueDelivery({ key: `${CALLBACK_KIND}:${auditId}`, kind: CALLBACK_KIND, tenant, auditId, payload: { url: callbackUrl } });
+/** The callback's outbox row, written with the audit (AuditService.create's `deliveries`). */
+export function completionCallback(callbackUrl: string): AuditDeliveryInput {
+  return { kind: CALLBACK_KIND, payload: { url: callbackUrl } };
 }
 
 const RETRYABLE = (status: number) => status === 408 || status === 429 || status >= 500;

@@ -7,14 +7,14 @@ import type { ReportV1 } from "../core/report.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
 import type { SkippedEntry } from "../data/point-set.ts";
-import { describeAudit, describeLayers, finalizeAudit, prepareAudit, type PreparedAudit } from "../engine/audit.ts";
+import { describeAudit, describeLayers, finalizeAudit, type PreparedAudit } from "../engine/audit.ts";
 import { ProviderPreferenceSchema } from "../engine/providers.ts";
 import { measurePoints, type IndexedMeasurement } from "../engine/measure.ts";
 import { measureEncoderHealth } from "../engine/diagnostics.ts";
 import { alignmentWarnings, encoderWarnings } from "../core/health.ts";
 import { formatCount } from "../report/numbers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand, type ClientEnv } from "./audit-args.ts";
-import { localEngineSettings, openPoints, readModel, resolveInputs, stderrLogger } from "./local-inputs.ts";
+import { openPoints, prepareLocalAudit, readModel, resolveInputs, stderrLogger } from "./local-inputs.ts";
 import { Checkpoint, auditKey, checkpointPath } from "./checkpoint.ts";
 import { EXIT, UsageError } from "./errors.ts";
 import { InvalidPointError, recoveringSet } from "./recovering-set.ts";
@@ -22,7 +22,6 @@ import { applyGate } from "./gate.ts";
 import { onInterrupt } from "./interrupt.ts";
 import { needsThumbnails, writeOutputs } from "./outputs.ts";
 import { createProgress } from "./progress.ts";
-import { explainProviderFailure } from "./provider-advice.ts";
 import { thumbnailsFromPath, thumbnailsFromSet } from "./thumbnails.ts";
 
 /** The upfront plan: points by role, views, encoder passes, provider — before the long part. */
@@ -133,12 +132,7 @@ export async function runLocalAudit(cmd: AuditCommand, opts: LocalAuditOptions =
   const candidates = recoveringSet(await openPoints(paths.candidates!, "candidates"), "candidate");
   const controls = paths.controls ? recoveringSet(await openPoints(paths.controls, "controls"), "control") : undefined;
   try {
-    let prepared: PreparedAudit;
-    try {
-      prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, localEngineSettings(cmd));
-    } catch (e) {
-      throw explainProviderFailure(e);
-    }
+    const prepared = await prepareLocalAudit({ target, reference, candidates, controls }, cmd);
     try {
       const key = auditKey({ target, reference, candidateIds: candidates.ids, controlIds: controls?.ids ?? [], config: cmd.config });
       const path = checkpointPath(cmd.outputs, cmd.checkpoint);

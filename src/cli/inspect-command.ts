@@ -3,13 +3,11 @@
  * checked before the long part. Prints text (or --format json) on stdout; exit 0 when the audit
  * can run, 1 when it cannot (the error names what to fix).
  */
-import { prepareAudit, type PreparedAudit } from "../engine/audit.ts";
 import { inspectPreparedAudit, type AuditInspection, type PointsInspection } from "../engine/dry-run.ts";
 import { formatCount, formatNumber } from "../report/numbers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand, type ClientEnv } from "./audit-args.ts";
 import { EXIT, UsageError } from "./errors.ts";
-import { localEngineSettings, openPoints, readModel, resolveInputs } from "./local-inputs.ts";
-import { explainProviderFailure } from "./provider-advice.ts";
+import { openPoints, prepareLocalAudit, readModel, resolveInputs } from "./local-inputs.ts";
 
 function points(label: string, p: PointsInspection): string[] {
   const lines = [`${label.padEnd(12)}${formatCount(p.count)} points (${p.kind})`];
@@ -58,12 +56,7 @@ export async function inspectLocal(cmd: AuditCommand, env: Env = process.env): P
   const candidates = await openPoints(paths.candidates!, "candidates");
   const controls = paths.controls ? await openPoints(paths.controls, "controls") : undefined;
   try {
-    let prepared: PreparedAudit;
-    try {
-      prepared = await prepareAudit({ target, reference, candidates, controls }, cmd.config, localEngineSettings(cmd));
-    } catch (e) {
-      throw explainProviderFailure(e);
-    }
+    const prepared = await prepareLocalAudit({ target, reference, candidates, controls }, cmd);
     try {
       return await inspectPreparedAudit(prepared, cmd.config);
     } finally {

@@ -3,10 +3,11 @@ import { readFile } from "node:fs/promises";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import type { PointSet } from "../data/point-set.ts";
 import { openPointSet } from "../data/sources.ts";
-import type { EngineSettings } from "../engine/audit.ts";
+import { prepareAudit, type AuditInputs, type EngineSettings, type PreparedAudit } from "../engine/audit.ts";
 import type { EngineLogger } from "../engine/providers.ts";
 import { resolveLocalInputs } from "../sources/local-inputs.ts";
 import type { AuditCommand } from "./audit-args.ts";
+import { explainProviderFailure } from "./provider-advice.ts";
 
 /** References (oci://, models:/, hf://, https://…#sha256=) become paths of cached blobs; plain paths stay. */
 export function resolveInputs(cmd: AuditCommand, env: Readonly<Record<string, string | undefined>>) {
@@ -33,6 +34,15 @@ export async function openPoints(path: string, role: "candidates" | "controls"):
     // The readers' messages do not say which input they are about; the flag and path are added here.
     if (isSslmemError(e)) throw new SslmemError(e.code, `--${role} '${path}': ${e.message}`, e.details);
     throw e;
+  }
+}
+
+/** A local audit or inspection, prepared with the local engine settings (a provider failure explained). */
+export async function prepareLocalAudit(inputs: AuditInputs, cmd: AuditCommand): Promise<PreparedAudit> {
+  try {
+    return await prepareAudit(inputs, cmd.config, localEngineSettings(cmd));
+  } catch (e) {
+    throw explainProviderFailure(e);
   }
 }
 

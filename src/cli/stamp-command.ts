@@ -5,7 +5,6 @@
  */
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
-import { parseArgs } from "node:util";
 import { PreprocessingOverridesSchema } from "../core/audit-config.ts";
 import { SslmemError } from "../core/errors.ts";
 import { stampEntries, stampModel } from "../engine/onnx/stamp.ts";

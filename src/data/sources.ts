@@ -5,9 +5,10 @@
  * (the CLI with the flag and path, the service with the input's role).
  */
 import { checkPointIdLengths } from "./point-id.ts";
-import { mkdtemp, open, rm, stat } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readHead } from "./file-head.ts";
 import { SslmemError } from "../core/errors.ts";
 import { openFileSource, type ByteSource } from "./byte-source.ts";
 import { openDirectory } from "./directory.ts";
@@ -81,17 +82,6 @@ async function openAnyPointSet(path: string, resolved: IngestLimits, options: Op
     throw new SslmemError("archive_invalid", `the path is a single image; give ${ACCEPTED}`);
   }
   throw new SslmemError("archive_invalid", `the file is not recognised; give ${ACCEPTED}`);
-}
-
-async function readHead(path: string): Promise<Buffer> {
-  const handle = await open(path, "r");
-  try {
-    const buf = Buffer.alloc(SNIFF_BYTES);
-    const { bytesRead } = await handle.read(buf, 0, SNIFF_BYTES, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Runs `build` over an open source; closes the source (and runs `cleanup`) if building fails. */

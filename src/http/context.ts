@@ -32,7 +32,7 @@ export type HttpStore = TokenStore &
   Pick<EventLog, "readEvents"> &
   BlobOwnership &
   StoreHealth &
-  Pick<OutboxStore, "enqueueDelivery" | "deliveriesOfAudit"> &
+  Pick<OutboxStore, "deliveriesOfAudit"> &
   WatchStore;
 
 export interface AppServices {

@@ -6,7 +6,6 @@
  * stored report that does not match is a bug (`internal`, logged), never a half-rendered page.
  * The HTML format gets thumbnails of the listed candidates from report-thumbnails.ts.
  */
-import { SslmemError } from "../core/errors.ts";
 import type { ReportV1 } from "../core/report.ts";
 import { HTML_CSP, REPORT_CONTENT_TYPES, renderReport } from "../report/index.ts";
 import { loadReport } from "../report/stored-report.ts";

@@ -21,7 +21,11 @@ export interface EngineProcessLimits {
 /** Why the process ended: as the service asked (`kill(reason)`), or on its own. */
 export type EngineExit =
   | { kind: "killed"; reason: KillReason }
-  | { kind: "out_of_memory"; detail: string }
+  /**
+   * `heap`: V8 reported its heap limit. `system`: a SIGKILL nobody here sent — on Linux usually
+   * the kernel's OOM killer, but an operator's `kill -9` looks the same.
+   */
+  | { kind: "out_of_memory"; by: "heap" | "system"; detail: string }
   | { kind: "crashed"; detail: string };
 
 export type KillReason = "memory" | "deadline" | "abort" | "shutdown" | "idle";
@@ -120,9 +124,9 @@ export class EngineProcess {
 
   #classify(code: number | null, signal: NodeJS.Signals | null): EngineExit {
     if (this.#killedFor !== undefined) return { kind: "killed", reason: this.#killedFor };
-    if (HEAP_OOM.test(this.#stderrTail)) return { kind: "out_of_memory", detail: "the engine process reached its heap limit" };
+    if (HEAP_OOM.test(this.#stderrTail)) return { kind: "out_of_memory", by: "heap", detail: "the engine process reached its heap limit" };
     // Nobody here sent SIGKILL: on Linux that is the kernel's OOM killer.
-    if (signal === "SIGKILL") return { kind: "out_of_memory", detail: "the engine process was killed by the system (out of memory)" };
+    if (signal === "SIGKILL") return { kind: "out_of_memory", by: "system", detail: "the engine process was killed by the system (out of memory)" };
     return { kind: "crashed", detail: signal ? `the engine process ended by ${signal}` : `the engine process exited (code ${code})` };
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Messages between the service (worker-executor.ts, through engine-host.ts) and the engine
+ * Messages between the service (engine-session.ts, through engine-host.ts) and the engine
  * process (engine-worker.ts).
  *
  * The engine (decode, augmentation graph, both encoders, calibration) runs in a child process:
@@ -12,17 +12,37 @@
  */
 import { SslmemError, isSslmemError, type ErrorCode, ERROR_CODES } from "../core/errors.ts";
 import type { LayerDescription } from "../core/layermem.ts";
-import type { AuditProgress, AuditRecord, JsonObject, ResultFinalization, ResultRow, StoredEvent, StoredResult } from "../store/types.ts";
+import type { AuditProgress, AuditRecord, IndexRange, JsonObject, ResultFinalization, ResultRow, StoredEvent, StoredResult } from "../store/types.ts";
 import type { UnitResult } from "../store/unit-result-types.ts";
+import type { AuditPlan, PointRange } from "./execute-audit.ts";
 import type { EngineSettings } from "./engine-settings.ts";
 import type { AuditExecution } from "./types.ts";
 
 /** What the engine process needs besides the audit to build an EngineExecutor. */
 export type EngineWorkerSettings = EngineSettings;
 
+/**
+ * What one job of the engine does with its audit: the whole audit (the embedded runner), or one
+ * of the scaled mode's steps (the shard worker: plan, one shard, merge).
+ */
+export type EngineOp = { kind: "execute" } | { kind: "plan" } | { kind: "shard"; range: PointRange } | { kind: "merge" };
+
+/** A job's result, tagged with its op so that the service narrows it without a cast. */
+export type EngineOpResult =
+  | { kind: "execute"; value: AuditExecution }
+  | { kind: "plan"; value: AuditPlan }
+  | { kind: "shard"; value: { measured: number } }
+  | { kind: "merge"; value: AuditExecution };
+
+/** Keep an audit's inputs open between jobs (a worker running many shards of one audit). */
+export interface EngineWorkspaceOptions {
+  idleMs?: number;
+  maxIdle?: number;
+}
+
 /** The calls the engine makes to the service, with their arguments and results. */
 export interface EngineCalls {
-  committedIndices: { args: [auditId: string]; result: number[] };
+  committedIndices: { args: [auditId: string, range?: IndexRange]; result: number[] };
   countResults: { args: [auditId: string]; result: number };
   appendResults: { args: [auditId: string, rows: ResultRow[]]; result: void };
   finalizeResults: { args: [auditId: string, updates: ResultFinalization[]]; result: void };
@@ -76,17 +96,29 @@ export interface SerializedError {
 }
 
 export type ToWorker =
-  | { type: "run"; job: number; audit: AuditRecord; settings: EngineWorkerSettings; paths: Record<string, string> }
+  | {
+      type: "run";
+      job: number;
+      op: EngineOp;
+      audit: AuditRecord;
+      settings: EngineWorkerSettings;
+      workspaces?: EngineWorkspaceOptions;
+      paths: Record<string, string>;
+    }
   | { type: "abort"; job: number; reason: SerializedError }
+  /** The audit ended: close its cached workspace. */
+  | { type: "forget"; auditId: string }
   | { type: "reply"; call: number; ok: true; value: unknown }
   | { type: "reply"; call: number; ok: false; error: SerializedError };
 
 export type FromWorker =
   | EngineCallMessage
+  /** The engine began the job (the per-batch clock starts here, not at the process's spawn). */
+  | { type: "started"; job: number }
   | { type: "scored"; job: number; work: { points: number; views: number } }
   /** One JSON log record of the engine's pino logger. */
   | { type: "log"; record: string }
-  | { type: "done"; job: number; ok: true; value: AuditExecution }
+  | { type: "done"; job: number; ok: true; result: EngineOpResult }
   | { type: "done"; job: number; ok: false; error: SerializedError };
 
 export function serializeError(err: unknown, depth = 0): SerializedError {

@@ -1,6 +1,7 @@
 /**
- * The engine process: runs the EngineExecutor of execute-audit.ts on audits sent by the service
- * (worker-executor.ts), one at a time, over the IPC channel of `child_process.fork`. Its result
+ * The engine process: runs the EngineExecutor of execute-audit.ts on jobs sent by the service
+ * (engine-session.ts: a whole audit for the embedded runner, or a plan, a shard or a merge for
+ * the scaled mode's worker), one at a time, over the IPC channel of `child_process.fork`. Its result
  * store, blob lookups and logger reach the service by message (engine-worker-protocol.ts), so
  * the measuring code is the same whether it runs here or inline. Encoder sessions stay cached
  * here across audits, within the session cache's limits.
@@ -20,7 +21,9 @@ import {
   serializeError,
   type EngineCallName,
   type EngineCalls,
+  type EngineOpResult,
   type EngineWorkerSettings,
+  type EngineWorkspaceOptions,
   type FromWorker,
   type ToWorker,
 } from "./engine-worker-protocol.ts";
@@ -66,10 +69,7 @@ const logger = pino(
 );
 
 const store: EngineStore = {
-  committedIndices: (auditId, range) => {
-    if (range) return Promise.reject(new SslmemError("internal", "the engine process measures whole audits, not ranges"));
-    return call("committedIndices", auditId);
-  },
+  committedIndices: (auditId, range) => call("committedIndices", auditId, range),
   readEvents: (auditId, afterSeq, limit = 1000) => call("readEvents", auditId, afterSeq, limit),
   countResults: (auditId) => call("countResults", auditId),
   appendResults: (auditId, rows) => call("appendResults", auditId, [...rows]),
@@ -97,17 +97,33 @@ const blobs: BlobReader = {
 
 let executor: { key: string; value: EngineExecutor } | undefined;
 
-function executorFor(settings: EngineWorkerSettings): EngineExecutor {
-  const key = JSON.stringify(settings);
+function executorFor(settings: EngineWorkerSettings, workspaces: EngineWorkspaceOptions | undefined): EngineExecutor {
+  const key = JSON.stringify({ settings, workspaces });
   if (executor?.key !== key) {
     const previous = executor?.value;
     void previous?.close();
     executor = {
       key,
-      value: new EngineExecutor({ store, blobs, logger, settings }),
+      value: new EngineExecutor({ store, blobs, logger, settings, ...(workspaces ? { keepWorkspaces: workspaces } : {}) }),
     };
   }
   return executor.value;
+}
+
+/** Runs the job's op on the executor; the result carries its op's tag. */
+async function perform(message: Extract<ToWorker, { type: "run" }>, ctx: ExecutionContext): Promise<EngineOpResult> {
+  const engine = executorFor(message.settings, message.workspaces);
+  const { op, audit } = message;
+  switch (op.kind) {
+    case "execute":
+      return { kind: "execute", value: await engine.execute(audit, ctx) };
+    case "plan":
+      return { kind: "plan", value: await engine.planAudit(audit) };
+    case "shard":
+      return { kind: "shard", value: await engine.measureShard(audit, op.range, ctx) };
+    case "merge":
+      return { kind: "merge", value: await engine.mergeAudit(audit, ctx) };
+  }
 }
 
 async function run(message: Extract<ToWorker, { type: "run" }>): Promise<void> {
@@ -119,9 +135,10 @@ async function run(message: Extract<ToWorker, { type: "run" }>): Promise<void> {
     event: (type, data) => call("event", type, data),
     scored: (work) => send({ type: "scored", job: job.id, work }),
   };
+  send({ type: "started", job: job.id });
   try {
-    const value = await executorFor(message.settings).execute(message.audit, ctx);
-    send({ type: "done", job: job.id, ok: true, value });
+    const result = await perform(message, ctx);
+    send({ type: "done", job: job.id, ok: true, result });
   } catch (err) {
     send({ type: "done", job: job.id, ok: false, error: serializeError(err) });
   } finally {
@@ -136,6 +153,9 @@ process.on("message", (message: ToWorker) => {
       break;
     case "abort":
       if (current?.id === message.job) current.controller.abort(deserializeError(message.reason));
+      break;
+    case "forget":
+      void executor?.value.forget(message.auditId).catch((err: unknown) => logger.warn({ err }, "could not close an ended audit's workspace"));
       break;
     case "reply": {
       const waiter = pending.get(message.call);

@@ -9,7 +9,8 @@
  *   so nothing is duplicated and the scores are the same;
  * - a transient error (store or Redis hiccup, engine crash): the job is retried with exponential
  *   backoff; after the last attempt the audit fails with `engine_failure`;
- * - a user/model error (a 4xx code: corrupt image, model the engine refuses…): the audit fails at
+ * - a user/model error (a 4xx code: corrupt image, model the engine refuses, and the engine's
+ *   budgets — `audit_timeout`, `resource_exhausted`, see engine-shard-executor.ts): the audit fails at
  *   once with that problem and the job is not retried (UnrecoverableError); the merge job fails
  *   with its child, and shards still waiting find the audit failed and do nothing;
  * - cancel: the API marks the audit cancelled and publishes a signal; running jobs abort at once
@@ -45,9 +46,12 @@ import { shardRanges } from "./shard-plan.ts";
 import { ThroughputMeter } from "./throughput.ts";
 import type { AuditExecution, ExecutionContext, ThroughputSnapshot } from "./types.ts";
 
-/** The engine steps a worker runs (EngineExecutor implements them). */
+/**
+ * The engine steps a worker runs: in child processes under the engine's budgets
+ * (EngineShardExecutor, the default) or inline (EngineExecutor, SSLMEM_ENGINE_THREAD=main).
+ */
 export interface ShardExecutor {
-  planAudit(audit: AuditRecord): Promise<AuditPlan>;
+  planAudit(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditPlan>;
   measureShard(audit: AuditRecord, range: PointRange, ctx: ExecutionContext): Promise<{ measured: number }>;
   mergeAudit(audit: AuditRecord, ctx: ExecutionContext): Promise<AuditExecution>;
   /** The audit ended: drop what is cached for it. */
@@ -252,7 +256,7 @@ export class ShardWorker {
     if (!audit || audit.state !== "running") return { skipped: audit?.state ?? "deleted" };
     const progress = this.#audits.progressReporter(auditId, { from: "audit", startedAt: audit.startedAt });
     await progress({ stage: "loading", done: 0, total: 0 });
-    const plan = await this.#executor.planAudit(audit);
+    const plan = await this.#executor.planAudit(audit, this.#context(audit, running));
     running.controller.signal.throwIfAborted();
     await this.#audits.event(auditId, "engine", { provider: plan.provider, candidates: plan.candidates, controls: plan.controls, skipped: plan.skipped });
     const ranges = shardRanges(plan.total, this.#settings.shardSize);
@@ -305,7 +309,12 @@ export class ShardWorker {
         if (!(await report(p))) {
           running.controller.abort(new SslmemError("cancelled", "the audit is no longer running"));
         }
-        if (this.#state === "draining") throw new Interrupted();
+        if (this.#state === "draining") {
+          // The signal too: an engine in a child process sees the stop there, not this throw.
+          const interrupted = new Interrupted();
+          running.controller.abort(interrupted);
+          throw interrupted;
+        }
       },
       event: (type, data) => this.#audits.event(audit.id, type, data),
       scored: (work) => this.#meter.record(work),

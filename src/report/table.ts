@@ -8,7 +8,7 @@ import { displayId } from "../core/display-id.ts";
 import type { ReportV1 } from "../core/report.ts";
 import { flagMethodLabel } from "./flag-text.ts";
 import { allWarnings, evidenceSentence, flagCountSentence, READING_GUIDE } from "./verdict-text.ts";
-import { formatCount, formatNumber, formatPercent, formatPValue, shortDigest } from "./numbers.ts";
+import { formatCount, formatNumber, formatPValue, shortDigest } from "./numbers.ts";
 import { scoreThreshold, topCandidateRows } from "./selection.ts";
 import { padLeft, padRight, terminalSafe, truncateMiddle, wrap } from "./terminal-text.ts";
 

@@ -2,13 +2,14 @@
  * The service side of references: an audit submission's `target`, `reference`, `candidates` and
  * `controls` may each be a blob digest (uploaded before) or a reference, resolved here once, at
  * submission. Resolved blobs are recorded as the tenant's (as an upload would be), and the
- * identities travel with the audit as its `sources` event, from which the report takes them.
+ * identities travel with the audit as its `sources` event (written by AuditService.create, with
+ * the audit), from which the report takes them.
  */
 import type { Config } from "../config.ts";
 import { AuditSourcesSchema, type AuditSources } from "../core/source-identity.ts";
 import { SslmemError, isSslmemError } from "../core/errors.ts";
 import type { BlobStore } from "../store/blob-store.ts";
-import type { AuditInputs, JsonObject, Store } from "../store/types.ts";
+import type { AuditInputs, Store } from "../store/types.ts";
 import { createSourceContext, sourceCacheDir, type SourceContext } from "./context.ts";
 import { isSourceReference } from "./reference.ts";
 import { KIND_OF_ROLE, resolveSource, type AuditInputRoleName } from "./resolve.ts";
@@ -73,15 +74,6 @@ export async function resolveAuditInputs(
 
 export function hasSources(sources: AuditSources): boolean {
   return Object.keys(sources).length > 0;
-}
-
-/** Records the identities with a new audit, through the audit's one writer (among its first events). */
-export async function recordAuditSources(
-  audits: { event(auditId: string, type: string, data: JsonObject): Promise<void> },
-  auditId: string,
-  sources: AuditSources,
-): Promise<void> {
-  if (hasSources(sources)) await audits.event(auditId, SOURCES_EVENT, sources);
 }
 
 /** The identities recorded at submission, for the report; undefined when no input was a reference. */

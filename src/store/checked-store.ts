@@ -11,7 +11,7 @@ import { assertAuditCursor, indexCursor, offsetCursor, parseIndexCursor, parseOf
 import { UNIT_RESULT_ORDERS, assertUnitResult, type ReadUnitResultsOptions, type UnitResult, type UnitResultPage } from "./unit-result-types.ts";
 import type { StoreDialect } from "./dialect.ts";
 import { createIdGenerator, type IdGenerator } from "./ids.ts";
-import type { Delivery, DeliverySettlement, NewDelivery } from "./outbox-types.ts";
+import type { Delivery, DeliverySettlement } from "./outbox-types.ts";
 import type { LayerDescription } from "../core/layermem.ts";
 import { attachLayerScores, toTokenInfo } from "./rows.ts";
 import { WATCH_KINDS, type NewWatch, type WatchKind, type WatchRecord } from "./watch-types.ts";
@@ -47,6 +47,7 @@ import {
 import {
   MAX_LIST_LIMIT,
   MAX_RESULTS_LIMIT,
+  assertAuditDeliveries,
   assertAuditStates,
   assertBlobRecord,
   assertDeliveryKey,
@@ -124,9 +125,14 @@ export class CheckedStore implements Store {
     const inputs = assertInputs(input.inputs, kind);
     if (input.idempotencyKey !== undefined) assertIdempotencyKey(input.idempotencyKey);
     const requestHash = input.requestHash ?? null;
+    const events = input.events ?? [];
+    for (const event of events) assertEvent(event);
+    const deliveries = input.deliveries ?? [];
+    assertAuditDeliveries(deliveries);
+    const id = this.#newId("aud_");
     const outcome = await guard("create an audit", () =>
       this.#sql.insertAudit({
-        id: this.#newId("aud_"),
+        id,
         tenant: input.tenant,
         kind,
         config: input.config ?? {},
@@ -136,6 +142,10 @@ export class CheckedStore implements Store {
         now: this.#now(),
         ...(input.maxQueued !== undefined ? { maxQueued: input.maxQueued } : {}),
         ...(input.maxQueuedPerTenant !== undefined ? { maxQueuedPerTenant: input.maxQueuedPerTenant } : {}),
+        events,
+        // The key rule of an audit's deliveries, here once: one per kind and audit.
+        deliveries: deliveries.map((d) => ({ id: this.#newId("dlv_"), key: `${d.kind}:${id}`, kind: d.kind, tenant: input.tenant, auditId: id, payload: d.payload })),
+        settlesWatchTrigger: input.settlesWatchTrigger ?? null,
       }),
     );
     switch (outcome.kind) {
@@ -374,13 +384,6 @@ export class CheckedStore implements Store {
 
   // --- outbox and watches (outbox-types.ts, watch-types.ts) ----------------------------------
 
-  async enqueueDelivery(d: NewDelivery): Promise<{ delivery: Delivery; created: boolean }> {
-    assertTenant(d.tenant);
-    assertDeliveryKey(d.key, "key");
-    assertDeliveryKey(d.kind, "kind");
-    return guard("queue a delivery", () => this.#sql.deliveries.insertDelivery({ ...d, id: this.#newId("dlv_"), now: this.#now() }));
-  }
-
   async claimDeliveries(leaseMs: number, limit: number): Promise<Delivery[]> {
     assertLimit(limit, MAX_LIST_LIMIT);
     if (!Number.isSafeInteger(leaseMs) || leaseMs < 1) throw new SslmemError("validation_failed", "leaseMs must be a positive integer");
@@ -424,9 +427,11 @@ export class CheckedStore implements Store {
     return guard("delete a watch", () => this.#sql.watches.deleteWatch(tenant, id));
   }
 
-  async claimWatchTrigger(watchId: string, key: string): Promise<boolean> {
+  async claimWatchTrigger(watchId: string, key: string, leaseMs?: number): Promise<boolean> {
     assertDeliveryKey(key, "key");
-    return guard("record a watch trigger", () => this.#sql.watches.insertTrigger(watchId, key, this.#now()));
+    if (leaseMs !== undefined && (!Number.isSafeInteger(leaseMs) || leaseMs < 1)) throw new SslmemError("validation_failed", "leaseMs must be a positive integer");
+    const now = this.#now();
+    return guard("record a watch trigger", () => this.#sql.watches.insertTrigger(watchId, key, now, leaseMs === undefined ? null : now + leaseMs));
   }
 
   async releaseWatchTrigger(watchId: string, key: string): Promise<void> {

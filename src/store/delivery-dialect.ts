@@ -1,13 +1,16 @@
 /**
  * The SQL the outbox and the watches need from a dialect (sqlite-deliveries.ts,
  * pg-deliveries.ts). Arguments arrive checked by CheckedStore; ids and the clock are its too.
+ * Deliveries are inserted only inside the insert of their audit (each dialect's insertAudit calls
+ * its delivery module's insertForAudit in its own transaction), so they are not part of DeliverySql.
  */
 import type { Delivery, DeliverySettlement, NewDelivery } from "./outbox-types.ts";
 import type { NewWatch, WatchKind, WatchRecord } from "./watch-types.ts";
 
+/** A delivery row as a dialect inserts it, with its audit (same `now`, same transaction). */
+export type NewDeliveryRow = NewDelivery & { id: string };
+
 export interface DeliverySql {
-  /** Inserts unless the key exists; returns the row stored under the key either way. */
-  insertDelivery(d: NewDelivery & { id: string; now: number }): Promise<{ delivery: Delivery; created: boolean }>;
   claimDue(now: number, leaseUntil: number, limit: number): Promise<Delivery[]>;
   settle(id: string, leaseUntil: number, s: DeliverySettlement, now: number): Promise<boolean>;
   deliveriesOfAudit(auditId: string): Promise<Delivery[]>;
@@ -19,7 +22,8 @@ export interface WatchSql {
   watchesOfTenant(tenant: string): Promise<WatchRecord[]>;
   watchesOfKind(kind: WatchKind): Promise<WatchRecord[]>;
   deleteWatch(tenant: string, id: string): Promise<boolean>;
-  insertTrigger(watchId: string, key: string, now: number): Promise<boolean>;
+  /** Inserts the claim (pending until `leaseUntil`, or settled when null); takes over a pending one whose lease ended. */
+  insertTrigger(watchId: string, key: string, now: number, leaseUntil: number | null): Promise<boolean>;
   deleteTrigger(watchId: string, key: string): Promise<void>;
 }
 

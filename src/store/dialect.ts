@@ -6,10 +6,11 @@
  */
 import type { AuditState } from "../core/audit-states.ts";
 import type { AuditKind } from "../core/audit-kind.ts";
-import type { DeliverySql, WatchSql } from "./delivery-dialect.ts";
+import type { DeliverySql, NewDeliveryRow, WatchSql } from "./delivery-dialect.ts";
 import type { LayerDescription } from "../core/layermem.ts";
 import type { LayerScoreRowOf, TokenRow } from "./rows.ts";
 import type {
+  AuditEventInput,
   AuditInputRole,
   AuditInputs,
   AuditPatch,
@@ -24,6 +25,7 @@ import type {
   StoredResult,
 } from "./types.ts";
 import type { UnitResultSql } from "./unit-result-types.ts";
+import type { WatchTriggerRef } from "./watch-types.ts";
 import type { ResultQuery } from "./validate.ts";
 
 export interface NewAudit {
@@ -39,6 +41,11 @@ export interface NewAudit {
   maxQueued?: number;
   /** Refuse when this tenant has this many queued (its share); checked in the same transaction. */
   maxQueuedPerTenant?: number;
+  /** Its first events (seq 1, 2, …) and its outbox rows: written with the row, in its transaction, only when `created`. */
+  events: readonly AuditEventInput[];
+  deliveries: readonly NewDeliveryRow[];
+  /** The watch claim to settle in the same transaction; null: none. */
+  settlesWatchTrigger: WatchTriggerRef | null;
 }
 
 /** How an insert ended; only `created` wrote anything. */
@@ -74,6 +81,7 @@ export interface StoreDialect {
   revokeToken(id: string, now: number): Promise<boolean>;
   tokensOfTenant(tenant: string): Promise<TokenRow[]>;
 
+  /** The row, its input references, first events and deliveries in one transaction: all or nothing. */
   insertAudit(audit: NewAudit): Promise<InsertAuditOutcome>;
   /** With `tenant`: null unless the audit is that tenant's. */
   auditById(id: string, tenant?: string): Promise<AuditRecord | null>;

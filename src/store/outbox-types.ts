@@ -1,7 +1,8 @@
 /**
  * The durable outbox: deliveries to the outside (completion callbacks, verdict write-backs) that
  * must happen once an audit ends, whatever the process does meanwhile. A row is written when the
- * delivery becomes due to exist (at submission), claimed under a lease by a dispatcher
+ * delivery becomes due to exist (at submission, in the audit's own insert: createAudit's
+ * `deliveries`), claimed under a lease by a dispatcher
  * (src/outbox/dispatcher.ts), and settled by the claimant only (guarded by its lease): a crash
  * leaves the lease to expire and another process retries.
  */
@@ -11,8 +12,16 @@ type JsonObject = Record<string, unknown>;
 export const DELIVERY_STATES = ["pending", "delivered", "dead"] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
+/** A delivery of an audit being created (createAudit): its key, tenant and audit come from the audit. */
+export interface AuditDeliveryInput {
+  /** Which sender handles it ("callback", "mlflow-verdict", "oci-verdict", …); at most one per kind and audit. */
+  kind: string;
+  payload: JsonObject;
+}
+
+/** A delivery row to insert (CheckedStore builds it from an AuditDeliveryInput). */
 export interface NewDelivery {
-  /** Idempotency: a second enqueue with the same key returns the first row, unchanged. */
+  /** `<kind>:<audit id>`: unique, so an audit never has two deliveries of one kind. */
   key: string;
   /** Which sender handles it ("callback", "mlflow-verdict", "oci-verdict", …). */
   kind: string;
@@ -40,7 +49,6 @@ export type DeliverySettlement =
   | { state: "dead"; attempts: number; error: string };
 
 export interface OutboxStore {
-  enqueueDelivery(delivery: NewDelivery): Promise<{ delivery: Delivery; created: boolean }>;
   /**
    * Claims up to `limit` pending deliveries due now: each one's nextAt moves to now + leaseMs in
    * the same statement, so no other dispatcher takes it before the lease ends. Oldest due first.

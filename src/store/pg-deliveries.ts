@@ -6,29 +6,31 @@ import {
   toWatch,
   type DeliveryRow,
   type DeliverySql,
+  type NewDeliveryRow,
   type WatchRow,
   type WatchSql,
 } from "./delivery-dialect.ts";
-import type { Delivery, DeliverySettlement, NewDelivery } from "./outbox-types.ts";
-import type { NewWatch, WatchKind, WatchRecord } from "./watch-types.ts";
+import type { Delivery, DeliverySettlement } from "./outbox-types.ts";
+import type { NewWatch, WatchKind, WatchRecord, WatchTriggerRef } from "./watch-types.ts";
 
 type Query = <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
+type Queryable = Pick<pg.ClientBase, "query">;
 
 export class PgDeliverySql implements DeliverySql {
   constructor(private readonly query: Query) {}
 
-  async insertDelivery(d: NewDelivery & { id: string; now: number }): Promise<{ delivery: Delivery; created: boolean }> {
-    // One statement: the insert, or the row already under the key (a CTE sees the pre-insert snapshot).
-    const { rows } = await this.query<DeliveryRow & { created: boolean }>(
-      `WITH ins AS (
-         INSERT INTO outbox (id, key, kind, tenant, audit_id, payload, state, attempts, next_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7) ON CONFLICT (key) DO NOTHING RETURNING *)
-       SELECT *, true AS created FROM ins
-       UNION ALL SELECT *, false AS created FROM outbox WHERE key = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
-      [d.id, d.key, d.kind, d.tenant, d.auditId, JSON.stringify(d.payload), d.now],
+  /**
+   * Called inside the audit's insert transaction, on its connection `on`. One statement, a plain
+   * INSERT: a key already taken is an error that rolls the audit back with it.
+   */
+  async insertForAudit(rows: readonly NewDeliveryRow[], now: number, on: Queryable): Promise<void> {
+    if (rows.length === 0) return;
+    await on.query(
+      `INSERT INTO outbox (id, key, kind, tenant, audit_id, payload, state, attempts, next_at, created_at, updated_at)
+       SELECT id, key, kind, tenant, audit_id, payload::json, 'pending', 0, $7, $7, $7
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS d(id, key, kind, tenant, audit_id, payload)`,
+      [rows.map((d) => d.id), rows.map((d) => d.key), rows.map((d) => d.kind), rows.map((d) => d.tenant), rows.map((d) => d.auditId), rows.map((d) => JSON.stringify(d.payload)), now],
     );
-    if (rows.length === 0) return this.insertDelivery(d); // the conflicting row was deleted meanwhile
-    return { delivery: toDelivery(rows[0]), created: rows[0].created };
   }
 
   async claimDue(now: number, leaseUntil: number, limit: number): Promise<Delivery[]> {
@@ -84,9 +86,19 @@ export class PgWatchSql implements WatchSql {
   async deleteWatch(tenant: string, id: string): Promise<boolean> {
     return ((await this.query("DELETE FROM watches WHERE id = $1 AND tenant = $2", [id, tenant])).rowCount ?? 0) > 0;
   }
-  async insertTrigger(watchId: string, key: string, now: number): Promise<boolean> {
-    const r = await this.query("INSERT INTO watch_triggers (watch_id, key, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", [watchId, key, now]);
+  async insertTrigger(watchId: string, key: string, now: number, leaseUntil: number | null): Promise<boolean> {
+    // One statement: a new claim, or the takeover of a pending one whose lease ended (no row otherwise).
+    const r = await this.query(
+      `INSERT INTO watch_triggers (watch_id, key, created_at, lease_until) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (watch_id, key) DO UPDATE SET created_at = excluded.created_at, lease_until = excluded.lease_until
+       WHERE watch_triggers.lease_until IS NOT NULL AND watch_triggers.lease_until <= $3`,
+      [watchId, key, now, leaseUntil],
+    );
     return (r.rowCount ?? 0) > 0;
+  }
+  /** Called inside the audit's insert transaction, on its connection: the claim is settled for good. */
+  async settleTriggerForAudit(t: WatchTriggerRef, on: Queryable): Promise<void> {
+    await on.query("UPDATE watch_triggers SET lease_until = NULL WHERE watch_id = $1 AND key = $2", [t.watchId, t.key]);
   }
   async deleteTrigger(watchId: string, key: string): Promise<void> {
     await this.query("DELETE FROM watch_triggers WHERE watch_id = $1 AND key = $2", [watchId, key]);

@@ -221,6 +221,14 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX audit_unit_results_unit_mem ON audit_unit_results (audit_id, unit_mem DESC, idx);
     `,
   },
+  {
+    version: 6,
+    name: "watch trigger leases",
+    // As SQLite's version 6: a version claim is pending until its audit is created (NULL: settled).
+    sql: `
+      ALTER TABLE watch_triggers ADD COLUMN lease_until BIGINT;
+    `,
+  },
 ];
 
 /**

@@ -198,12 +198,13 @@ class PgDialect implements StoreDialect {
         const { rows: own } = await this.query<{ n: number }>("SELECT count(*)::int AS n FROM audits WHERE state = 'queued' AND tenant = $1", [a.tenant], c);
         if (own[0].n >= a.maxQueuedPerTenant) return { kind: "tenant_queue_full" };
       }
+      // The event counter starts at the number of first events, numbered 1… below (appendEvent continues it).
       const inserted = await this.query<AuditRow<unknown>>(
-        `INSERT INTO audits (id, tenant, state, config, inputs, idempotency_key, request_hash, created_at, updated_at, kind)
-         VALUES ($1, $2, 'queued', $3::json, $4::json, $5, $6, $7, $7, $8)
+        `INSERT INTO audits (id, tenant, state, config, inputs, idempotency_key, request_hash, created_at, updated_at, kind, last_event_seq)
+         VALUES ($1, $2, 'queued', $3::json, $4::json, $5, $6, $7, $7, $8, $9)
          ON CONFLICT (tenant, idempotency_key) DO NOTHING
          RETURNING ${AUDIT_COLUMNS}`,
-        [a.id, a.tenant, JSON.stringify(a.config), JSON.stringify(a.inputs), a.idempotencyKey, a.requestHash, a.now, a.kind],
+        [a.id, a.tenant, JSON.stringify(a.config), JSON.stringify(a.inputs), a.idempotencyKey, a.requestHash, a.now, a.kind, a.events.length],
         c,
       );
       if (inserted.rows.length === 0) {
@@ -213,6 +214,16 @@ class PgDialect implements StoreDialect {
         return { kind: "existing", audit: winner };
       }
       await this.query("INSERT INTO audit_blobs (audit_id, role, digest) SELECT $1, * FROM unnest($2::text[], $3::text[])", [a.id, roles, digests], c);
+      if (a.events.length > 0) {
+        await this.query(
+          `INSERT INTO audit_events (audit_id, seq, type, data, created_at)
+           SELECT $1, e.seq, e.type, e.data::json, $4 FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS e(type, data, seq)`,
+          [a.id, a.events.map((e) => e.type), a.events.map((e) => JSON.stringify(e.data)), a.now],
+          c,
+        );
+      }
+      await this.deliveries.insertForAudit(a.deliveries, a.now, c);
+      if (a.settlesWatchTrigger) await this.watches.settleTriggerForAudit(a.settlesWatchTrigger, c);
       return { kind: "created", audit: audit(inserted.rows[0]) };
     });
   }

@@ -6,11 +6,12 @@ import {
   toWatch,
   type DeliveryRow,
   type DeliverySql,
+  type NewDeliveryRow,
   type WatchRow,
   type WatchSql,
 } from "./delivery-dialect.ts";
-import type { Delivery, DeliverySettlement, NewDelivery } from "./outbox-types.ts";
-import type { NewWatch, WatchKind, WatchRecord } from "./watch-types.ts";
+import type { Delivery, DeliverySettlement } from "./outbox-types.ts";
+import type { NewWatch, WatchKind, WatchRecord, WatchTriggerRef } from "./watch-types.ts";
 
 type Prepare = (sql: string) => Database.Statement;
 
@@ -20,15 +21,16 @@ export class SqliteDeliverySql implements DeliverySql {
     private readonly write: <T>(fn: () => T) => T,
   ) {}
 
-  async insertDelivery(d: NewDelivery & { id: string; now: number }): Promise<{ delivery: Delivery; created: boolean }> {
-    return this.write(() => {
-      const inserted = this.stmt(
-        `INSERT INTO outbox (id, key, kind, tenant, audit_id, payload, state, attempts, next_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
-      ).run(d.id, d.key, d.kind, d.tenant, d.auditId, JSON.stringify(d.payload), d.now, d.now, d.now).changes > 0;
-      const row = this.stmt("SELECT * FROM outbox WHERE key = ?").get(d.key) as DeliveryRow;
-      return { delivery: toDelivery(row), created: inserted };
-    });
+  /**
+   * Called inside the audit's insert transaction (synchronous, as better-sqlite3's transactions
+   * are). A plain INSERT: a key already taken is an error that rolls the audit back with it.
+   */
+  insertForAudit(rows: readonly NewDeliveryRow[], now: number): void {
+    const insert = this.stmt(
+      `INSERT INTO outbox (id, key, kind, tenant, audit_id, payload, state, attempts, next_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
+    );
+    for (const d of rows) insert.run(d.id, d.key, d.kind, d.tenant, d.auditId, JSON.stringify(d.payload), now, now, now);
   }
 
   async claimDue(now: number, leaseUntil: number, limit: number): Promise<Delivery[]> {
@@ -87,10 +89,19 @@ export class SqliteWatchSql implements WatchSql {
   async deleteWatch(tenant: string, id: string): Promise<boolean> {
     return this.stmt("DELETE FROM watches WHERE id = ? AND tenant = ?").run(id, tenant).changes > 0;
   }
-  async insertTrigger(watchId: string, key: string, now: number): Promise<boolean> {
+  async insertTrigger(watchId: string, key: string, now: number, leaseUntil: number | null): Promise<boolean> {
+    // One statement: a new claim, or the takeover of a pending one whose lease ended (changes 0 otherwise).
     return (
-      this.stmt("INSERT INTO watch_triggers (watch_id, key, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").run(watchId, key, now).changes > 0
+      this.stmt(
+        `INSERT INTO watch_triggers (watch_id, key, created_at, lease_until) VALUES (@watchId, @key, @now, @leaseUntil)
+         ON CONFLICT (watch_id, key) DO UPDATE SET created_at = excluded.created_at, lease_until = excluded.lease_until
+         WHERE watch_triggers.lease_until IS NOT NULL AND watch_triggers.lease_until <= @now`,
+      ).run({ watchId, key, now, leaseUntil }).changes > 0
     );
+  }
+  /** Called inside the audit's insert transaction: the claim is settled for good (no lease to end). */
+  settleTriggerForAudit(t: WatchTriggerRef): void {
+    this.stmt("UPDATE watch_triggers SET lease_until = NULL WHERE watch_id = ? AND key = ?").run(t.watchId, t.key);
   }
   async deleteTrigger(watchId: string, key: string): Promise<void> {
     this.stmt("DELETE FROM watch_triggers WHERE watch_id = ? AND key = ?").run(watchId, key);

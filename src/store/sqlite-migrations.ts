@@ -210,6 +210,16 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_unit_results_unit_mem ON audit_unit_results (audit_id, unit_mem DESC, idx);
     `,
   },
+  {
+    version: 6,
+    name: "watch trigger leases",
+    // A version claimed by a watch is pending (lease_until set) until its audit is created, in the
+    // audit's transaction (NULL: settled for good). A claimant that died before creating it leaves
+    // a lease that ends, so the version is not lost. Existing claims are settled ones.
+    sql: `
+      ALTER TABLE watch_triggers ADD COLUMN lease_until INTEGER;
+    `,
+  },
 ];
 
 /** Applies the pending migrations in one IMMEDIATE transaction (two processes opening at once serialize). */

@@ -172,14 +172,19 @@ class SqliteDialect implements StoreDialect {
         const own = Number(this.stmt("SELECT count(*) FROM audits WHERE state = 'queued' AND tenant = ?").pluck().get(a.tenant));
         if (own >= a.maxQueuedPerTenant) return { kind: "tenant_queue_full" };
       }
+      // The event counter starts at the number of first events, numbered 1… here (appendEvent continues it).
       this.stmt(
-        `INSERT INTO audits (id, tenant, kind, state, config, inputs, idempotency_key, request_hash, created_at, updated_at)
-         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
-      ).run(a.id, a.tenant, a.kind, JSON.stringify(a.config), JSON.stringify(a.inputs), a.idempotencyKey, a.requestHash, a.now, a.now);
+        `INSERT INTO audits (id, tenant, kind, state, config, inputs, idempotency_key, request_hash, created_at, updated_at, last_event_seq)
+         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(a.id, a.tenant, a.kind, JSON.stringify(a.config), JSON.stringify(a.inputs), a.idempotencyKey, a.requestHash, a.now, a.now, a.events.length);
       for (const role of AUDIT_INPUT_ROLES) {
         const digest = a.inputs[role];
         if (digest !== undefined) this.stmt("INSERT INTO audit_blobs (audit_id, role, digest) VALUES (?, ?, ?)").run(a.id, role, digest);
       }
+      const event = this.stmt("INSERT INTO audit_events (audit_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, ?)");
+      a.events.forEach((e, i) => event.run(a.id, i + 1, e.type, JSON.stringify(e.data), a.now));
+      this.deliveries.insertForAudit(a.deliveries, a.now);
+      if (a.settlesWatchTrigger) this.watches.settleTriggerForAudit(a.settlesWatchTrigger);
       return { kind: "created", audit: audit(this.stmt(`SELECT ${AUDIT_COLUMNS} FROM audits WHERE id = ?`).get(a.id) as AuditRow<string>) };
     });
   }

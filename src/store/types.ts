@@ -11,9 +11,9 @@ import type { AuditState } from "../core/audit-states.ts";
 import type { AuditKind } from "../core/audit-kind.ts";
 import type { LayerDescription } from "../core/layermem.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
-import type { OutboxStore } from "./outbox-types.ts";
+import type { AuditDeliveryInput, OutboxStore } from "./outbox-types.ts";
 import type { UnitResultStore } from "./unit-result-types.ts";
-import type { WatchStore } from "./watch-types.ts";
+import type { WatchStore, WatchTriggerRef } from "./watch-types.ts";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -117,6 +117,19 @@ export interface CreateAuditInput {
   maxQueued?: number;
   /** Admission control per tenant: refuse with `queue_full` when this tenant has this many `queued` (same transaction). */
   maxQueuedPerTenant?: number;
+  /**
+   * The audit's first events (seq 1, 2, … in this order), written in the insert's transaction:
+   * a reader never sees the audit without them. A replay writes none.
+   */
+  events?: readonly AuditEventInput[];
+  /**
+   * Its outbox deliveries (completion callback, verdict write-back), written in the same
+   * transaction: an audit exists with its deliveries or not at all (the outbox pattern). Each
+   * kind at most once; the key is `<kind>:<audit id>`. A replay writes none.
+   */
+  deliveries?: readonly AuditDeliveryInput[];
+  /** The watch's pending claim this audit answers: settled in the same transaction (a replay settles nothing). */
+  settlesWatchTrigger?: WatchTriggerRef;
 }
 
 export interface CreateAuditResult {

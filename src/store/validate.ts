@@ -7,6 +7,7 @@ import { SslmemError } from "../core/errors.ts";
 import { isAuditKind, type AuditKind } from "../core/audit-kind.ts";
 import type { LayerDescription } from "../core/layermem.ts";
 import { parseIndexCursor, parseOffsetCursor } from "./cursors.ts";
+import type { AuditDeliveryInput } from "./outbox-types.ts";
 import {
   AUDIT_INPUT_ROLES,
   type AuditEventInput,
@@ -213,5 +214,18 @@ export function resultsPage(options: ReadResultsOptions): ResultsPage {
 export function assertDeliveryKey(value: unknown, name: string): asserts value is string {
   if (typeof value !== "string" || value.length < 1 || value.length > 512 || /[\u0000-\u001f]/.test(value)) {
     throw new SslmemError("validation_failed", `${name} must be 1–512 printable characters`);
+  }
+}
+
+/** An audit's deliveries (createAudit): a valid kind each, a JSON object payload, no kind twice (one key per kind). */
+export function assertAuditDeliveries(deliveries: readonly AuditDeliveryInput[]): void {
+  const kinds = new Set<string>();
+  for (const d of deliveries) {
+    assertDeliveryKey(d.kind, "a delivery's kind");
+    if (d.payload === null || typeof d.payload !== "object" || Array.isArray(d.payload)) {
+      throw new SslmemError("validation_failed", `the ${d.kind} delivery's payload must be a JSON object`);
+    }
+    if (kinds.has(d.kind)) throw new SslmemError("validation_failed", `an audit has at most one ${d.kind} delivery`);
+    kinds.add(d.kind);
   }
 }

@@ -37,8 +37,17 @@ export interface WatchStore {
   /**
    * Records that `key` (a delivery id, a resolved version) was seen by the watch; false when it
    * was already: the caller starts nothing. Atomic, so two racing deliveries start one audit.
+   * With `leaseMs` the claim is pending until an audit settles it (createAudit's
+   * `settlesWatchTrigger`, in the audit's transaction); a pending claim whose lease has ended (its
+   * claimant died before creating the audit) is claimed again. Without, it is settled at once.
    */
-  claimWatchTrigger(watchId: string, key: string): Promise<boolean>;
+  claimWatchTrigger(watchId: string, key: string, leaseMs?: number): Promise<boolean>;
   /** Forgets a claimed trigger whose audit could not be created (a retry may claim it again). */
   releaseWatchTrigger(watchId: string, key: string): Promise<void>;
+}
+
+/** A watch's pending claim that an audit's creation settles (createAudit). */
+export interface WatchTriggerRef {
+  watchId: string;
+  key: string;
 }

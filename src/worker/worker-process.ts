@@ -11,6 +11,7 @@
 import { mkdirSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
+import { engineShardExecutorFactory } from "../jobs/engine-shard-executor.ts";
 import { engineExecutorFactory } from "../jobs/execute-audit.ts";
 import { queueSettings, type QueueSettings } from "../jobs/queue-jobs.ts";
 import { createLogger } from "../process/logger.ts";
@@ -56,8 +57,12 @@ export async function startWorker(config: Config, options: StartWorkerOptions = 
   teardown.add("store", () => store.close());
   try {
     const blobs = await FileBlobStore.open(layout.blobs);
-    // One audit's inputs stay open between its shards; a worker moving on closes them.
-    const executor = engineExecutorFactory({ config, store, blobs, logger, keepWorkspaces: { idleMs: 60_000, maxIdle: 1 } });
+    // The engine in child processes under the budgets of SSLMEM_AUDIT_TIMEOUT_MS… (as `serve`),
+    // or inline with SSLMEM_ENGINE_THREAD=main. One audit's inputs stay open between its shards.
+    const executor =
+      config.engineThread === "worker"
+        ? engineShardExecutorFactory({ config, store, blobs, logger, concurrency: config.workerConcurrency })
+        : engineExecutorFactory({ config, store, blobs, logger, keepWorkspaces: { idleMs: 60_000, maxIdle: 1 } });
     const { worker, health: routes } = createWorkerApp({ store, executor, logger, settings, concurrency: config.workerConcurrency });
     // Health first: /livez answers while Redis is being reached; /readyz turns green after.
     const health = await listenHealth(routes, config.workerHealthHost, config.workerHealthPort);

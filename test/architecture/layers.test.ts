@@ -66,8 +66,8 @@ describe("layers of src/", () => {
   });
 
   it("writes results only in the engine's executors", () => {
-    assert.deepEqual(strayCallers(["appendResults", "finalizeResults", "recordLayers"], ["jobs/execute-audit.ts", "jobs/worker-executor.ts", "jobs/engine-worker.ts"]), []);
-    assert.deepEqual(strayCallers(["appendUnitResults"], ["jobs/execute-unitmem.ts", "jobs/worker-executor.ts", "jobs/engine-worker.ts"]), []);
+    assert.deepEqual(strayCallers(["appendResults", "finalizeResults", "recordLayers"], ["jobs/execute-audit.ts", "jobs/engine-session.ts", "jobs/engine-worker.ts"]), []);
+    assert.deepEqual(strayCallers(["appendUnitResults"], ["jobs/execute-unitmem.ts", "jobs/engine-session.ts", "jobs/engine-worker.ts"]), []);
   });
 
   it("has no casts past the type checker, except where listed with a reason", () => {

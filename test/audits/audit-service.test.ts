@@ -57,6 +57,30 @@ describe("AuditService", () => {
     assert.deepEqual(woken, [first.audit.id], "SSE streams are woken once");
   });
 
+  it("writes the audit with its sources event and deliveries in one go; a refused one leaves nothing and wakes no one", async () => {
+    const inputs = { target: digestOf("t"), reference: digestOf("r"), candidates: digestOf("c") };
+    for (const d of Object.values(inputs)) await store.recordBlob({ tenant: "acme", digest: d, size: 1 });
+    const commit = "0123456789abcdef0123456789abcdef01234567";
+    const sources = { target: { uri: "hf://acme/encoder", scheme: "hf" as const, resolved: `hf://acme/encoder@${commit}`, commit, digest: inputs.target, size: 1 } };
+    const deliveries = [{ kind: "callback", payload: { url: "https://hooks.test/cb" } }];
+    const refused = audits.create({ tenant: "acme", config: {}, inputs, sources, deliveries: [...deliveries, ...deliveries] });
+    await assert.rejects(refused, { code: "validation_failed" });
+    assert.deepEqual([await store.tenantUsage("acme").then((u) => u.audits), woken], [0, []]);
+
+    const { audit, created } = await audits.create({ tenant: "acme", config: {}, inputs, sources, deliveries, idempotencyKey: "k", requestHash: "h" });
+    assert.equal(created, true);
+    assert.deepEqual((await store.readEvents(audit.id, 0)).map((e) => [e.type, e.data]), [
+      ["state", { state: "queued" }],
+      ["sources", sources],
+    ]);
+    assert.deepEqual((await store.deliveriesOfAudit(audit.id)).map((d) => [d.key, d.payload]), [[`callback:${audit.id}`, { url: "https://hooks.test/cb" }]]);
+    assert.deepEqual(woken, [audit.id], "SSE streams are woken once, after the commit");
+    const replay = await audits.create({ tenant: "acme", config: {}, inputs, sources, deliveries, idempotencyKey: "k", requestHash: "h" });
+    assert.equal(replay.created, false);
+    assert.equal((await store.readEvents(audit.id, 0)).length, 2);
+    assert.equal((await store.deliveriesOfAudit(audit.id)).length, 1);
+  });
+
   it("starts, succeeds, and refuses moves another writer already made", async () => {
     const { audit } = await create();
     const started = await audits.start(audit.id);

@@ -103,7 +103,6 @@ const target = (name: string): Stage => {
   assert.ok(s, `Dockerfile has no stage named '${name}'`);
   return s;
 };
-const runs = (s: Stage): string[] => s.instructions.filter((i) => i.keyword === "RUN").map((i) => i.args);
 const chainRuns = (s: Stage): string[] => chainInstructions(df, s).filter((i) => i.keyword === "RUN").map((i) => i.args);
 /** The stage that provides node_modules to a final stage. */
 const nodeModulesSource = (s: Stage): Stage => {

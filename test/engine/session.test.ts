@@ -2,7 +2,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as ort from "onnxruntime-node";
 import { createSession, modelDigest, SessionCache } from "../../src/engine/session.ts";
-import { GraphBuilder } from "../../src/engine/onnx/builder.ts";
 import { isSslmemError, type ErrorCode } from "../../src/core/errors.ts";
 import { convEncoder, customDomainModel, externalDataModel, unknownOpModel } from "../helpers/tiny-encoders.ts";
 

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterEach, before, after, beforeEach, describe, it } from "node:test";
 import pino from "pino";
 import { AuditService } from "../../src/audits/audit-service.ts";
-import { callbackSender, enqueueCompletionCallback } from "../../src/callbacks/completion-callback.ts";
+import { callbackSender, completionCallback } from "../../src/callbacks/completion-callback.ts";
 import { loadConfig } from "../../src/config.ts";
 import { OutboxDispatcher, backoffFor } from "../../src/outbox/dispatcher.ts";
 import { SqliteStore } from "../../src/store/sqlite-store.ts";
@@ -58,8 +58,7 @@ describe("outbox dispatcher", () => {
     const inputs = { target: digestOf("t"), reference: digestOf("r"), candidates: digestOf("c") };
     for (const d of Object.values(inputs)) await s.recordBlob({ digest: d, size: 1, tenant: "alice" });
     const audits = new AuditService({ store: s, logger });
-    const { audit } = await audits.create({ tenant: "alice", config: {}, inputs });
-    await enqueueCompletionCallback(s, "alice", audit.id, `${receiver.url}/cb`);
+    const { audit } = await audits.create({ tenant: "alice", config: {}, inputs, deliveries: [completionCallback(`${receiver.url}/cb`)] });
     return { audits, id: audit.id };
   }
   const finish = async (audits: AuditService, id: string) => {

@@ -48,6 +48,7 @@ function pgSuites(): void {
     await admin.query(
       ["audits", "tokens", "blobs", "health_probe", "outbox", "watches"].map((t) => `DELETE FROM "${contractSchema}".${t};`).join(" "),
     );
+    const refused = new Set<string>();
     return {
       store: current,
       async reopen() {
@@ -57,10 +58,23 @@ function pgSuites(): void {
       },
       async dispose() {
         await current.close();
+        // The schema is shared by the contract's tests: a refusing trigger must not outlive its test.
+        for (const table of refused) await admin.query(`DROP TRIGGER IF EXISTS refuse_insert ON "${contractSchema}".${table}`);
       },
       async auditRows(table, auditId) {
         const rows = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${contractSchema}".${table} WHERE audit_id = $1`, [auditId]);
         return rows[0].n;
+      },
+      async tableRows(table) {
+        const rows = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${contractSchema}".${table}`);
+        return rows[0].n;
+      },
+      async refuseInserts(table) {
+        refused.add(table);
+        await admin.query(
+          `CREATE OR REPLACE FUNCTION "${contractSchema}".refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`,
+        );
+        await admin.query(`CREATE TRIGGER refuse_insert BEFORE INSERT ON "${contractSchema}".${table} FOR EACH ROW EXECUTE FUNCTION "${contractSchema}".refuse_insert()`);
       },
     };
   });

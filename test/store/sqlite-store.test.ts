@@ -36,6 +36,23 @@ storeContract("sqlite", async ({ now }) => {
         db.close();
       }
     },
+    async tableRows(table) {
+      const db = new Database(path, { readonly: true });
+      try {
+        return Number(db.prepare(`SELECT count(*) FROM ${table}`).pluck().get());
+      } finally {
+        db.close();
+      }
+    },
+    async refuseInserts(table) {
+      // Another connection changes the schema; the store's statements are re-prepared by SQLite.
+      const db = new Database(path);
+      try {
+        db.exec(`CREATE TRIGGER refuse_${table} BEFORE INSERT ON ${table} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+      } finally {
+        db.close();
+      }
+    },
   };
 });
 

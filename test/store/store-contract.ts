@@ -22,7 +22,17 @@ export interface StoreUnderTest {
   dispose(): Promise<void>;
   /** Rows of `table` that belong to the audit, read from the database itself (past the store's API). */
   auditRows(table: "audit_results" | "audit_result_layers" | "audit_layers", auditId: string): Promise<number>;
+  /** All rows of `table`, read from the database itself. */
+  tableRows(table: AuditCreationTable): Promise<number>;
+  /**
+   * Makes the database itself refuse every insert into `table` (a trigger raising an error), as a
+   * constraint or a failing disk would, mid-transaction. Removed again by dispose().
+   */
+  refuseInserts(table: AuditCreationTable): Promise<void>;
 }
+
+/** The tables an audit's creation writes to, in one transaction. */
+export type AuditCreationTable = "audits" | "audit_blobs" | "audit_events" | "outbox";
 
 export type MakeStore = (options: { now: () => number }) => Promise<StoreUnderTest>;
 

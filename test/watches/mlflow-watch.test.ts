@@ -2,15 +2,18 @@
  * A watch end to end with the real engine and a local MLflow API: register the watch, deliver a
  * signed MLflow webhook (model_version.created), see the audit run and its verdict written back
  * through the outbox (model-version tags, the alias moved on pass). Forged, stale and replayed
- * deliveries are 401 and start nothing; a second delivery for an audited version starts nothing.
+ * deliveries are 401 and start nothing; a second delivery for an audited version starts nothing;
+ * a version claimed by a process that died before creating its audit is audited after the lease.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { tempDir, writeRandomNpy, writeTinyEncoderPair } from "../helpers/audit-inputs.ts";
 import { startEngineServer, type EngineServer } from "../helpers/engine-server.ts";
 import { mlflowWebhookDelivery, startMlflowServer, type MlflowState } from "../helpers/mlflow-server.ts";
 import { pollUntil } from "../helpers/poll.ts";
+import { SqliteStore } from "../../src/store/sqlite-store.ts";
 import type { LocalServer } from "../helpers/sources.ts";
 
 interface CreatedWatch {
@@ -112,6 +115,24 @@ describe("MLflow watch", () => {
     assert.deepEqual((await deliveries()).body.items.map((d) => [d.kind, d.state, d.attempts]), [["mlflow-verdict", "delivered", 1]]);
   });
 
+  it("audits a version whose claimant died before creating its audit, once the claim's lease has ended", async () => {
+    // A second process on the same database claimed version 5 two hours ago and died: its claim
+    // is pending (no audit settled it), with a lease long past.
+    const dead = await SqliteStore.open({ path: join(server.dir, "sslmem.db"), synchronous: "NORMAL", now: () => Date.now() - 2 * 3_600_000 });
+    try {
+      assert.equal(await dead.claimWatchTrigger(watch.id, "version:5", 60_000), true);
+    } finally {
+      await dead.close();
+    }
+    const res = await deliver(mlflowWebhookDelivery(watch.secret, created("5")));
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.body.audits.length, 1);
+    const again = await deliver(mlflowWebhookDelivery(watch.secret, created("5")));
+    assert.deepEqual(again.body.audits, [], "settled with its audit: a new delivery starts nothing");
+    assert.equal(await auditCount(), 2);
+    assert.equal((await server.alice.waitFor(res.body.audits[0])).state, "succeeded");
+  });
+
   it("ignores other events and other models; a deleted watch refuses deliveries", async () => {
     const tag = await deliver(mlflowWebhookDelivery(watch.secret, { entity: "model_version_tag", action: "set", data: { name: "encoder", version: "5", key: "k", value: "v" } }));
     assert.deepEqual([tag.status, tag.body.audits], [200, []]);
@@ -120,6 +141,6 @@ describe("MLflow watch", () => {
     assert.equal((await server.bob.json(`/v1/watches/${watch.id}`, { method: "DELETE" })).status, 404);
     assert.equal((await server.alice.json(`/v1/watches/${watch.id}`, { method: "DELETE" })).status, 204);
     assert.equal((await deliver(mlflowWebhookDelivery(watch.secret, created("5")))).status, 401);
-    assert.equal(await auditCount(), 1);
+    assert.equal(await auditCount(), 2);
   });
 });

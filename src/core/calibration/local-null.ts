@@ -15,7 +15,7 @@
  * is what lets the tail of the null be fitted to the controls honestly (a control's in-sample
  * residual is shrunk, because it helped pick its own median).
  */
-import { MAD_TO_SD, mad, median, medianOfSorted, sampleSd } from "./stats.ts";
+import { MAD_TO_SD, lowerBound, mad, median, medianOfSorted, sampleSd } from "./stats.ts";
 
 export interface LocalNull {
   readonly controls: number;
@@ -30,18 +30,6 @@ export interface LocalNull {
 /** Default neighbours per window: max(25, ⌈3√n⌉) — ≥ 25 keeps the MAD's error near 20%, √n keeps windows local as n grows. */
 export function defaultNeighbors(n: number): number {
   return Math.max(25, Math.ceil(3 * Math.sqrt(n)));
-}
-
-/** Index of the first entry ≥ x in an ascending array. */
-function lowerBound(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Index of the first entry > x in an ascending array. */

@@ -71,8 +71,8 @@ export function quantileOfSorted(sorted: ArrayLike<number>, u: number): number {
   return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
 }
 
-/** Number of entries of an ascending sample that are ≥ x (binary search). */
-export function countAtLeast(sorted: ArrayLike<number>, x: number): number {
+/** Index of the first entry ≥ x in an ascending array (binary search). */
+export function lowerBound(sorted: ArrayLike<number>, x: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
@@ -80,5 +80,10 @@ export function countAtLeast(sorted: ArrayLike<number>, x: number): number {
     if (sorted[mid] < x) lo = mid + 1;
     else hi = mid;
   }
-  return sorted.length - lo;
+  return lo;
+}
+
+/** Number of entries of an ascending sample that are ≥ x. */
+export function countAtLeast(sorted: ArrayLike<number>, x: number): number {
+  return sorted.length - lowerBound(sorted, x);
 }

@@ -10,12 +10,13 @@
  * declares, which is checked from the sizes in the index before any shard is read.
  */
 import { createHash } from "node:crypto";
-import { open, readFile, realpath, stat } from "node:fs/promises";
+import { readFile, realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
+import { readHead } from "../../data/file-head.ts";
 import { SslmemError } from "../../core/errors.ts";
 import { openFileSource, type ByteSource } from "../../data/byte-source.ts";
 import { resolveIngestLimits, type IngestLimits } from "../../data/limits.ts";
-import { SNIFF_BYTES, sniff } from "../../data/sniff.ts";
+import { sniff } from "../../data/sniff.ts";
 import { indexTar, readTarMember } from "../../data/tar.ts";
 import { indexZip, readZipMember } from "../../data/zip.ts";
 import { TFJS_LIMITS, parseModelJson, type TfjsModelManifest } from "./model-json.ts";
@@ -99,17 +100,6 @@ async function archiveFiles(src: ByteSource, format: "tar" | "zip"): Promise<Tfj
     readShard: async (shard) => member(shard).read(),
     close: () => src.close(),
   };
-}
-
-async function readHead(path: string): Promise<Buffer> {
-  const handle = await open(path, "r");
-  try {
-    const buf = Buffer.alloc(SNIFF_BYTES);
-    const { bytesRead } = await handle.read(buf, 0, SNIFF_BYTES, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
 }
 
 /**

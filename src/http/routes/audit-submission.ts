@@ -11,9 +11,11 @@ import { AuditConfigSchema } from "../../core/audit-config.ts";
 import { AUDIT_KINDS, type AuditKind } from "../../core/audit-kind.ts";
 import { UnitMemConfigSchema } from "../../core/unitmem-report.ts";
 import { SslmemError, isSslmemError } from "../../core/errors.ts";
-import { assertCallbackAllowed, enqueueCompletionCallback } from "../../callbacks/completion-callback.ts";
+import { assertCallbackAllowed, completionCallback } from "../../callbacks/completion-callback.ts";
 import { forgetBlobs } from "../../jobs/purge.ts";
-import { recordAuditSources, resolveAuditInputs } from "../../sources/audit-inputs.ts";
+import { resolveAuditInputs } from "../../sources/audit-inputs.ts";
+import type { AuditDeliveryInput } from "../../store/outbox-types.ts";
+import type { WatchTriggerRef } from "../../store/watch-types.ts";
 import { AUDIT_INPUT_ROLES, type AuditInputs, type CreateAuditResult, type JsonObject } from "../../store/types.ts";
 import { bodyChunks } from "../body.ts";
 import type { AppServices } from "../context.ts";
@@ -134,12 +136,23 @@ function renamedFields(err: unknown, fieldOf: (role: string) => string): unknown
   return new SslmemError(err.code, err.message, { ...err.details, errors }, { cause: err.cause });
 }
 
-/** Validates a submission against the blobs the tenant owns and queues it. */
+/** What a caller other than the request adds to the audit's transaction (a watch: its write-back and its claim). */
+export interface SubmissionExtras {
+  deliveries?: readonly AuditDeliveryInput[];
+  settlesWatchTrigger?: WatchTriggerRef;
+}
+
+/**
+ * Validates a submission against the blobs the tenant owns and queues it: the audit, its sources
+ * and its deliveries (the request's completion callback, then the extras', e.g. a watch's
+ * verdict write-back) are written in one transaction by AuditService.create.
+ */
 export async function submitAudit(
   s: AppServices,
   tenant: string,
   request: SubmitAuditRequest,
   idempotencyKey: string | undefined,
+  extras: SubmissionExtras = {},
 ): Promise<CreateAuditResult> {
   assertWithinServerLimits(s, request);
   const order = orderOf(request);
@@ -165,6 +178,7 @@ export async function submitAudit(
   const { config, kind } = order;
   // SSLMem audits hash as they always did (an Idempotency-Key replay across an upgrade still matches).
   const requestHash = createHash("sha256").update(canonicalJson(kind === "sslmem" ? { inputs, config } : { kind, inputs, config })).digest("hex");
+  const allDeliveries = [...(request.callbackUrl !== undefined ? [completionCallback(request.callbackUrl)] : []), ...(extras.deliveries ?? [])];
   let result: CreateAuditResult;
   try {
     result = await s.audits.create({
@@ -172,6 +186,9 @@ export async function submitAudit(
       kind,
       config,
       inputs,
+      sources,
+      deliveries: allDeliveries,
+      ...(extras.settlesWatchTrigger ? { settlesWatchTrigger: extras.settlesWatchTrigger } : {}),
       requestHash,
       maxQueued: s.config.limits.maxQueue,
       maxQueuedPerTenant: s.config.limits.maxQueuePerTenant,
@@ -182,11 +199,8 @@ export async function submitAudit(
     throw err;
   }
   if (result.created) {
-    await recordAuditSources(s.audits, result.audit.id, sources);
-    if (request.callbackUrl !== undefined) {
-      await enqueueCompletionCallback(s.store, tenant, result.audit.id, request.callbackUrl);
-      s.outbox?.wake();
-    }
+    // Committed with the audit: the dispatcher may take them now (it waits for the audit to end).
+    if (allDeliveries.length > 0) s.outbox?.wake();
     try {
       await s.runner.enqueue(result.audit.id);
     } catch (err) {
