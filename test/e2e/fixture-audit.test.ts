@@ -61,6 +61,8 @@ test("the audit finds the fixture encoder's training members, with calibrated fl
   const report: ReportV1 = ReportV1Schema.parse(JSON.parse(readFileSync(out, "utf8")));
   assert.deepEqual(report.audit.preprocessing.mean, manifest.encoders.normalization.mean, "the stamped mean");
   assert.deepEqual(report.audit.preprocessing.std, manifest.encoders.normalization.std, "the stamped std");
+  assert.equal(report.audit.engine.pipeline?.mode, "fused", "the report says the batches ran as one composed graph");
+  assert.ok((report.audit.engine.pipeline?.opset ?? 0) >= 13 && (report.audit.engine.pipeline?.threads ?? 0) >= 1);
   const evidence = report.summary.evidence!;
   assert.ok(evidence.evidence && evidence.pValue < 1e-6, `rank test p = ${evidence.pValue}`);
   // 110 of the 410 candidates are members (26.8%): the lower-bound estimate must not exceed that much.
