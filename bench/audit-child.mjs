@@ -36,7 +36,7 @@ async function limitRunner() {
   // that beats one after the other with all the threads: the limit is the faster of the two.
   const parallel = Boolean(args.limitParallel);
   const threads = parallel ? 1 : (args.limitThreads ?? args.threads);
-  // limitArena: with ORT's CPU arena (as the audit's steady batches have it), else without.
+  // limitArena: with ORT's CPU arena (the audit cannot have it: see batch-pipeline.ts), else without.
   const opts = { executionProviders: providers, intraOpNumThreads: threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: Boolean(args.limitArena), extra: { session: { intra_op: { allow_spinning: "0" } } } };
   const sessions = [await ort.InferenceSession.create(target, opts), await ort.InferenceSession.create(reference, opts)];
   const feeds = new Map();
