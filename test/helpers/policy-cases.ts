@@ -1,0 +1,59 @@
+/**
+ * The whole-policy cases both augmentation implementations (the ONNX graph and the TF.js tf ops)
+ * are held to the TypeScript reference on: every preset at odd sizes, degenerate sizes, and random
+ * valid policies (seeded).
+ */
+import { AugmentationPolicySchema, OP_ORDER, PRESETS, type AugmentationPolicy } from "../../src/core/policy.ts";
+import { viewStream, type RandomStream } from "../../src/core/rng.ts";
+import type { Size } from "../../src/core/view-params.ts";
+
+export interface PolicyCase {
+  name: string;
+  policy: AugmentationPolicy;
+  src: Size;
+  out: Size;
+  pairing: "views" | "original";
+}
+
+/** A random valid policy: a random subset of ops in the fixed order, random parameters. */
+export function randomPolicy(rng: RandomStream): AugmentationPolicy {
+  const p = () => [0, 1, rng.uniform()][rng.randint(3)];
+  const pair = (lo: number, hi: number) => {
+    const a = rng.uniformRange(lo, hi);
+    const b = rng.uniformRange(lo, hi);
+    return [Math.min(a, b), Math.max(a, b)];
+  };
+  const strength = (max: number) => (rng.bernoulli(0.3) ? 0 : rng.uniformRange(0, max));
+  const make: Record<string, () => object> = {
+    randomResizedCrop: () => ({ op: "randomResizedCrop", scale: pair(0.05, 1), ratio: pair(0.3, 3) }),
+    horizontalFlip: () => ({ op: "horizontalFlip", p: p() }),
+    colorJitter: () => ({ op: "colorJitter", p: p(), brightness: strength(1), contrast: strength(1.5), saturation: strength(2), hue: strength(0.5) }),
+    grayscale: () => ({ op: "grayscale", p: p() }),
+    gaussianBlur: () => ({ op: "gaussianBlur", p: p(), sigma: pair(0.05, 3), ...(rng.bernoulli(0.5) ? { kernelSize: 1 + 2 * rng.randint(4) } : {}) }),
+    solarize: () => ({ op: "solarize", p: p(), threshold: rng.uniform() }),
+  };
+  const ops = () => OP_ORDER.filter(() => rng.bernoulli(0.7)).map((name) => make[name]());
+  return AugmentationPolicySchema.parse({ ops: ops(), ...(rng.bernoulli(0.5) ? { secondViewOps: ops() } : {}) });
+}
+
+/** The presets at odd and degenerate sizes, then four random policies. */
+export function wholePolicyCases(): PolicyCase[] {
+  const cases: PolicyCase[] = [
+    { name: "simclr", policy: PRESETS.simclr, src: { height: 7, width: 13 }, out: { height: 8, width: 8 }, pairing: "views" },
+    { name: "byol", policy: PRESETS.byol, src: { height: 30, width: 21 }, out: { height: 12, width: 16 }, pairing: "views" },
+    { name: "dino-global", policy: PRESETS["dino-global"], src: { height: 16, width: 16 }, out: { height: 24, width: 24 }, pairing: "original" },
+    { name: "mae", policy: PRESETS.mae, src: { height: 5, width: 40 }, out: { height: 6, width: 6 }, pairing: "views" },
+    { name: "none", policy: PRESETS.none, src: { height: 13, width: 7 }, out: { height: 9, width: 5 }, pairing: "original" },
+    { name: "simclr, one-pixel source", policy: PRESETS.simclr, src: { height: 1, width: 1 }, out: { height: 3, width: 2 }, pairing: "views" },
+    { name: "byol, one-pixel output", policy: PRESETS.byol, src: { height: 9, width: 9 }, out: { height: 1, width: 1 }, pairing: "views" },
+  ];
+  const policyRng = viewStream(2024, "random-policies", 0);
+  for (let i = 0; i < 4; i++) {
+    const dims = [
+      { height: 7, width: 13 },
+      { height: 19, width: 11 },
+    ][i % 2];
+    cases.push({ name: `random policy ${i}`, policy: randomPolicy(policyRng), src: dims, out: { height: 5 + 3 * i, width: 10 - i }, pairing: i % 2 ? "original" : "views" });
+  }
+  return cases;
+}
