@@ -6,11 +6,11 @@ import { referenceAugment } from "../../src/core/augment-reference.ts";
 import { isSslmemError } from "../../src/core/errors.ts";
 import type { RgbImage } from "../../src/core/image.ts";
 import { AugmentationPolicySchema, PRESETS, type AugmentationPolicy } from "../../src/core/policy.ts";
-import { fallbackCrop, sampleViewsForPoint, type Size, type ViewParams } from "../../src/core/view-params.ts";
+import { sampleViewsForPoint, type Size, type ViewParams } from "../../src/core/view-params.ts";
 import { buildAugmentGraph, stagesForPolicy } from "../../src/engine/augment-graph.ts";
 import { Augmenter, type AugmenterOptions } from "../../src/engine/augmenter.ts";
 import { maxAbsDiff, noiseImage, toHwc, viewWith } from "../helpers/augment-images.ts";
-import { wholePolicyCases } from "../helpers/policy-cases.ts";
+import { singleOpCases, wholePolicyCases } from "../helpers/policy-cases.ts";
 
 const TOLERANCE = 1e-4;
 
@@ -63,31 +63,7 @@ describe("augmentation graph vs reference, one op at a time", () => {
   const src = { height: 11, width: 17 };
   const image = noiseImage(src.height, src.width, 3);
   const out = { height: 9, width: 12 };
-  const jitter = (patch: Partial<{ brightness: number; contrast: number; saturation: number; hue: number }>) => ({
-    order: [0, 1, 2, 3],
-    brightness: 1,
-    contrast: 1,
-    saturation: 1,
-    hue: 0,
-    ...patch,
-  });
-  const cases: [string, ViewParams][] = [
-    ["whole image", viewWith(src, {})],
-    ["crop (upsampling)", viewWith(src, { crop: { top: 2, left: 3, height: 5, width: 7 } })],
-    ["crop of one pixel", viewWith(src, { crop: { top: 10, left: 16, height: 1, width: 1 } })],
-    ["crop touching the left edge, flipped", viewWith(src, { crop: { top: 1, left: 0, height: 9, width: 6 }, flip: true })],
-    ["flip", viewWith(src, { flip: true })],
-    ["fallback crop", viewWith(src, { crop: fallbackCrop([5, 6], src) })],
-    ["brightness", viewWith(src, { jitter: jitter({ brightness: 1.37 }) })],
-    ["contrast", viewWith(src, { jitter: jitter({ contrast: 0.41 }) })],
-    ["saturation", viewWith(src, { jitter: jitter({ saturation: 1.73 }) })],
-    ["hue +", viewWith(src, { jitter: jitter({ hue: 0.21 }) })],
-    ["hue −", viewWith(src, { jitter: jitter({ hue: -0.45 }) })],
-    ["grayscale", viewWith(src, { grayscale: true })],
-    ["blur, graph kernel", viewWith(src, { blur: { sigma: 0.7, kernelSize: 5 } })],
-    ["blur, smaller kernel", viewWith(src, { blur: { sigma: 1.9, kernelSize: 3 } })],
-    ["solarize", viewWith(src, { solarize: { threshold: 0.4 } })],
-  ];
+  const cases = singleOpCases(src);
 
   it(`matches within ${TOLERANCE} for each op`, async () => {
     const aug = await augmenter(EVERY_STAGE, out);

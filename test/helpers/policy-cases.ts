@@ -1,11 +1,12 @@
 /**
- * The whole-policy cases both augmentation implementations (the ONNX graph and the TF.js tf ops)
+ * The one-op and whole-policy cases both augmentation implementations (the ONNX graph and the TF.js tf ops)
  * are held to the TypeScript reference on: every preset at odd sizes, degenerate sizes, and random
  * valid policies (seeded).
  */
 import { AugmentationPolicySchema, OP_ORDER, PRESETS, type AugmentationPolicy } from "../../src/core/policy.ts";
 import { viewStream, type RandomStream } from "../../src/core/rng.ts";
-import type { Size } from "../../src/core/view-params.ts";
+import { fallbackCrop, type Size, type ViewParams } from "../../src/core/view-params.ts";
+import { viewWith } from "./augment-images.ts";
 
 export interface PolicyCase {
   name: string;
@@ -56,4 +57,26 @@ export function wholePolicyCases(): PolicyCase[] {
     cases.push({ name: `random policy ${i}`, policy: randomPolicy(policyRng), src: dims, out: { height: 5 + 3 * i, width: 10 - i }, pairing: i % 2 ? "original" : "views" });
   }
   return cases;
+}
+
+/** One op at a time on a source of `src` (11×17 in both tests: the crops below fit it). */
+export function singleOpCases(src: Size): [string, ViewParams][] {
+  const jitter = (patch: Partial<{ brightness: number; contrast: number; saturation: number; hue: number }>) => ({ order: [0, 1, 2, 3], brightness: 1, contrast: 1, saturation: 1, hue: 0, ...patch });
+  return [
+    ["whole image", viewWith(src, {})],
+    ["crop (upsampling: clamped at the crop's edges)", viewWith(src, { crop: { top: 2, left: 3, height: 5, width: 7 } })],
+    ["crop of one pixel", viewWith(src, { crop: { top: 10, left: 16, height: 1, width: 1 } })],
+    ["crop touching the left edge, flipped", viewWith(src, { crop: { top: 1, left: 0, height: 9, width: 6 }, flip: true })],
+    ["flip", viewWith(src, { flip: true })],
+    ["fallback crop", viewWith(src, { crop: fallbackCrop([5, 6], src) })],
+    ["brightness", viewWith(src, { jitter: jitter({ brightness: 1.37 }) })],
+    ["contrast", viewWith(src, { jitter: jitter({ contrast: 0.41 }) })],
+    ["saturation", viewWith(src, { jitter: jitter({ saturation: 1.73 }) })],
+    ["hue +", viewWith(src, { jitter: jitter({ hue: 0.21 }) })],
+    ["hue −", viewWith(src, { jitter: jitter({ hue: -0.45 }) })],
+    ["grayscale", viewWith(src, { grayscale: true })],
+    ["blur 5", viewWith(src, { blur: { sigma: 0.7, kernelSize: 5 } })],
+    ["blur 3 beside blur 5 (kernels of different widths in one batch)", viewWith(src, { blur: { sigma: 1.9, kernelSize: 3 } })],
+    ["solarize", viewWith(src, { solarize: { threshold: 0.4 } })],
+  ];
 }
