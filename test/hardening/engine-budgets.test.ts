@@ -16,22 +16,10 @@ import { spawnSslmem } from "../helpers/scaled-processes.ts";
 import { ServiceClient } from "../helpers/service-client.ts";
 import { convEncoder } from "../helpers/tiny-encoders.ts";
 import type { WorkerEngineExecutor } from "../../src/jobs/worker-executor.ts";
+import { alive, cpuTicks } from "../helpers/proc.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** CPU time (user + system) a process has used, in clock ticks; undefined once it is gone or a zombie. */
-function cpuTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z") return undefined;
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return undefined;
-  }
-}
-
-const alive = (pid: number) => cpuTicks(pid) !== undefined;
 
 /** The direct children of a process, from /proc/<pid>/task/<tid>/children. */
 function childrenOf(pid: number): number[] {

@@ -39,19 +39,8 @@ import {
   type AuditBytes,
 } from "../helpers/scaled.ts";
 import { convEncoder } from "../helpers/tiny-encoders.ts";
+import { alive, cpuTicks } from "../helpers/proc.ts";
 
-/** CPU time (user + system) of a process in clock ticks; undefined once it is gone or a zombie. */
-function cpuTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z") return undefined;
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return undefined;
-  }
-}
-const alive = (pid: number) => cpuTicks(pid) !== undefined;
 const residentBytes = () => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))![1]) * 1024;
 
 interface Cluster {
