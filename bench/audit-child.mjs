@@ -4,8 +4,8 @@
 //
 //   node bench/audit-child.mjs '{"mode":"audit"|"ratio"|"limit", ...}'   → one JSON line on stdout
 //
-// limit: both encoders alone (target then reference, or side by side with one thread each) on
-//        batches of views already in memory (the thread-count probe);
+// limit: both encoders alone (target then reference) on batches of views already in memory (the
+//        thread-count probe);
 // audit: measurePoints over an image directory (PNG decode, view sampling, the batch pipeline,
 //        per-point measurements handed to a no-op store), from the first batch to the last;
 // ratio: the audit with a limit batch interleaved after each of its batches (see below).
@@ -32,10 +32,7 @@ function emit(result) {
 
 /** Both encoders alone on views already in memory: `run(n)` runs each once on n views. */
 async function limitRunner() {
-  // limitParallel: the two encoders at once, one thread each (two sessions side by side), in case
-  // that beats one after the other with all the threads: the limit is the faster of the two.
-  const parallel = Boolean(args.limitParallel);
-  const threads = parallel ? 1 : (args.limitThreads ?? args.threads);
+  const threads = args.limitThreads ?? args.threads;
   // limitArena: with ORT's CPU arena (the audit cannot have it: see batch-pipeline.ts), else without.
   const opts = { executionProviders: providers, intraOpNumThreads: threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: Boolean(args.limitArena), extra: { session: { intra_op: { allow_spinning: "0" } } } };
   const sessions = [await ort.InferenceSession.create(target, opts), await ort.InferenceSession.create(reference, opts)];
@@ -50,8 +47,7 @@ async function limitRunner() {
   };
   const run = async (n) => {
     const f = feedsFor(n);
-    if (parallel) await Promise.all(sessions.map((s, i) => s.run(f[i], [s.outputNames[0]])));
-    else for (const [i, s] of sessions.entries()) await s.run(f[i], [s.outputNames[0]]);
+    for (const [i, s] of sessions.entries()) await s.run(f[i], [s.outputNames[0]]);
   };
   return { run, feedsFor, release: () => Promise.all(sessions.map((s) => s.release())) };
 }
@@ -83,8 +79,9 @@ if (args.mode === "limit") {
   });
   const perPoint = 2 * args.pairs;
   const limit = ratio ? await limitRunner() : undefined;
-  // Warm-up of both on a full batch (first runs pick kernels and allocate).
-  await measurePoints({ ...prepared.context, memory: undefined }, { from: 0, to: Math.min(config.batchSize, prepared.context.catalog.size) });
+  // Warm-up (first runs pick kernels and allocate): a full batch for the ratio; one point for the
+  // audit alone, as its memory probe must come before any larger batch (src/process/engine-allocator.ts).
+  await measurePoints({ ...prepared.context, memory: undefined }, { from: 0, to: Math.min(ratio ? config.batchSize : 1, prepared.context.catalog.size) });
   await limit?.run(config.batchSize * perPoint);
   let limitSeconds = 0;
   let limitViews = 0;

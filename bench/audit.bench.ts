@@ -7,9 +7,8 @@
  *   conv64    a 64×64 convnet (four stride-2 stages), 80×80 PNG sources
  *   resnet18  torchvision's ResNet-18 architecture at 224×224 (random weights), 256×256 PNG sources
  *
- *   limit   both encoders alone (target then reference, their own sessions — or side by side with
- *           one thread each when that measures faster), views already in memory, one batch of as
- *           many views after each audit batch, timed apart;
+ *   limit   both encoders alone (target then reference, their own sessions), views already in
+ *           memory, one batch of as many views after each audit batch, timed apart;
  *   audit   measurePoints over a directory of PNG files: decode, seeded view sampling, the batch
  *           pipeline (one composed graph per batch), per-point measurements;
  *   ratio   audit views/s ÷ limit views/s (target ≥ 0.9), the median round of R (with the range:
@@ -18,11 +17,15 @@
  *           dist/, with the batch size planned from the default memory budget (the ratio runs
  *           use that batch size).
  *
- * ORT intra-op threads are chosen by measurement: the limit and a short audit are each timed with
- * 1…cores threads (the limit also side by side, 1∥1, and each with ORT's CPU arena on and off,
- * "a"), and each uses its fastest (printed as
- * "threads (limit/audit)"). Every line prints the load average: on a shared machine the figures
- * move with it.
+ * The audit runs, as `sslmem` does, with the engine's allocator settings (src/process/
+ * engine-allocator.ts). ORT intra-op threads are chosen by measurement: the limit and a short audit
+ * are each timed with 1…cores threads, the limit each with ORT's CPU arena on and off ("a") and with
+ * the engine's allocator settings and glibc's defaults ("g"), and each uses its fastest (printed as
+ * "threads (limit/audit)"). The ratio's limit runs in the audit's process, so with the audit's
+ * allocator: should glibc's defaults have given the encoders a faster probe, the table says so.
+ * (Two sessions side by side in one process do not run at once: onnxruntime-node runs a session
+ * on the main thread.) Every line prints the load average: on a shared machine the figures move
+ * with it.
  *
  * Options: --encoder fixture|conv64|resnet18|all (default all) --points-scale S (default 1)
  *          --views K (default 16) --rounds R (default 3) --providers LIST (default cpu; e.g. cuda
@@ -33,6 +36,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { withEngineAllocator } from "../src/process/engine-allocator.ts";
 import { CASES, root, writeImages, type BenchCase } from "./cases.ts";
 
 const { values } = parseArgs({
@@ -61,8 +65,10 @@ interface ChildResult {
   provider?: string;
 }
 
-function runChild(args: object): ChildResult {
-  const r = spawnSync(process.execPath, [child, JSON.stringify(args)], { encoding: "utf8", maxBuffer: 1 << 20 });
+/** A measurement in its own process: with the engine's allocator settings, as `sslmem` runs, or with glibc's defaults. */
+function runChild(args: object, allocator: "engine" | "default" = "engine"): ChildResult {
+  const env = allocator === "engine" ? withEngineAllocator(process.env) : { ...process.env, SSLMEM_MALLOC_TUNING: "off" };
+  const r = spawnSync(process.execPath, [child, JSON.stringify(args)], { encoding: "utf8", maxBuffer: 1 << 20, env });
   if (r.status !== 0) throw new Error(`bench child failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as ChildResult;
 }
@@ -93,8 +99,10 @@ interface Row {
   peakRssMiB: number;
   pipeline: string;
   provider: string;
-  /** "2": target then reference with 2 threads; "1∥1": side by side, one thread each; "a": with the CPU arena. */
+  /** "2": target then reference with 2 threads; "a": with the CPU arena; "g": with glibc's default allocator. */
   limitConfig: string;
+  /** Set when the fastest limit probe had glibc's default allocator, which the ratio's limit (in the audit's process) does not. */
+  limitNote?: string;
   /** Every round's ratio, in order. */
   ratios: string;
   /** Load averages (1, 5, 15 min) when the case finished. */
@@ -114,32 +122,27 @@ async function benchCase(c: BenchCase): Promise<Row> {
 
     // Threads, chosen by measurement on short runs: the fastest limit over 1…cores threads, and
     // separately the fastest audit (its augmentation parallelizes differently from the encoders).
-    // The limit also tries both encoders side by side with one thread each (two sessions at once):
-    // the limit is the encoders' best rate here, whichever arrangement gives it.
-    // ORT's CPU arena on and off for each.
+    // The limit's best arrangement: ORT's CPU arena on and off, the engine's allocator and glibc's.
     let limitThreads = 1;
-    let limitParallel = false;
     let limitArena = false;
+    let limitAllocator: "engine" | "default" = "engine";
     let threads = 1;
     let fastestLimit = 0;
     let fastestAudit = 0;
     const probePoints = Math.min(points, Math.max(4, Math.round(points / 8)));
     const limitProbe = { ...common, mode: "limit", viewsPerBatch: perPoint * 2, totalViews: perPoint * probePoints };
-    const tryLimit = (t: number, parallel: boolean) => {
-      for (const arena of [false, true]) {
-        const l = runChild({ ...limitProbe, threads: t, limitParallel: parallel, limitArena: arena });
-        const how = parallel ? "encoders side by side, 1 thread each" : `${t} thread(s)`;
-        process.stderr.write(`  ${c.name}: ${how}, arena ${arena ? "on" : "off"}: limit ${l.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
-        if (l.viewsPerSec > fastestLimit) [fastestLimit, limitThreads, limitParallel, limitArena] = [l.viewsPerSec, t, parallel, arena];
-      }
-    };
     for (let t = 1; t <= availableParallelism(); t++) {
-      tryLimit(t, false);
+      for (const allocator of ["engine", "default"] as const) {
+        for (const arena of [false, true]) {
+          const l = runChild({ ...limitProbe, threads: t, limitArena: arena }, allocator);
+          process.stderr.write(`  ${c.name}: ${t} thread(s), arena ${arena ? "on" : "off"}, ${allocator === "engine" ? "engine allocator" : "glibc default allocator"}: limit ${l.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
+          if (l.viewsPerSec > fastestLimit) [fastestLimit, limitThreads, limitArena, limitAllocator] = [l.viewsPerSec, t, arena, allocator];
+        }
+      }
       const a = runChild({ ...common, mode: "audit", threads: t, images: join(dir, "images"), preprocessing: c.preprocessing, points: probePoints, batchSize: 8 });
       process.stderr.write(`  ${c.name}: ${t} thread(s): audit ${a.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
       if (a.viewsPerSec > fastestAudit) [fastestAudit, threads] = [a.viewsPerSec, t];
     }
-    if (availableParallelism() > 1) tryLimit(1, true);
 
     // The audit alone: batch size planned from the memory budget, peak RSS, points/s.
     const audit = runChild({ ...common, mode: "audit", threads, images: join(dir, "images"), preprocessing: c.preprocessing });
@@ -147,7 +150,7 @@ async function benchCase(c: BenchCase): Promise<Row> {
     // The ratio: audit and limit interleaved batch by batch at that batch size; the median round.
     const results: ChildResult[] = [];
     for (let r = 0; r < rounds; r++) {
-      const x = runChild({ ...common, mode: "ratio", threads, limitThreads, limitParallel, limitArena, images: join(dir, "images"), preprocessing: c.preprocessing, batchSize: audit.batchSize });
+      const x = runChild({ ...common, mode: "ratio", threads, limitThreads, limitArena, images: join(dir, "images"), preprocessing: c.preprocessing, batchSize: audit.batchSize });
       process.stderr.write(`  ${c.name} round ${r + 1}: audit ${x.viewsPerSec.toFixed(1)} views/s, limit ${x.limitViewsPerSec!.toFixed(1)} views/s, ratio ${(x.viewsPerSec / x.limitViewsPerSec!).toFixed(3)} (load ${load()})\n`);
       results.push(x);
     }
@@ -167,7 +170,8 @@ async function benchCase(c: BenchCase): Promise<Row> {
       pointsPerSec: audit.pointsPerSec ?? 0,
       peakRssMiB: audit.peakRss / 2 ** 20,
       pipeline: audit.pipeline ? `${audit.pipeline.mode}${audit.pipeline.reason ? ` (${audit.pipeline.reason})` : ""}` : "?",
-      limitConfig: `${limitParallel ? "1∥1" : String(limitThreads)}${limitArena ? "a" : ""}`,
+      limitConfig: `${limitThreads}${limitArena ? "a" : ""}${limitAllocator === "default" ? "g" : ""}`,
+      ...(limitAllocator === "default" ? { limitNote: `${c.name}: the fastest limit probe (${fastestLimit.toFixed(1)} views/s) had glibc's default allocator; the ratio's limit runs with the audit's` } : {}),
       load: load(),
       provider: audit.provider ?? "?",
     };
@@ -194,5 +198,6 @@ for (const r of rows) {
     `${r.name.padEnd(10)} ${pad(r.points, 6)} ${pad(`${r.limitConfig}/${r.threads}`, 21)} ${pad(r.batch, 5)}  ${pad(r.limit.toFixed(1), 13)}  ${pad(r.audit.toFixed(1), 13)}  ${ratio.toFixed(2)}  ${pad(r.peakRssMiB.toFixed(0), 12)}  ${pad(r.pointsPerSec.toFixed(2), 8)}  ${r.load.padEnd(17)}  ${r.ratios.padEnd(14)}  ${r.pipeline}${ratio >= 0.9 ? "" : "  (target ≥ 0.90 NOT met)"}`,
   );
 }
-console.log("threads: ORT intra-op threads chosen by measurement; limit 1∥1 = both encoders side by side, one thread each; a = with ORT's CPU arena. pipeline: fused = one composed graph per batch, chained = separate sessions (reason).");
+for (const r of rows) if (r.limitNote) console.log(`note: ${r.limitNote}`);
+console.log("threads: ORT intra-op threads chosen by measurement; limit a = with ORT's CPU arena, g = with glibc's default allocator (else the engine's, as the audit). pipeline: fused = one composed graph per batch, chained = separate sessions (reason).");
 console.log(`sslmem --help start-up: ${help.toFixed(0)} ms (median of 5, compiled dist/)`);

@@ -31,7 +31,7 @@ export const CASES: BenchCase[] = [
     preprocessing: { mean: fixtureManifest.encoders.normalization.mean, std: fixtureManifest.encoders.normalization.std },
   },
   { name: "conv64", size: 64, source: 80, points: 96, models: () => ({ target: benchEncoder({ ...CONV64, seed: 1 }), reference: benchEncoder({ ...CONV64, seed: 2 }) }) },
-  { name: "resnet18", size: 224, source: 256, points: 6, models: () => ({ target: resnet18(1), reference: resnet18(2) }) },
+  { name: "resnet18", size: 224, source: 256, points: 12, models: () => ({ target: resnet18(1), reference: resnet18(2) }) },
 ];
 
 /** `n` PNG files of random pixels, size×size, into a new directory `dir`. */

@@ -20,6 +20,17 @@ function sampleIndices(size: number, n: number): number[] {
   return Array.from({ length: k }, (_, i) => Math.floor((i * size) / k));
 }
 
+/**
+ * Points per batch of the health sample: the audit's memory plan once it has one; before it (the
+ * CLI measures health before the audit's first batch) one point, which no budget can refuse — the
+ * configured batch size could be above the budget (ResNet-18 at 224×224: 8 points ≈ 1.4 GiB of
+ * activations), and the allocator would keep that memory for the audit (process/engine-allocator.ts).
+ */
+export function healthBatchSize(context: Pick<PreparedAudit["context"], "config" | "memory">): number {
+  if (!context.memory) return context.config.batchSize;
+  return context.memory.plan?.batchSize ?? 1;
+}
+
 export async function measureEncoderHealth(prepared: PreparedAudit, n: number = HEALTH_SAMPLE): Promise<EncoderHealthSample | undefined> {
   const { context } = prepared;
   const { catalog, policy, config, target, pipeline } = context;
@@ -31,7 +42,7 @@ export async function measureEncoderHealth(prepared: PreparedAudit, n: number = 
   // (under a seed of its own); the diagnostics use the first two of each image's views.
   const pairs: { target: Float32Array[]; reference: Float32Array[] } = { target: [], reference: [] };
   let dims = { target: 0, reference: 0 };
-  const chunk = Math.max(1, Math.min(config.batchSize, indices.length));
+  const chunk = Math.max(1, Math.min(healthBatchSize(context), indices.length));
   for (let from = 0; from < indices.length; from += chunk) {
     const batch: PointViews[] = [];
     for (const index of indices.slice(from, from + chunk)) {

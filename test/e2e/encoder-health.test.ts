@@ -93,3 +93,42 @@ test("a random reference next to the trained target looks unlike it on the contr
   const unfair = await run(convNet({ seed: 9, height: 32, width: 32, widths: [16, 32], dim: 64 }));
   assert.ok(unfair.warnings.some((w) => w.startsWith("the reference looks unlike the target")), unfair.warnings.join(" | "));
 });
+
+test("the health sample runs in batches the memory plan allows, and does not depend on them", async () => {
+  const candidates = await openPointSet(join(fixtures, "data/candidates"));
+  const controls = await openPointSet(join(fixtures, "data/controls.npy"));
+  const config = AuditConfigSchema.parse({ seed: 3, batchSize: 8 });
+  const run = async (memoryBudget: number | null, plan?: number) => {
+    const prepared = await prepareAudit({ target, reference, candidates, controls }, config, { providers: ["cpu"], threads: 1, memoryBudget });
+    const sizes: number[] = [];
+    const pipeline = prepared.context.pipeline;
+    const original = pipeline.run.bind(pipeline);
+    pipeline.run = (batch, options) => {
+      sizes.push(Array.isArray(batch) ? batch.length : "points" in batch ? batch.points.length : -1);
+      return original(batch, options);
+    };
+    if (plan !== undefined) prepared.context.memory!.plan = { budget: memoryBudget!, batchSize: plan };
+    try {
+      return { health: await measureEncoderHealth(prepared), sizes };
+    } finally {
+      await prepared.release();
+    }
+  };
+  try {
+    const unbudgeted = await run(null);
+    assert.deepEqual(unbudgeted.sizes, [8, 8, 8, 8], "without a budget: the configured batch size");
+    const beforePlan = await run(2 ** 30);
+    assert.deepEqual(beforePlan.sizes, Array(32).fill(1), "with a budget and no plan yet: one point per batch");
+    const planned = await run(2 ** 30, 5);
+    assert.deepEqual(planned.sizes, [5, 5, 5, 5, 5, 5, 2], "with a plan: its batch size");
+    for (const other of [beforePlan, planned]) {
+      for (const side of ["target", "reference"] as const) {
+        assert.ok(Math.abs(other.health![side].invarianceRatio - unbudgeted.health![side].invarianceRatio) < 1e-6, side);
+        assert.ok(Math.abs(other.health![side].imageDistance - unbudgeted.health![side].imageDistance) < 1e-6, side);
+      }
+    }
+  } finally {
+    await candidates.close();
+    await controls.close();
+  }
+});
