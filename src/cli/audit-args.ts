@@ -392,7 +392,7 @@ Representations (local audits of ONNX encoders):
                            row is the pooled output, before the distances' L2 normalization; a
                            point left out by --on-invalid skip has NaN rows. Refused with --server
                            (the server keeps them), --resume (the first run's rows were not kept),
-                           --dry-run / inspect (nothing is measured) and a TF.js encoder (its
+                           --dry-run / inspect (only a probe batch runs) and a TF.js encoder (its
                            measurement does not return representations)
 
 ${GATE_HELP}
