@@ -68,6 +68,8 @@ export interface AuditCommand {
   checkpoint?: string;
   /** Check everything and measure a probe batch, then stop (= sslmem inspect). */
   dryRun: boolean;
+  /** Folder for the encoders' representations of every view (embeddings-file.ts); local ONNX audits only. */
+  embeddings?: string;
 }
 
 export const AUDIT_OPTIONS = {
@@ -112,6 +114,7 @@ export const AUDIT_OPTIONS = {
   resume: { type: "boolean" },
   checkpoint: { type: "string" },
   "dry-run": { type: "boolean" },
+  embeddings: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -267,6 +270,9 @@ export function parseAuditCommand(argv: string[], env: ClientEnv = {}): AuditCom
   if (budgetText !== undefined && (memoryBudget === undefined || memoryBudget < 64 * 2 ** 20)) {
     throw new UsageError("--memory-budget takes a size of at least 64M, e.g. 1.5G, 800M or 2GiB");
   }
+  const server = (values.server as string | undefined) ?? (env.SSLMEM_SERVER || undefined);
+  const embeddings = values.embeddings as string | undefined;
+  if (embeddings !== undefined) checkEmbeddingsFlag(embeddings, { server, resume: Boolean(values.resume) });
   const onInvalid = (values["on-invalid"] as string | undefined) ?? "skip";
   if (onInvalid !== "skip" && onInvalid !== "fail") throw new UsageError(`--on-invalid takes skip (leave the file out and name it in the report) or fail; got '${onInvalid}'`);
   return {
@@ -278,7 +284,7 @@ export function parseAuditCommand(argv: string[], env: ClientEnv = {}): AuditCom
     config: configFromFlags(values),
     outputs: parseOutputs(values.output as string[] | undefined, values.format as string | undefined),
     gate,
-    server: (values.server as string | undefined) ?? (env.SSLMEM_SERVER || undefined),
+    server,
     token: (values.token as string | undefined) ?? (env.SSLMEM_TOKEN || undefined),
     providers: parseProviders(values.providers as string | undefined),
     threads,
@@ -289,7 +295,23 @@ export function parseAuditCommand(argv: string[], env: ClientEnv = {}): AuditCom
     resume: Boolean(values.resume),
     checkpoint: values.checkpoint as string | undefined,
     dryRun: Boolean(values["dry-run"]),
+    ...(embeddings !== undefined ? { embeddings } : {}),
   };
+}
+
+/**
+ * `--embeddings DIR` and what it cannot go with. A server keeps the representations on its side;
+ * a resumed audit measured some points in an earlier run whose rows were not kept (the checkpoint
+ * holds distances only), so its file would lack them.
+ */
+function checkEmbeddingsFlag(dir: string, others: { server?: string; resume: boolean }): void {
+  if (dir.trim() === "") throw new UsageError("--embeddings takes a folder, e.g. --embeddings embeddings/");
+  if (others.server !== undefined) {
+    throw new UsageError("--embeddings writes the representations of a local audit; an audit on a server (--server or SSLMEM_SERVER) does not return them: run it without --server and with SSLMEM_SERVER unset");
+  }
+  if (others.resume) {
+    throw new UsageError("--embeddings cannot resume: the interrupted run's representations were not kept (the checkpoint holds distances only); run the audit again without --resume");
+  }
 }
 
 export const AUDIT_HELP = `sslmem audit — score which images an SSL encoder memorized (SSLMem)
@@ -359,6 +381,19 @@ Bad files and interruptions (local audits):
   --resume                 continue an interrupted audit from its checkpoint (same command line)
   --dry-run                check everything and time a probe batch, then stop (= sslmem inspect):
                            both encoders' contract, every skipped or undecodable file, the plan, an ETA
+
+Representations (local audits of ONNX encoders):
+  --embeddings DIR         also write every view's representation under both encoders to DIR
+                           (created if missing): target.npy and reference.npy, float32
+                           [points, viewsPerPoint, dim] in C order (np.load(..., mmap_mode='r')),
+                           and points.json: row i's id, role and whether it was measured, the
+                           views per point, dim, pairing, distance and seed. Rows follow the
+                           report's points (candidates, then controls) whatever --batch-size; a
+                           row is the pooled output, before the distances' L2 normalization; a
+                           point left out by --on-invalid skip has NaN rows. Refused with --server
+                           (the server keeps them), --resume (the first run's rows were not kept),
+                           --dry-run / inspect (only a probe batch runs) and a TF.js encoder (its
+                           measurement does not return representations)
 
 ${GATE_HELP}
 

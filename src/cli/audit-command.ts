@@ -16,6 +16,7 @@ import { formatCount } from "../report/numbers.ts";
 import { AUDIT_HELP, parseAuditCommand, type AuditCommand, type ClientEnv } from "./audit-args.ts";
 import { openPoints, prepareLocalAudit, readModel, resolveInputs, stderrLogger } from "./local-inputs.ts";
 import { Checkpoint, auditKey, checkpointPath } from "./checkpoint.ts";
+import { EmbeddingsFile } from "./embeddings-file.ts";
 import { EXIT, UsageError } from "./errors.ts";
 import { InvalidPointError, recoveringSet } from "./recovering-set.ts";
 import { applyGate } from "./gate.ts";
@@ -53,10 +54,11 @@ async function measureAll(
   prepared: PreparedAudit,
   cmd: AuditCommand,
   measured: Map<number, IndexedMeasurement>,
-  checkpoint: Checkpoint | undefined,
+  outputs: { checkpoint?: Checkpoint; embeddings?: EmbeddingsFile },
   invalid: { candidates: SkippedEntry[]; controls: SkippedEntry[] },
   signal?: AbortSignal,
 ): Promise<void> {
+  const { checkpoint, embeddings } = outputs;
   const progress = createProgress({ quiet: cmd.quiet });
   const { catalog } = prepared.context;
   const excluded = new Set<number>();
@@ -72,6 +74,7 @@ async function measureAll(
             for (const r of rows) measured.set(r.index, r);
             await checkpoint?.append(rows);
           },
+          ...(embeddings ? { onRepresentations: (rows, representations) => embeddings.write(rows, representations) } : {}),
           onProgress: (done) => progress.update("scoring", base + done, total),
         });
         return;
@@ -117,6 +120,17 @@ async function runTfjsAudit(cmd: AuditCommand, tfjs: { target: boolean; referenc
   }
 }
 
+/** The --embeddings folder of a prepared audit: its points in report order, both encoders' width. */
+function createEmbeddings(dir: string, prepared: PreparedAudit, cmd: AuditCommand): Promise<EmbeddingsFile> {
+  const { target, reference } = prepared.encoders;
+  return EmbeddingsFile.create(dir, {
+    points: prepared.context.catalog,
+    dim: target.dim,
+    config: cmd.config,
+    digests: { target: target.info.digest, reference: reference.info.digest },
+  });
+}
+
 export interface LocalAuditOptions {
   signal?: AbortSignal;
   env?: Readonly<Record<string, string | undefined>>;
@@ -126,7 +140,10 @@ export async function runLocalAudit(cmd: AuditCommand, opts: LocalAuditOptions =
   const { signal } = opts;
   const { isTfjsModel } = await import("../engine/tfjs/model-files.ts");
   const tfjs = { target: await isTfjsModel(cmd.target), reference: await isTfjsModel(cmd.reference) };
-  if (tfjs.target || tfjs.reference) return { report: await runTfjsAudit(cmd, tfjs) };
+  if (tfjs.target || tfjs.reference) {
+    if (cmd.embeddings !== undefined) throw new UsageError("--embeddings needs both encoders in ONNX: the measurement of a TF.js encoder does not return representations");
+    return { report: await runTfjsAudit(cmd, tfjs) };
+  }
   const { paths, sources } = await resolveInputs(cmd, opts.env ?? process.env);
   const [target, reference] = [await readModel(paths.target!, "target"), await readModel(paths.reference!, "reference")];
   const candidates = recoveringSet(await openPoints(paths.candidates!, "candidates"), "candidate");
@@ -153,11 +170,16 @@ export async function runLocalAudit(cmd: AuditCommand, opts: LocalAuditOptions =
       const health = await measureEncoderHealth(prepared);
       if (health) for (const w of encoderWarnings(health.target, health.reference)) process.stderr.write(`warning: ${w}\n`);
       const invalid = { candidates: [] as SkippedEntry[], controls: [] as SkippedEntry[] };
+      const embeddings = cmd.embeddings === undefined ? undefined : await createEmbeddings(cmd.embeddings, prepared, cmd);
       try {
-        await measureAll(prepared, cmd, measured, checkpoint, invalid, signal);
+        await measureAll(prepared, cmd, measured, { checkpoint, embeddings }, invalid, signal);
+        await embeddings?.finish();
       } catch (e) {
+        await embeddings?.discard();
         if (measured.size > 0 && path !== undefined) {
-          process.stderr.write(`sslmem: ${formatCount(measured.size)} of ${formatCount(prepared.context.catalog.size)} points measured are kept in ${path}; rerun the same command with --resume to continue\n`);
+          // A resumed audit cannot write --embeddings (audit-args.ts): say so before the user tries.
+          const resume = embeddings ? "rerun the same command without --embeddings and with --resume to continue (or without --resume to start over with --embeddings)" : "rerun the same command with --resume to continue";
+          process.stderr.write(`sslmem: ${formatCount(measured.size)} of ${formatCount(prepared.context.catalog.size)} points measured are kept in ${path}; ${resume}\n`);
         }
         throw e;
       }

@@ -70,6 +70,7 @@ export async function inspectLocal(cmd: AuditCommand, env: Env = process.env): P
 
 export async function runInspection(cmd: AuditCommand, env: Env = process.env): Promise<number> {
   if (cmd.server) throw new UsageError("--dry-run / inspect runs locally; drop --server (the API has POST /v1/audits:validate)");
+  if (cmd.embeddings !== undefined) throw new UsageError("--embeddings writes the representations of a whole audit; --dry-run / inspect measures only a probe batch: drop one of them");
   const inspection = await inspectLocal(cmd, env);
   const json = cmd.outputs.length === 1 && cmd.outputs[0].format === "json" && !cmd.outputs[0].file;
   process.stdout.write(json ? JSON.stringify(inspection, null, 2) + "\n" : renderInspection(inspection));

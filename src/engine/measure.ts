@@ -16,7 +16,7 @@ import type { PointMeasurement } from "../core/scores.types.ts";
 import { measurePoint, viewsPerPoint } from "../core/sslmem.ts";
 import { sampleViewsForPoint } from "../core/view-params.ts";
 import type { PointSet } from "../data/point-set.ts";
-import type { BatchPipeline, PreparedBatch } from "./batch-pipeline.ts";
+import type { BatchPipeline, PreparedBatch, Representations } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
 import { measureLayer } from "../core/layermem.ts";
 import type { ResolvedLayer } from "./layers.ts";
@@ -79,6 +79,12 @@ export interface MeasureOptions {
    * not also kept in memory: the caller owns them, and memory stays bounded by the batch.
    */
   onBatch?: (rows: IndexedMeasurement[]) => Promise<void>;
+  /**
+   * Asks the pipeline for the encoders' representations too, and hands each batch's to this with
+   * the batch's rows, before `onBatch`: point p of the rows owns rows [p·V, (p+1)·V) of each
+   * encoder's [views, dim] matrix (V views per point). Without it the pipeline returns distances only.
+   */
+  onRepresentations?: (rows: readonly IndexedMeasurement[], representations: Representations) => Promise<void>;
   /** Called after every batch: points done so far of the points this call measures. */
   onProgress?: (done: number, total: number) => void;
   /**
@@ -156,7 +162,9 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
   const keep = !options.onBatch;
   const sizer = batchSizer(ctx);
   let done = 0;
-  const emit = async (rows: IndexedMeasurement[]) => {
+  const withRepresentations = options.onRepresentations !== undefined;
+  const emit = async ({ rows, representations }: MeasuredBatch) => {
+    if (representations && options.onRepresentations) await options.onRepresentations(rows, representations);
     if (keep) out.push(...rows);
     else await options.onBatch!(rows);
     done += rows.length;
@@ -177,7 +185,7 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
       // The next batch's size depends on this batch's measured memory: no prefetch while probing.
       const { points, rest } = await next!;
       carry = rest.concat(carry);
-      const measured = await measurePeak(() => runBatch(ctx, stageBatch(ctx, points), options.signal));
+      const measured = await measurePeak(() => runBatch(ctx, stageBatch(ctx, points), withRepresentations, options.signal));
       sizer.record(points.length, measured.peak);
       next = load(sizer.next());
       await emit(measured.value);
@@ -188,7 +196,7 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
     // While this batch runs on the provider: decode, sample and pack the next one (host work that
     // would otherwise sit between two runs). Its failure waits until this batch's rows are handed
     // over, as if it had happened after them.
-    const running = runBatch(ctx, current, options.signal);
+    const running = runBatch(ctx, current, withRepresentations, options.signal);
     running.catch(() => {}); // awaited below
     let following: StagedBatch | undefined;
     let failure: { error: unknown } | undefined;
@@ -282,11 +290,18 @@ function stageBatch(ctx: MeasureContext, points: LoadedPoint[]): StagedBatch {
   return { points, prepared: pipeline.prepare(batch) };
 }
 
-async function runBatch(ctx: MeasureContext, { points, prepared }: StagedBatch, signal?: AbortSignal): Promise<IndexedMeasurement[]> {
+/** A batch's rows, in the order of its points, and its representations when they were asked for. */
+interface MeasuredBatch {
+  rows: IndexedMeasurement[];
+  representations?: Representations;
+}
+
+async function runBatch(ctx: MeasureContext, { points, prepared }: StagedBatch, representations: boolean, signal?: AbortSignal): Promise<MeasuredBatch> {
   throwIfAborted(signal);
-  const d = await ctx.pipeline.run(prepared);
+  const d = await ctx.pipeline.run(prepared, representations ? { representations } : undefined);
+  if (representations && !d.representations) throw new SslmemError("internal", "the pipeline returned no representations");
   const K = ctx.config.views;
-  return points.map((point, p) => {
+  const rows = points.map((point, p) => {
     const dTarget = Array.from(d.target.subarray(p * K, (p + 1) * K));
     const dReference = Array.from(d.reference.subarray(p * K, (p + 1) * K));
     const layers = d.layers?.target.map((layerT, i) =>
@@ -294,4 +309,5 @@ async function runBatch(ctx: MeasureContext, { points, prepared }: StagedBatch, 
     );
     return { index: point.index, ...measurePoint(point.id, point.role, dTarget, dReference), ...(layers ? { layers } : {}) };
   });
+  return representations ? { rows, representations: d.representations } : { rows };
 }

@@ -4,6 +4,8 @@ import { AuditConfigSchema, type AuditConfigInput } from "../../src/core/audit-c
 import { openPointSet } from "../../src/data/sources.ts";
 import { prepareAudit } from "../../src/engine/audit.ts";
 import { measurePoints, type IndexedMeasurement } from "../../src/engine/measure.ts";
+import type { BatchPipeline, Representations } from "../../src/engine/batch-pipeline.ts";
+import { pairDistances, viewsPerPoint } from "../../src/core/sslmem.ts";
 import { tempDir, writeRandomNpy, writeTinyEncoderPair } from "../helpers/audit-inputs.ts";
 
 const dir = tempDir();
@@ -92,4 +94,54 @@ test("a config whose views of one point exceed the memory budget is refused befo
   assert.throws(() => checkViewBudget(big), (e: { code?: string }) => e.code === "invalid_config", "32 views of 4096×4096 are refused");
   const fits = { config, target: { viewSize: Math.floor(MAX_VIEW_VALUES / 32) } } as never;
   assert.doesNotThrow(() => checkViewBudget(fits), "exactly the budget is accepted");
+});
+
+test("representations are fetched only on request and come with their batch's rows (onRepresentations)", async () => {
+  const candidates = await openPointSet(candidatesPath);
+  const controls = await openPointSet(controlsPath);
+  const config = AuditConfigSchema.parse({ views: 3, seed: 5, pairing: "original", batchSize: 4 });
+  const prepared = await prepareAudit({ target: encoders.targetBytes, reference: encoders.referenceBytes, candidates, controls }, config, { providers: ["cpu"], threads: 1, memoryBudget: null });
+  try {
+    // The audit's own pipeline, with each run's request recorded.
+    const asked: boolean[] = [];
+    const real = prepared.context.pipeline;
+    const pipeline: BatchPipeline = {
+      description: real.description,
+      prepare: (batch) => real.prepare(batch),
+      run: (batch, options) => {
+        asked.push(options?.representations === true);
+        return real.run(batch, options);
+      },
+      release: () => real.release(),
+    };
+    const ctx = { ...prepared.context, pipeline };
+    const plain = await measurePoints(ctx);
+    assert.deepEqual(asked, [false, false, false], "three batches, none asked for representations");
+
+    asked.length = 0;
+    const batches: { rows: IndexedMeasurement[]; representations: Representations }[] = [];
+    const stored: IndexedMeasurement[] = [];
+    await measurePoints(ctx, {
+      onRepresentations: async (rows, representations) => void batches.push({ rows: [...rows], representations }),
+      onBatch: async (rows) => void stored.push(...rows),
+    });
+    assert.deepEqual(asked, [true, true, true]);
+    assert.deepEqual(stored, plain, "the same rows with representations");
+    assert.deepEqual(batches.flatMap((b) => b.rows), plain, "each batch's representations come with its rows");
+    const perPoint = viewsPerPoint(3, "original");
+    for (const { rows, representations } of batches) {
+      rows.forEach((row, p) => {
+        for (const [side, align] of [["target", row.alignTarget], ["reference", row.alignReference]] as const) {
+          const { data, dim } = representations[side];
+          assert.equal(data.length, rows.length * perPoint * dim);
+          const d = pairDistances({ data: data.subarray(p * perPoint * dim, (p + 1) * perPoint * dim), dim }, "original", "l2");
+          assert.ok(Math.abs(d.reduce((s, x) => s + x, 0) / d.length - align) < 1e-6, `${side} of point ${row.index}: block p is point p`);
+        }
+      });
+    }
+  } finally {
+    await prepared.release();
+    await candidates.close();
+    await controls.close();
+  }
 });
