@@ -80,7 +80,7 @@ if (args.mode === "limit") {
   const perPoint = 2 * args.pairs;
   const limit = ratio ? await limitRunner() : undefined;
   // Warm-up (first runs pick kernels and allocate): a full batch for the ratio; one point for the
-  // audit alone, as its memory probe must come before any larger batch (src/process/engine-allocator.ts).
+  // audit alone, whose memory probe comes first, as in `sslmem audit`.
   await measurePoints({ ...prepared.context, memory: undefined }, { from: 0, to: Math.min(ratio ? config.batchSize : 1, prepared.context.catalog.size) });
   await limit?.run(config.batchSize * perPoint);
   let limitSeconds = 0;

@@ -17,14 +17,11 @@
  *           dist/, with the batch size planned from the default memory budget (the ratio runs
  *           use that batch size).
  *
- * The audit runs, as `sslmem` does, with the engine's allocator settings (src/process/
- * engine-allocator.ts). ORT intra-op threads are chosen by measurement: the limit and a short audit
- * are each timed with 1…cores threads, the limit each with ORT's CPU arena on and off ("a") and with
- * the engine's allocator settings and glibc's defaults ("g"), and each uses its fastest (printed as
- * "threads (limit/audit)"). The ratio's limit runs in the audit's process, so with the audit's
- * allocator: should glibc's defaults have given the encoders a faster probe, the table says so.
- * (Two sessions side by side in one process do not run at once: onnxruntime-node runs a session
- * on the main thread.) Every line prints the load average: on a shared machine the figures move
+ * ORT intra-op threads are chosen by measurement: the limit and a short audit are each timed with
+ * 1…cores threads, the limit each with ORT's CPU arena on and off ("a"), and each uses its fastest
+ * (printed as "threads (limit/audit)"). (Two sessions side by side in one process do not run at
+ * once — onnxruntime-node runs a session's run on the main thread — so there is no such
+ * arrangement to try.) Every line prints the load average: on a shared machine the figures move
  * with it.
  *
  * Options: --encoder fixture|conv64|resnet18|all (default all) --points-scale S (default 1)
@@ -36,7 +33,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { withEngineAllocator } from "../src/process/engine-allocator.ts";
 import { CASES, root, writeImages, type BenchCase } from "./cases.ts";
 
 const { values } = parseArgs({
@@ -65,10 +61,8 @@ interface ChildResult {
   provider?: string;
 }
 
-/** A measurement in its own process: with the engine's allocator settings, as `sslmem` runs, or with glibc's defaults. */
-function runChild(args: object, allocator: "engine" | "default" = "engine"): ChildResult {
-  const env = allocator === "engine" ? withEngineAllocator(process.env) : { ...process.env, SSLMEM_MALLOC_TUNING: "off" };
-  const r = spawnSync(process.execPath, [child, JSON.stringify(args)], { encoding: "utf8", maxBuffer: 1 << 20, env });
+function runChild(args: object): ChildResult {
+  const r = spawnSync(process.execPath, [child, JSON.stringify(args)], { encoding: "utf8", maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`bench child failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as ChildResult;
 }
@@ -99,10 +93,8 @@ interface Row {
   peakRssMiB: number;
   pipeline: string;
   provider: string;
-  /** "2": target then reference with 2 threads; "a": with the CPU arena; "g": with glibc's default allocator. */
+  /** "2": target then reference with 2 threads; "a": with the CPU arena. */
   limitConfig: string;
-  /** Set when the fastest limit probe had glibc's default allocator, which the ratio's limit (in the audit's process) does not. */
-  limitNote?: string;
   /** Every round's ratio, in order. */
   ratios: string;
   /** Load averages (1, 5, 15 min) when the case finished. */
@@ -122,22 +114,19 @@ async function benchCase(c: BenchCase): Promise<Row> {
 
     // Threads, chosen by measurement on short runs: the fastest limit over 1…cores threads, and
     // separately the fastest audit (its augmentation parallelizes differently from the encoders).
-    // The limit's best arrangement: ORT's CPU arena on and off, the engine's allocator and glibc's.
+    // The limit's best arrangement: ORT's CPU arena on and off.
     let limitThreads = 1;
     let limitArena = false;
-    let limitAllocator: "engine" | "default" = "engine";
     let threads = 1;
     let fastestLimit = 0;
     let fastestAudit = 0;
     const probePoints = Math.min(points, Math.max(4, Math.round(points / 8)));
     const limitProbe = { ...common, mode: "limit", viewsPerBatch: perPoint * 2, totalViews: perPoint * probePoints };
     for (let t = 1; t <= availableParallelism(); t++) {
-      for (const allocator of ["engine", "default"] as const) {
-        for (const arena of [false, true]) {
-          const l = runChild({ ...limitProbe, threads: t, limitArena: arena }, allocator);
-          process.stderr.write(`  ${c.name}: ${t} thread(s), arena ${arena ? "on" : "off"}, ${allocator === "engine" ? "engine allocator" : "glibc default allocator"}: limit ${l.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
-          if (l.viewsPerSec > fastestLimit) [fastestLimit, limitThreads, limitArena, limitAllocator] = [l.viewsPerSec, t, arena, allocator];
-        }
+      for (const arena of [false, true]) {
+        const l = runChild({ ...limitProbe, threads: t, limitArena: arena });
+        process.stderr.write(`  ${c.name}: ${t} thread(s), arena ${arena ? "on" : "off"}: limit ${l.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
+        if (l.viewsPerSec > fastestLimit) [fastestLimit, limitThreads, limitArena] = [l.viewsPerSec, t, arena];
       }
       const a = runChild({ ...common, mode: "audit", threads: t, images: join(dir, "images"), preprocessing: c.preprocessing, points: probePoints, batchSize: 8 });
       process.stderr.write(`  ${c.name}: ${t} thread(s): audit ${a.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
@@ -170,8 +159,7 @@ async function benchCase(c: BenchCase): Promise<Row> {
       pointsPerSec: audit.pointsPerSec ?? 0,
       peakRssMiB: audit.peakRss / 2 ** 20,
       pipeline: audit.pipeline ? `${audit.pipeline.mode}${audit.pipeline.reason ? ` (${audit.pipeline.reason})` : ""}` : "?",
-      limitConfig: `${limitThreads}${limitArena ? "a" : ""}${limitAllocator === "default" ? "g" : ""}`,
-      ...(limitAllocator === "default" ? { limitNote: `${c.name}: the fastest limit probe (${fastestLimit.toFixed(1)} views/s) had glibc's default allocator; the ratio's limit runs with the audit's` } : {}),
+      limitConfig: `${limitThreads}${limitArena ? "a" : ""}`,
       load: load(),
       provider: audit.provider ?? "?",
     };
@@ -198,6 +186,5 @@ for (const r of rows) {
     `${r.name.padEnd(10)} ${pad(r.points, 6)} ${pad(`${r.limitConfig}/${r.threads}`, 21)} ${pad(r.batch, 5)}  ${pad(r.limit.toFixed(1), 13)}  ${pad(r.audit.toFixed(1), 13)}  ${ratio.toFixed(2)}  ${pad(r.peakRssMiB.toFixed(0), 12)}  ${pad(r.pointsPerSec.toFixed(2), 8)}  ${r.load.padEnd(17)}  ${r.ratios.padEnd(14)}  ${r.pipeline}${ratio >= 0.9 ? "" : "  (target ≥ 0.90 NOT met)"}`,
   );
 }
-for (const r of rows) if (r.limitNote) console.log(`note: ${r.limitNote}`);
-console.log("threads: ORT intra-op threads chosen by measurement; limit a = with ORT's CPU arena, g = with glibc's default allocator (else the engine's, as the audit). pipeline: fused = one composed graph per batch, chained = separate sessions (reason).");
+console.log("threads: ORT intra-op threads chosen by measurement; limit a = with ORT's CPU arena. pipeline: fused = one composed graph per batch, chained = separate sessions (reason).");
 console.log(`sslmem --help start-up: ${help.toFixed(0)} ms (median of 5, compiled dist/)`);

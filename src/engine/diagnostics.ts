@@ -23,8 +23,8 @@ function sampleIndices(size: number, n: number): number[] {
 /**
  * Points per batch of the health sample: the audit's memory plan once it has one; before it (the
  * CLI measures health before the audit's first batch) one point, which no budget can refuse — the
- * configured batch size could be above the budget (ResNet-18 at 224×224: 8 points ≈ 1.4 GiB of
- * activations), and the allocator would keep that memory for the audit (process/engine-allocator.ts).
+ * configured batch size can be above the budget, and the health sample's peak is the audit's peak
+ * as much as any batch's.
  */
 export function healthBatchSize(context: Pick<PreparedAudit["context"], "config" | "memory">): number {
   if (!context.memory) return context.config.batchSize;
