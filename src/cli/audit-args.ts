@@ -300,7 +300,7 @@ export function parseAuditCommand(argv: string[], env: ClientEnv = {}): AuditCom
 }
 
 /**
- * `--embeddings DIR` and what it cannot go with. A server keeps the representations on its side;
+ * `--embeddings DIR` and what it cannot go with. An audit on a server returns no representations;
  * a resumed audit measured some points in an earlier run whose rows were not kept (the checkpoint
  * holds distances only), so its file would lack them.
  */
@@ -391,7 +391,7 @@ Representations (local audits of ONNX encoders):
                            report's points (candidates, then controls) whatever --batch-size; a
                            row is the pooled output, before the distances' L2 normalization; a
                            point left out by --on-invalid skip has NaN rows. Refused with --server
-                           (the server keeps them), --resume (the first run's rows were not kept),
+                           (a server returns none), --resume (the first run's rows were not kept),
                            --dry-run / inspect (only a probe batch runs) and a TF.js encoder (its
                            measurement does not return representations)
 

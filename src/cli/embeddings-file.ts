@@ -69,7 +69,7 @@ export interface EmbeddingsLayout {
 }
 
 function cannotWrite(dir: string, e: unknown): SslmemError {
-  const code = (e as NodeJS.ErrnoException).code ?? "error";
+  const code = e instanceof Error && "code" in e && typeof e.code === "string" ? e.code : "error";
   const why = code === "EEXIST" || code === "ENOTDIR" ? "a file is in the way (--embeddings names a folder, created if missing)" : `cannot write there (${code})`;
   return new SslmemError("invalid_config", `--embeddings '${dir}': ${why}; pass a folder in a writable place`);
 }

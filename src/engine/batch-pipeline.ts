@@ -3,7 +3,8 @@
  * point per encoder out. Two implementations of one interface:
  *
  * - fused (the default): one ONNX Runtime session of the composed graph (fused-graph.ts) — one run
- *   per batch, views and representations stay inside the session;
+ *   per batch, views and representations stay inside the session (plus, while the memory planner
+ *   probes, a second one without the CPU arena: see sessionOptions);
  * - chained (when the encoders cannot be composed: fixed-batch exports, opsets below 13, ops whose
  *   meaning changed between the encoders' opsets, local functions…): the augmentation session, then
  *   each encoder's session on the views tensor the first returned, distances on the host. The
@@ -71,11 +72,21 @@ export class PreparedBatch {
   ) {}
 }
 
+export interface RunOptions {
+  /** Also return every view's representation under both encoders. */
+  representations?: boolean;
+  /**
+   * The batch is a probe of the memory planner (memory.ts), whose peak must be what the batch
+   * needs: it runs in a session without ONNX Runtime's CPU arena (see FusedPipeline).
+   */
+  memoryProbe?: boolean;
+}
+
 export interface BatchPipeline {
   readonly description: PipelineDescription;
   /** The host-side work of a batch, ahead of its run (pure CPU, no provider work). */
   prepare(batch: readonly PointViews[]): PreparedBatch;
-  run(batch: readonly PointViews[] | PreparedBatch, options?: { representations?: boolean }): Promise<BatchDistances>;
+  run(batch: readonly PointViews[] | PreparedBatch, options?: RunOptions): Promise<BatchDistances>;
   release(): Promise<void>;
 }
 
@@ -99,33 +110,40 @@ export interface BatchPipelineOptions {
   cache?: SessionCache;
 }
 
-function sessionOptions(providers: ProviderChoice, threads: number): ort.InferenceSession.SessionOptions {
+/**
+ * The composed graph's session options. `arena`: ONNX Runtime's CPU arena, which keeps the memory
+ * of a run for the next. Without it every run's activations come from malloc, whose large chunks
+ * are mappings of their own, returned to the kernel when freed, so the next run faults every page
+ * in again (and the kernel zeroes it): on this project's 2-core virtual machine the ResNet-18 graph
+ * ran at 27.5 views/s without the arena and 48.8 with it, at the same batch of 3 points and about
+ * the same peak (1 387 against 1 471 MiB; the 64×64 convnet: 820 against 1 422 views/s, 423 against
+ * 380 MiB). But the arena never shrinks: a session that ran batches of 1, 2 and N points holds
+ * regions for all three (ResNet-18 peaked at 2.9 GiB so), and a probe batch run on it measures what
+ * the arena kept, not what the batch needs. So the memory planner's probe batches run in a session
+ * without it (`memoryProbe`), released once the plan is made, and the audit's batches — N points,
+ * then fewer — in the arena session, which grows once.
+ */
+function sessionOptions(providers: ProviderChoice, threads: number, arena: boolean): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ortExecutionProviders(providers),
     graphOptimizationLevel: "all",
     intraOpNumThreads: threads,
     executionMode: "sequential",
-    // Without the CPU arena a run's activations are freed after it: the memory planner can measure
-    // a batch's peak (memory.ts), and a probe batch leaves no arena behind. (With the arena,
-    // ResNet-18 at 224×224 peaked at 2.9 GiB instead of 1.3: the arena keeps every region it grew.)
-    enableCpuMemArena: false,
-    // Nor the memory pattern: with it a run's activations are one block of the run's peak, too
-    // large for malloc to keep, so its pages were faulted in afresh every run (12–15 % of the
-    // fixture's composed-graph CPU time, in the kernel). Tensor by tensor, malloc reuses freed
-    // memory from run to run, and a tensor is freed as soon as it is dead, so a point needs less
-    // (ResNet-18: 155 MiB per point instead of 514, 3 points per batch in the 1.5 GiB budget).
+    enableCpuMemArena: arena,
+    // Nor the memory pattern: with it a run's activations are one block of the run's peak (without
+    // the arena too large for malloc to keep, so its pages were faulted in afresh every run), and
+    // the block is planned per input shape, larger than what the run needs tensor by tensor
+    // (ResNet-18: 514 MiB per point instead of 155; with the arena, 2 118 MiB instead of 1 471 at
+    // 3 points). Tensor by tensor, a tensor is freed as soon as it is dead.
     enableMemPattern: false,
     // One session does all the work: idle spinning would only burn the cores decoding needs.
     extra: { session: { intra_op: { allow_spinning: "0" } } },
   };
 }
 
-export async function createBatchPipeline(options: BatchPipelineOptions): Promise<BatchPipeline> {
-  const logger = options.logger ?? silentLogger;
-  const threads = options.threads ?? availableParallelism();
-  const chained = (reason?: string) => ChainedPipeline.create(options, threads, reason);
-  if (options.forceChained !== undefined && options.config.precision !== "fp16") return chained();
-  const build = () => buildFusedGraph({
+/** The composed graph of the pipeline's encoders and settings (fused-graph.ts). */
+function composedGraph(options: BatchPipelineOptions): FusedGraph {
+  return buildFusedGraph({
     augment: options.augment,
     target: options.target,
     reference: options.reference,
@@ -135,6 +153,14 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     layers: options.layers,
     float16: options.config.precision === "fp16",
   });
+}
+
+export async function createBatchPipeline(options: BatchPipelineOptions): Promise<BatchPipeline> {
+  const logger = options.logger ?? silentLogger;
+  const threads = options.threads ?? availableParallelism();
+  const chained = (reason?: string) => ChainedPipeline.create(options, threads, reason);
+  if (options.forceChained !== undefined && options.config.precision !== "fp16") return chained();
+  const build = () => composedGraph(options);
   const key = composedKey(options, threads);
   let built: FusedGraph | undefined;
   if (options.cache && key) {
@@ -142,7 +168,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     const { session, cached } = options.cache.composedSession(key, () => {
       const fused = (built = build());
       if (!fused.ok) return { bytes: 0, session: Promise.reject(new Error(fused.reason)) };
-      const created = ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads));
+      const created = ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads, true));
       return { bytes: fused.model.byteLength, session: created.then((s) => ({ session: s, opset: fused.opset })) };
     });
     session.catch(() => {}); // not composable or not loadable: the uncached path below says why
@@ -150,7 +176,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
       try {
         const { session: shared, opset } = await session;
         logger.info({ opset, threads, cached }, "audit batches run as one composed graph");
-        return new FusedPipeline(shared, options, { mode: "fused", opset, threads }, chained, { shared: true });
+        return new FusedPipeline(shared, built?.ok ? built.model : undefined, options, { mode: "fused", opset, threads }, chained, { shared: true });
       } catch {
         // Fall through to build it again uncached, which logs and reports why it did not load.
       }
@@ -166,7 +192,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
   }
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads));
+    session = await ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads, true));
   } catch (e) {
     const reason = `ONNX Runtime could not load the composed graph: ${sanitizeOrtMessage(e instanceof Error ? e.message : String(e))}`;
     if (options.config.precision === "fp16") throw new SslmemError("model_unsupported", `precision fp16: ${reason}`, undefined, { cause: e });
@@ -174,14 +200,19 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     return chained(reason);
   }
   logger.info({ opset: fused.opset, threads }, "audit batches run as one composed graph");
-  return new FusedPipeline(session, options, { mode: "fused", opset: fused.opset, threads }, chained);
+  return new FusedPipeline(session, fused.model, options, { mode: "fused", opset: fused.opset, threads }, chained);
 }
 
 class FusedPipeline implements BatchPipeline {
   #fallback: Promise<BatchPipeline> | undefined;
+  /** The arena-less session of the memory probe's batches: made for the first, released after the last. */
+  #probe: Promise<ort.InferenceSession> | undefined;
 
   constructor(
+    /** The arena session of the audit's batches. */
     private readonly session: ort.InferenceSession,
+    /** The composed model, for the probe's session (a cached session's is built again when needed). */
+    private model: Uint8Array | undefined,
     private readonly options: BatchPipelineOptions,
     readonly description: PipelineDescription,
     private readonly chained: (reason?: string) => Promise<BatchPipeline>,
@@ -193,9 +224,32 @@ class FusedPipeline implements BatchPipeline {
     return new PreparedBatch(batch, toFeeds(packAugmentInputs(this.options.augment, batch)));
   }
 
-  async run(input: readonly PointViews[] | PreparedBatch, opts: { representations?: boolean } = {}): Promise<BatchDistances> {
+  /** The session a batch runs in: the probe's while the memory planner probes, else the arena one. */
+  async #sessionFor(memoryProbe: boolean): Promise<ort.InferenceSession> {
+    if (memoryProbe) {
+      this.#probe ??= ort.InferenceSession.create(this.#composedModel(), sessionOptions(this.options.providers, this.description.threads, false));
+      return this.#probe;
+    }
+    if (this.#probe) {
+      const probe = this.#probe;
+      this.#probe = undefined;
+      this.model = undefined; // not needed again: the plan is made
+      await (await probe).release();
+    }
+    return this.session;
+  }
+
+  #composedModel(): Uint8Array {
+    if (this.model) return this.model;
+    const fused = composedGraph(this.options);
+    if (!fused.ok) throw new SslmemError("internal", `the composed graph did not build again: ${fused.reason}`);
+    return (this.model = fused.model);
+  }
+
+  async run(input: readonly PointViews[] | PreparedBatch, opts: RunOptions = {}): Promise<BatchDistances> {
     const { points: batch, feeds } = prepared(this, input);
     if (!feeds) throw new SslmemError("internal", "a batch prepared by another pipeline");
+    const session = await this.#sessionFor(opts.memoryProbe === true);
     const fetches: string[] = [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference];
     if (opts.representations) fetches.push(FUSED_OUTPUTS.representation.target, FUSED_OUTPUTS.representation.reference);
     const layerCount = this.options.layers?.target.length ?? 0;
@@ -203,7 +257,7 @@ class FusedPipeline implements BatchPipeline {
     fetches.push(...layerOutputs("target"), ...layerOutputs("reference"));
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
-      result = await this.session.run(feeds, fetches);
+      result = await session.run(feeds, fetches);
     } catch (e) {
       throw ortRunError(e, "the audit batch");
     }
@@ -236,6 +290,7 @@ class FusedPipeline implements BatchPipeline {
 
   async release(): Promise<void> {
     if (!this.ownership.shared) await this.session.release();
+    await (await this.#probe)?.release();
     await (await this.#fallback)?.release();
   }
 }
@@ -248,7 +303,7 @@ function composedKey(options: BatchPipelineOptions, threads: number): string | u
   const [t, r] = [options.target.encoder.info.digest, options.reference.encoder.info.digest];
   if (!t || !r) return undefined;
   const { views, pairing, distance, precision } = options.config;
-  return JSON.stringify(["fused-v1", t, r, options.augment, views, pairing, distance, precision, options.layers ?? null, ortExecutionProviders(options.providers), threads]);
+  return JSON.stringify(["fused-v2", t, r, options.augment, views, pairing, distance, precision, options.layers ?? null, ortExecutionProviders(options.providers), threads]);
 }
 
 function allFinite(values: Float32Array): boolean {
@@ -288,7 +343,7 @@ class ChainedPipeline implements BatchPipeline {
     return new PreparedBatch(batch);
   }
 
-  async run(input: readonly PointViews[] | PreparedBatch, opts: { representations?: boolean } = {}): Promise<BatchDistances> {
+  async run(input: readonly PointViews[] | PreparedBatch, opts: RunOptions = {}): Promise<BatchDistances> {
     const batch = prepared(this, input).points;
     const { config, target, reference } = this.options;
     const views = await this.augmenter.runBatch(batch);

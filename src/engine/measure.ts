@@ -16,7 +16,7 @@ import type { PointMeasurement } from "../core/scores.types.ts";
 import { measurePoint, viewsPerPoint } from "../core/sslmem.ts";
 import { sampleViewsForPoint } from "../core/view-params.ts";
 import type { PointSet } from "../data/point-set.ts";
-import type { BatchPipeline, PreparedBatch, Representations } from "./batch-pipeline.ts";
+import type { BatchPipeline, PreparedBatch, Representations, RunOptions } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
 import { measureLayer } from "../core/layermem.ts";
 import type { ResolvedLayer } from "./layers.ts";
@@ -185,7 +185,7 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
       // The next batch's size depends on this batch's measured memory: no prefetch while probing.
       const { points, rest } = await next!;
       carry = rest.concat(carry);
-      const measured = await measurePeak(() => runBatch(ctx, stageBatch(ctx, points), withRepresentations, options.signal));
+      const measured = await measurePeak(() => runBatch(ctx, stageBatch(ctx, points), { representations: withRepresentations, memoryProbe: true }, options.signal));
       sizer.record(points.length, measured.peak);
       next = load(sizer.next());
       await emit(measured.value);
@@ -196,7 +196,7 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
     // While this batch runs on the provider: decode, sample and pack the next one (host work that
     // would otherwise sit between two runs). Its failure waits until this batch's rows are handed
     // over, as if it had happened after them.
-    const running = runBatch(ctx, current, withRepresentations, options.signal);
+    const running = runBatch(ctx, current, { representations: withRepresentations }, options.signal);
     running.catch(() => {}); // awaited below
     let following: StagedBatch | undefined;
     let failure: { error: unknown } | undefined;
@@ -296,9 +296,10 @@ interface MeasuredBatch {
   representations?: Representations;
 }
 
-async function runBatch(ctx: MeasureContext, { points, prepared }: StagedBatch, representations: boolean, signal?: AbortSignal): Promise<MeasuredBatch> {
+async function runBatch(ctx: MeasureContext, { points, prepared }: StagedBatch, run: RunOptions, signal?: AbortSignal): Promise<MeasuredBatch> {
   throwIfAborted(signal);
-  const d = await ctx.pipeline.run(prepared, representations ? { representations } : undefined);
+  const representations = run.representations === true;
+  const d = await ctx.pipeline.run(prepared, run.representations || run.memoryProbe ? run : undefined);
   if (representations && !d.representations) throw new SslmemError("internal", "the pipeline returned no representations");
   const K = ctx.config.views;
   const rows = points.map((point, p) => {

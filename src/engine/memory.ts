@@ -4,8 +4,10 @@
  *
  * The first two batches are the probe: one point, then two. Before each, the process's peak
  * resident size (VmHWM) is reset to the current size (Linux: "5" to /proc/self/clear_refs); after
- * each it is read back. The batch pipeline runs without ONNX Runtime's CPU arena, so a run's
- * activations are allocated for the run and its peak is what the run needed. The probe gives
+ * each it is read back. The probe batches run in a session without ONNX Runtime's CPU arena
+ * (batch-pipeline.ts, `memoryProbe`), so a run's activations are allocated for the run and its peak
+ * is what the run needed; the audit's batches then run in the arena session, which keeps one
+ * batch's worth (memory a session of an earlier audit kept counts in `base`). The probe gives
  *
  *   perPoint = peak(2 points) − peak(1 point)      base = peak(1 point) − perPoint
  *
