@@ -230,10 +230,11 @@ class FusedPipeline implements BatchPipeline {
       this.#probe ??= ort.InferenceSession.create(this.#composedModel(), sessionOptions(this.options.providers, this.description.threads, false));
       return this.#probe;
     }
+    // The plan is made (or there is none to make): the probe's session and the model go.
+    this.model = undefined;
     if (this.#probe) {
       const probe = this.#probe;
       this.#probe = undefined;
-      this.model = undefined; // not needed again: the plan is made
       await (await probe).release();
     }
     return this.session;
