@@ -70,7 +70,8 @@ export function engineBudgetsFromConfig(config: Pick<Config, "limits">): Partial
   };
 }
 
-export interface EngineSessionDeps {
+/** What every host of an engine process (embedded runner, scaled worker) gives it. */
+export interface EngineHostDeps {
   store: EngineStore;
   blobs: BlobReader;
   logger: Logger;
@@ -78,6 +79,9 @@ export interface EngineSessionDeps {
   budgets?: Partial<EngineBudgets>;
   /** Keep an audit's workspace open in the engine between jobs (a worker's consecutive shards). */
   workspaces?: EngineWorkspaceOptions;
+}
+
+export interface EngineSessionDeps extends EngineHostDeps {
   /**
    * What a SIGKILL nobody here sent means. `resource_exhausted` (embedded): on Linux it is the
    * kernel's OOM killer. `engine_failure` (a shard worker): a transient crash, retried — an

@@ -21,25 +21,16 @@
  * One engine process per job the worker runs at once (`concurrency`); a job goes to a free
  * session that last ran the same audit when there is one (its workspace is still open there).
  */
-import type { Logger } from "pino";
 import { SslmemError } from "../core/errors.ts";
-import type { BlobReader } from "../store/blob-store.ts";
 import type { AuditRecord } from "../store/types.ts";
-import { EngineSession, engineBudgetsFromConfig, type EngineBudgets } from "./engine-session.ts";
+import { EngineSession, engineBudgetsFromConfig, type EngineHostDeps } from "./engine-session.ts";
 import { engineSettings } from "./engine-settings.ts";
-import type { EngineOp, EngineOpResult, EngineWorkerSettings, EngineWorkspaceOptions } from "./engine-worker-protocol.ts";
+import type { EngineOp, EngineOpResult } from "./engine-worker-protocol.ts";
 import type { AuditPlan, PointRange } from "./execute-audit.ts";
 import type { ShardExecutor } from "./shard-worker.ts";
-import type { AuditExecution, EngineStore, ExecutionContext, ExecutorDeps } from "./types.ts";
+import type { AuditExecution, ExecutionContext, ExecutorDeps } from "./types.ts";
 
-export interface EngineShardExecutorDeps {
-  store: EngineStore;
-  blobs: BlobReader;
-  logger: Logger;
-  settings: EngineWorkerSettings;
-  budgets?: Partial<EngineBudgets>;
-  /** Keep an audit's inputs open in its engine between its shards. */
-  workspaces?: EngineWorkspaceOptions;
+export interface EngineShardExecutorDeps extends EngineHostDeps {
   /** Jobs the worker runs at once: one engine process each (default 1). */
   concurrency?: number;
 }

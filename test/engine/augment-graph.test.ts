@@ -10,9 +10,9 @@ import { sampleViewsForPoint, type Size, type ViewParams } from "../../src/core/
 import { buildAugmentGraph, stagesForPolicy } from "../../src/engine/augment-graph.ts";
 import { Augmenter, type AugmenterOptions } from "../../src/engine/augmenter.ts";
 import { maxAbsDiff, noiseImage, toHwc, viewWith } from "../helpers/augment-images.ts";
-import { singleOpCases, wholePolicyCases } from "../helpers/policy-cases.ts";
+import { singleOpCases, wholePolicyCases, assertMatchesReference, REFERENCE_TOLERANCE } from "../helpers/policy-cases.ts";
 
-const TOLERANCE = 1e-4;
+const TOLERANCE = REFERENCE_TOLERANCE;
 
 /** A policy in which every stage is present (p > 0), for testing ops in isolation. */
 const EVERY_STAGE = AugmentationPolicySchema.parse({
@@ -54,10 +54,7 @@ async function perViewDiffs(aug: Augmenter, image: RgbImage, views: ViewParams[]
   return views.map((v, i) => maxAbsDiff(got.subarray(i * n, (i + 1) * n), referenceAugment(image, v, out)));
 }
 
-function assertMatches(diffs: number[], labels: string[]): void {
-  const bad = diffs.flatMap((d, i) => (d <= TOLERANCE ? [] : [`${labels[i]}: ${d}`]));
-  assert.deepEqual(bad, [], "graph differs from the reference");
-}
+const assertMatches = (diffs: number[], labels: string[]) => assertMatchesReference(diffs, labels, "graph views");
 
 describe("augmentation graph vs reference, one op at a time", () => {
   const src = { height: 11, width: 17 };

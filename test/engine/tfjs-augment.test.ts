@@ -12,9 +12,9 @@ import { PRESETS } from "../../src/core/policy.ts";
 import { sampleViewsForPoint, type Size, type ViewParams } from "../../src/core/view-params.ts";
 import { TfAugmenter, type TfSourceViews } from "../../src/engine/tfjs/tf-augment.ts";
 import { maxAbsDiff, noiseImage, toHwc, viewWith } from "../helpers/augment-images.ts";
-import { singleOpCases, wholePolicyCases } from "../helpers/policy-cases.ts";
+import { singleOpCases, wholePolicyCases, assertMatchesReference, REFERENCE_TOLERANCE } from "../helpers/policy-cases.ts";
 
-const TOLERANCE = 1e-4;
+const TOLERANCE = REFERENCE_TOLERANCE;
 
 async function augmenter(out: Size, extra: Partial<{ mean: [number, number, number]; std: [number, number, number]; range: [number, number] }> = {}): Promise<TfAugmenter> {
   return TfAugmenter.create({ out, mean: [0, 0, 0], std: [1, 1, 1], range: [0, 1], ...extra });
@@ -42,10 +42,7 @@ async function perViewDiffs(aug: TfAugmenter, batch: TfSourceViews[]): Promise<n
     .map((ref, i) => maxAbsDiff(got.subarray(i * n, (i + 1) * n), ref));
 }
 
-function assertMatches(diffs: number[], labels: string[]): void {
-  const bad = diffs.flatMap((d, i) => (d <= TOLERANCE ? [] : [`${labels[i]}: ${d}`]));
-  assert.deepEqual(bad, [], "tf views differ from the reference");
-}
+const assertMatches = (diffs: number[], labels: string[]) => assertMatchesReference(diffs, labels, "tf views");
 
 describe("tf-op views vs reference, one op at a time", () => {
   const src = { height: 11, width: 17 };

@@ -3,6 +3,7 @@
  * are held to the TypeScript reference on: every preset at odd sizes, degenerate sizes, and random
  * valid policies (seeded).
  */
+import assert from "node:assert/strict";
 import { AugmentationPolicySchema, OP_ORDER, PRESETS, type AugmentationPolicy } from "../../src/core/policy.ts";
 import { viewStream, type RandomStream } from "../../src/core/rng.ts";
 import { fallbackCrop, type Size, type ViewParams } from "../../src/core/view-params.ts";
@@ -79,4 +80,12 @@ export function singleOpCases(src: Size): [string, ViewParams][] {
     ["blur 3 beside blur 5 (kernels of different widths in one batch)", viewWith(src, { blur: { sigma: 1.9, kernelSize: 3 } })],
     ["solarize", viewWith(src, { solarize: { threshold: 0.4 } })],
   ];
+}
+
+/** Views held to the augmentation reference: every per-view difference at most 1e-4, the others named. */
+export const REFERENCE_TOLERANCE = 1e-4;
+
+export function assertMatchesReference(diffs: number[], labels: string[], what: string): void {
+  const bad = diffs.flatMap((d, i) => (d <= REFERENCE_TOLERANCE ? [] : [`${labels[i]}: ${d}`]));
+  assert.deepEqual(bad, [], `${what} differ from the reference`);
 }
