@@ -4,7 +4,7 @@
  * encoder-ready tensors in one run. src/core/augment-reference.ts defines the pixels; this graph
  * computes the same thing.
  *
- *   sources uint8 [S,Hmax,Wmax,3] ─► rows: Gather + lerp ─► columns: MatMul ─► [V,3,oh,ow]
+ *   sources uint8 [S,Hmax,Wmax,3] ─► rows: Gather + lerp ─► columns: MatMul ─► [V,3,oh·ow]
  *   ─► colour jitter ─► grayscale ─► blur ─► solarize ─► out = lo + (hi − lo)·(x − mean)/std
  *   ─► views [V,3,outH,outW] (NCHW) or [V,outH,outW,3] (NHWC)
  *
@@ -20,15 +20,19 @@
  *   computes, per view, the two row indices and weights (global rows of the packed channel planes)
  *   and a [Wmax, ow] column matrix with two non-zero weights per output column. The graph Gathers
  *   and blends rows, then multiplies by the column matrix: no per-view nodes, and the result is in
- *   the [V,3,oh,ow] layout with no transpose.
+ *   the [V,3,oh·ow] layout with no transpose.
  * - Colour jitter applies a random permutation of four ops per view. Brightness, contrast and
- *   saturation are all one "blend stage": clip(f·x + (1 − f)·(α·gray(x) + β·mean(gray(x)))), with
- *   (α, β) = (0, 0) brightness, (0, 1) contrast, (1, 0) saturation — products by exact 0 and 1,
- *   so each computes exactly torchvision's formula, and f = 1 is the exact identity. The graph runs
- *   n blend stages, hue once, then n blend stages (n = number of cheap ops the policy uses); a
- *   view fills the stages before and after hue with its ops in its order, identities elsewhere.
- *   Hue and grayscale are blended in by a 0/1 weight per view, so an unused one is exactly the
- *   identity too.
+ *   saturation are all one "blend stage": clip(M·x + m·mean(gray(x))) with a per-view [3,3]
+ *   channel mix M = f·I + (1 − f)·α·1·wᵀ and m = (1 − f)·β, where (α, β) = (0, 0) brightness,
+ *   (0, 1) contrast, (1, 0) saturation (torchvision's formulas up to float rounding), and M = I,
+ *   m = 0 is the exact identity. The graph runs n blend stages, hue once, then n blend stages
+ *   (n = number of cheap ops the policy uses); a view fills the stages before and after hue with
+ *   its ops in its order, identities elsewhere. Grayscale is one more [3,3] mix (1·wᵀ, or I).
+ *   Every view goes through hue, with a shift of 0 when it has none (its pixels back up to a few
+ *   ulps): blending the hue in by a 0/1 weight, as an exact identity, cost three more passes over
+ *   the views. Where policy, stage and pass counts made the difference, the augmentation is what
+ *   an audit of a small encoder pays beyond the encoders (issue 9's throughput ratio): a pass over
+ *   256 views of 64×64 is ~0.3 ms on the 2-core machine, hue ~8 ms of a 200 ms batch.
  * - Blur is separable and per view: two batched MatMuls with per-view [ow,ow] and [oh,oh] band
  *   matrices into which the host folds the view's Gaussian kernel and the reflect padding. A view
  *   without blur gets identity matrices (exact). A depthwise Conv would need the number of views
@@ -43,6 +47,7 @@ import type { RgbImage } from "../core/image.ts";
 import type { AugmentationOp, AugmentationPolicy } from "../core/policy.ts";
 import { GRAY_WEIGHTS, gaussianKernel1d, reflectIndex, sourceCoordinates } from "../core/augment-reference.ts";
 import { blurKernelSize, JITTER_BRIGHTNESS, JITTER_CONTRAST, JITTER_HUE, JITTER_SATURATION, type Size, type ViewParams } from "../core/view-params.ts";
+import { FRESH_ARRAYS, type ZeroedArrays } from "./array-pool.ts";
 import { elemTypeCode, GraphBuilder } from "./onnx/builder.ts";
 
 export type Layout = "NCHW" | "NHWC";
@@ -151,9 +156,10 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
   const ops = new OpsetOps(g, opset);
   // Constants are created on first use (GraphBuilder deduplicates them), so no stage leaves
   // unused initializers behind.
-  const one = () => g.constFloat(1);
   const zero = () => g.constFloat(0);
+  const one = () => g.constFloat(1);
   const clip01 = (t: string) => g.op1("Clip", [t, zero(), one()]);
+  const shape = (dims: number[]) => g.constInt64(dims);
 
   // Sources uint8 [S,Hmax,Wmax,3] → planes [S,3,Hmax,Wmax] → rows of one channel [S·3·Hmax, Wmax] in [0,1].
   const sources = g.input(AUGMENT_INPUTS.sources, "uint8", ["sources", "source_height", "source_width", 3]);
@@ -168,62 +174,59 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
   const rowWeight = g.input(AUGMENT_INPUTS.rowWeight, "float", ["views", 1, oh, 1]);
   const [r0, r1] = rowIndex.map((index) => g.op1("Gather", [rows, index], { axis: 0 }));
   const byRow = g.op1("Add", [r0, g.op1("Mul", [g.op1("Sub", [r1, r0]), rowWeight])]); // [V,3,oh,Wmax]
-  // Columns: a per-view [Wmax, ow] matrix with the two column weights of each output column.
-  const columns = g.input(AUGMENT_INPUTS.columns, "float", ["views", 1, "source_width", ow]);
-  let x = g.op1("MatMul", [byRow, columns]); // [V,3,oh,ow]
+  // Columns: a per-view [Wmax, ow] matrix with the two column weights of each output column, one
+  // [3·oh, Wmax]×[Wmax, ow] product per view (the three channels' rows stacked: fewer, larger
+  // products than one per channel).
+  const columns = g.input(AUGMENT_INPUTS.columns, "float", ["views", "source_width", ow]);
+  // From here on a view is [3, oh·ow] (the colour stages mix channels with [3,3] products).
+  let x = g.op1("Reshape", [g.op1("MatMul", [g.op1("Reshape", [byRow, shape([0, 3 * oh, -1])]), columns]), shape([0, 3, oh * ow])]);
 
-  // gray = Σ_c w_c·x_c as one batched [1,3]×[3,H·W] MatMul per view (one op instead of a
-  // broadcasting Mul and a ReduceSum).
-  const gray = (t: string) =>
-    g.op1("Reshape", [g.op1("MatMul", [g.constFloat(GRAY_WEIGHTS, [1, 3]), g.op1("Reshape", [t, g.constInt64([0, 3, oh * ow])])]), g.constInt64([0, 1, oh, ow])]);
-
-  // Blend stages (see the file comment). Input `jitter` [stages, 3, V,1,1,1]: f, (1 − f)·α, (1 − f)·β.
-  const usesGray = stages.jitter.includes(JITTER_SATURATION);
+  // Colour jitter's cheap ops, grayscale and hue's channel differences are per-view [3,3]
+  // matrices applied to the view's [3, oh·ow] pixels: one batched MatMul per stage, in place of the
+  // grey-channel product, broadcasting multiplies and adds of each (a blend stage took a quarter
+  // less time so at 64×64; the identity matrix is exact: 1·x + 0·y + 0·z = x).
+  // Blend stages (see the file comment). `jitter_mix` [stages,V,3,3]: f·I + (1 − f)·α·1·wᵀ;
+  // `jitter_mean` [stages,V,1,1]: (1 − f)·β, the weight of mean(gray(x)).
+  const nBlend = blendStageCount(stages);
   const usesMean = stages.jitter.includes(JITTER_CONTRAST);
-  const blendParams = blendStageCount(stages) > 0 ? g.input("jitter", "float", [blendStageCount(stages), 3, "views", 1, 1, 1]) : "";
+  const mix = nBlend > 0 ? g.input("jitter_mix", "float", [nBlend, "views", 3, 3]) : "";
+  const meanWeight = nBlend > 0 && usesMean ? g.input("jitter_mean", "float", [nBlend, "views", 1, 1]) : "";
+  const stage = (input: string, i: number) => g.op1("Gather", [input, g.constInt64(i, [])], { axis: 0 });
   let nextStage = 0;
   const blendStages = (t: string, count: number) => {
-    for (let i = 0; i < count; i++) {
-      const params = g.op1("Gather", [blendParams, g.constInt64(nextStage++, [])], { axis: 0 });
-      const param = (k: number) => g.op1("Gather", [params, g.constInt64(k, [])], { axis: 0 });
-      const f = param(0);
-      // (1 − f)·α and (1 − f)·β come from the host: α, β ∈ {0, 1}, so each term is exactly
-      // (1 − f)·gray or (1 − f)·mean, or exactly 0. They are summed on the single grey channel
-      // and broadcast onto the three once.
-      const grayT = usesGray || usesMean ? gray(t) : "";
-      let offset = usesGray ? g.op1("Mul", [grayT, param(1)]) : "";
+    for (let k = 0; k < count; k++) {
+      const i = nextStage++;
+      let y = g.op1("MatMul", [stage(mix, i), t]);
       if (usesMean) {
-        const mean = g.op1("Mul", [ops.reduce("ReduceMean", grayT, [1, 2, 3], 1), param(2)]);
-        offset = offset ? g.op1("Add", [offset, mean]) : mean;
+        // mean(gray(x)) = Σ_c w_c·mean(x_c), [V,1,1].
+        const meanGray = g.op1("MatMul", [g.constFloat(GRAY_WEIGHTS, [1, 3]), ops.reduce("ReduceMean", t, [2], 1)]);
+        y = g.op1("Add", [y, g.op1("Mul", [meanGray, stage(meanWeight, i)])]);
       }
-      const scaled = g.op1("Mul", [t, f]);
-      t = clip01(offset ? g.op1("Add", [scaled, offset]) : scaled);
+      t = clip01(y);
     }
     return t;
   };
 
   x = blendStages(x, stages.jitter.length);
   if (stages.hue) {
-    const shift = g.input("hue", "float", ["views", 1, 1, 1]);
-    // x + used·(hue(x) − x): a view without hue (used = 0) keeps x exactly (0·finite = 0), at the
-    // cost of elementwise ops (a broadcast Where over the views tensor is several times slower).
-    const used = g.op1("Cast", [g.op1("Not", [g.op1("Equal", [shift, zero()])])], { to: elemTypeCode("float") });
-    x = g.op1("Add", [x, g.op1("Mul", [used, g.op1("Sub", [adjustHue(g, ops, x, shift), x])])]);
+    // Every view goes through hue; a view without it has a shift of 0, which returns its pixels
+    // up to rounding (h6 → 6·frac(h6/6 + 1) moves h6 by a few ulps; a grey pixel is kept exactly).
+    x = adjustHue(g, ops, x, g.input("hue", "float", ["views", 1, 1]));
     x = blendStages(x, stages.jitter.length);
   }
   if (stages.grayscale) {
-    // flag ∈ {0, 1}: x + flag·(gray(x) − x), exactly x when the flag is 0.
-    const flag = g.input("grayscale", "float", ["views", 1, 1, 1]);
-    x = g.op1("Add", [x, g.op1("Mul", [flag, g.op1("Sub", [gray(x), x])])]);
+    // gray(x) in every channel: the matrix 1·wᵀ, or the identity (exact) for a view without it.
+    x = g.op1("MatMul", [g.input("grayscale", "float", ["views", 3, 3]), x]);
   }
   if (stages.blurKernelSize > 0) {
-    // Rows first, then columns, as the reference: x·Bhᵀ then Bv·x, per view.
-    const bh = g.input("blur_h", "float", ["views", 1, ow, ow]);
+    // Rows first, then columns, as the reference: x·Bhᵀ (the three channels' rows stacked) then Bv·x, per view.
+    const bh = g.input("blur_h", "float", ["views", ow, ow]);
     const bv = g.input("blur_v", "float", ["views", 1, oh, oh]);
-    x = g.op1("MatMul", [bv, g.op1("MatMul", [x, bh])]);
+    const blurredRows = g.op1("MatMul", [g.op1("Reshape", [x, shape([0, 3 * oh, ow])]), bh]);
+    x = g.op1("Reshape", [g.op1("MatMul", [bv, g.op1("Reshape", [blurredRows, shape([0, 3, oh, ow])])]), shape([0, 3, oh * ow])]);
   }
   if (stages.solarize) {
-    const threshold = g.input("solarize", "float", ["views", 1, 1, 1]);
+    const threshold = g.input("solarize", "float", ["views", 1, 1]);
     x = g.op1("Where", [g.op1("GreaterOrEqual", [x, threshold]), g.op1("Sub", [one(), x]), x]);
   }
 
@@ -232,8 +235,9 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
   const a = opts.std.map((s) => (hi - lo) / s);
   const b = opts.mean.map((m, c) => lo - (hi - lo) * (m / opts.std[c]));
   if (a.some((v) => v !== 1) || b.some((v) => v !== 0)) {
-    x = g.op1("Add", [g.op1("Mul", [x, g.constFloat(a, [1, 3, 1, 1])]), g.constFloat(b, [1, 3, 1, 1])]);
+    x = g.op1("Add", [g.op1("Mul", [x, g.constFloat(a, [1, 3, 1])]), g.constFloat(b, [1, 3, 1])]);
   }
+  x = g.op1("Reshape", [x, shape([0, 3, oh, ow])]);
   return layout === "NHWC" ? g.op1("Transpose", [x], { perm: [0, 2, 3, 1] }) : x;
 }
 
@@ -248,8 +252,8 @@ export function buildAugmentGraph(opts: AugmentGraphOptions, opset = DEFAULT_AUG
 }
 
 /**
- * torchvision adjust_hue (_rgb2hsv, h = (h + shift) mod 1, _hsv2rgb) on x [V,3,H,W]; shift
- * [V,1,1,1] — the same function in fewer, cheaper ops (it was half of the augmentation's time as
+ * torchvision adjust_hue (_rgb2hsv, h = (h + shift) mod 1, _hsv2rgb) on x [V,3,N]; shift
+ * [V,1,1] — the same function in fewer, cheaper ops (it was half of the augmentation's time as
  * torchvision writes it: 15 sector Wheres and 40 single-channel ops; ORT's Where is the slowest
  * elementwise kernel). With cr = max − min of a pixel and c its first maximal channel (r, g, b
  * priority, as torchvision's masks):
@@ -265,21 +269,31 @@ function adjustHue(g: GraphBuilder, ops: OpsetOps, x: string, shift: string): st
   const op = (type: string, inputs: string[], attrs = {}) => g.op1(type, inputs, attrs);
   const maxc = ops.reduce("ReduceMax", x, [1], 1);
   const cr = op("Sub", [maxc, ops.reduce("ReduceMin", x, [1], 1)]);
-  // d = x[c+1] − x[c−1] of the maximal channel c: the channel planes rolled (block copies), their
-  // difference, and one element gather. (A 1×1 Conv instead of the rolls is several times slower,
-  // ORT reorders its layout; a Gather of per-pixel indices from a table is slow too.)
-  const first = op("ArgMax", [x], { axis: 1, keepdims: 1, select_last_index: 0 });
-  const roll = (order: number[]) => op("Gather", [x, g.constInt64(order)], { axis: 1 });
-  const d = op("GatherElements", [op("Sub", [roll([1, 2, 0]), roll([2, 0, 1])]), first], { axis: 1 });
+  // c and d = x[c+1] − x[c−1] from comparisons on the channel planes, as 0/1 floats: with
+  // notR = [r < max] and notG = [g < max], c = notR·(1 + notG) and d = D0 + notR·(D1 − D0 +
+  // notG·(D2 − D1)) for Dk = x[k+1] − x[k−1] — exactly D0 where r is maximal, D1 or D2 up to
+  // rounding elsewhere. (ArgMax over the channels and a GatherElements of d took a third of the
+  // hue's time at 64×64; rolling the planes for the differences, or a 1×1 Conv, more.)
+  const [r, gr, b] = ops.split(x, 1, 3);
+  const below = (plane: string) => op("Cast", [op("Less", [plane, maxc])], { to: elemTypeCode("float") });
+  const [notR, notG] = [below(r), below(gr)];
+  const [d0, d1, d2] = [op("Sub", [gr, b]), op("Sub", [b, r]), op("Sub", [r, gr])];
+  const d = op("Add", [d0, op("Mul", [notR, op("Add", [op("Sub", [d1, d0]), op("Mul", [notG, op("Sub", [d2, d1])])])])]);
+  const twoC = op("Mul", [op("Mul", [notR, op("Add", [notG, g.constFloat(1)])]), g.constFloat(2)]);
   // cr = 0 only where all channels are equal, where d = 0: any positive divisor gives h6 = 2c and
   // the output is max − 0 exactly; a tiny cr > 0 changes the output by at most cr.
-  const h6raw = op("Add", [op("Mul", [op("Cast", [first], { to: elemTypeCode("float") }), g.constFloat(2)]), op("Div", [d, op("Max", [cr, g.constFloat(1e-30)])])]);
+  const h6raw = op("Add", [twoC, op("Div", [d, op("Max", [cr, g.constFloat(1e-30)])])]);
   // u ∈ (−1/6 + 1 + shift, 5/6 + 1 + shift) ⊂ (0, 3) for |shift| ≤ 1/2: frac is u − floor(u).
   const u = op("Add", [op("Div", [h6raw, g.constFloat(6)]), op("Add", [shift, g.constFloat(1)])]);
   const h6 = op("Mul", [op("Sub", [u, op("Floor", [u])]), g.constFloat(6)]);
-  const dist = op("Abs", [op("Sub", [h6, g.constFloat([3, 2, 4], [1, 3, 1, 1])])]);
-  const weight = op("Clip", [op("Add", [op("Mul", [dist, g.constFloat([-1, 1, 1], [1, 3, 1, 1])]), g.constFloat([2, -1, -1], [1, 3, 1, 1])]), g.constFloat(0), g.constFloat(1)]);
+  const dist = op("Abs", [op("Sub", [h6, g.constFloat([3, 2, 4], [1, 3, 1])])]);
+  const weight = op("Clip", [op("Add", [op("Mul", [dist, g.constFloat([-1, 1, 1], [1, 3, 1])]), g.constFloat([2, -1, -1], [1, 3, 1])]), g.constFloat(0), g.constFloat(1)]);
   return op("Sub", [maxc, op("Mul", [cr, weight])]);
+}
+
+/** Writes the [3,3] identity at `offset`. */
+function setIdentity(into: Float32Array, offset: number): void {
+  into[offset] = into[offset + 4] = into[offset + 8] = 1;
 }
 
 function missingStage(stage: string): SslmemError {
@@ -310,9 +324,9 @@ function blurMatrix(kernel: Float64Array, n: number, into: Float32Array, offset:
 
 /**
  * Graph inputs for a batch: every source image with its views, packed (views in order: all of the
- * first image's, then the second's…).
+ * first image's, then the second's…), into arrays from `arrays` (a pool: array-pool.ts).
  */
-export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly SourceViews[]): Record<string, PackedInput> {
+export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly SourceViews[], arrays: ZeroedArrays = FRESH_ARRAYS): Record<string, PackedInput> {
   const { stages, out } = opts;
   const { height: oh, width: ow } = out;
   for (const { image } of batch) checkImage(image);
@@ -322,27 +336,30 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
   const Hmax = Math.max(...batch.map((b) => b.image.height));
   const Wmax = Math.max(...batch.map((b) => b.image.width));
 
-  const sources = new Uint8Array(S * Hmax * Wmax * 3);
+  const sources = arrays.uint8(S * Hmax * Wmax * 3);
   batch.forEach(({ image }, s) => {
     const rowBytes = image.width * 3;
     if (image.width === Wmax) sources.set(image.data, s * Hmax * Wmax * 3);
     else for (let y = 0; y < image.height; y++) sources.set(image.data.subarray(y * rowBytes, (y + 1) * rowBytes), (s * Hmax + y) * Wmax * 3);
   });
 
-  const rowIndex = [new Int32Array(V * 3 * oh), new Int32Array(V * 3 * oh)];
-  const rowWeight = new Float32Array(V * oh);
-  const columns = new Float32Array(V * Wmax * ow);
+  const rowIndex = [arrays.int32(V * 3 * oh), arrays.int32(V * 3 * oh)];
+  const rowWeight = arrays.float32(V * oh);
+  const columns = arrays.float32(V * Wmax * ow);
   const nStages = blendStageCount(stages);
   const n = stages.jitter.length;
-  // Blend parameters [stage][f, (1 − f)·α, (1 − f)·β][view]; identity (f = 1, 0, 0) by default.
-  const blend = new Float32Array(nStages * 3 * V);
-  for (let i = 0; i < nStages; i++) blend.fill(1, i * 3 * V, i * 3 * V + V);
-  const hue = new Float32Array(V);
-  const grayscale = new Float32Array(V);
+  // Blend stages: [stage][view] a [3,3] channel mix (the identity by default) and the weight of
+  // mean(gray(x)) (0 by default).
+  const mix = arrays.float32(nStages * V * 9);
+  for (let i = 0; i < nStages * V; i++) setIdentity(mix, i * 9);
+  const meanWeight = arrays.float32(nStages * V);
+  const hue = arrays.float32(V);
+  const grayscale = arrays.float32(V * 9);
+  if (stages.grayscale) for (let i = 0; i < V; i++) setIdentity(grayscale, i * 9);
   const k = stages.blurKernelSize;
-  const blurH = k > 0 ? new Float32Array(V * ow * ow) : undefined;
-  const blurV = k > 0 ? new Float32Array(V * oh * oh) : undefined;
-  const solarize = new Float32Array(V).fill(2); // > 1: never triggers
+  const blurH = k > 0 ? arrays.float32(V * ow * ow) : undefined;
+  const blurV = k > 0 ? arrays.float32(V * oh * oh) : undefined;
+  const solarize = arrays.float32(V).fill(2); // > 1: never triggers
 
   let v = 0;
   batch.forEach(({ image, views }, s) => {
@@ -391,18 +408,20 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
           }
           if (factorOf[op] === 1) continue;
           if (!stages.jitter.includes(op)) throw missingStage("colour-jitter");
-          const at = (q: number) => (stage * 3 + q) * V + v;
+          // clip(f·x + (1 − f)·α·gray(x) + (1 − f)·β·mean(gray(x))): α = 1 saturation, β = 1 contrast.
           const f = Math.fround(factorOf[op]);
-          const complement = Math.fround(1 - f); // as float32 1 − f in the graph
-          blend[at(0)] = f;
-          blend[at(1)] = op === JITTER_SATURATION ? complement : 0;
-          blend[at(2)] = op === JITTER_CONTRAST ? complement : 0;
+          const complement = Math.fround(1 - f);
+          const at = (stage * V + v) * 9;
+          for (let r = 0; r < 3; r++) {
+            for (let c = 0; c < 3; c++) mix[at + r * 3 + c] = (r === c ? f : 0) + (op === JITTER_SATURATION ? complement * GRAY_WEIGHTS[c] : 0);
+          }
+          if (op === JITTER_CONTRAST) meanWeight[stage * V + v] = complement;
           stage++;
         }
       }
       if (view.grayscale) {
         if (!stages.grayscale) throw missingStage("grayscale");
-        grayscale[v] = 1;
+        for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) grayscale[v * 9 + r * 3 + c] = GRAY_WEIGHTS[c];
       }
       if (blurH && blurV) {
         let kernel: Float64Array = Float64Array.of(1);
@@ -429,14 +448,17 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
   };
   for (let i = 0; i < 2; i++) inputs[AUGMENT_INPUTS.rowIndex[i]] = { type: "int32", data: rowIndex[i], dims: [V, 3, oh] };
   inputs[AUGMENT_INPUTS.rowWeight] = { type: "float32", data: rowWeight, dims: [V, 1, oh, 1] };
-  inputs[AUGMENT_INPUTS.columns] = { type: "float32", data: columns, dims: [V, 1, Wmax, ow] };
-  if (nStages > 0) inputs.jitter = { type: "float32", data: blend, dims: [nStages, 3, V, 1, 1, 1] };
-  if (stages.hue) inputs.hue = { type: "float32", data: hue, dims: [V, 1, 1, 1] };
-  if (stages.grayscale) inputs.grayscale = { type: "float32", data: grayscale, dims: [V, 1, 1, 1] };
+  inputs[AUGMENT_INPUTS.columns] = { type: "float32", data: columns, dims: [V, Wmax, ow] };
+  if (nStages > 0) {
+    inputs.jitter_mix = { type: "float32", data: mix, dims: [nStages, V, 3, 3] };
+    if (stages.jitter.includes(JITTER_CONTRAST)) inputs.jitter_mean = { type: "float32", data: meanWeight, dims: [nStages, V, 1, 1] };
+  }
+  if (stages.hue) inputs.hue = { type: "float32", data: hue, dims: [V, 1, 1] };
+  if (stages.grayscale) inputs.grayscale = { type: "float32", data: grayscale, dims: [V, 3, 3] };
   if (blurH && blurV) {
-    inputs.blur_h = { type: "float32", data: blurH, dims: [V, 1, ow, ow] };
+    inputs.blur_h = { type: "float32", data: blurH, dims: [V, ow, ow] };
     inputs.blur_v = { type: "float32", data: blurV, dims: [V, 1, oh, oh] };
   }
-  if (stages.solarize) inputs.solarize = { type: "float32", data: solarize, dims: [V, 1, 1, 1] };
+  if (stages.solarize) inputs.solarize = { type: "float32", data: solarize, dims: [V, 1, 1] };
   return inputs;
 }

@@ -20,7 +20,8 @@ import type { RgbImage } from "../core/image.ts";
 import { pairDistances, viewsPerPoint } from "../core/sslmem.ts";
 import type { ViewParams } from "../core/view-params.ts";
 import type { AugmentGraphOptions } from "./augment-graph.ts";
-import { packAugmentInputs } from "./augment-graph.ts";
+import { packAugmentInputs, type PackedInput } from "./augment-graph.ts";
+import { ArrayPool } from "./array-pool.ts";
 import { Augmenter, toFeeds } from "./augmenter.ts";
 import type { Encoder } from "./encoder.ts";
 import { buildFusedGraph, FUSED_OUTPUTS, type FusedGraph } from "./fused-graph.ts";
@@ -63,13 +64,25 @@ export interface PipelineDescription {
 
 /**
  * A batch whose host-side work (packing the views' parameters into graph inputs) is done: made by
- * `prepare`, so that the audit loop packs batch i+1 while batch i runs (measure.ts).
+ * `prepare`, so that the audit loop packs batch i+1 while batch i runs (measure.ts). Its packed
+ * arrays are the pipeline's (array-pool.ts): the run takes them, once, and gives them back after.
  */
 export class PreparedBatch {
+  #inputs: Record<string, PackedInput> | undefined;
+
   constructor(
     readonly points: readonly PointViews[],
-    readonly feeds?: Record<string, ort.Tensor>,
-  ) {}
+    inputs?: Record<string, PackedInput>,
+  ) {
+    this.#inputs = inputs;
+  }
+
+  /** The packed inputs, to the one run of the batch; undefined after it (or when none were packed). */
+  take(): Record<string, PackedInput> | undefined {
+    const inputs = this.#inputs;
+    this.#inputs = undefined;
+    return inputs;
+  }
 }
 
 export interface RunOptions {
@@ -90,8 +103,8 @@ export interface BatchPipeline {
   release(): Promise<void>;
 }
 
-function prepared(pipeline: BatchPipeline, batch: readonly PointViews[] | PreparedBatch): PreparedBatch {
-  return batch instanceof PreparedBatch ? batch : pipeline.prepare(batch);
+function points(batch: readonly PointViews[] | PreparedBatch): readonly PointViews[] {
+  return batch instanceof PreparedBatch ? batch.points : batch;
 }
 
 export interface BatchPipelineOptions {
@@ -220,8 +233,11 @@ class FusedPipeline implements BatchPipeline {
     private readonly ownership: { shared: boolean } = { shared: false },
   ) {}
 
+  /** The arrays of packed batches, given back after their runs. */
+  readonly #arrays = new ArrayPool();
+
   prepare(batch: readonly PointViews[]): PreparedBatch {
-    return new PreparedBatch(batch, toFeeds(packAugmentInputs(this.options.augment, batch)));
+    return new PreparedBatch(batch, packAugmentInputs(this.options.augment, batch, this.#arrays));
   }
 
   /** The session a batch runs in: the probe's while the memory planner probes, else the arena one. */
@@ -248,8 +264,17 @@ class FusedPipeline implements BatchPipeline {
   }
 
   async run(input: readonly PointViews[] | PreparedBatch, opts: RunOptions = {}): Promise<BatchDistances> {
-    const { points: batch, feeds } = prepared(this, input);
-    if (!feeds) throw new SslmemError("internal", "a batch prepared by another pipeline");
+    const batch = points(input);
+    // Packed ahead (measure.ts), or now: a batch that is run again, or was prepared by another pipeline.
+    const inputs = (input instanceof PreparedBatch ? input.take() : undefined) ?? packAugmentInputs(this.options.augment, batch, this.#arrays);
+    try {
+      return await this.#run(batch, toFeeds(inputs), opts);
+    } finally {
+      this.#arrays.give(Object.values(inputs).map((input) => input.data));
+    }
+  }
+
+  async #run(batch: readonly PointViews[], feeds: Record<string, ort.Tensor>, opts: RunOptions): Promise<BatchDistances> {
     const session = await this.#sessionFor(opts.memoryProbe === true);
     const fetches: string[] = [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference];
     if (opts.representations) fetches.push(FUSED_OUTPUTS.representation.target, FUSED_OUTPUTS.representation.reference);
@@ -345,7 +370,7 @@ class ChainedPipeline implements BatchPipeline {
   }
 
   async run(input: readonly PointViews[] | PreparedBatch, opts: RunOptions = {}): Promise<BatchDistances> {
-    const batch = prepared(this, input).points;
+    const batch = points(input);
     const { config, target, reference } = this.options;
     const views = await this.augmenter.runBatch(batch);
     const n = batch.reduce((s, p) => s + p.views.length, 0);

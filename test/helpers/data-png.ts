@@ -38,6 +38,33 @@ export interface PngSpec {
   samples: readonly number[];
   /** Chunks placed before IDAT (e.g. PLTE, tRNS, iCCP). */
   chunks?: { type: string; data: Uint8Array }[];
+  /** Chunks placed between the last IDAT and IEND (e.g. tEXt). */
+  chunksAfter?: { type: string; data: Uint8Array }[];
+  /** Row filter types (0 none, 1 sub, 2 up, 3 average, 4 Paeth), row by row, repeated; default none. */
+  filters?: readonly number[];
+  /** The zlib stream split over this many IDAT chunks (default 1). */
+  idatChunks?: number;
+}
+
+/** The PNG row filters, written from the specification's definitions (encoder side). */
+function filterRow(type: number, row: Uint8Array, above: Uint8Array, bpp: number): Uint8Array {
+  const out = new Uint8Array(row.length);
+  for (let i = 0; i < row.length; i++) {
+    const a = i >= bpp ? row[i - bpp] : 0;
+    const b = above[i];
+    const c = i >= bpp ? above[i - bpp] : 0;
+    let predictor = 0;
+    if (type === 1) predictor = a;
+    else if (type === 2) predictor = b;
+    else if (type === 3) predictor = Math.floor((a + b) / 2);
+    else if (type === 4) {
+      const p = a + b - c;
+      const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
+      predictor = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+    }
+    out[i] = (row[i] - predictor) & 0xff;
+  }
+  return out;
 }
 
 export function encodePng(spec: PngSpec): Buffer {
@@ -45,22 +72,33 @@ export function encodePng(spec: PngSpec): Buffer {
   const bytesPerSample = depth / 8;
   const rowSamples = spec.width * CHANNELS[spec.colorType];
   if (spec.samples.length !== rowSamples * spec.height) throw new Error("sample count does not match the size");
-  const raw = Buffer.alloc(spec.height * (1 + rowSamples * bytesPerSample));
-  let o = 0;
+  const stride = rowSamples * bytesPerSample;
+  const bpp = Math.max(1, CHANNELS[spec.colorType] * bytesPerSample);
+  const filters = spec.filters ?? [0];
+  const raw = Buffer.alloc(spec.height * (1 + stride));
+  let above = new Uint8Array(stride);
   for (let y = 0; y < spec.height; y++) {
-    raw[o++] = 0; // filter: none
+    const row = Buffer.alloc(stride);
     for (let x = 0; x < rowSamples; x++) {
       const v = spec.samples[y * rowSamples + x];
-      if (depth === 16) raw.writeUInt16BE(v, o);
-      else raw[o] = v;
-      o += bytesPerSample;
+      if (depth === 16) row.writeUInt16BE(v, x * 2);
+      else row[x] = v;
     }
+    const type = filters[y % filters.length];
+    raw[y * (1 + stride)] = type;
+    raw.set(filterRow(type, row, above, bpp), y * (1 + stride) + 1);
+    above = row;
   }
+  const z = deflateSync(raw);
+  const parts = spec.idatChunks ?? 1;
+  const size = Math.ceil(z.length / parts);
+  const idat = Array.from({ length: parts }, (_, i) => pngChunk("IDAT", z.subarray(i * size, (i + 1) * size)));
   return Buffer.concat([
     PNG_SIGNATURE,
     pngChunk("IHDR", ihdr(spec.width, spec.height, depth, spec.colorType)),
     ...(spec.chunks ?? []).map((c) => pngChunk(c.type, c.data)),
-    pngChunk("IDAT", deflateSync(raw)),
+    ...idat,
+    ...(spec.chunksAfter ?? []).map((c) => pngChunk(c.type, c.data)),
     pngChunk("IEND", new Uint8Array(0)),
   ]);
 }
