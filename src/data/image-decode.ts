@@ -23,6 +23,12 @@ import { IMAGE_FORMATS_TEXT, sniffImage, type ImageFormat } from "./sniff.ts";
 
 export type DecodeLimits = Pick<IngestLimits, "maxPixels" | "maxFileBytes">;
 
+// libvips' operation cache keeps the results of recent operations (up to 50 MB) for a repeat of
+// the same operation on the same input. Every decode here is of a new buffer, so it never hits and
+// only costs: with it off sharp took 0.90 instead of 1.06 ms of CPU per 32×32 PNG, and 1.7
+// instead of 2.1–2.7 ms per 256×256 one, on the 2-core machine (four decodes at a time).
+sharp.cache(false);
+
 /** Sample formats that convert to 8 bits without a range guess (floats have no agreed range). */
 const DECODABLE_DEPTHS = new Set(["uchar", "char", "ushort", "short"]);
 
