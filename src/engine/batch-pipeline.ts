@@ -4,8 +4,7 @@
  *
  * - fused (the default): one ONNX Runtime session of the composed graph (fused-graph.ts) — one run
  *   per batch, views and representations stay inside the session (plus, while the memory planner
- *   probes, a second one without the CPU arena: see sessionOptions). The session runs on a worker
- *   thread of its own (session-thread.ts), so the audit loop prepares the next batch meanwhile;
+ *   probes, a second one without the CPU arena: see sessionOptions);
  * - chained (when the encoders cannot be composed: fixed-batch exports, opsets below 13, ops whose
  *   meaning changed between the encoders' opsets, local functions…): the augmentation session, then
  *   each encoder's session on the views tensor the first returned, distances on the host. The
@@ -23,14 +22,13 @@ import type { ViewParams } from "../core/view-params.ts";
 import type { AugmentGraphOptions } from "./augment-graph.ts";
 import { packAugmentInputs, type PackedInput } from "./augment-graph.ts";
 import { ArrayPool } from "./array-pool.ts";
-import { Augmenter } from "./augmenter.ts";
+import { Augmenter, toFeeds } from "./augmenter.ts";
 import type { Encoder } from "./encoder.ts";
 import { buildFusedGraph, FUSED_OUTPUTS, type FusedGraph } from "./fused-graph.ts";
 import { layerDistancesOutput, type EncoderSide, type LayerTaps } from "./layer-graph.ts";
 import { HostLayerMeasure, type LayerDistances } from "./layer-reference.ts";
 import type { SessionCache } from "./session.ts";
 import { ortExecutionProviders, ortRunError, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice } from "./providers.ts";
-import { SessionRunError, ThreadSession } from "./session-thread.ts";
 
 /** One point of a batch: its decoded image and the views sampled for it. */
 export interface PointViews {
@@ -183,7 +181,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     const { session, cached } = options.cache.composedSession(key, () => {
       const fused = (built = build());
       if (!fused.ok) return { bytes: 0, session: Promise.reject(new Error(fused.reason)) };
-      const created = ThreadSession.open(fused.model, sessionOptions(options.providers, threads, true));
+      const created = ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads, true));
       return { bytes: fused.model.byteLength, session: created.then((s) => ({ session: s, opset: fused.opset })) };
     });
     session.catch(() => {}); // not composable or not loadable: the uncached path below says why
@@ -205,9 +203,9 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     logger.warn({ reason: fused.reason }, "encoders not composed into one graph; chaining their sessions");
     return chained(fused.reason);
   }
-  let session: ThreadSession;
+  let session: ort.InferenceSession;
   try {
-    session = await ThreadSession.open(fused.model, sessionOptions(options.providers, threads, true));
+    session = await ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads, true));
   } catch (e) {
     const reason = `ONNX Runtime could not load the composed graph: ${sanitizeOrtMessage(e instanceof Error ? e.message : String(e))}`;
     if (options.config.precision === "fp16") throw new SslmemError("model_unsupported", `precision fp16: ${reason}`, undefined, { cause: e });
@@ -221,11 +219,11 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
 class FusedPipeline implements BatchPipeline {
   #fallback: Promise<BatchPipeline> | undefined;
   /** The arena-less session of the memory probe's batches: made for the first, released after the last. */
-  #probe: Promise<ThreadSession> | undefined;
+  #probe: Promise<ort.InferenceSession> | undefined;
 
   constructor(
     /** The arena session of the audit's batches. */
-    private readonly session: ThreadSession,
+    private readonly session: ort.InferenceSession,
     /** The composed model, for the probe's session (a cached session's is built again when needed). */
     private model: Uint8Array | undefined,
     private readonly options: BatchPipelineOptions,
@@ -243,9 +241,9 @@ class FusedPipeline implements BatchPipeline {
   }
 
   /** The session a batch runs in: the probe's while the memory planner probes, else the arena one. */
-  async #sessionFor(memoryProbe: boolean): Promise<ThreadSession> {
+  async #sessionFor(memoryProbe: boolean): Promise<ort.InferenceSession> {
     if (memoryProbe) {
-      this.#probe ??= ThreadSession.open(this.#composedModel(), sessionOptions(this.options.providers, this.description.threads, false));
+      this.#probe ??= ort.InferenceSession.create(this.#composedModel(), sessionOptions(this.options.providers, this.description.threads, false));
       return this.#probe;
     }
     // The plan is made (or there is none to make): the probe's session and the model go.
@@ -269,24 +267,28 @@ class FusedPipeline implements BatchPipeline {
     const batch = points(input);
     // Packed ahead (measure.ts), or now: a batch that is run again, or was prepared by another pipeline.
     const inputs = (input instanceof PreparedBatch ? input.take() : undefined) ?? packAugmentInputs(this.options.augment, batch, this.#arrays);
+    try {
+      return await this.#run(batch, toFeeds(inputs), opts);
+    } finally {
+      this.#arrays.give(Object.values(inputs).map((input) => input.data));
+    }
+  }
+
+  async #run(batch: readonly PointViews[], feeds: Record<string, ort.Tensor>, opts: RunOptions): Promise<BatchDistances> {
     const session = await this.#sessionFor(opts.memoryProbe === true);
     const fetches: string[] = [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference];
     if (opts.representations) fetches.push(FUSED_OUTPUTS.representation.target, FUSED_OUTPUTS.representation.reference);
     const layerCount = this.options.layers?.target.length ?? 0;
     const layerOutputs = (side: EncoderSide) => Array.from({ length: layerCount }, (_, i) => layerDistancesOutput(side, i));
     fetches.push(...layerOutputs("target"), ...layerOutputs("reference"));
-    let result: Record<string, Float32Array>;
+    let result: ort.InferenceSession.OnnxValueMapType;
     try {
-      const answer = await session.run(inputs, fetches);
-      // The arrays went to the session's thread and came back: the next batch is packed into them.
-      this.#arrays.give(Object.values(answer.inputs).map((input) => input.data));
-      result = answer.outputs;
+      result = await session.run(feeds, fetches);
     } catch (e) {
-      if (e instanceof SessionRunError) this.#arrays.give(Object.values(e.inputs).map((input) => input.data));
       throw ortRunError(e, "the audit batch");
     }
-    const target = result[FUSED_OUTPUTS.distances.target];
-    const reference = result[FUSED_OUTPUTS.distances.reference];
+    const target = result[FUSED_OUTPUTS.distances.target].data as Float32Array;
+    const reference = result[FUSED_OUTPUTS.distances.reference].data as Float32Array;
     if (!allFinite(target) || !allFinite(reference)) {
       // A NaN/Inf representation: the chained pipeline checks each encoder's output and says which.
       this.#fallback ??= this.chained("a representation was not finite");
@@ -294,7 +296,7 @@ class FusedPipeline implements BatchPipeline {
     }
     const out: BatchDistances = { target, reference };
     if (layerCount > 0) {
-      const read = (side: EncoderSide) => layerOutputs(side).map((name) => result[name]);
+      const read = (side: EncoderSide) => layerOutputs(side).map((name) => result[name].data as Float32Array);
       const [layersT, layersR] = [read("target"), read("reference")];
       out.layers = { target: layersT, reference: layersR };
       if (![...layersT, ...layersR].every(allFinite)) {
@@ -303,7 +305,7 @@ class FusedPipeline implements BatchPipeline {
       }
     }
     if (opts.representations) {
-      const rows = (name: string, encoder: Encoder) => ({ data: result[name], dim: encoder.dim });
+      const rows = (name: string, encoder: Encoder) => ({ data: result[name].data as Float32Array, dim: encoder.dim });
       out.representations = {
         target: rows(FUSED_OUTPUTS.representation.target, this.options.target.encoder),
         reference: rows(FUSED_OUTPUTS.representation.reference, this.options.reference.encoder),

@@ -7,7 +7,6 @@ import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
 import { SslmemError } from "../core/errors.ts";
 import { inspectOnnx, type OnnxModelSummary } from "./onnx/inspect.ts";
-import type { ThreadSession } from "./session-thread.ts";
 import { ortExecutionProviders, ortRunError, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice, type ProviderName } from "./providers.ts";
 
 export interface SessionOptions {
@@ -131,9 +130,9 @@ interface EncoderEntry extends CacheEntry {
   session: Promise<SharedSession>;
 }
 
-/** An ORT session of a composed graph (fused-graph.ts), on its worker thread, and the opset it was built at. */
+/** An ORT session of a composed graph (fused-graph.ts) and the opset it was built at. */
 export interface ComposedSession {
-  session: ThreadSession;
+  session: ort.InferenceSession;
   opset: number;
 }
 
