@@ -2,8 +2,8 @@
  * A direct decoder for the plain PNG files that most image datasets are (CIFAR-style folders:
  * 8-bit RGB, RGBA or grey, not interlaced), so that an audit of small images does not spend its
  * cores on libvips' per-image set-up: sharp took about 1 ms of CPU for one 32×32 PNG on this
- * project's 2-core machine (a metadata read and a decode pipeline), this takes a few microseconds
- * (an inflate and the row filters).
+ * project's 2-core machine (a metadata read and a decode pipeline), this 0.14 ms for a 32×32 PNG
+ * of noise (most of it zlib's inflate), 0.3 ms at 128×128.
  *
  * It returns the pixels sharp returns for the same file (image-decode.ts defines them:
  * PIL's convert("RGB"), alpha dropped, grey replicated, 16-bit samples keep their high byte;

@@ -353,13 +353,14 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
   const mix = arrays.float32(nStages * V * 9);
   for (let i = 0; i < nStages * V; i++) setIdentity(mix, i * 9);
   const meanWeight = arrays.float32(nStages * V);
-  const hue = arrays.float32(V);
-  const grayscale = arrays.float32(V * 9);
+  // A stage the graph lacks gets an empty array: no view writes it (it is refused first).
+  const hue = arrays.float32(stages.hue ? V : 0);
+  const grayscale = arrays.float32(stages.grayscale ? V * 9 : 0);
   if (stages.grayscale) for (let i = 0; i < V; i++) setIdentity(grayscale, i * 9);
   const k = stages.blurKernelSize;
   const blurH = k > 0 ? arrays.float32(V * ow * ow) : undefined;
   const blurV = k > 0 ? arrays.float32(V * oh * oh) : undefined;
-  const solarize = arrays.float32(V).fill(2); // > 1: never triggers
+  const solarize = arrays.float32(stages.solarize ? V : 0).fill(2); // > 1: never triggers
 
   let v = 0;
   batch.forEach(({ image, views }, s) => {
