@@ -19,8 +19,8 @@ import { augmentGraphOptions } from "./augmenter.ts";
 import { createBatchPipeline, type PipelineDescription } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
 import { loadEncoderPair, type EncoderPair } from "./load-encoders.ts";
-import { checkViewBudget, PointCatalog, type MeasureContext } from "./measure.ts";
-import { DEFAULT_MEMORY_BUDGET, type BatchPlan } from "./memory.ts";
+import { checkViewBudget, PointCatalog, pointsPerChunk, type MeasureContext } from "./measure.ts";
+import { DEFAULT_MEMORY_BUDGET, MemoryPlanner, type BatchPlan } from "./memory.ts";
 import { chooseProviders, ortExecutionProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
 import type { SessionCache } from "./session.ts";
 import { resolveLayers, type ResolvedLayer } from "./layers.ts";
@@ -92,6 +92,16 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
   const releaseEncoders = async () => {
     if (!engine.cache) await Promise.all([encoders.target.release(), encoders.reference.release()]);
   };
+  const budget = engine.memoryBudget === undefined ? DEFAULT_MEMORY_BUDGET : engine.memoryBudget;
+  const planner =
+    budget === null
+      ? undefined
+      : new MemoryPlanner(budget, pointsPerChunk({ config, target: encoders.target }), (plan) => {
+          const fields = { budgetMiB: mib(plan.budget), perPointMiB: plan.perPoint && mib(plan.perPoint), baseMiB: plan.base && mib(plan.base), batchSize: plan.batchSize };
+          if (plan.note) logger.warn({ ...fields, note: plan.note }, "batch size from the memory budget");
+          else logger.info(fields, "batch size from the memory budget");
+          engine.onBatchPlan?.(plan);
+        });
   let pipeline;
   let layers: ResolvedLayer[] | undefined;
   try {
@@ -110,6 +120,7 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
       logger,
       forceChained: engine.pipeline === "chained" ? "chained pipeline requested" : undefined,
       cache: engine.cache,
+      memoryProbe: planner?.probing ?? false,
       ...(layers ? { layers: { target: layers.map((l) => l.targetTap), reference: layers.map((l) => l.referenceTap) } } : {}),
     });
   } catch (e) {
@@ -124,19 +135,8 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     pipeline,
     catalog: new PointCatalog(inputs.candidates, inputs.controls),
     ...(layers ? { layers } : {}),
+    ...(planner ? { memory: planner } : {}),
   };
-  const budget = engine.memoryBudget === undefined ? DEFAULT_MEMORY_BUDGET : engine.memoryBudget;
-  if (budget !== null) {
-    context.memory = {
-      budget,
-      onPlan: (plan) => {
-        const fields = { budgetMiB: mib(plan.budget), perPointMiB: plan.perPoint && mib(plan.perPoint), baseMiB: plan.base && mib(plan.base), batchSize: plan.batchSize };
-        if (plan.note) logger.warn({ ...fields, note: plan.note }, "batch size from the memory budget");
-        else logger.info(fields, "batch size from the memory budget");
-        engine.onBatchPlan?.(plan);
-      },
-    };
-  }
   try {
     checkViewBudget(context);
   } catch (e) {

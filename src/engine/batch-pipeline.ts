@@ -3,8 +3,8 @@
  * point per encoder out. Two implementations of one interface:
  *
  * - fused (the default): one ONNX Runtime session of the composed graph (fused-graph.ts) — one run
- *   per batch, views and representations stay inside the session (plus, while the memory planner
- *   probes, a second one without the CPU arena: see sessionOptions);
+ *   per batch, views and representations stay inside the session (before it, while the memory
+ *   planner probes, one without the CPU arena: see sessionOptions);
  * - chained (when the encoders cannot be composed: fixed-batch exports, opsets below 13, ops whose
  *   meaning changed between the encoders' opsets, local functions…): the augmentation session, then
  *   each encoder's session on the views tensor the first returned, distances on the host. The
@@ -121,6 +121,11 @@ export interface BatchPipelineOptions {
   layers?: LayerTaps;
   /** Keeps the composed session for later audits of the same encoders and settings (the service's). */
   cache?: SessionCache;
+  /**
+   * The first batches will be the memory planner's probe (memory.ts): the session made first is
+   * the probe's, without the arena, and the arena session is made after the probe (FusedPipeline).
+   */
+  memoryProbe?: boolean;
 }
 
 /**
@@ -133,8 +138,8 @@ export interface BatchPipelineOptions {
  * 380 MiB). But the arena never shrinks: a session that ran batches of 1, 2 and N points holds
  * regions for all three (ResNet-18 peaked at 2.9 GiB so), and a probe batch run on it measures what
  * the arena kept, not what the batch needs. So the memory planner's probe batches run in a session
- * without it (`memoryProbe`), released once the plan is made, and the audit's batches — N points,
- * then fewer — in the arena session, which grows once.
+ * without it (`memoryProbe`), released once the plan is made, and the audit's batches — N points —
+ * in the arena session made after it, which grows once (memory.ts, ARENA_GROWTH).
  */
 function sessionOptions(providers: ProviderChoice, threads: number, arena: boolean): ort.InferenceSession.SessionOptions {
   return {
@@ -189,7 +194,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
       try {
         const { session: shared, opset } = await session;
         logger.info({ opset, threads, cached }, "audit batches run as one composed graph");
-        return new FusedPipeline(shared, built?.ok ? built.model : undefined, options, { mode: "fused", opset, threads }, chained, { shared: true });
+        return new FusedPipeline({ arena: shared }, built?.ok ? built.model : undefined, options, { mode: "fused", opset, threads }, chained, { shared: true });
       } catch {
         // Fall through to build it again uncached, which logs and reports why it did not load.
       }
@@ -203,9 +208,13 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     logger.warn({ reason: fused.reason }, "encoders not composed into one graph; chaining their sessions");
     return chained(fused.reason);
   }
+  // The composed graph holds both encoders: their own sessions (kept for the chained fallback)
+  // are suspended now, so that its weights take the memory theirs free.
+  await Promise.all([options.target.encoder.suspend(), options.reference.encoder.suspend()]);
+  const arena = options.memoryProbe !== true;
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads, true));
+    session = await ort.InferenceSession.create(fused.model, sessionOptions(options.providers, threads, arena));
   } catch (e) {
     const reason = `ONNX Runtime could not load the composed graph: ${sanitizeOrtMessage(e instanceof Error ? e.message : String(e))}`;
     if (options.config.precision === "fp16") throw new SslmemError("model_unsupported", `precision fp16: ${reason}`, undefined, { cause: e });
@@ -213,25 +222,30 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     return chained(reason);
   }
   logger.info({ opset: fused.opset, threads }, "audit batches run as one composed graph");
-  return new FusedPipeline(session, fused.model, options, { mode: "fused", opset: fused.opset, threads }, chained);
+  // The probe's session keeps no copy of the model: the arena session's is built again after it.
+  return new FusedPipeline(arena ? { arena: session } : { probe: session }, arena ? fused.model : undefined, options, { mode: "fused", opset: fused.opset, threads }, chained);
 }
 
 class FusedPipeline implements BatchPipeline {
   #fallback: Promise<BatchPipeline> | undefined;
-  /** The arena-less session of the memory probe's batches: made for the first, released after the last. */
+  /** The arena session of the audit's batches: made after the probe when there is one. */
+  #session: Promise<ort.InferenceSession> | undefined;
+  /** The arena-less session of the memory probe's batches: released before the arena one is made. */
   #probe: Promise<ort.InferenceSession> | undefined;
 
   constructor(
-    /** The arena session of the audit's batches. */
-    private readonly session: ort.InferenceSession,
-    /** The composed model, for the probe's session (a cached session's is built again when needed). */
+    sessions: { arena?: ort.InferenceSession; probe?: ort.InferenceSession },
+    /** The composed model, for a session still to make (built again when needed). */
     private model: Uint8Array | undefined,
     private readonly options: BatchPipelineOptions,
     readonly description: PipelineDescription,
     private readonly chained: (reason?: string) => Promise<BatchPipeline>,
-    /** A session of the session cache: released by the cache, not here. */
+    /** The arena session is the session cache's: released by the cache, not here. */
     private readonly ownership: { shared: boolean } = { shared: false },
-  ) {}
+  ) {
+    this.#session = sessions.arena && Promise.resolve(sessions.arena);
+    this.#probe = sessions.probe && Promise.resolve(sessions.probe);
+  }
 
   /** The arrays of packed batches, given back after their runs. */
   readonly #arrays = new ArrayPool();
@@ -240,27 +254,47 @@ class FusedPipeline implements BatchPipeline {
     return new PreparedBatch(batch, packAugmentInputs(this.options.augment, batch, this.#arrays));
   }
 
-  /** The session a batch runs in: the probe's while the memory planner probes, else the arena one. */
+  /**
+   * The session a batch runs in: the probe's while the memory planner probes, else the arena one.
+   * Only one exists at a time (unless the arena session is the cache's): the probe's is released
+   * before the arena session is made, so the probe's peak is not on top of an arena's, and the
+   * arena session takes the memory the probe's frees.
+   */
   async #sessionFor(memoryProbe: boolean): Promise<ort.InferenceSession> {
     if (memoryProbe) {
-      this.#probe ??= ort.InferenceSession.create(this.#composedModel(), sessionOptions(this.options.providers, this.description.threads, false));
+      this.#probe ??= this.#create(false);
       return this.#probe;
     }
-    // The plan is made (or there is none to make): the probe's session and the model go.
-    this.model = undefined;
     if (this.#probe) {
       const probe = this.#probe;
       this.#probe = undefined;
       await (await probe).release();
     }
-    return this.session;
+    if (!this.#session) {
+      const session = (this.#session = this.#create(true));
+      session.catch(() => {
+        if (this.#session === session) this.#session = undefined;
+      });
+    }
+    const session = await this.#session;
+    this.model = undefined; // the plan is made (or there is none to make): no other session to make
+    return session;
+  }
+
+  async #create(arena: boolean): Promise<ort.InferenceSession> {
+    const options = sessionOptions(this.options.providers, this.description.threads, arena);
+    try {
+      return await ort.InferenceSession.create(this.#composedModel(), options);
+    } catch (e) {
+      throw new SslmemError("engine_failure", `ONNX Runtime could not load the composed graph again: ${sanitizeOrtMessage(e instanceof Error ? e.message : String(e))}`, undefined, { cause: e });
+    }
   }
 
   #composedModel(): Uint8Array {
     if (this.model) return this.model;
     const fused = composedGraph(this.options);
     if (!fused.ok) throw new SslmemError("internal", `the composed graph did not build again: ${fused.reason}`);
-    return (this.model = fused.model);
+    return fused.model;
   }
 
   async run(input: readonly PointViews[] | PreparedBatch, opts: RunOptions = {}): Promise<BatchDistances> {
@@ -315,8 +349,10 @@ class FusedPipeline implements BatchPipeline {
   }
 
   async release(): Promise<void> {
-    if (!this.ownership.shared) await this.session.release();
-    await (await this.#probe)?.release();
+    const [session, probe] = [this.#session, this.#probe];
+    this.#session = this.#probe = undefined;
+    if (!this.ownership.shared) await (await session?.catch(() => undefined))?.release();
+    await (await probe)?.release();
     await (await this.#fallback)?.release();
   }
 }

@@ -8,7 +8,9 @@ import { invarianceStats, type EncoderHealthSample } from "../core/health.ts";
 import { sampleViewsForPoint } from "../core/view-params.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
 import type { PreparedAudit } from "./audit.ts";
-import type { PointViews } from "./batch-pipeline.ts";
+import type { BatchDistances, PointViews } from "./batch-pipeline.ts";
+import { pointsPerChunk } from "./measure.ts";
+import { measurePeak } from "./memory.ts";
 
 /** Points the invariance ratio is measured on: enough for a stable mean, cheap next to the audit. */
 export const HEALTH_SAMPLE = 32;
@@ -18,17 +20,6 @@ const HEALTH_SEED_OFFSET = 0x5eed;
 function sampleIndices(size: number, n: number): number[] {
   const k = Math.min(size, n);
   return Array.from({ length: k }, (_, i) => Math.floor((i * size) / k));
-}
-
-/**
- * Points per batch of the health sample: the audit's memory plan once it has one; before it (the
- * CLI measures health before the audit's first batch) one point, which no budget can refuse — the
- * configured batch size can be above the budget, and the health sample's peak is the audit's peak
- * as much as any batch's.
- */
-export function healthBatchSize(context: Pick<PreparedAudit["context"], "config" | "memory">): number {
-  if (!context.memory) return context.config.batchSize;
-  return context.memory.plan?.batchSize ?? 1;
 }
 
 export async function measureEncoderHealth(prepared: PreparedAudit, n: number = HEALTH_SAMPLE): Promise<EncoderHealthSample | undefined> {
@@ -42,10 +33,16 @@ export async function measureEncoderHealth(prepared: PreparedAudit, n: number = 
   // (under a seed of its own); the diagnostics use the first two of each image's views.
   const pairs: { target: Float32Array[]; reference: Float32Array[] } = { target: [], reference: [] };
   let dims = { target: 0, reference: 0 };
-  const chunk = Math.max(1, Math.min(healthBatchSize(context), indices.length));
-  for (let from = 0; from < indices.length; from += chunk) {
+  // Batches as the audit's own (measure.ts): the memory planner's sizes — its probe, when the
+  // health sample runs before the audit's first batch, as in the CLI — else the configured size.
+  const planner = context.memory;
+  let from = 0;
+  while (from < indices.length) {
+    const size = planner?.nextSize() ?? pointsPerChunk(context);
+    const chunk = indices.slice(from, from + size);
+    from += chunk.length;
     const batch: PointViews[] = [];
-    for (const index of indices.slice(from, from + chunk)) {
+    for (const index of chunk) {
       const { set, local } = catalog.locate(index);
       let image;
       try {
@@ -57,7 +54,16 @@ export async function measureEncoderHealth(prepared: PreparedAudit, n: number = 
       batch.push({ image, views });
     }
     if (batch.length === 0) continue;
-    const { representations } = await pipeline.run(batch, { representations: true });
+    const run = (memoryProbe: boolean) => pipeline.run(batch, { representations: true, memoryProbe });
+    let result: BatchDistances;
+    if (planner?.probing) {
+      const measured = await measurePeak(() => run(true));
+      planner.record(batch.length, measured);
+      result = measured.value;
+    } else {
+      result = await run(false);
+    }
+    const { representations } = result;
     if (!representations) return undefined;
     dims = { target: representations.target.dim, reference: representations.reference.dim };
     for (const side of ["target", "reference"] as const) {

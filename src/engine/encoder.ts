@@ -362,6 +362,11 @@ export class Encoder {
     return this.bound.session.provider;
   }
 
+  /** Frees the session's native memory until the next `embed` (session.ts, `suspend`). */
+  async suspend(): Promise<void> {
+    await this.bound.session.suspend();
+  }
+
   /** Releases the session (a no-op for sessions shared through a SessionCache). */
   async release(): Promise<void> {
     await this.bound.session.release();

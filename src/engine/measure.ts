@@ -20,7 +20,7 @@ import type { BatchPipeline, PreparedBatch, Representations, RunOptions } from "
 import type { Encoder } from "./encoder.ts";
 import { measureLayer } from "../core/layermem.ts";
 import type { ResolvedLayer } from "./layers.ts";
-import { measurePeak, planBatchSize, type BatchPlan } from "./memory.ts";
+import { measurePeak, type MemoryPlanner } from "./memory.ts";
 
 /** One measured point with its global index (candidates first, then controls). */
 export interface IndexedMeasurement extends PointMeasurement {
@@ -63,8 +63,8 @@ export interface MeasureContext {
   catalog: PointCatalog;
   /** LayerMem: the layers measured besides the representation (layers.ts), in order. */
   layers?: readonly ResolvedLayer[];
-  /** Batch size from a memory budget (memory.ts); without it, the configured batch size. */
-  memory?: { budget: number; plan?: BatchPlan; onPlan?: (plan: BatchPlan) => void };
+  /** Batch sizes from a memory budget (memory.ts); without it, the configured batch size. */
+  memory?: MemoryPlanner;
 }
 
 export interface MeasureOptions {
@@ -160,7 +160,9 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
 
   const out: IndexedMeasurement[] = [];
   const keep = !options.onBatch;
-  const sizer = batchSizer(ctx);
+  const sizer = ctx.memory;
+  const cap = pointsPerChunk(ctx);
+  const nextSize = () => sizer?.nextSize() ?? cap;
   let done = 0;
   const withRepresentations = options.onRepresentations !== undefined;
   const emit = async ({ rows, representations }: MeasuredBatch) => {
@@ -177,22 +179,22 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
     return stageBatch(ctx, points);
   };
   options.onProgress?.(0, todo.length);
-  let next = load(sizer.next());
+  let next = load(nextSize());
   let staged: StagedBatch | undefined;
   while (staged || next) {
     throwIfAborted(options.signal);
-    if (!staged && sizer.probing) {
+    if (!staged && sizer?.probing) {
       // The next batch's size depends on this batch's measured memory: no prefetch while probing.
       const { points, rest } = await next!;
       carry = rest.concat(carry);
       const measured = await measurePeak(() => runBatch(ctx, stageBatch(ctx, points), { representations: withRepresentations, memoryProbe: true }, options.signal));
-      sizer.record(points.length, measured.peak);
-      next = load(sizer.next());
+      sizer.record(points.length, measured);
+      next = load(nextSize());
       await emit(measured.value);
       continue;
     }
     const current = staged ?? (await stage(next!));
-    if (!staged) next = load(sizer.next());
+    if (!staged) next = load(nextSize());
     // While this batch runs on the provider: decode, sample and pack the next one (host work that
     // would otherwise sit between two runs). Its failure waits until this batch's rows are handed
     // over, as if it had happened after them.
@@ -203,7 +205,7 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
     if (next) {
       try {
         following = await stage(next);
-        next = load(sizer.next());
+        next = load(nextSize());
       } catch (error) {
         failure = { error };
       }
@@ -213,37 +215,6 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
     staged = following;
   }
   return out;
-}
-
-/**
- * Points per batch: the configured batch size, capped by the views' size (MAX_VIEW_VALUES); with a
- * memory budget, a one-point and a two-point probe batch first, then the planned size (memory.ts).
- * The plan is kept on the context, so later ranges of the same prepared audit reuse it.
- */
-function batchSizer(ctx: MeasureContext) {
-  const cap = pointsPerChunk(ctx);
-  const memory = ctx.memory;
-  const peaks: (number | undefined)[] = [];
-  return {
-    get probing(): boolean {
-      return memory !== undefined && memory.plan === undefined && cap > 1;
-    },
-    next(): number {
-      if (!this.probing) return memory?.plan?.batchSize ?? cap;
-      return peaks.length + 1; // 1 point, then 2
-    },
-    record(points: number, peak: number | undefined): void {
-      if (!memory || points !== peaks.length + 1) {
-        // A range shorter than the probe: measure what is left at the cap, plan next time.
-        return;
-      }
-      peaks.push(peak);
-      if (peaks.length === 2) {
-        memory.plan = planBatchSize(memory.budget, cap, peaks[0], peaks[1]);
-        memory.onPlan?.(memory.plan);
-      }
-    },
-  };
 }
 
 /**
@@ -270,7 +241,8 @@ export function checkViewBudget(ctx: Pick<MeasureContext, "config" | "target">):
   }
 }
 
-function pointsPerChunk(ctx: Pick<MeasureContext, "config" | "target">): number {
+/** Points per batch at most: the configured batch size, capped by the views' size (MAX_VIEW_VALUES). */
+export function pointsPerChunk(ctx: Pick<MeasureContext, "config" | "target">): number {
   return Math.max(1, Math.min(ctx.config.batchSize, Math.floor(MAX_VIEW_VALUES / viewValuesPerPoint(ctx))));
 }
 

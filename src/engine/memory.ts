@@ -3,18 +3,16 @@
  * activation memory the audit's own graph was measured to use, not from a guess.
  *
  * The first two batches are the probe: one point, then two. Before each, the process's peak
- * resident size (VmHWM) is reset to the current size (Linux: "5" to /proc/self/clear_refs); after
- * each it is read back. The probe batches run in a session without ONNX Runtime's CPU arena
- * (batch-pipeline.ts, `memoryProbe`), so a run's activations are allocated for the run and its peak
- * is what the run needed; the audit's batches then run in the arena session, which keeps one
- * batch's worth (memory a session of an earlier audit kept counts in `base`). The probe gives
- *
- *   perPoint = peak(2 points) − peak(1 point)      base = peak(1 point) − perPoint
- *
- * and every later batch takes floor((budget − base) / perPoint) points (at least 1, at most the
- * configured batch size). The probe batches are real batches: their points are measured, not
- * wasted. Where the peak cannot be reset (not Linux), the planner falls back to the configured
- * batch size and says so.
+ * resident size (VmHWM) is reset to the current size (Linux: "5" to /proc/self/clear_refs) and the
+ * current size read; after each the peak is read back. The probe batches run in a session without
+ * ONNX Runtime's CPU arena (batch-pipeline.ts, `memoryProbe`), so a run's activations are allocated
+ * for the run and its peak is what the run needed; that session is the only composed one while the
+ * probe runs (memory a session of an earlier audit kept counts in `base`). The audit's batches then
+ * run in the arena session, made after the probe, which keeps its batches' memory and grows by
+ * doubling regions: planBatchSize allows for that (ARENA_GROWTH). The probe batches are real
+ * batches — of the audit, or of the health sample when that runs first (MemoryPlanner) — their
+ * points are measured, not wasted. Where the peak cannot be reset (not Linux), the planner falls
+ * back to the configured batch size and says so.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -57,36 +55,124 @@ export function resetPeakRss(): boolean {
 /** What the planner measured and decided, for logs and benchmark output. */
 export interface BatchPlan {
   budget: number;
-  /** Peak bytes one more point costs (from the probe), or undefined when not measured. */
+  /** Bytes one more point's activations cost (from the probe), or undefined when not measured. */
   perPoint?: number;
-  /** Peak bytes of everything else (models, buffers, the runtime). */
+  /** Resident bytes before the probe's batches (models, buffers, the runtime). */
   base?: number;
+  /** Bytes the first point's run costs: its activations and the run's own (at least `perPoint`). */
+  firstPoint?: number;
   /** Points per batch after the probe. */
   batchSize: number;
   /** Why the plan is not from a measurement, or why the budget cannot be met. */
   note?: string;
 }
 
-/** Measures a batch run's peak resident size: resets the peak, runs, reads it back. */
-export async function measurePeak<T>(run: () => Promise<T>): Promise<{ value: T; peak: number | undefined }> {
-  const canReset = resetPeakRss();
-  const value = await run();
-  return { value, peak: canReset ? peakRss() : undefined };
+/** A probe batch's run: resident bytes before it, and its peak (undefined where not measurable). */
+export interface ProbeRun {
+  before: number;
+  peak: number | undefined;
 }
 
-/** The batch size for `budget` from the peaks of a one-point and a two-point batch. */
-export function planBatchSize(budget: number, maxBatch: number, peakOne: number | undefined, peakTwo: number | undefined): BatchPlan {
-  if (peakOne === undefined || peakTwo === undefined) {
+/** A probe batch's run whose peak was measured. */
+export interface MeasuredRun {
+  before: number;
+  peak: number;
+}
+
+/**
+ * The batch sizes of one prepared audit: while there is no plan, a one-point and a two-point probe
+ * batch (each measured with `measurePeak`, run with `memoryProbe`), then the plan's size. One per
+ * prepared audit, shared by everything that runs its batches — the audit loop (measure.ts) and the
+ * health sample (diagnostics.ts) — so the first batches of whichever runs first are the probe, and
+ * no batch runs in the arena session before the plan is made (batch-pipeline.ts).
+ */
+export class MemoryPlanner {
+  /** Set once the probe is done (tests may set it to skip the probe). */
+  plan: BatchPlan | undefined;
+  readonly #runs: ProbeRun[] = [];
+
+  constructor(
+    readonly budget: number,
+    /** Points per batch at most (the configured batch size, capped by the views' size). */
+    readonly maxBatch: number,
+    private readonly onPlan?: (plan: BatchPlan) => void,
+  ) {}
+
+  /** Whether the next batch is a probe batch (a batch of one point has nothing to plan). */
+  get probing(): boolean {
+    return this.plan === undefined && this.maxBatch > 1;
+  }
+
+  /** Points of the next batch: 1, then 2 while probing; then the plan's. */
+  nextSize(): number {
+    if (this.probing) return this.#runs.length + 1;
+    return this.plan?.batchSize ?? this.maxBatch;
+  }
+
+  /**
+   * A probe batch of `points` points and what it measured. A batch of another size (the last points
+   * of a range shorter than the probe) is not a measurement: the probe goes on with the next batch.
+   */
+  record(points: number, run: ProbeRun): void {
+    if (!this.probing || points !== this.#runs.length + 1) return;
+    this.#runs.push(run);
+    if (this.#runs.length === 2) {
+      const [one, two] = this.#runs.map(({ before, peak }) => (peak === undefined ? undefined : { before, peak }));
+      this.plan = planBatchSize(this.budget, this.maxBatch, one && two && { one, two });
+      this.onPlan?.(this.plan);
+    }
+  }
+}
+
+/** Measures a batch run's peak resident size: resets the peak, runs, reads it back. */
+export async function measurePeak<T>(run: () => Promise<T>): Promise<{ value: T } & ProbeRun> {
+  const canReset = resetPeakRss();
+  const before = statusField("VmRSS") ?? 0;
+  const value = await run();
+  return { value, before, peak: canReset ? peakRss() : undefined };
+}
+
+/**
+ * How much more than a batch's activations a planned batch may keep resident. The planned batches
+ * run in the session with ONNX Runtime's CPU arena, which grows by regions of doubling size (its
+ * BFC arena's default, which Node cannot configure), comes to touch all of them, and keeps them: up
+ * to twice what the batch needs. ResNet-18 at 224×224 (16 pairs, this project's 2-core machine): the
+ * arena session grew by ~200, ~500, ~1 000 and ~950 MiB at batches of 1, 2, 3 and 4 points — a
+ * power of two above the ~200 MiB a point the runs need — while the probe's runs rose by 190–230
+ * (one point) and 360–540 MiB (two points) above their start.
+ */
+export const ARENA_GROWTH = 2;
+
+/**
+ * The batch size for `budget` from the probe's two runs: resident bytes before each and their
+ * peaks. Resident sizes only bound what a run needs from below — a run first reuses memory the
+ * allocator holds free (the models' buffers of loading, the previous run's tensors), and garbage
+ * collected between the runs lowers the second — so every estimate is taken at its largest:
+ *
+ *   perPoint     = max(peakTwo − peakOne, (peakTwo − beforeTwo) / 2)
+ *   firstPoint   = max(peakOne − beforeOne, perPoint)
+ *   activations(N) = firstPoint + (N − 1) · perPoint       base = min(beforeOne, beforeTwo)
+ *
+ * and the batch is the largest N (at most `maxBatch`, at least 1) with
+ * base + ARENA_GROWTH · activations(N) within the budget. Without a probe (peaks not measurable),
+ * the configured batch size.
+ */
+export function planBatchSize(budget: number, maxBatch: number, probe: { one: MeasuredRun; two: MeasuredRun } | undefined): BatchPlan {
+  if (probe === undefined) {
     return { budget, batchSize: maxBatch, note: "peak resident memory cannot be measured here; using the configured batch size" };
   }
-  // Allocator noise can make the second peak no larger than the first; a point costs something.
-  const perPoint = Math.max(peakTwo - peakOne, 1 << 20);
-  const base = Math.max(0, peakOne - perPoint);
-  const fits = Math.floor((budget - base) / perPoint);
+  const { one, two } = probe;
+  const base = Math.min(one.before, two.before);
+  // A point costs something, whatever the allocator's noise.
+  const perPoint = Math.max(two.peak - one.peak, (two.peak - two.before) / 2, 1 << 20);
+  const firstPoint = Math.max(one.peak - one.before, perPoint);
+  const fits = 1 + Math.floor((budget - base - ARENA_GROWTH * firstPoint) / (ARENA_GROWTH * perPoint));
+  const measured = { budget, perPoint, base, firstPoint };
   if (fits < 1) {
-    return { budget, perPoint, base, batchSize: 1, note: `one point needs about ${mib(base + perPoint)} MiB, above the memory budget of ${mib(budget)} MiB` };
+    const need = base + ARENA_GROWTH * firstPoint;
+    return { ...measured, batchSize: 1, note: `one point needs about ${mib(need)} MiB, above the memory budget of ${mib(budget)} MiB` };
   }
-  return { budget, perPoint, base, batchSize: Math.min(maxBatch, fits) };
+  return { ...measured, batchSize: Math.min(maxBatch, fits) };
 }
 
 function mib(bytes: number): number {

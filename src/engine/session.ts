@@ -34,6 +34,13 @@ export interface ModelSession {
   readonly outputNames: readonly string[];
   /** Runs the model; `fetches` limits which outputs are computed. Failures are `engine_failure`. */
   run(feeds: Record<string, ort.Tensor>, fetches?: readonly string[]): Promise<Record<string, ort.Tensor>>;
+  /**
+   * Releases the native session (its weights and its arena) until the next run opens it again,
+   * from the same bytes and options: an audit whose batches run in a composed graph does not need
+   * its encoders' own sessions, and keeping them would hold both encoders' weights a second time.
+   * No run may be in flight. A no-op for a cache's shared sessions (the cache bounds those).
+   */
+  suspend(): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -42,49 +49,75 @@ export function modelDigest(bytes: Uint8Array): string {
 }
 
 export async function createSession(modelBytes: Uint8Array, options: SessionOptions): Promise<ModelSession> {
-  return openSession(modelBytes, modelDigest(modelBytes), options);
+  return openSession(modelBytes, modelDigest(modelBytes), options, { reopenable: true });
 }
 
-async function openSession(modelBytes: Uint8Array, digest: string, options: SessionOptions): Promise<ModelSession> {
+/** `reopenable`: `suspend` releases the native session and the next run opens it again (which keeps the bytes). */
+async function openSession(modelBytes: Uint8Array, digest: string, options: SessionOptions, { reopenable }: { reopenable: boolean }): Promise<ModelSession> {
   const model = inspectOnnx(modelBytes);
   const executionProviders = Array.isArray(options.providers) ? options.providers : options.providers.executionProviders;
   const deviceId = Array.isArray(options.providers) ? undefined : options.providers.deviceId;
   const threads = options.intraOpThreads ?? availableParallelism();
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(modelBytes, {
-      executionProviders: ortExecutionProviders({ executionProviders, deviceId }),
-      graphOptimizationLevel: "all",
-      intraOpNumThreads: threads,
-      // Batches go through the graph one after another; parallelism inside an op is what counts.
-      executionMode: "sequential",
-      // ORT's CPU arena (kept: without it the fixture encoder ran 23% slower, 1 516 vs 1 974
-      // views/s) holds the peak of a session's runs until the session is released: the session
-      // cache's limits, its trim after each audit and the engine process's idle exit bound it.
-      extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? "1" : "0" } } },
-    });
-  } catch (e) {
-    throw loadError(e);
-  }
+  const ortOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: ortExecutionProviders({ executionProviders, deviceId }),
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: threads,
+    // Batches go through the graph one after another; parallelism inside an op is what counts.
+    executionMode: "sequential",
+    // ORT's CPU arena (kept: without it the fixture encoder ran 23% slower, 1 516 vs 1 974
+    // views/s) holds the peak of a session's runs until the session is released: the session
+    // cache's limits, its trim after each audit and the engine process's idle exit bound it.
+    extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? "1" : "0" } } },
+  };
+  const open = async (bytes: Uint8Array) => {
+    try {
+      return await ort.InferenceSession.create(bytes, ortOptions);
+    } catch (e) {
+      throw loadError(e);
+    }
+  };
+  const first = await open(modelBytes);
+  const source = reopenable ? modelBytes : undefined;
   const provider = executionProviders[0] ?? "cpu";
   (options.logger ?? silentLogger).info(
     { digest, provider, intraOpThreads: threads, producer: model.producer.name, opset: model.opset },
     "encoder session created",
   );
+  // Undefined while suspended; a failed reopen leaves it suspended, to be tried again.
+  let session: Promise<ort.InferenceSession> | undefined = Promise.resolve(first);
+  const current = () => {
+    const opening = (session ??= source ? open(source) : Promise.reject(new SslmemError("internal", `the session of model ${digest} was released`)));
+    opening.catch(() => {
+      if (session === opening) session = undefined;
+    });
+    return opening;
+  };
+  let released = false;
+  const close = async () => {
+    const closing = session;
+    session = undefined;
+    await (await closing?.catch(() => undefined))?.release();
+  };
   return {
     digest,
     model,
     provider,
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
+    inputNames: first.inputNames,
+    outputNames: first.outputNames,
     async run(feeds, fetches) {
+      if (released) throw new SslmemError("internal", `the session of model ${digest} was released`);
+      const s = await current();
       try {
-        return fetches === undefined ? await session.run(feeds) : await session.run(feeds, [...fetches]);
+        return fetches === undefined ? await s.run(feeds) : await s.run(feeds, [...fetches]);
       } catch (e) {
         throw ortRunError(e, "the model", { digest });
       }
     },
-    release: () => session.release(),
+    suspend: source ? close : async () => {},
+    release: () => {
+      released = true;
+      return close();
+    },
   };
 }
 
@@ -177,7 +210,7 @@ export class SessionCache {
     let entry = this.sessions.get(key);
     if (entry === undefined) {
       // Callers share the session, so the one they get cannot release it; trim() and clear() do.
-      const session = openSession(modelBytes, digest, options).then((s): SharedSession => ({ ...s, release: async () => {}, [OWNED]: s }));
+      const session = openSession(modelBytes, digest, options, { reopenable: false }).then((s): SharedSession => ({ ...s, release: async () => {}, [OWNED]: s }));
       entry = { session, bytes: modelBytes.byteLength, lastUsed: 0, release: () => session.then((s) => s[OWNED].release()) };
       this.sessions.set(key, entry);
       // Refused models are not kept: the error is cheap to recompute and must not pin memory.

@@ -85,6 +85,42 @@ test("composed and chained pipelines give the same distances and representations
   }
 });
 
+test("a pipeline made for the memory probe: probe batches without the arena, then the arena session, the same distances; the encoders' own sessions suspended until needed", async () => {
+  const [t, r] = [convEncoder({ seed: 1 }).bytes, convEncoder({ seed: 5 }).bytes];
+  const encoders = await loadEncoderPair(t, r, { providers: CPU, intraOpThreads: 1 });
+  const suspended: string[] = [];
+  for (const side of ["target", "reference"] as const) {
+    const encoder = encoders[side];
+    const suspend = encoder.suspend.bind(encoder);
+    encoder.suspend = () => {
+      suspended.push(side);
+      return suspend();
+    };
+  }
+  const p = encoders.preprocessing;
+  const augment = augmentGraphOptions({ policy: PRESETS.simclr, out: { height: p.height, width: p.width }, layout: p.layout, mean: p.mean, std: p.std, range: p.range });
+  const pipeline = await createBatchPipeline({ augment, target: { bytes: t, encoder: encoders.target }, reference: { bytes: r, encoder: encoders.reference }, config, providers: CPU, threads: 1, memoryProbe: true });
+  try {
+    assert.equal(pipeline.description.mode, "fused");
+    assert.deepEqual(suspended.sort(), ["reference", "target"], "the composed graph holds both encoders: their sessions are suspended");
+    const b = batch();
+    const probe = await pipeline.run(b, { memoryProbe: true });
+    const planned = await pipeline.run(b);
+    assert.ok(maxDiff(probe.target, planned.target) < 1e-6 && maxDiff(probe.reference, planned.reference) < 1e-6);
+    assert.ok(maxDiff((await pipeline.run(b, { memoryProbe: true })).target, planned.target) < 1e-6, "a later probe batch makes its session again");
+    // A suspended session opens again when the encoder is used (the chained fallback does).
+    const views = new Float32Array(2 * encoders.target.viewSize).fill(0.25);
+    const again = await encoders.target.embed(views, 2);
+    assert.equal(again.data.length, 2 * encoders.target.dim);
+    assert.ok(again.data.every(Number.isFinite));
+  } finally {
+    await pipeline.release();
+    await encoders.target.release();
+    await encoders.reference.release();
+  }
+  await assert.rejects(encoders.target.embed(new Float32Array(encoders.target.viewSize), 1), /released/, "a released session stays released");
+});
+
 test("an opset-13 encoder (ReduceMean axes attribute) composes with an opset-18 one after its upgrade", async () => {
   const p = await pipelines(reduceMeanEncoder(13, 3), reduceMeanEncoder(18, 4));
   try {

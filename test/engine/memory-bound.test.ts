@@ -10,7 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { parseMemorySize, planBatchSize } from "../../src/engine/memory.ts";
+import { ARENA_GROWTH, parseMemorySize, planBatchSize } from "../../src/engine/memory.ts";
 import { tempDir, writeRandomNpy, writeTinyEncoderPair } from "../helpers/audit-inputs.ts";
 
 const child = fileURLToPath(new URL("./fixtures/memory-child.mjs", import.meta.url));
@@ -39,16 +39,32 @@ test("peak resident memory is flat in the number of points (10^3 vs 10^4)", () =
   assert.ok(large.peakRss <= small.peakRss * 1.1 + 24 * 2 ** 20, `peak RSS ${mib(large.peakRss)} MiB for 10^4 points vs ${mib(small.peakRss)} MiB for 10^3`);
 });
 
-test("the batch plan: floor((budget − base) / perPoint), capped, at least one point", () => {
+test("the batch plan: base + ARENA_GROWTH · (first point + (N − 1) · perPoint) within the budget, capped, at least one point", () => {
   const MiB = 2 ** 20;
-  // one point peaks at 300 MiB, two at 350 MiB: 50 MiB a point on a base of 250 MiB
-  assert.deepEqual(planBatchSize(1000 * MiB, 64, 300 * MiB, 350 * MiB), { budget: 1000 * MiB, perPoint: 50 * MiB, base: 250 * MiB, batchSize: 15 });
-  assert.equal(planBatchSize(1000 * MiB, 8, 300 * MiB, 350 * MiB).batchSize, 8, "capped by the configured batch size");
-  const tight = planBatchSize(200 * MiB, 8, 300 * MiB, 350 * MiB);
+  const run = (before: number, peak: number) => ({ before: before * MiB, peak: peak * MiB });
+  assert.equal(ARENA_GROWTH, 2);
+  // 250 MiB resident before each probe run; one point peaks at 300 MiB, two at 350 MiB: 50 MiB a
+  // point, and a batch of N may keep 2 · 50 · N MiB in the arena.
+  const probe = { one: run(250, 300), two: run(250, 350) };
+  assert.deepEqual(planBatchSize(1000 * MiB, 64, probe), { budget: 1000 * MiB, perPoint: 50 * MiB, base: 250 * MiB, firstPoint: 50 * MiB, batchSize: 7 });
+  assert.equal(planBatchSize(1000 * MiB, 8, probe).batchSize, 7, "250 + 2 · 7 · 50 = 950 fits, 8 points would not");
+  assert.equal(planBatchSize(1050 * MiB, 8, probe).batchSize, 8, "exactly at the budget");
+  assert.equal(planBatchSize(2000 * MiB, 8, probe).batchSize, 8, "capped by the configured batch size");
+  // The first run costs more than a point more (the run's own buffers, which it keeps): only the
+  // first counts it.
+  assert.equal(planBatchSize(1000 * MiB, 64, { one: run(250, 450), two: run(400, 500) }).batchSize, 4, "250 + 2 · (200 + 3 · 50) = 950");
+  // Memory freed between the runs (garbage collected, a trimmed heap) lowers the second run's start
+  // and hides a point's cost from peakTwo − peakOne: the second run's own rise, halved, counts.
+  const collected = planBatchSize(1000 * MiB, 64, { one: run(400, 500), two: run(250, 510) });
+  assert.equal(collected.perPoint, 130 * MiB, "(510 − 250) / 2, not 510 − 500");
+  assert.equal(collected.base, 250 * MiB, "the lower start");
+  assert.equal(collected.firstPoint, 130 * MiB, "a first point costs at least a point");
+  assert.equal(collected.batchSize, 2, "250 + 2 · (130 + 130) = 770 fits, 3 points (1 030) would not");
+  const tight = planBatchSize(300 * MiB, 8, probe);
   assert.equal(tight.batchSize, 1);
-  assert.match(tight.note ?? "", /above the memory budget/);
-  assert.equal(planBatchSize(1000 * MiB, 8, undefined, undefined).batchSize, 8, "no measurement: the configured size");
-  assert.equal(planBatchSize(1000 * MiB, 64, 300 * MiB, 290 * MiB).perPoint, MiB, "allocator noise: a point costs at least 1 MiB");
+  assert.match(tight.note ?? "", /one point needs about 350 MiB, above the memory budget of 300 MiB/);
+  assert.equal(planBatchSize(1000 * MiB, 8, undefined).batchSize, 8, "no measurement: the configured size");
+  assert.equal(planBatchSize(1000 * MiB, 64, { one: run(250, 300), two: run(300, 301) }).perPoint, MiB, "allocator noise: a point costs at least 1 MiB");
 });
 
 test("memory sizes parse in binary units", () => {
