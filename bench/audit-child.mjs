@@ -117,11 +117,16 @@ if (args.mode === "limit-server") {
   });
   const perPoint = 2 * args.pairs;
   const limit = ratio ? limitProcess() : undefined;
-  // Warm-up (first runs pick kernels and allocate): a full batch for the ratio; for the audit
-  // alone, its memory probe (a one-point and a two-point batch, in their own session), which comes
-  // first in `sslmem audit` too, and is not timed.
-  const warmUp = ratio ? config.batchSize : 3;
-  await measurePoints(prepared.context, { from: 0, to: Math.min(warmUp, prepared.context.catalog.size) });
+  // Warm-up (first runs pick kernels and allocate), not timed: a full batch for the ratio; for the
+  // audit alone, its memory probe (a one-point and a two-point batch, in their own session), which
+  // comes first in `sslmem audit` too, and one batch of the planned size (the arena session is made
+  // for it).
+  const size = prepared.context.catalog.size;
+  if (ratio) await measurePoints(prepared.context, { from: 0, to: Math.min(config.batchSize, size) });
+  else {
+    await measurePoints(prepared.context, { from: 0, to: Math.min(3, size) });
+    await measurePoints(prepared.context, { from: 0, to: Math.min(plan?.batchSize ?? config.batchSize, size) });
+  }
   await limit?.run(config.batchSize * perPoint);
   let limitSeconds = 0;
   let pausedSeconds = 0;
