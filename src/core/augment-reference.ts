@@ -29,13 +29,15 @@ export const GRAY_WEIGHTS = [0.2989, 0.587, 0.114] as const;
  */
 export function sourceCoordinates(start: number, length: number, outLength: number, mirror: boolean): Float64Array {
   const coords = new Float64Array(outLength);
-  const scale = length / outLength;
-  for (let i = 0; i < outLength; i++) {
-    const o = mirror ? outLength - 1 - i : i;
-    const c = start + (o + 0.5) * scale - 0.5;
-    coords[i] = Math.min(Math.max(c, start), start + length - 1);
-  }
+  for (let i = 0; i < outLength; i++) coords[i] = sourceCoordinate(start, length, outLength, mirror, i);
   return coords;
+}
+
+/** Element `i` of sourceCoordinates(start, length, outLength, mirror), without the array. */
+export function sourceCoordinate(start: number, length: number, outLength: number, mirror: boolean, i: number): number {
+  const o = mirror ? outLength - 1 - i : i;
+  const c = start + (o + 0.5) * (length / outLength) - 0.5;
+  return Math.min(Math.max(c, start), start + length - 1);
 }
 
 /** torchvision's _get_gaussian_kernel1d: exp(−½(x/σ)²) on x = −(k−1)/2 … (k−1)/2, normalized. */

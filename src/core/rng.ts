@@ -21,17 +21,20 @@ import { SslmemError } from "./errors.ts";
 
 const TWO_32 = 4294967296;
 
-/** High and low 32-bit halves of the 64-bit product of two uint32 values. */
-export function mulhilo32(a: number, b: number): [hi: number, lo: number] {
+/** High 32 bits of the 64-bit product of two uint32 values. */
+function mulhi32(a: number, b: number): number {
   const aLo = a & 0xffff;
   const aHi = a >>> 16;
   const bLo = b & 0xffff;
   const bHi = b >>> 16;
   const ll = aLo * bLo; // < 2^32
   const mid = aHi * bLo + aLo * bHi + (ll >>> 16); // < 2^34, exact in a double
-  const hi = (aHi * bHi + Math.floor(mid / 65536)) >>> 0;
-  const lo = Math.imul(a, b) >>> 0;
-  return [hi, lo];
+  return (aHi * bHi + Math.floor(mid / 65536)) >>> 0;
+}
+
+/** High and low 32-bit halves of the 64-bit product of two uint32 values. */
+export function mulhilo32(a: number, b: number): [hi: number, lo: number] {
+  return [mulhi32(a, b), Math.imul(a, b) >>> 0];
 }
 
 const PHILOX_M0 = 0xd2511f53;
@@ -52,8 +55,12 @@ export function philox4x32(counter: readonly number[], key: readonly number[], r
       k0 = (k0 + PHILOX_W0) >>> 0;
       k1 = (k1 + PHILOX_W1) >>> 0;
     }
-    const [hi0, lo0] = mulhilo32(PHILOX_M0, c0);
-    const [hi1, lo1] = mulhilo32(PHILOX_M1, c2);
+    // mulhilo32 without its pair (a round allocated two, and views are sampled on the main
+    // thread between batch runs).
+    const hi0 = mulhi32(PHILOX_M0, c0);
+    const lo0 = Math.imul(PHILOX_M0, c0) >>> 0;
+    const hi1 = mulhi32(PHILOX_M1, c2);
+    const lo1 = Math.imul(PHILOX_M1, c2) >>> 0;
     c0 = (hi1 ^ c1 ^ k0) >>> 0;
     c1 = lo1;
     c2 = (hi0 ^ c3 ^ k1) >>> 0;
@@ -169,7 +176,15 @@ class PhiloxStream implements RandomStream {
 
 /** The random stream of view `viewIndex` of point `pointId` under `seed` (stream tag 0). */
 export function viewStream(seed: number, pointId: string, viewIndex: number): RandomStream {
+  return pointStreams(seed, pointId)(viewIndex);
+}
+
+/** The view streams of one point: `viewStream(seed, pointId, i)` for every i, the id hashed once. */
+export function pointStreams(seed: number, pointId: string): (viewIndex: number) => RandomStream {
   checkUint32("seed", seed);
-  checkUint32("view index", viewIndex);
-  return new PhiloxStream(fnv1a64(pointId), seed, viewIndex, 0);
+  const key = fnv1a64(pointId);
+  return (viewIndex) => {
+    checkUint32("view index", viewIndex);
+    return new PhiloxStream(key, seed, viewIndex, 0);
+  };
 }

@@ -18,7 +18,7 @@
  */
 import { SslmemError } from "./errors.ts";
 import { opsForView, type AugmentationOp, type AugmentationPolicy } from "./policy.ts";
-import { viewStream, type RandomStream } from "./rng.ts";
+import { pointStreams, type RandomStream } from "./rng.ts";
 import { viewsPerPoint } from "./sslmem.ts";
 
 export interface Size {
@@ -202,12 +202,13 @@ export function sampleViewsForPoint(
   checkSize("image", src);
   const result: ViewParams[] = [];
   const count = viewsPerPoint(views, pairing);
+  const streamOf = pointStreams(seed, pointId);
   for (let i = 0; i < count; i++) {
     if (pairing === "original" && i === 0) {
       result.push(identityView(src));
       continue;
     }
-    result.push(sampleViewParams(opsForView(policy, i, pairing), viewStream(seed, pointId, i), src, out));
+    result.push(sampleViewParams(opsForView(policy, i, pairing), streamOf(i), src, out));
   }
   return result;
 }

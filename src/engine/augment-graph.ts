@@ -45,7 +45,7 @@
 import { SslmemError } from "../core/errors.ts";
 import type { RgbImage } from "../core/image.ts";
 import type { AugmentationOp, AugmentationPolicy } from "../core/policy.ts";
-import { GRAY_WEIGHTS, gaussianKernel1d, reflectIndex, sourceCoordinates } from "../core/augment-reference.ts";
+import { GRAY_WEIGHTS, gaussianKernel1d, reflectIndex, sourceCoordinate } from "../core/augment-reference.ts";
 import { blurKernelSize, JITTER_BRIGHTNESS, JITTER_CONTRAST, JITTER_HUE, JITTER_SATURATION, type Size, type ViewParams } from "../core/view-params.ts";
 import { FRESH_ARRAYS, type ZeroedArrays } from "./array-pool.ts";
 import { elemTypeCode, GraphBuilder } from "./onnx/builder.ts";
@@ -312,6 +312,9 @@ function checkImage(image: RgbImage): void {
  * Writes the row-major band matrix [n,n] of a 1-D blur with reflect padding (out = M·in, or its
  * transpose) into a zeroed `into` at `offset`. A kernel of one tap is the identity.
  */
+/** The kernel of a view without blur: its blur matrices are the identity. */
+const NO_BLUR: Float64Array = Float64Array.of(1);
+
 function blurMatrix(kernel: Float64Array, n: number, into: Float32Array, offset: number, transpose: boolean): void {
   const half = (kernel.length - 1) / 2;
   for (let o = 0; o < n; o++) {
@@ -367,29 +370,31 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
     const { height: H, width: W } = image;
     for (const view of views) {
       const { crop } = view;
-      const whole = [crop.top, crop.left, crop.height, crop.width].every(Number.isInteger);
+      const whole = Number.isInteger(crop.top) && Number.isInteger(crop.left) && Number.isInteger(crop.height) && Number.isInteger(crop.width);
       if (!whole || crop.top < 0 || crop.left < 0 || crop.height < 1 || crop.width < 1 || crop.top + crop.height > H || crop.left + crop.width > W) {
         throw new SslmemError("internal", "view crop lies outside the source image (views sampled for another image?)");
       }
       // Bilinear taps as the reference computes them: floor of the clamped source coordinate and
       // the next pixel (clamped to the image), weights 1 − frac and frac.
-      const ys = sourceCoordinates(crop.top, crop.height, oh, false);
+      // (One coordinate at a time: the arrays of sourceCoordinates, two a view, were most of the
+      // packing's garbage.)
       for (let y = 0; y < oh; y++) {
-        const y0 = Math.floor(ys[y]);
+        const sy = sourceCoordinate(crop.top, crop.height, oh, false, y);
+        const y0 = Math.floor(sy);
         const y1 = Math.min(y0 + 1, H - 1);
-        const wy = ys[y] - y0;
+        const wy = sy - y0;
         for (let c = 0; c < 3; c++) {
           rowIndex[0][(v * 3 + c) * oh + y] = (s * 3 + c) * Hmax + y0;
           rowIndex[1][(v * 3 + c) * oh + y] = (s * 3 + c) * Hmax + y1;
         }
         rowWeight[v * oh + y] = wy;
       }
-      const xs = sourceCoordinates(crop.left, crop.width, ow, view.flip);
       const base = v * Wmax * ow;
       for (let x = 0; x < ow; x++) {
-        const x0 = Math.floor(xs[x]);
+        const sx = sourceCoordinate(crop.left, crop.width, ow, view.flip, x);
+        const x0 = Math.floor(sx);
         const x1 = Math.min(x0 + 1, W - 1);
-        const wx = xs[x] - x0;
+        const wx = sx - x0;
         columns[base + x0 * ow + x] += 1 - wx;
         columns[base + x1 * ow + x] += wx;
       }
@@ -425,7 +430,7 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
         for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) grayscale[v * 9 + r * 3 + c] = GRAY_WEIGHTS[c];
       }
       if (blurH && blurV) {
-        let kernel: Float64Array = Float64Array.of(1);
+        let kernel = NO_BLUR;
         if (view.blur) {
           const size = view.blur.kernelSize;
           if (!Number.isInteger(size) || size % 2 !== 1) throw new SslmemError("internal", `blur kernel size must be odd, got ${size}`);
