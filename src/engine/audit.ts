@@ -97,7 +97,7 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     budget === null
       ? undefined
       : new MemoryPlanner(budget, pointsPerChunk({ config, target: encoders.target }), (plan) => {
-          const fields = { budgetMiB: mib(plan.budget), perPointMiB: plan.perPoint && mib(plan.perPoint), baseMiB: plan.base && mib(plan.base), batchSize: plan.batchSize };
+          const fields = { budgetMiB: mib(plan.budget), perPointMiB: plan.perPoint && mib(plan.perPoint), firstPointMiB: plan.firstPoint && mib(plan.firstPoint), baseMiB: plan.base && mib(plan.base), batchSize: plan.batchSize };
           if (plan.note) logger.warn({ ...fields, note: plan.note }, "batch size from the memory budget");
           else logger.info(fields, "batch size from the memory budget");
           engine.onBatchPlan?.(plan);

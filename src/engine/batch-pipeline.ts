@@ -222,8 +222,9 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     return chained(reason);
   }
   logger.info({ opset: fused.opset, threads }, "audit batches run as one composed graph");
-  // The probe's session keeps no copy of the model: the arena session's is built again after it.
-  return new FusedPipeline(arena ? { arena: session } : { probe: session }, arena ? fused.model : undefined, options, { mode: "fused", opset: fused.opset, threads }, chained);
+  // No copy of the model is kept (ResNet-18's is ~90 MB): after the probe, the arena session's is
+  // built again.
+  return new FusedPipeline(arena ? { arena: session } : { probe: session }, undefined, options, { mode: "fused", opset: fused.opset, threads }, chained);
 }
 
 class FusedPipeline implements BatchPipeline {
