@@ -32,7 +32,7 @@ function mulhi32(a: number, b: number): number {
   return (aHi * bHi + Math.floor(mid / 65536)) >>> 0;
 }
 
-/** High and low 32-bit halves of the 64-bit product of two uint32 values. */
+/** High and low 32-bit halves of the 64-bit product of two uint32 values (what a Philox round takes). */
 export function mulhilo32(a: number, b: number): [hi: number, lo: number] {
   return [mulhi32(a, b), Math.imul(a, b) >>> 0];
 }
@@ -55,8 +55,8 @@ export function philox4x32(counter: readonly number[], key: readonly number[], r
       k0 = (k0 + PHILOX_W0) >>> 0;
       k1 = (k1 + PHILOX_W1) >>> 0;
     }
-    // mulhilo32 without its pair (a round allocated two, and views are sampled on the main
-    // thread between batch runs).
+    // The 64-bit products as two numbers each, not pairs (a round allocated two, and views are
+    // sampled on the main thread, between batch runs).
     const hi0 = mulhi32(PHILOX_M0, c0);
     const lo0 = Math.imul(PHILOX_M0, c0) >>> 0;
     const hi1 = mulhi32(PHILOX_M1, c2);

@@ -308,13 +308,13 @@ function checkImage(image: RgbImage): void {
   }
 }
 
+/** The kernel of a view without blur: its blur matrices are the identity. */
+const NO_BLUR: Float64Array = Float64Array.of(1);
+
 /**
  * Writes the row-major band matrix [n,n] of a 1-D blur with reflect padding (out = M·in, or its
  * transpose) into a zeroed `into` at `offset`. A kernel of one tap is the identity.
  */
-/** The kernel of a view without blur: its blur matrices are the identity. */
-const NO_BLUR: Float64Array = Float64Array.of(1);
-
 function blurMatrix(kernel: Float64Array, n: number, into: Float32Array, offset: number, transpose: boolean): void {
   const half = (kernel.length - 1) / 2;
   for (let o = 0; o < n; o++) {
