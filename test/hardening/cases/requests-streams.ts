@@ -41,12 +41,13 @@ const postMultipart = (ctx: CaseContext, body: Buffer, contentType = `multipart/
 
 /** A JSON submission of the valid inputs with `config` (or extra top-level fields). */
 
-function endless(ctx: CaseContext, path: string, o: { headers: Record<string, string>; prefix?: Buffer; chunk: Buffer; limit: number; method?: string }): Promise<HttpOutcome> {
+function endless(ctx: CaseContext, path: string, o: { headers: Record<string, string>; prefix?: Buffer; chunk: Buffer; limit: number; method?: string; headWaitMs?: number }): Promise<HttpOutcome> {
   return sendEndless(ctx.url + path, {
     method: o.method ?? "POST",
     headers: { authorization: `Bearer ${ctx.tokens.alice}`, ...o.headers },
     prefix: o.prefix,
     chunk: o.chunk,
+    headWaitMs: o.headWaitMs,
     // Loopback socket buffers hold a few MiB; anything far past the limit means it was not enforced.
     capBytes: Math.max(16 * o.limit, 32 * MiB),
     delayMs: 1,
@@ -180,6 +181,8 @@ export const REQUEST_STREAM_CASES: HostileCase[] = [
         headers: { "content-type": "application/json", "content-length": String(10 * 1024 * MiB) },
         chunk: Buffer.alloc(8 * 1024, 0x20),
         limit: HARDENING_LIMITS.maxJsonBytes,
+        // Refused from the head: the answer is awaited before body bytes race the server's close.
+        headWaitMs: 2_000,
       }),
   },
 ];

@@ -27,6 +27,13 @@ export interface EndlessOptions {
   capBytes: number;
   /** Pause between chunks (a slow client). */
   delayMs?: number;
+  /**
+   * Send the head alone and wait this long for an answer before the first body byte: for a limit
+   * the server enforces from the head (a declared Content-Length). Without it, the server's close
+   * after its answer can reach the client mid-write as a reset that drops the answer (EPIPE), a race
+   * seen in about one full test run of four.
+   */
+  headWaitMs?: number;
 }
 
 export function sendEndless(url: string, options: EndlessOptions): Promise<EndlessResult> {
@@ -58,6 +65,11 @@ export function sendEndless(url: string, options: EndlessOptions): Promise<Endle
       if (!answered) reject(err);
     });
     const pump = async () => {
+      if (options.headWaitMs) {
+        req.flushHeaders();
+        const deadline = Date.now() + options.headWaitMs;
+        while (!answered && !req.destroyed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      }
       if (options.prefix) {
         bytesSent += options.prefix.length;
         req.write(options.prefix);
