@@ -74,10 +74,7 @@ export interface ProbeRun {
 }
 
 /** A probe batch's run whose peak was measured. */
-export interface MeasuredRun {
-  before: number;
-  peak: number;
-}
+export type MeasuredRun = ProbeRun & { peak: number };
 
 /**
  * The batch sizes of one prepared audit: while there is no plan, a one-point and a two-point probe
