@@ -21,6 +21,7 @@ const { prepareAudit } = await import(new URL("engine/audit.js", dist).href);
 const { measurePoints } = await import(new URL("engine/measure.js", dist).href);
 const { createSession } = await import(new URL("engine/session.js", dist).href);
 const { peakRss } = await import(new URL("engine/memory.js", dist).href);
+const { intraOpWait } = await import(new URL("engine/providers.js", dist).href);
 
 const args = JSON.parse(process.argv[2]);
 // The audit's provider list, as the limit's sessions take it: the chosen provider, then cpu.
@@ -35,8 +36,9 @@ function emit(result) {
 /** Both encoders alone on views already in memory: `run(n)` runs each once on n views. */
 async function limitRunner() {
   const threads = args.limitThreads ?? args.threads;
-  // limitArena: with ORT's CPU arena (the audit cannot have it: see batch-pipeline.ts), else without.
-  const opts = { executionProviders: providers, intraOpNumThreads: threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: Boolean(args.limitArena), extra: { session: { intra_op: { allow_spinning: "0" } } } };
+  // limitArena: with ORT's CPU arena, else without; limitWait: how idle pool threads wait
+  // (providers.ts: "brief-spin", as the audit's sessions, or "sleep").
+  const opts = { executionProviders: providers, intraOpNumThreads: threads, graphOptimizationLevel: "all", executionMode: "sequential", enableCpuMemArena: Boolean(args.limitArena), extra: { session: { intra_op: intraOpWait(args.limitWait ?? "sleep") } } };
   const sessions = [await ort.InferenceSession.create(target, opts), await ort.InferenceSession.create(reference, opts)];
   const feeds = new Map();
   const feedsFor = (n) => {

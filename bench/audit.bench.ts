@@ -18,7 +18,8 @@
  *           use that batch size).
  *
  * ORT intra-op threads are chosen by measurement: the limit and a short audit are each timed with
- * 1…cores threads, the limit each with ORT's CPU arena on and off ("a"), and each uses its fastest
+ * 1…cores threads, the limit each with ORT's CPU arena on and off ("a") and with idle pool threads
+ * sleeping or spinning briefly as the audit's do ("s"), and each uses its fastest
  * (printed as "threads (limit/audit)"). (Two sessions side by side in one process do not run at
  * once — onnxruntime-node runs a session's run on the main thread — so there is no such
  * arrangement to try.) Every line prints the load average: on a shared machine the figures move
@@ -93,7 +94,7 @@ interface Row {
   peakRssMiB: number;
   pipeline: string;
   provider: string;
-  /** "2": target then reference with 2 threads; "a": with the CPU arena. */
+  /** "2": target then reference with 2 threads; "a": with the CPU arena; "s": idle threads spin briefly. */
   limitConfig: string;
   /** Every round's ratio, in order. */
   ratios: string;
@@ -114,9 +115,11 @@ async function benchCase(c: BenchCase): Promise<Row> {
 
     // Threads, chosen by measurement on short runs: the fastest limit over 1…cores threads, and
     // separately the fastest audit (its augmentation parallelizes differently from the encoders).
-    // The limit's best arrangement: ORT's CPU arena on and off.
+    // The limit's best arrangement: ORT's CPU arena on and off, idle pool threads sleeping or
+    // spinning briefly as the audit's (providers.ts).
     let limitThreads = 1;
     let limitArena = false;
+    let limitWait: "sleep" | "brief-spin" = "sleep";
     let threads = 1;
     let fastestLimit = 0;
     let fastestAudit = 0;
@@ -124,9 +127,11 @@ async function benchCase(c: BenchCase): Promise<Row> {
     const limitProbe = { ...common, mode: "limit", viewsPerBatch: perPoint * 2, totalViews: perPoint * probePoints };
     for (let t = 1; t <= availableParallelism(); t++) {
       for (const arena of [false, true]) {
-        const l = runChild({ ...limitProbe, threads: t, limitArena: arena });
-        process.stderr.write(`  ${c.name}: ${t} thread(s), arena ${arena ? "on" : "off"}: limit ${l.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
-        if (l.viewsPerSec > fastestLimit) [fastestLimit, limitThreads, limitArena] = [l.viewsPerSec, t, arena];
+        for (const wait of ["sleep", "brief-spin"] as const) {
+          const l = runChild({ ...limitProbe, threads: t, limitArena: arena, limitWait: wait });
+          process.stderr.write(`  ${c.name}: ${t} thread(s), arena ${arena ? "on" : "off"}, ${wait}: limit ${l.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
+          if (l.viewsPerSec > fastestLimit) [fastestLimit, limitThreads, limitArena, limitWait] = [l.viewsPerSec, t, arena, wait];
+        }
       }
       const a = runChild({ ...common, mode: "audit", threads: t, images: join(dir, "images"), preprocessing: c.preprocessing, points: probePoints, batchSize: 8 });
       process.stderr.write(`  ${c.name}: ${t} thread(s): audit ${a.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
@@ -139,7 +144,7 @@ async function benchCase(c: BenchCase): Promise<Row> {
     // The ratio: audit and limit interleaved batch by batch at that batch size; the median round.
     const results: ChildResult[] = [];
     for (let r = 0; r < rounds; r++) {
-      const x = runChild({ ...common, mode: "ratio", threads, limitThreads, limitArena, images: join(dir, "images"), preprocessing: c.preprocessing, batchSize: audit.batchSize });
+      const x = runChild({ ...common, mode: "ratio", threads, limitThreads, limitArena, limitWait, images: join(dir, "images"), preprocessing: c.preprocessing, batchSize: audit.batchSize });
       process.stderr.write(`  ${c.name} round ${r + 1}: audit ${x.viewsPerSec.toFixed(1)} views/s, limit ${x.limitViewsPerSec!.toFixed(1)} views/s, ratio ${(x.viewsPerSec / x.limitViewsPerSec!).toFixed(3)} (load ${load()})\n`);
       results.push(x);
     }
@@ -159,7 +164,7 @@ async function benchCase(c: BenchCase): Promise<Row> {
       pointsPerSec: audit.pointsPerSec ?? 0,
       peakRssMiB: audit.peakRss / 2 ** 20,
       pipeline: audit.pipeline ? `${audit.pipeline.mode}${audit.pipeline.reason ? ` (${audit.pipeline.reason})` : ""}` : "?",
-      limitConfig: `${limitThreads}${limitArena ? "a" : ""}`,
+      limitConfig: `${limitThreads}${limitArena ? "a" : ""}${limitWait === "brief-spin" ? "s" : ""}`,
       load: load(),
       provider: audit.provider ?? "?",
     };

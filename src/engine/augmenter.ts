@@ -12,6 +12,7 @@ import { SslmemError } from "../core/errors.ts";
 import type { RgbImage } from "../core/image.ts";
 import type { AugmentationPolicy } from "../core/policy.ts";
 import type { Size, ViewParams } from "../core/view-params.ts";
+import { intraOpWait } from "./providers.ts";
 import { buildAugmentGraph, packAugmentInputs, stagesForPolicy, type AugmentGraphOptions, type AugmentStages, type Layout, type PackedInput, type SourceViews } from "./augment-graph.ts";
 
 type Rgb = [number, number, number];
@@ -77,14 +78,14 @@ export class Augmenter {
     if (!this.session) {
       const user = this.sessionOptions;
       const userExtra = (user.extra ?? {}) as Record<string, Record<string, unknown>>;
-      // No spinning: the augmenter shares the CPU with the encoders; spinning threads would steal it.
+      // Idle threads sleep (providers.ts): the augmenter runs alternately with the encoders' sessions.
       const options: ort.InferenceSession.SessionOptions = {
         ...user,
         executionProviders: this.executionProviders,
         graphOptimizationLevel: "all",
         extra: {
           ...userExtra,
-          session: { ...userExtra.session, intra_op: { ...(userExtra.session?.intra_op as object | undefined), allow_spinning: "0" } },
+          session: { ...userExtra.session, intra_op: { ...(userExtra.session?.intra_op as object | undefined), ...intraOpWait("sleep") } },
         },
       };
       const session = ort.InferenceSession.create(buildAugmentGraph(this.graph), options);

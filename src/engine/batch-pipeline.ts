@@ -28,7 +28,7 @@ import { buildFusedGraph, FUSED_OUTPUTS, type FusedGraph } from "./fused-graph.t
 import { layerDistancesOutput, type EncoderSide, type LayerTaps } from "./layer-graph.ts";
 import { HostLayerMeasure, type LayerDistances } from "./layer-reference.ts";
 import type { SessionCache } from "./session.ts";
-import { ortExecutionProviders, ortRunError, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice } from "./providers.ts";
+import { intraOpWait, ortExecutionProviders, ortRunError, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice } from "./providers.ts";
 
 /** One point of a batch: its decoded image and the views sampled for it. */
 export interface PointViews {
@@ -154,8 +154,8 @@ function sessionOptions(providers: ProviderChoice, threads: number, arena: boole
     // (ResNet-18: 514 MiB per point instead of 155; with the arena, 2 118 MiB instead of 1 471 at
     // 3 points). Tensor by tensor, a tensor is freed as soon as it is dead.
     enableMemPattern: false,
-    // One session does all the work: idle spinning would only burn the cores decoding needs.
-    extra: { session: { intra_op: { allow_spinning: "0" } } },
+    // The composed session runs alone: its pool spins briefly between the augmentation's short ops.
+    extra: { session: { intra_op: intraOpWait("brief-spin") } },
   };
 }
 

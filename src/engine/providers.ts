@@ -55,6 +55,33 @@ export function ortExecutionProviders(choice: Pick<ProviderChoice, "executionPro
   );
 }
 
+/**
+ * How the idle threads of ORT's intra-op pool wait for the next parallel op:
+ * - "brief-spin": spin for at most BRIEF_SPIN_US, then sleep. For a session that runs alone, as
+ *   the composed graph does: an augmentation graph is many short ops (~0.1 ms each at 32×32),
+ *   and a sleeping pool thread woke too late to share them, so they ran on one core. The
+ *   fixture's composed graph took 53.4–54.3 ms a batch spinning briefly against 55.9–56.2 ms
+ *   sleeping; the encoders alone took 49.4–49.6 ms either way (2-core machine, interleaved runs).
+ *   An idle engine burns ~1 ms of CPU after each run (bench/spinning.bench.ts: 22.5 ms over 20
+ *   idle periods of 30 ms, against 6.4 ms sleeping).
+ * - "sleep": never spin. For sessions run alternately (the chained pipeline's encoders and
+ *   augmentation): a spinning idle pool takes cores from the busy one — two alternating sessions
+ *   ran at 7 874 views/s spinning briefly against 8 430 sleeping (the same benchmark).
+ * - "spin": ORT's default, spinning for milliseconds (530 ms of CPU over the same 20 idle
+ *   periods); two alternating sessions ran at 3 214 views/s. Only that benchmark uses it.
+ */
+export type IntraOpWait = "brief-spin" | "sleep" | "spin";
+
+/** Longest spin of an idle intra-op thread under "brief-spin", in microseconds. */
+export const BRIEF_SPIN_US = 200;
+
+/** The `extra.session.intra_op` entries of ORT's session options for `wait`. */
+export function intraOpWait(wait: IntraOpWait): { allow_spinning: "0" | "1"; spin_duration_us?: string } {
+  if (wait === "sleep") return { allow_spinning: "0" };
+  if (wait === "spin") return { allow_spinning: "1" };
+  return { allow_spinning: "1", spin_duration_us: String(BRIEF_SPIN_US) };
+}
+
 let probeModel: Uint8Array | undefined;
 
 /** Creates (and releases) a one-Relu session on `provider` alone; rejects when ORT cannot. */

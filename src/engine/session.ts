@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
 import { SslmemError } from "../core/errors.ts";
 import { inspectOnnx, type OnnxModelSummary } from "./onnx/inspect.ts";
-import { ortExecutionProviders, ortRunError, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderChoice, type ProviderName } from "./providers.ts";
+import { intraOpWait, ortExecutionProviders, ortRunError, sanitizeOrtMessage, silentLogger, type EngineLogger, type IntraOpWait, type ProviderChoice, type ProviderName } from "./providers.ts";
 
 export interface SessionOptions {
   /** The provider decision (providers.ts), or an explicit ORT list. */
@@ -16,11 +16,10 @@ export interface SessionOptions {
   intraOpThreads?: number;
   logger?: EngineLogger;
   /**
-   * ORT's default lets idle pool threads spin. The audit runs two sessions alternately (target,
-   * reference, target…) and spinning threads of the idle one steal the cores of the busy one, so
-   * spinning is off unless a benchmark turns it on to measure exactly that.
+   * How idle intra-op threads wait (providers.ts, intraOpWait). Default "sleep": an encoder's own
+   * session runs alternately with the other encoder's (the chained pipeline).
    */
-  allowSpinning?: boolean;
+  wait?: IntraOpWait;
 }
 
 export interface ModelSession {
@@ -67,7 +66,7 @@ async function openSession(modelBytes: Uint8Array, digest: string, options: Sess
     // ORT's CPU arena (kept: without it the fixture encoder ran 23% slower, 1 516 vs 1 974
     // views/s) holds the peak of a session's runs until the session is released: the session
     // cache's limits, its trim after each audit and the engine process's idle exit bound it.
-    extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? "1" : "0" } } },
+    extra: { session: { intra_op: intraOpWait(options.wait ?? "sleep") } },
   };
   const open = async (bytes: Uint8Array) => {
     try {
@@ -206,7 +205,7 @@ export class SessionCache {
     const digest = modelDigest(modelBytes);
     const providers = Array.isArray(options.providers) ? options.providers : options.providers.executionProviders;
     const device = Array.isArray(options.providers) ? undefined : options.providers.deviceId;
-    const key = [digest, providers.join("+"), device ?? "", options.intraOpThreads ?? "auto", options.allowSpinning ? "spin" : "nospin"].join("|");
+    const key = [digest, providers.join("+"), device ?? "", options.intraOpThreads ?? "auto", options.wait ?? "sleep"].join("|");
     let entry = this.sessions.get(key);
     if (entry === undefined) {
       // Callers share the session, so the one they get cannot release it; trim() and clear() do.

@@ -19,7 +19,7 @@ import { Augmenter, augmentGraphOptions, toFeeds } from "./augmenter.ts";
 import { Encoder, inspectEncoder, resolvePreprocessing } from "./encoder.ts";
 import { openLayerSession, probeLayerTaps, selectEncoderLayers, type LayerTap } from "./layers.ts";
 import { MAX_VIEW_VALUES } from "./measure.ts";
-import { chooseProviders, ortExecutionProviders, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderPreference } from "./providers.ts";
+import { chooseProviders, intraOpWait, ortExecutionProviders, sanitizeOrtMessage, silentLogger, type EngineLogger, type ProviderPreference } from "./providers.ts";
 import { createSession } from "./session.ts";
 import { buildUnitGraph, unitMeansOutput } from "./unit-graph.ts";
 import { hostUnitMeans } from "./unit-reference.ts";
@@ -94,7 +94,7 @@ export async function runUnitMem(
             executionProviders: ortExecutionProviders(providers),
             graphOptimizationLevel: "all",
             intraOpNumThreads: threads,
-            extra: { session: { intra_op: { allow_spinning: "0" } } },
+            extra: { session: { intra_op: intraOpWait("brief-spin") } },
           });
           releases.push(() => fused.release());
           runner = fusedRunner(fused, augment, taps);
