@@ -100,6 +100,12 @@ export interface BatchPipeline {
   /** The host-side work of a batch, ahead of its run (pure CPU, no provider work). */
   prepare(batch: readonly PointViews[]): PreparedBatch;
   run(batch: readonly PointViews[] | PreparedBatch, options?: RunOptions): Promise<BatchDistances>;
+  /**
+   * Every view's representation under both encoders, for views that need not form points (the
+   * encoder-health sample takes two views of each of many images): no distances are computed.
+   * `memoryProbe`: run in the probe's session, as a probe batch would (memory.ts), without being one.
+   */
+  represent(batch: readonly PointViews[], options?: { memoryProbe?: boolean }): Promise<Representations>;
   release(): Promise<void>;
 }
 
@@ -339,14 +345,45 @@ class FusedPipeline implements BatchPipeline {
         return (await this.#fallback).run(batch, opts);
       }
     }
-    if (opts.representations) {
-      const rows = (name: string, encoder: Encoder) => ({ data: result[name].data as Float32Array, dim: encoder.dim });
-      out.representations = {
-        target: rows(FUSED_OUTPUTS.representation.target, this.options.target.encoder),
-        reference: rows(FUSED_OUTPUTS.representation.reference, this.options.reference.encoder),
-      };
+    if (opts.representations) out.representations = this.#representations(result);
+    return out;
+  }
+
+  async represent(batch: readonly PointViews[], opts: { memoryProbe?: boolean } = {}): Promise<Representations> {
+    // The graph runs its distances too (ONNX Runtime runs every node, whatever is fetched), which
+    // need whole points: the views are padded to a multiple of a point's with views of the last
+    // image, whose rows are left out.
+    const views = batch.reduce((n, p) => n + p.views.length, 0);
+    const perPoint = viewsPerPoint(this.options.config.views, this.options.config.pairing);
+    const missing = (perPoint - (views % perPoint)) % perPoint;
+    const last = batch[batch.length - 1];
+    const padded = missing === 0 ? batch : [...batch, { image: last.image, views: Array.from({ length: missing }, (_, i) => last.views[i % last.views.length]) }];
+    const inputs = packAugmentInputs(this.options.augment, padded, this.#arrays);
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      const session = await this.#sessionFor(opts.memoryProbe === true);
+      result = await session.run(toFeeds(inputs), [FUSED_OUTPUTS.representation.target, FUSED_OUTPUTS.representation.reference]).catch((e: unknown) => {
+        throw ortRunError(e, "the encoder-health batch");
+      });
+    } finally {
+      this.#arrays.give(Object.values(inputs).map((input) => input.data));
+    }
+    const all = this.#representations(result);
+    const rows = ({ data, dim }: { data: Float32Array; dim: number }) => ({ data: data.subarray(0, views * dim), dim });
+    const out = { target: rows(all.target), reference: rows(all.reference) };
+    if (!allFinite(out.target.data) || !allFinite(out.reference.data)) {
+      this.#fallback ??= this.chained("a representation was not finite");
+      return (await this.#fallback).represent(batch, opts);
     }
     return out;
+  }
+
+  #representations(result: ort.InferenceSession.OnnxValueMapType): Representations {
+    const rows = (name: string, encoder: Encoder) => ({ data: result[name].data as Float32Array, dim: encoder.dim });
+    return {
+      target: rows(FUSED_OUTPUTS.representation.target, this.options.target.encoder),
+      reference: rows(FUSED_OUTPUTS.representation.reference, this.options.reference.encoder),
+    };
   }
 
   async release(): Promise<void> {
@@ -423,6 +460,12 @@ class ChainedPipeline implements BatchPipeline {
     }
     const layers = this.layers ? await this.layers.measure(views, batch.length) : undefined;
     return { target: dT, reference: dR, ...(layers ? { layers } : {}), ...(opts.representations ? { representations: { target: embT, reference: embR } } : {}) };
+  }
+
+  async represent(batch: readonly PointViews[]): Promise<Representations> {
+    const views = await this.augmenter.runBatch(batch);
+    const n = batch.reduce((s, p) => s + p.views.length, 0);
+    return { target: await this.options.target.encoder.embed(views, n), reference: await this.options.reference.encoder.embed(views, n) };
   }
 
   async release(): Promise<void> {

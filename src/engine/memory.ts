@@ -79,9 +79,10 @@ export type MeasuredRun = ProbeRun & { peak: number };
 /**
  * The batch sizes of one prepared audit: while there is no plan, a one-point and a two-point probe
  * batch (each measured with `measurePeak`, run with `memoryProbe`), then the plan's size. One per
- * prepared audit, shared by everything that runs its batches — the audit loop (measure.ts) and the
- * health sample (diagnostics.ts) — so the first batches of whichever runs first are the probe, and
- * no batch runs in the arena session before the plan is made (batch-pipeline.ts).
+ * prepared audit: the audit loop (measure.ts) makes the probe with its first batches, and what
+ * runs before them — the health sample (diagnostics.ts), in the CLI — runs in the probe's session
+ * and sizes its runs from the planner, so no batch runs in the arena session before the plan is
+ * made (batch-pipeline.ts).
  */
 export class MemoryPlanner {
   /** Set once the probe is done (tests may set it to skip the probe). */

@@ -8,10 +8,11 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AuditConfigSchema, type AuditConfigInput } from "../../src/core/audit-config.ts";
-import { encoderWarnings } from "../../src/core/health.ts";
+import { encoderWarnings, invarianceStats } from "../../src/core/health.ts";
+import { sampleViewsForPoint } from "../../src/core/view-params.ts";
 import { openPointSet } from "../../src/data/sources.ts";
 import { describeAudit, finalizeAudit, prepareAudit } from "../../src/engine/audit.ts";
-import { measureEncoderHealth } from "../../src/engine/diagnostics.ts";
+import { HEALTH_SAMPLE, HEALTH_SEED_OFFSET, measureEncoderHealth, type HealthOptions } from "../../src/engine/diagnostics.ts";
 import { measurePoints } from "../../src/engine/measure.ts";
 import { tempDir } from "../helpers/audit-inputs.ts";
 import { writeNpy } from "../helpers/data-npy.ts";
@@ -94,43 +95,75 @@ test("a random reference next to the trained target looks unlike it on the contr
   assert.ok(unfair.warnings.some((w) => w.startsWith("the reference looks unlike the target")), unfair.warnings.join(" | "));
 });
 
-test("the health sample runs in batches the memory plan allows, and does not depend on them", async () => {
+test("the health sample runs two views of each image, as many a run as an audit batch holds, and gives what the audit's pipeline gives for those views", async () => {
   const candidates = await openPointSet(join(fixtures, "data/candidates"));
   const controls = await openPointSet(join(fixtures, "data/controls.npy"));
-  const config = AuditConfigSchema.parse({ seed: 3, batchSize: 8 });
-  const run = async (memoryBudget: number | null, plan?: number) => {
+  const config = AuditConfigSchema.parse({ seed: 3, batchSize: 8 }); // K = 16: 32 views a point
+  const run = async (memoryBudget: number | null, plan?: number, options?: HealthOptions) => {
     const prepared = await prepareAudit({ target, reference, candidates, controls }, config, { providers: ["cpu"], threads: 1, memoryBudget });
-    const sizes: number[] = [];
+    const runs: { views: number; probeSession: boolean }[] = [];
+    let pointRuns = 0;
     const pipeline = prepared.context.pipeline;
-    const original = pipeline.run.bind(pipeline);
-    pipeline.run = (batch, options) => {
-      sizes.push(Array.isArray(batch) ? batch.length : "points" in batch ? batch.points.length : -1);
-      return original(batch, options);
+    const [represent, runBatch] = [pipeline.represent.bind(pipeline), pipeline.run.bind(pipeline)];
+    pipeline.represent = (batch, o) => {
+      runs.push({ views: batch.reduce((n, b) => n + b.views.length, 0), probeSession: o?.memoryProbe === true });
+      return represent(batch, o);
+    };
+    pipeline.run = (batch, o) => {
+      pointRuns++;
+      return runBatch(batch, o);
     };
     if (plan !== undefined) prepared.context.memory!.plan = { budget: memoryBudget!, batchSize: plan };
     try {
-      return { health: await measureEncoderHealth(prepared), sizes, planned: prepared.context.memory?.plan?.batchSize };
+      const health = await measureEncoderHealth(prepared, HEALTH_SAMPLE, options);
+      assert.equal(pointRuns, 0, "no whole points run");
+      return { health, runs, planned: prepared.context.memory?.plan?.batchSize };
     } finally {
       await prepared.release();
     }
   };
+  const views = (r: { runs: { views: number }[] }) => r.runs.map((x) => x.views);
   try {
     const unbudgeted = await run(null);
-    assert.deepEqual(unbudgeted.sizes, [8, 8, 8, 8], "without a budget: the configured batch size");
+    assert.deepEqual(views(unbudgeted), [64], "without a budget: 8 points' views a run hold all 32 images, two views each");
+    assert.ok(unbudgeted.runs.every((x) => !x.probeSession));
     const beforePlan = await run(2 ** 30);
-    // With a budget and no plan yet, the health sample's first batches are the memory probe, and
-    // the rest take the plan it made (the audit's batches then need no probe of their own).
-    const planned = beforePlan.planned!;
-    assert.ok(planned >= 1 && planned <= 8, `planned ${planned}`);
-    const rest = Array.from({ length: Math.ceil(29 / planned) }, (_, i) => Math.min(planned, 29 - i * planned));
-    assert.deepEqual(beforePlan.sizes, [1, 2, ...rest], "with a budget and no plan yet: the probe's 1 and 2 points, then the plan's");
-    const fixed = await run(2 ** 30, 5);
-    assert.deepEqual(fixed.sizes, [5, 5, 5, 5, 5, 5, 2], "with a plan: its batch size");
-    for (const other of [beforePlan, fixed]) {
-      for (const side of ["target", "reference"] as const) {
-        assert.ok(Math.abs(other.health![side].invarianceRatio - unbudgeted.health![side].invarianceRatio) < 1e-6, side);
-        assert.ok(Math.abs(other.health![side].imageDistance - unbudgeted.health![side].imageDistance) < 1e-6, side);
+    assert.deepEqual(views(beforePlan), [32, 32], "before the memory plan: one point's views a run");
+    assert.ok(beforePlan.runs.every((x) => x.probeSession), "in the probe's session: no arena grows before the probe");
+    assert.equal(beforePlan.planned, undefined, "the probe is left to the audit's own first batches");
+    const fixed = await run(2 ** 30, 1);
+    assert.deepEqual(views(fixed), [32, 32], "with a plan of one point: one point's views a run");
+    const capped = await run(null, undefined, { maxRunPixels: 3 * 32 * 32 });
+    assert.deepEqual(views(capped), [...Array(10).fill(6), 4], "at most the pixel budget a run (three 32×32 images)");
+
+    // The diagnostics' own definition: the first two of each sampled image's views under the
+    // health seed, through the audit's pipeline as whole points.
+    const prepared = await prepareAudit({ target, reference, candidates, controls }, config, { providers: ["cpu"], threads: 1, memoryBudget: null });
+    try {
+      const { catalog, policy, pipeline } = prepared.context;
+      const rows = { target: [] as Float32Array[], reference: [] as Float32Array[] };
+      const dims = { target: 0, reference: 0 };
+      for (let i = 0; i < HEALTH_SAMPLE; i++) {
+        const { set, local } = catalog.locate(Math.floor((i * catalog.size) / HEALTH_SAMPLE));
+        const image = await set.load(local);
+        const v = sampleViewsForPoint(policy, config.pairing, config.seed + HEALTH_SEED_OFFSET, set.ids[local], config.views, { height: image.height, width: image.width }, { height: 32, width: 32 });
+        const r = (await pipeline.run([{ image, views: v }], { representations: true })).representations!;
+        for (const side of ["target", "reference"] as const) {
+          dims[side] = r[side].dim;
+          rows[side].push(r[side].data.slice(0, 2 * r[side].dim));
+        }
       }
+      const joined = (side: "target" | "reference") => Float32Array.from(rows[side].flatMap((r) => Array.from(r)));
+      const expected = { target: invarianceStats(joined("target"), dims.target), reference: invarianceStats(joined("reference"), dims.reference) };
+      for (const other of [unbudgeted, beforePlan, fixed, capped]) {
+        assert.equal(other.health!.sample, HEALTH_SAMPLE);
+        for (const side of ["target", "reference"] as const) {
+          assert.ok(Math.abs(other.health![side].invarianceRatio - expected[side].invarianceRatio) < 1e-5, `${side}: ${other.health![side].invarianceRatio} vs ${expected[side].invarianceRatio}`);
+          assert.ok(Math.abs(other.health![side].imageDistance - expected[side].imageDistance) < 1e-5, side);
+        }
+      }
+    } finally {
+      await prepared.release();
     }
   } finally {
     await candidates.close();

@@ -85,6 +85,25 @@ test("composed and chained pipelines give the same distances and representations
   }
 });
 
+test("representations of views that do not form points (two views of each image): composed and chained agree with a run of whole points", async () => {
+  const p = await pipelines(convEncoder({ seed: 1 }).bytes, convEncoder({ seed: 5 }).bytes);
+  try {
+    const whole = batch();
+    const two = whole.map(({ image, views }) => ({ image, views: views.slice(0, 2) })); // 4 views: not a multiple of 2K = 6
+    const expected = (await p.fused.run(whole, { representations: true })).representations!;
+    const firstTwo = (data: Float32Array, dim: number) => Float32Array.from([...data.subarray(0, 2 * dim), ...data.subarray(2 * config.views * dim, (2 * config.views + 2) * dim)]);
+    for (const pipeline of [p.fused, p.chained]) {
+      const got = await pipeline.represent(two);
+      for (const side of ["target", "reference"] as const) {
+        assert.equal(got[side].data.length, 4 * got[side].dim, `${pipeline.description.mode}: one row per view`);
+        assert.ok(maxDiff(got[side].data, firstTwo(expected[side].data, expected[side].dim)) < 1e-5, `${pipeline.description.mode} ${side}`);
+      }
+    }
+  } finally {
+    await p.release();
+  }
+});
+
 test("a pipeline made for the memory probe: probe batches without the arena, then the arena session, the same distances; the encoders' own sessions suspended until needed", async () => {
   const [t, r] = [convEncoder({ seed: 1 }).bytes, convEncoder({ seed: 5 }).bytes];
   const encoders = await loadEncoderPair(t, r, { providers: CPU, intraOpThreads: 1 });

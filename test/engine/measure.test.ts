@@ -112,6 +112,7 @@ test("representations are fetched only on request and come with their batch's ro
         asked.push(options?.representations === true);
         return real.run(batch, options);
       },
+      represent: (batch, options) => real.represent(batch, options),
       release: () => real.release(),
     };
     const ctx = { ...prepared.context, pipeline };
