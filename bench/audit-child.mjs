@@ -62,8 +62,8 @@ async function limitRunner() {
  * process they slowed ResNet-18's audit batches by ~15 % (19.3 against 22.7 views/s). `run(n)`
  * resolves with the seconds one batch of n views took there.
  */
-function limitProcess() {
-  const child = fork(new URL(import.meta.url), [JSON.stringify({ ...args, mode: "limit-server" })], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+function limitProcess(arrangement) {
+  const child = fork(new URL(import.meta.url), [JSON.stringify({ ...args, ...arrangement, mode: "limit-server" })], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
   const replies = [];
   child.on("message", (m) => replies.shift()?.(m));
   const ask = (m) => new Promise((resolve) => {
@@ -105,7 +105,10 @@ if (args.mode === "limit-server") {
   // audit: the whole audit alone, batch size from the memory budget (its peak RSS and points/s).
   // ratio: the same audit at the batch size the audit run planned (no probe), with a limit batch of
   // the same number of views run after every audit batch and timed apart, so that load from
-  // elsewhere on the machine falls on both alike.
+  // elsewhere on the machine falls on both alike. `limits` lists the limit's arrangements
+  // ({limitThreads, limitArena, limitWait}), each in a process of its own, each run after every
+  // audit batch (a probe's pick among close arrangements is noise: audit.bench.ts takes the one
+  // faster over all rounds).
   const ratio = args.mode === "ratio";
   const candidates = await openPointSet(args.images);
   const to = args.points ?? candidates.size;
@@ -118,7 +121,7 @@ if (args.mode === "limit-server") {
     ...(ratio ? { memoryBudget: null } : {}),
   });
   const perPoint = 2 * args.pairs;
-  const limit = ratio ? limitProcess() : undefined;
+  const limits = ratio ? (args.limits ?? [{}]).map((arrangement) => ({ arrangement, process: limitProcess(arrangement), seconds: 0 })) : [];
   // Warm-up (first runs pick kernels and allocate), not timed: a full batch for the ratio; for the
   // audit alone, its memory probe (a one-point and a two-point batch, in their own session), which
   // comes first in `sslmem audit` too, and one batch of the planned size (the arena session is made
@@ -129,8 +132,7 @@ if (args.mode === "limit-server") {
     await measurePoints(prepared.context, { from: 0, to: Math.min(3, size) });
     await measurePoints(prepared.context, { from: 0, to: Math.min(plan?.batchSize ?? config.batchSize, size) });
   }
-  await limit?.run(config.batchSize * perPoint);
-  let limitSeconds = 0;
+  for (const limit of limits) await limit.process.run(config.batchSize * perPoint);
   let pausedSeconds = 0;
   let limitViews = 0;
   const start = performance.now();
@@ -139,23 +141,24 @@ if (args.mode === "limit-server") {
     to,
     onBatch: async (rows) => {
       points += rows.length;
-      if (!limit) return;
+      if (limits.length === 0) return;
       const n = rows.length * perPoint;
       const t0 = performance.now();
-      limitSeconds += await limit.run(n);
+      for (const limit of limits) limit.seconds += await limit.process.run(n);
       // The whole round trip is left out of the audit's time (the limit's process is idle meanwhile).
       pausedSeconds += (performance.now() - t0) / 1000;
       limitViews += n;
     },
   });
   const seconds = (performance.now() - start) / 1000 - pausedSeconds;
-  await limit?.release();
+  for (const limit of limits) await limit.process.release();
   await prepared.release();
   await candidates.close();
   emit({
     viewsPerSec: (points * perPoint) / seconds,
     pointsPerSec: points / seconds,
-    limitViewsPerSec: limit ? limitViews / limitSeconds : null,
+    // The limit's views/s in each of its arrangements, in order.
+    limitsViewsPerSec: limits.map((limit) => limitViews / limit.seconds),
     seconds,
     batchSize: plan?.batchSize ?? config.batchSize,
     perPointMiB: plan?.perPoint ? plan.perPoint / 2 ** 20 : null,

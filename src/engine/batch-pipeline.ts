@@ -356,8 +356,8 @@ class FusedPipeline implements BatchPipeline {
     const views = batch.reduce((n, p) => n + p.views.length, 0);
     const perPoint = viewsPerPoint(this.options.config.views, this.options.config.pairing);
     const missing = (perPoint - (views % perPoint)) % perPoint;
-    const last = batch[batch.length - 1];
-    const padded = missing === 0 ? batch : [...batch, { image: last.image, views: Array.from({ length: missing }, (_, i) => last.views[i % last.views.length]) }];
+    const last = batch.findLast((p) => p.views.length > 0);
+    const padded = missing === 0 || !last ? batch : [...batch, { image: last.image, views: Array.from({ length: missing }, (_, i) => last.views[i % last.views.length]) }];
     const inputs = packAugmentInputs(this.options.augment, padded, this.#arrays);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {

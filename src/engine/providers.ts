@@ -58,10 +58,11 @@ export function ortExecutionProviders(choice: Pick<ProviderChoice, "executionPro
 /**
  * How the idle threads of ORT's intra-op pool wait for the next parallel op:
  * - "brief-spin": spin for at most BRIEF_SPIN_US, then sleep. For a session that runs alone, as
- *   the composed graph does: an augmentation graph is many short ops (~0.1 ms each at 32×32),
- *   and a sleeping pool thread woke too late to share them, so they ran on one core. The
- *   fixture's composed graph took 53.4–54.3 ms a batch spinning briefly against 55.9–56.2 ms
- *   sleeping; the encoders alone took 49.4–49.6 ms either way (2-core machine, interleaved runs).
+ *   the composed graph does: an augmentation graph is many short ops (SimCLR's: 106 nodes, ~0.1 ms
+ *   each at 32×32), and a sleeping pool thread woke too late to share them, so they ran on about
+ *   one core. The fixture's composed graph took 53.4–54.3 ms a batch spinning briefly against
+ *   55.4–56.2 ms sleeping; the encoders alone took 49.4–49.9 ms either way (2-core machine,
+ *   interleaved runs).
  *   An idle engine burns ~1 ms of CPU after each run (bench/spinning.bench.ts: 22.5 ms over 20
  *   idle periods of 30 ms, against 6.4 ms sleeping).
  * - "sleep": never spin. For sessions run alternately (the chained pipeline's encoders and
