@@ -130,13 +130,12 @@ async function benchCase(c: BenchCase): Promise<Row> {
     const audit = runChild({ ...common, mode: "audit", threads, images: join(dir, "images"), preprocessing: c.preprocessing });
     process.stderr.write(`  ${c.name}: audit ${audit.viewsPerSec.toFixed(1)} views/s, batch ${audit.batchSize}, peak RSS ${(audit.peakRss / 2 ** 20).toFixed(0)} MiB (load ${load()})\n`);
 
-    // The limit's fastest arrangements, at the audit's batch size (the fixture's limit at 256 views
-    // a batch ran at 3 976–4 908 views/s without ORT's arena over this machine's runs, 4 564–4 972
-    // with it; at 64 views, where this probe ran before, the two measured alike, and one pick made
-    // once could be the slower):
-    // 1…cores threads, ORT's CPU arena on and off, idle pool threads sleeping or spinning briefly as
-    // the audit's (providers.ts). Two passes, each arrangement's best counts, so one slow run does
-    // not pick a slower arrangement (which would flatter the ratio).
+    // The limit's arrangements — 1…cores threads, ORT's CPU arena on and off, idle pool threads
+    // sleeping or spinning briefly as the audit's (providers.ts) — probed at the audit's batch size
+    // (the fixture's limit at 256 views a batch ran at 3 976–4 908 views/s without the arena over
+    // this machine's runs, 4 564–4 972 with it; at 64 views, where this probe ran before, the two
+    // measured alike, and a pick made once could be the slower one, which flatters the ratio). Two
+    // passes; each arrangement's best counts.
     const viewsPerBatch = perPoint * (audit.batchSize ?? 8);
     const limitProbe = { ...common, mode: "limit", viewsPerBatch, totalViews: Math.max(perPoint * probePoints, 2 * viewsPerBatch) };
     const arrangements = Array.from({ length: availableParallelism() }, (_, i) => i + 1).flatMap((t) =>

@@ -12,7 +12,8 @@
  *   node --import tsx bench/pipeline-profile.bench.ts [fixture|conv64|resnet18] [batch points] [runs]
  *
  * Environment: THREADS (ORT intra-op threads, default 2), ARENA=1 (ORT's CPU arena on in every
- * session), SPIN=1 (spinning pool threads), PROFILE_NODES=1 (the 25 slowest non-encoder nodes, with their µs a run; PROFILE_NODES=N: the N slowest).
+ * session), WAIT=brief-spin|sleep|spin (how idle pool threads wait, providers.ts; default brief-spin,
+ * as the audit's composed session — every session here waits alike), PROFILE_NODES=1 (the 25 slowest non-encoder nodes, with their µs a run; PROFILE_NODES=N: the N slowest).
  * Figures are wall-clock: on a shared machine compare them within one run.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -28,6 +29,7 @@ import { buildAugmentGraph, packAugmentInputs } from "../src/engine/augment-grap
 import { buildFusedGraph, FUSED_OUTPUTS } from "../src/engine/fused-graph.ts";
 import { toFeeds } from "../src/engine/augmenter.ts";
 import { ArrayPool } from "../src/engine/array-pool.ts";
+import { intraOpWait } from "../src/engine/providers.ts";
 import { CASES, writeImages } from "./cases.ts";
 
 const name = process.argv[2] ?? "fixture";
@@ -36,6 +38,8 @@ if (!c) throw new Error(`unknown case ${name}`);
 const B = Number(process.argv[3] ?? (name === "resnet18" ? 2 : 8));
 const runs = Number(process.argv[4] ?? (name === "resnet18" ? 4 : 12));
 const threads = Number(process.env.THREADS ?? 2);
+const wait = process.env.WAIT ?? "brief-spin";
+if (wait !== "brief-spin" && wait !== "sleep" && wait !== "spin") throw new Error(`WAIT must be brief-spin, sleep or spin, not ${wait}`);
 const K = 16;
 
 const dir = mkdtempSync(join(tmpdir(), "sslmem-profile-"));
@@ -58,7 +62,7 @@ try {
     enableCpuMemArena: process.env.ARENA === "1",
     enableProfiling: profile,
     profileFilePrefix: join(dir, "ort-profile"),
-    extra: { session: { intra_op: { allow_spinning: process.env.SPIN ?? "0" } } },
+    extra: { session: { intra_op: intraOpWait(wait) } },
   });
   const sFused = await ort.InferenceSession.create(fused.model, opts());
   const sAug = await ort.InferenceSession.create(buildAugmentGraph(augment, fused.opset), opts());
