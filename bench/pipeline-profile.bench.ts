@@ -19,7 +19,9 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir, loadavg } from "node:os";
 import { join } from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
 import * as ort from "onnxruntime-node";
+import { ModelProtoSchema } from "onnx-buf";
 import { AuditConfigSchema } from "../src/core/audit-config.ts";
 import { sampleViewsForPoint } from "../src/core/view-params.ts";
 import { openPointSet } from "../src/data/sources.ts";
@@ -98,7 +100,8 @@ try {
   const V = B * 2 * K;
   const m = Object.fromEntries(Object.entries(T).map(([k, xs]) => [k, med(xs)]));
   const encoders = m.target + m.reference;
-  console.log(`${name} ${out.height}×${out.width}, batch ${B} points = ${V} views, ${threads} threads, load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  const augmentNodes = fromBinary(ModelProtoSchema, buildAugmentGraph(augment, fused.opset)).graph?.node.length ?? 0;
+  console.log(`${name} ${out.height}×${out.width}, batch ${B} points = ${V} views, ${threads} threads, idle threads ${wait}, augmentation graph ${augmentNodes} nodes, load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   console.log(`  ms/batch (median of ${runs}): ${Object.entries(m).map(([k, t]) => `${k} ${t.toFixed(1)}`).join(", ")}`);
   console.log(`  encoders alone ${encoders.toFixed(1)} ms (${((V / encoders) * 1000).toFixed(0)} views/s); fused ${m.fused.toFixed(1)} ms (${((V / m.fused) * 1000).toFixed(0)} views/s); fused / encoders = ${(encoders / m.fused).toFixed(2)}; augment alone / encoders = ${(m.augment / encoders).toFixed(2)}; host (sample+pack) / encoders = ${((m.sample + m.pack) / encoders).toFixed(2)}`);
 
