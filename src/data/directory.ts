@@ -2,12 +2,11 @@
  * A folder of images, walked recursively. Every regular file is sniffed by content; images are
  * points (whatever their extension), everything else is recorded as skipped with a reason.
  * Symbolic links are never followed (a link could lead out of the root), and files are opened
- * with O_NOFOLLOW | O_NONBLOCK so neither a link nor a FIFO swapped in later is read.
+ * with O_NOFOLLOW | O_NONBLOCK so neither a link nor a FIFO swapped in later is read (regular-file.ts).
  * Ids are POSIX paths relative to the root; names that are not valid UTF-8 are skipped (Node
  * would decode them lossily and could not open them again).
  */
-import { constants } from "node:fs";
-import { open, readdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { SslmemError } from "../core/errors.ts";
 import type { RgbImage } from "../core/image.ts";
@@ -15,9 +14,9 @@ import { decodeImage, imageFileTooLarge } from "./image-decode.ts";
 import type { IngestLimits } from "./limits.ts";
 import { quoteId } from "./point-id.ts";
 import { makePointSet, tooManyPoints, type PointSet, type SkippedEntry } from "./point-set.ts";
+import { FileReader, readRegularFile } from "./regular-file.ts";
 import { SNIFF_BYTES, sniffImage, skipReason } from "./sniff.ts";
 
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 /** Files sniffed at once: enough to hide disk latency, few enough to stay far from fd limits. */
 const SNIFF_CONCURRENCY = 16;
 
@@ -62,27 +61,6 @@ async function walk(root: string, limits: IngestLimits, skipped: SkippedEntry[])
   return files;
 }
 
-/** Reads up to `length` bytes of a regular file without following links; null size when not a regular file. */
-async function readRegular(root: string, id: string, length: number | "all", limits: IngestLimits) {
-  const handle = await open(join(root, id), OPEN_FLAGS);
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) return { size: null, bytes: Buffer.alloc(0) };
-    if (length === "all" && stat.size > limits.maxFileBytes) throw imageFileTooLarge(id, stat.size, limits.maxFileBytes);
-    const want = length === "all" ? stat.size : Math.min(length, stat.size);
-    const bytes = Buffer.alloc(want);
-    let filled = 0;
-    while (filled < want) {
-      const { bytesRead } = await handle.read(bytes, filled, want - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return { size: stat.size, bytes: bytes.subarray(0, filled) };
-  } finally {
-    await handle.close();
-  }
-}
-
 async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
@@ -97,26 +75,28 @@ export async function openDirectory(root: string, limits: IngestLimits): Promise
   const points: FilePoint[] = [];
   await forEachLimited(files, SNIFF_CONCURRENCY, async (id) => {
     try {
-      const { size, bytes } = await readRegular(root, id, SNIFF_BYTES, limits);
-      if (size === null) skipped.push({ id, reason: "not a regular file" });
-      else if (sniffImage(bytes) !== null) points.push({ id });
-      else skipped.push({ id, reason: skipReason(bytes, size) });
+      const file = await readRegularFile(join(root, id), { head: SNIFF_BYTES });
+      if (!file.isFile || file.bytes === null) skipped.push({ id, reason: "not a regular file" });
+      else if (sniffImage(file.bytes) !== null) points.push({ id });
+      else skipped.push({ id, reason: skipReason(file.bytes, file.size) });
     } catch (e) {
       skipped.push({ id, reason: errnoReason(e) });
     }
   });
   if (points.length > limits.maxPoints) throw tooManyPoints(limits, "the folder");
 
+  // The audit's loads go through a worker thread (regular-file.ts), started on the first load.
+  const reader = new FileReader();
   const loadPoint = async ({ id }: FilePoint): Promise<RgbImage> => {
     let file;
     try {
-      file = await readRegular(root, id, "all", limits);
+      file = await reader.read(join(root, id), limits.maxFileBytes);
     } catch (e) {
-      if (e instanceof SslmemError) throw e;
       throw new SslmemError("image_invalid", `point ${quoteId(id)}: the file ${errnoReason(e)}`, { id }, { cause: e });
     }
-    if (file.size === null) throw new SslmemError("image_invalid", `point ${quoteId(id)}: is no longer a regular file`, { id });
+    if (!file.isFile) throw new SslmemError("image_invalid", `point ${quoteId(id)}: is no longer a regular file`, { id });
+    if (file.bytes === null) throw imageFileTooLarge(id, file.size, limits.maxFileBytes);
     return decodeImage(file.bytes, id, limits);
   };
-  return makePointSet({ kind: "directory", points, skipped, loadPoint, close: async () => {} });
+  return makePointSet({ kind: "directory", points, skipped, loadPoint, close: () => reader.close() });
 }

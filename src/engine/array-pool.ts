@@ -1,5 +1,5 @@
 /**
- * Zeroed typed arrays for packing a batch's graph inputs (augment-graph.ts), reused from batch to
+ * Typed arrays for packing a batch's graph inputs (augment-graph.ts), reused from batch to
  * batch. A batch's column and blur matrices are megabytes (views × width × width floats): a fresh
  * array of that size is memory the kernel maps, faults in and zeroes page by page, and unmaps
  * again when it is collected. On this project's 2-core virtual machine a fresh 1 MiB Float32Array
@@ -10,15 +10,23 @@
  * them back (batch-pipeline.ts); an array is handed out again only after it was given back.
  */
 
-/** Where packAugmentInputs gets its arrays: zero-filled, of exactly the length asked for. */
-export interface ZeroedArrays {
-  float32(length: number): Float32Array;
-  int32(length: number): Int32Array;
-  uint8(length: number): Uint8Array;
+/**
+ * What an array handed out holds: zeros, or anything ("overwritten": the caller writes every
+ * element before it reads one). Zeroing a kept array is a pass over all of it, long before the
+ * packer's scattered writes reach its cache lines again; the packer zeroes the column and blur
+ * matrices one view's block at a time instead, just before it writes the block (augment-graph.ts).
+ */
+export type ArrayContents = "zeroed" | "overwritten";
+
+/** Where packAugmentInputs gets its arrays, of exactly the length asked for (zero-filled unless asked otherwise). */
+export interface PackingArrays {
+  float32(length: number, contents?: ArrayContents): Float32Array;
+  int32(length: number, contents?: ArrayContents): Int32Array;
+  uint8(length: number, contents?: ArrayContents): Uint8Array;
 }
 
-/** Fresh arrays every time (no pool). */
-export const FRESH_ARRAYS: ZeroedArrays = {
+/** Fresh arrays every time (no pool): always zeroed. */
+export const FRESH_ARRAYS: PackingArrays = {
   float32: (n) => new Float32Array(n),
   int32: (n) => new Int32Array(n),
   uint8: (n) => new Uint8Array(n),
@@ -30,7 +38,7 @@ type Pooled = Float32Array | Int32Array | Uint8Array;
  * Arrays given back, by element type and length, at most `limit` of them (the oldest go first):
  * an audit packs one batch while the one before it runs, so two batches' arrays are enough.
  */
-export class ArrayPool implements ZeroedArrays {
+export class ArrayPool implements PackingArrays {
   readonly #float32: Float32Array[] = [];
   readonly #int32: Int32Array[] = [];
   readonly #uint8: Uint8Array[] = [];
@@ -39,16 +47,16 @@ export class ArrayPool implements ZeroedArrays {
 
   constructor(private readonly limit = 32) {}
 
-  float32(length: number): Float32Array {
-    return this.#take(this.#float32, length, (n) => new Float32Array(n));
+  float32(length: number, contents: ArrayContents = "zeroed"): Float32Array {
+    return this.#take(this.#float32, length, contents, (n) => new Float32Array(n));
   }
 
-  int32(length: number): Int32Array {
-    return this.#take(this.#int32, length, (n) => new Int32Array(n));
+  int32(length: number, contents: ArrayContents = "zeroed"): Int32Array {
+    return this.#take(this.#int32, length, contents, (n) => new Int32Array(n));
   }
 
-  uint8(length: number): Uint8Array {
-    return this.#take(this.#uint8, length, (n) => new Uint8Array(n));
+  uint8(length: number, contents: ArrayContents = "zeroed"): Uint8Array {
+    return this.#take(this.#uint8, length, contents, (n) => new Uint8Array(n));
   }
 
   /** Gives arrays back for later batches; the caller must not use them afterwards. */
@@ -73,12 +81,12 @@ export class ArrayPool implements ZeroedArrays {
     this.#order.push(a);
   }
 
-  #take<A extends Pooled>(list: A[], length: number, make: (n: number) => A): A {
+  #take<A extends Pooled>(list: A[], length: number, contents: ArrayContents, make: (n: number) => A): A {
     const i = list.findIndex((a) => a.length === length);
     if (i < 0) return make(length);
     const [a] = list.splice(i, 1);
     this.#order = this.#order.filter((x) => x !== a);
-    a.fill(0);
+    if (contents === "zeroed") a.fill(0);
     return a;
   }
 

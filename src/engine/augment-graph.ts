@@ -47,7 +47,7 @@ import type { RgbImage } from "../core/image.ts";
 import type { AugmentationOp, AugmentationPolicy } from "../core/policy.ts";
 import { GRAY_WEIGHTS, gaussianKernel1d, reflectIndex, sourceCoordinate } from "../core/augment-reference.ts";
 import { blurKernelSize, JITTER_BRIGHTNESS, JITTER_CONTRAST, JITTER_HUE, JITTER_SATURATION, type Size, type ViewParams } from "../core/view-params.ts";
-import { FRESH_ARRAYS, type ZeroedArrays } from "./array-pool.ts";
+import { FRESH_ARRAYS, type PackingArrays } from "./array-pool.ts";
 import { elemTypeCode, GraphBuilder } from "./onnx/builder.ts";
 
 export type Layout = "NCHW" | "NHWC";
@@ -313,9 +313,10 @@ const NO_BLUR: Float64Array = Float64Array.of(1);
 
 /**
  * Writes the row-major band matrix [n,n] of a 1-D blur with reflect padding (out = M·in, or its
- * transpose) into a zeroed `into` at `offset`. A kernel of one tap is the identity.
+ * transpose) into `into` at `offset`, all n·n elements. A kernel of one tap is the identity.
  */
 function blurMatrix(kernel: Float64Array, n: number, into: Float32Array, offset: number, transpose: boolean): void {
+  into.fill(0, offset, offset + n * n);
   const half = (kernel.length - 1) / 2;
   for (let o = 0; o < n; o++) {
     for (let t = 0; t < kernel.length; t++) {
@@ -329,7 +330,7 @@ function blurMatrix(kernel: Float64Array, n: number, into: Float32Array, offset:
  * Graph inputs for a batch: every source image with its views, packed (views in order: all of the
  * first image's, then the second's…), into arrays from `arrays` (a pool: array-pool.ts).
  */
-export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly SourceViews[], arrays: ZeroedArrays = FRESH_ARRAYS): Record<string, PackedInput> {
+export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly SourceViews[], arrays: PackingArrays = FRESH_ARRAYS): Record<string, PackedInput> {
   const { stages, out } = opts;
   const { height: oh, width: ow } = out;
   for (const { image } of batch) checkImage(image);
@@ -346,9 +347,12 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
     else for (let y = 0; y < image.height; y++) sources.set(image.data.subarray(y * rowBytes, (y + 1) * rowBytes), (s * Hmax + y) * Wmax * 3);
   });
 
-  const rowIndex = [arrays.int32(V * 3 * oh), arrays.int32(V * 3 * oh)];
-  const rowWeight = arrays.float32(V * oh);
-  const columns = arrays.float32(V * Wmax * ow);
+  // Row taps: every element is written below. The column and blur matrices are zeroed a view's
+  // block at a time, just before the block's taps are written (array-pool.ts, ArrayContents).
+  const rowIndex = [arrays.int32(V * 3 * oh, "overwritten"), arrays.int32(V * 3 * oh, "overwritten")];
+  const rowWeight = arrays.float32(V * oh, "overwritten");
+  const columnBlock = Wmax * ow;
+  const columns = arrays.float32(V * columnBlock, "overwritten");
   const nStages = blendStageCount(stages);
   const n = stages.jitter.length;
   // Blend stages: [stage][view] a [3,3] channel mix (the identity by default) and the weight of
@@ -361,8 +365,8 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
   const grayscale = arrays.float32(stages.grayscale ? V * 9 : 0);
   if (stages.grayscale) for (let i = 0; i < V; i++) setIdentity(grayscale, i * 9);
   const k = stages.blurKernelSize;
-  const blurH = k > 0 ? arrays.float32(V * ow * ow) : undefined;
-  const blurV = k > 0 ? arrays.float32(V * oh * oh) : undefined;
+  const blurH = k > 0 ? arrays.float32(V * ow * ow, "overwritten") : undefined;
+  const blurV = k > 0 ? arrays.float32(V * oh * oh, "overwritten") : undefined;
   const solarize = arrays.float32(stages.solarize ? V : 0).fill(2); // > 1: never triggers
 
   let v = 0;
@@ -389,7 +393,8 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
         }
         rowWeight[v * oh + y] = wy;
       }
-      const base = v * Wmax * ow;
+      const base = v * columnBlock;
+      columns.fill(0, base, base + columnBlock);
       for (let x = 0; x < ow; x++) {
         const sx = sourceCoordinate(crop.left, crop.width, ow, view.flip, x);
         const x0 = Math.floor(sx);

@@ -3,8 +3,10 @@
  * pipeline (batch-pipeline.ts: augmentation, both encoders on the same views, per-pair distances,
  * on the execution provider) → per-point measurements.
  *
- * Memory is bounded by one batch (plus the next one, decoded, sampled and packed while the batch
- * runs, so that no host work sits between two runs), never by the number of points. Every random number of a view is keyed by
+ * Memory is bounded by one batch (plus the next one, decoded, sampled and packed ahead), never by
+ * the number of points. onnxruntime-node's `run` holds the main thread while a batch runs, so the
+ * next batch is staged before the run starts (as far as its files are read) or after it ends; the
+ * files of a folder are read on a worker thread meanwhile (data/regular-file.ts). Every random number of a view is keyed by
  * (seed, point id, view index), and each point's views go through the encoders as their own rows,
  * so a point's measurement does not depend on the batch size, the range or the order of points.
  */
@@ -195,9 +197,9 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
     }
     const current = staged ?? (await stage(next!));
     if (!staged) next = load(nextSize());
-    // While this batch runs on the provider: decode, sample and pack the next one (host work that
-    // would otherwise sit between two runs). Its failure waits until this batch's rows are handed
-    // over, as if it had happened after them.
+    // Stage the next batch (decode, sample, pack) while this one is queued and run: what is ready
+    // before the run starts is done then, the rest after it (see the file comment). Its failure
+    // waits until this batch's rows are handed over, as if it had happened after them.
     const running = runBatch(ctx, current, { representations: withRepresentations }, options.signal);
     running.catch(() => {}); // awaited below
     let following: StagedBatch | undefined;

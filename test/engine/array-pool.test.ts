@@ -8,7 +8,11 @@ import { describe, it } from "node:test";
 import { AuditConfigSchema } from "../../src/core/audit-config.ts";
 import { sampleViewsForPoint } from "../../src/core/view-params.ts";
 import { openPointSet } from "../../src/data/sources.ts";
-import { ArrayPool } from "../../src/engine/array-pool.ts";
+import { ArrayPool, FRESH_ARRAYS, type PackingArrays } from "../../src/engine/array-pool.ts";
+import { augmentGraphOptions } from "../../src/engine/augmenter.ts";
+import { packAugmentInputs } from "../../src/engine/augment-graph.ts";
+import { PRESET_NAMES, PRESETS } from "../../src/core/policy.ts";
+import { noiseImage } from "../helpers/augment-images.ts";
 import { prepareAudit } from "../../src/engine/audit.ts";
 import type { PointViews } from "../../src/engine/batch-pipeline.ts";
 import { tempDir, writeRandomNpy, writeTinyEncoderPair } from "../helpers/audit-inputs.ts";
@@ -29,6 +33,18 @@ describe("array pool", () => {
     assert.notEqual(pool.float32(10), a, "an array is handed out once until it is given back");
   });
 
+  it("hands a given-back array out as it is when the caller overwrites it, zeroed otherwise", () => {
+    const pool = new ArrayPool();
+    const a = pool.int32(6, "overwritten");
+    a.fill(5);
+    pool.give([a]);
+    const again = pool.int32(6, "overwritten");
+    assert.equal(again, a);
+    assert.deepEqual([...again], [5, 5, 5, 5, 5, 5], "not zeroed");
+    pool.give([again]);
+    assert.deepEqual([...pool.int32(6)], [0, 0, 0, 0, 0, 0], "zeroed by default");
+  });
+
   it("keeps types and lengths apart, whole buffers only, and at most its limit (oldest dropped)", () => {
     const pool = new ArrayPool(2);
     const f = pool.float32(4);
@@ -42,6 +58,34 @@ describe("array pool", () => {
     const big = new Float32Array(16);
     pool.give([big.subarray(0, 4), new BigInt64Array(4), "not an array"]);
     assert.equal(pool.size, 1, "neither a view into a larger buffer nor another type is kept");
+  });
+});
+
+describe("packing into arrays it overwrites", () => {
+  it("writes every element of them: stale values (NaN) in them change no packed input", () => {
+    // Arrays asked for as "overwritten" come full of NaN, as if a batch of other views had left them.
+    const stale: PackingArrays = {
+      float32: (n, contents) => (contents === "overwritten" ? new Float32Array(n).fill(NaN) : new Float32Array(n)),
+      int32: (n, contents) => (contents === "overwritten" ? new Int32Array(n).fill(-7) : new Int32Array(n)),
+      uint8: (n, contents) => (contents === "overwritten" ? new Uint8Array(n).fill(201) : new Uint8Array(n)),
+    };
+    const out = { height: 12, width: 10 };
+    for (const preset of PRESET_NAMES) {
+      const policy = PRESETS[preset];
+      const opts = augmentGraphOptions({ policy, out, layout: "NCHW", mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], range: [0, 1] });
+      // Sources of different sizes (padding), many views each (every op drawn somewhere).
+      const batch = [noiseImage(17, 23, 1), noiseImage(9, 14, 2), noiseImage(30, 11, 3)].map((image, i) => ({
+        image,
+        views: sampleViewsForPoint(policy, "views", 4, `p${i}`, 12, { height: image.height, width: image.width }, out),
+      }));
+      const fresh = packAugmentInputs(opts, batch, FRESH_ARRAYS);
+      const reused = packAugmentInputs(opts, batch, stale);
+      assert.deepEqual(Object.keys(reused).sort(), Object.keys(fresh).sort());
+      for (const [name, input] of Object.entries(fresh)) {
+        assert.deepEqual(reused[name].dims, input.dims, `${preset} ${name}`);
+        assert.deepEqual([...reused[name].data], [...input.data], `${preset} ${name}`);
+      }
+    }
   });
 });
 
