@@ -9,15 +9,17 @@
  * not read at all, its size is returned).
  *
  * Why a worker for the loads: onnxruntime-node runs a session on the main thread (its `run` is a
- * synchronous call), so what the main thread does for the next batch waits until the run is
- * over. A read through `fs/promises` is four round trips to libuv's pool (open, stat, read,
- * close), each resumed on the main thread — one step a loop iteration while a run is queued —
- * so most of a batch's reads fell between two runs. The worker reads a batch's files with
- * synchronous calls while the previous batch runs, and hands them over in one message. The
- * fixture's audit, main thread's CPU between two runs (perf, 1 kHz, two runs each): 2.66–2.80 ms
- * a batch reading files so, 0.58–2.08 ms with the worker; whole batches 62.5 / 61.6 against
- * 61.0 / 59.6 ms. Without perf, five alternating runs of each measured alike (4 041–4 395
- * against 4 043–4 427 views/s): the gain is within this machine's noise.
+ * synchronous call), so the main thread does nothing else while a batch runs. A read through
+ * `fs/promises` is four round trips to libuv's pool (open, stat, read, close), each resumed on the
+ * main thread — one step a loop iteration while a run is queued — so a batch's reads mostly fell
+ * between two runs, latency included. The worker reads a batch's files with synchronous calls
+ * while the previous batch runs, and hands them over in one message. The fixture's audit (512
+ * points, batches of 8; bench/ case files, this 2-core machine), with every pread made slower by
+ * `strace -e inject=pread64:delay_enter=…` as on network storage: 2 ms — 63.5–64.6 ms a batch
+ * reading through fs/promises, 60.3–60.6 ms with the worker; 5 ms — 71.9 against 61.8 ms (the
+ * time between runs 14.7 against 3.8 ms). From this machine's page cache both measured alike
+ * (59.7 against 60.5 ms under strace, five alternating plain runs 4 041–4 395 against 4 043–4 427
+ * views/s).
  */
 import { constants } from "node:fs";
 import { open } from "node:fs/promises";
