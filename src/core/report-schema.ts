@@ -88,6 +88,12 @@ export const AuditInfoSchema = z.strictObject({
         }),
         reason: z.string().optional().meta({ description: "Why the encoders were not composed (chained only)." }),
         opset: z.number().int().optional().meta({ description: "Opset of the composed graph (fused only)." }),
+        augmentRuns: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .meta({ description: "Runs a batch's views went through the augmentation in, each run's every stage before the next (fused only): sized so that a run's values stay in the caches." }),
         threads: z.number().int().min(1).meta({ description: "ONNX Runtime intra-op threads of the pipeline's sessions." }),
       })
       .optional()

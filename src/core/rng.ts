@@ -44,29 +44,49 @@ const PHILOX_W1 = 0xbb67ae85;
 
 /** Philox4x32 with `rounds` rounds (10 is the standard, crush-resistant choice). */
 export function philox4x32(counter: readonly number[], key: readonly number[], rounds = 10): [number, number, number, number] {
-  let c0 = counter[0] >>> 0;
-  let c1 = counter[1] >>> 0;
-  let c2 = counter[2] >>> 0;
-  let c3 = counter[3] >>> 0;
-  let k0 = key[0] >>> 0;
-  let k1 = key[1] >>> 0;
+  const out = new Uint32Array(4);
+  philoxInto(out, counter[0] >>> 0, counter[1] >>> 0, counter[2] >>> 0, counter[3] >>> 0, key[0] >>> 0, key[1] >>> 0, rounds);
+  return [out[0], out[1], out[2], out[3]];
+}
+
+// The multipliers' 16-bit halves, for the high words of the round's products (mulhi32 with one
+// factor split once instead of every round).
+const M0_HI = PHILOX_M0 >>> 16;
+const M0_LO = PHILOX_M0 & 0xffff;
+const M1_HI = PHILOX_M1 >>> 16;
+const M1_LO = PHILOX_M1 & 0xffff;
+
+/**
+ * Philox4x32 of one block into `out` (the stream's four words): the rounds of philox4x32 with
+ * no array in or out. Views are sampled on the main thread between batch runs, ~10 blocks a view;
+ * the array arguments and results of every block were most of the sampling's time.
+ */
+function philoxInto(out: Uint32Array, c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, rounds: number): void {
   for (let r = 0; r < rounds; r++) {
     if (r > 0) {
       k0 = (k0 + PHILOX_W0) >>> 0;
       k1 = (k1 + PHILOX_W1) >>> 0;
     }
-    // The 64-bit products as two numbers each, not pairs (a round allocated two, and views are
-    // sampled on the main thread, between batch runs).
-    const hi0 = mulhi32(PHILOX_M0, c0);
+    // High words as mulhi32 computes them, the constant's halves precomputed.
+    const a0 = c0 & 0xffff;
+    const b0 = c0 >>> 16;
+    const mid0 = M0_HI * a0 + M0_LO * b0 + ((M0_LO * a0) >>> 16);
+    const hi0 = (M0_HI * b0 + Math.floor(mid0 / 65536)) >>> 0;
     const lo0 = Math.imul(PHILOX_M0, c0) >>> 0;
-    const hi1 = mulhi32(PHILOX_M1, c2);
+    const a1 = c2 & 0xffff;
+    const b1 = c2 >>> 16;
+    const mid1 = M1_HI * a1 + M1_LO * b1 + ((M1_LO * a1) >>> 16);
+    const hi1 = (M1_HI * b1 + Math.floor(mid1 / 65536)) >>> 0;
     const lo1 = Math.imul(PHILOX_M1, c2) >>> 0;
     c0 = (hi1 ^ c1 ^ k0) >>> 0;
     c1 = lo1;
     c2 = (hi0 ^ c3 ^ k1) >>> 0;
     c3 = lo0;
   }
-  return [c0, c1, c2, c3];
+  out[0] = c0;
+  out[1] = c1;
+  out[2] = c2;
+  out[3] = c3;
 }
 
 /**
@@ -119,7 +139,8 @@ function checkUint32(name: string, v: number): void {
 
 class PhiloxStream implements RandomStream {
   private block = 0;
-  private words: number[] = [];
+  /** The current block's four words, consumed from `next`. */
+  private readonly words = new Uint32Array(4);
   private next = 4;
 
   constructor(
@@ -131,7 +152,7 @@ class PhiloxStream implements RandomStream {
 
   private word(): number {
     if (this.next === 4) {
-      this.words = philox4x32([this.block, this.viewIndex, this.seed, this.tag], this.key);
+      philoxInto(this.words, this.block, this.viewIndex, this.seed, this.tag, this.key[0], this.key[1], 10);
       this.block = (this.block + 1) >>> 0;
       this.next = 0;
     }
@@ -158,7 +179,8 @@ class PhiloxStream implements RandomStream {
   }
 
   permutation(n: number): number[] {
-    const perm = Array.from({ length: n }, (_, i) => i);
+    const perm: number[] = [];
+    for (let i = 0; i < n; i++) perm.push(i);
     for (let i = n - 1; i > 0; i--) {
       const j = this.randint(i + 1);
       const t = perm[i];

@@ -81,6 +81,36 @@ export interface AugmentGraphOptions {
   mean: Rgb;
   std: Rgb;
   range: readonly [number, number];
+  /**
+   * Runs the views go through the stages in (default 1; augmentChunks chooses it): a batch's views
+   * are split into this many consecutive runs of (nearly) equal size, each taken through every stage
+   * before the next, then concatenated. A batch must hold at least this many views.
+   */
+  chunks?: number;
+}
+
+/**
+ * Float32 values of views one run of the stages should hold at most (3 MiB). Each stage is a pass
+ * over all of a run's views; beyond the caches' size every pass goes to memory. On the 2-core
+ * machine (sessions as the audit's; throwaway scripts, variants in one process): the convnet's 256
+ * views at 64×64 (12 MiB a pass) went through the augmentation graph alone in 45.6 ms as one run,
+ * 38.2 / 33.4 / 35.1 ms as 2 / 4 / 8 runs, and its composed graph (both encoders) took 0.969 of
+ * the time in 4 runs, median of 12 interleaved rounds; the fixture's 256 views at 32×32 (3 MiB):
+ * 13.1 ms as one run, 12.4 / 13.8 / 14.8 ms as 2 / 4 / 8, composed 1.016 of the time in 2 runs;
+ * ResNet-18's 64 views at 224×224 composed in 8 runs: 1.005 (6 rounds), no difference.
+ */
+export const RUN_VALUES = 3 * 2 ** 18;
+
+/** Runs at most: every run repeats the graph's stages (~100 nodes). */
+export const MAX_RUNS = 8;
+
+/**
+ * The runs (AugmentGraphOptions.chunks) for batches of up to `maxViews` views of size `out`, never
+ * more than `minViews`, the fewest views a batch holds (so that no run is empty).
+ */
+export function augmentChunks(out: Size, maxViews: number, minViews: number): number {
+  const wanted = Math.ceil((maxViews * 3 * out.height * out.width) / RUN_VALUES);
+  return Math.max(1, Math.min(wanted, MAX_RUNS, Math.floor(minViews)));
 }
 
 /** A graph input ready for an ORT tensor. */
@@ -146,14 +176,86 @@ export const AUGMENT_INPUTS = {
   columns: "columns",
 } as const;
 
+/** The per-view graph inputs of a batch (or of one chunk of its views): value names. */
+interface ViewInputs {
+  rowIndex: readonly [string, string];
+  rowWeight: string;
+  columns: string;
+  /** [stages,V,3,3] and [stages,V,1,1]: the views are on axis 1. */
+  mix?: string;
+  meanWeight?: string;
+  hue?: string;
+  grayscale?: string;
+  blurH?: string;
+  blurV?: string;
+  solarize?: string;
+}
+
 /**
  * Emits the augmentation into `g` (declaring its inputs) and returns the name of the views value:
  * [V,3,oh,ow] for NCHW, [V,oh,ow,3] for NHWC, normalized for the encoder.
+ *
+ * With `chunks` > 1 the views go through the stages in that many runs (AugmentGraphOptions,
+ * RUN_VALUES), each run's every stage before the next run's: a run's values stay in the caches
+ * from stage to stage. Every stage is per view, so the views are the same either way (a test).
  */
 export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, opset: number): string {
-  const { stages, out, layout } = opts;
+  const { stages, out } = opts;
   const { height: oh, width: ow } = out;
   const ops = new OpsetOps(g, opset);
+  // Sources uint8 [S,Hmax,Wmax,3] → planes [S,3,Hmax,Wmax] → rows of one channel [S·3·Hmax, Wmax] in [0,1].
+  const sources = g.input(AUGMENT_INPUTS.sources, "uint8", ["sources", "source_height", "source_width", 3]);
+  const planes = g.op1("Transpose", [sources], { perm: [0, 3, 1, 2] });
+  const rows = g.op1("Div", [g.op1("Cast", [g.op1("Flatten", [planes], { axis: 3 })], { to: elemTypeCode("float") }), g.constFloat(255)]);
+  // Gather indices are int32: the host fills them without BigInt conversions.
+  const nBlend = blendStageCount(stages);
+  const inputs: ViewInputs = {
+    rowIndex: [g.input(AUGMENT_INPUTS.rowIndex[0], "int32", ["views", 3, oh]), g.input(AUGMENT_INPUTS.rowIndex[1], "int32", ["views", 3, oh])],
+    rowWeight: g.input(AUGMENT_INPUTS.rowWeight, "float", ["views", 1, oh, 1]),
+    columns: g.input(AUGMENT_INPUTS.columns, "float", ["views", "source_width", ow]),
+    ...(nBlend > 0 ? { mix: g.input("jitter_mix", "float", [nBlend, "views", 3, 3]) } : {}),
+    ...(nBlend > 0 && stages.jitter.includes(JITTER_CONTRAST) ? { meanWeight: g.input("jitter_mean", "float", [nBlend, "views", 1, 1]) } : {}),
+    ...(stages.hue ? { hue: g.input("hue", "float", ["views", 1, 1]) } : {}),
+    ...(stages.grayscale ? { grayscale: g.input("grayscale", "float", ["views", 3, 3]) } : {}),
+    ...(stages.blurKernelSize > 0 ? { blurH: g.input("blur_h", "float", ["views", ow, ow]), blurV: g.input("blur_v", "float", ["views", 1, oh, oh]) } : {}),
+    ...(stages.solarize ? { solarize: g.input("solarize", "float", ["views", 1, 1]) } : {}),
+  };
+  const chunks = opts.chunks ?? 1;
+  if (chunks <= 1) return augmentViews(g, ops, opts, rows, inputs);
+  // Run c holds views [⌊c·V/n⌋, ⌊(c+1)·V/n⌋): none is empty while V ≥ n.
+  const views = g.op1("Slice", [g.op1("Shape", [inputs.rowWeight]), g.constInt64([0]), g.constInt64([1]), g.constInt64([0])]);
+  const bound = (c: number) => (c === 0 ? g.constInt64([0]) : c === chunks ? views : g.op1("Div", [g.op1("Mul", [views, g.constInt64([c])]), g.constInt64([chunks])]));
+  const parts: string[] = [];
+  for (let c = 0; c < chunks; c++) {
+    const [from, to] = [bound(c), bound(c + 1)];
+    const slice = (value: string, axis: 0 | 1) => g.op1("Slice", [value, from, to, g.constInt64([axis])]);
+    parts.push(augmentViews(g, ops, opts, rows, mapViewInputs(inputs, slice)));
+  }
+  return g.op1("Concat", parts, { axis: 0 });
+}
+
+/** `inputs` with `f(value, its views' axis)` for every value. */
+function mapViewInputs(inputs: ViewInputs, f: (value: string, axis: 0 | 1) => string): ViewInputs {
+  const opt = (value: string | undefined, axis: 0 | 1) => (value === undefined ? undefined : f(value, axis));
+  return {
+    rowIndex: [f(inputs.rowIndex[0], 0), f(inputs.rowIndex[1], 0)],
+    rowWeight: f(inputs.rowWeight, 0),
+    columns: f(inputs.columns, 0),
+    // [stages,V,…]: the views are on axis 1.
+    mix: opt(inputs.mix, 1),
+    meanWeight: opt(inputs.meanWeight, 1),
+    hue: opt(inputs.hue, 0),
+    grayscale: opt(inputs.grayscale, 0),
+    blurH: opt(inputs.blurH, 0),
+    blurV: opt(inputs.blurV, 0),
+    solarize: opt(inputs.solarize, 0),
+  };
+}
+
+/** The stages on the views of `inputs` (all of a batch's, or a chunk of them). */
+function augmentViews(g: GraphBuilder, ops: OpsetOps, opts: AugmentGraphOptions, rows: string, inputs: ViewInputs): string {
+  const { stages, out, layout } = opts;
+  const { height: oh, width: ow } = out;
   // Constants are created on first use (GraphBuilder deduplicates them), so no stage leaves
   // unused initializers behind.
   const zero = () => g.constFloat(0);
@@ -161,25 +263,17 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
   const clip01 = (t: string) => g.op1("Clip", [t, zero(), one()]);
   const shape = (dims: number[]) => g.constInt64(dims);
 
-  // Sources uint8 [S,Hmax,Wmax,3] → planes [S,3,Hmax,Wmax] → rows of one channel [S·3·Hmax, Wmax] in [0,1].
-  const sources = g.input(AUGMENT_INPUTS.sources, "uint8", ["sources", "source_height", "source_width", 3]);
-  const planes = g.op1("Transpose", [sources], { perm: [0, 3, 1, 2] });
-  const rows = g.op1("Div", [g.op1("Cast", [g.op1("Flatten", [planes], { axis: 3 })], { to: elemTypeCode("float") }), g.constFloat(255)]);
   // Rows: view v's output row y of channel c blends source rows row_index0/1[v,c,y] ((s·3 + c)·Hmax + y)
   // as r0 + w·(r1 − r0): one multiplication by the per-row weight (ORT's broadcasting Mul over rows
   // is three times slower per element than a plain Sub or Add; the crop and resize was a fifth of
-  // the augmentation at 64×64). Gather indices are int32: the host fills them without BigInt
-  // conversions.
-  const rowIndex = AUGMENT_INPUTS.rowIndex.map((n) => g.input(n, "int32", ["views", 3, oh]));
-  const rowWeight = g.input(AUGMENT_INPUTS.rowWeight, "float", ["views", 1, oh, 1]);
-  const [r0, r1] = rowIndex.map((index) => g.op1("Gather", [rows, index], { axis: 0 }));
-  const byRow = g.op1("Add", [r0, g.op1("Mul", [g.op1("Sub", [r1, r0]), rowWeight])]); // [V,3,oh,Wmax]
+  // the augmentation at 64×64).
+  const [r0, r1] = inputs.rowIndex.map((index) => g.op1("Gather", [rows, index], { axis: 0 }));
+  const byRow = g.op1("Add", [r0, g.op1("Mul", [g.op1("Sub", [r1, r0]), inputs.rowWeight])]); // [V,3,oh,Wmax]
   // Columns: a per-view [Wmax, ow] matrix with the two column weights of each output column, one
   // [3·oh, Wmax]×[Wmax, ow] product per view (the three channels' rows stacked: fewer, larger
   // products than one per channel).
-  const columns = g.input(AUGMENT_INPUTS.columns, "float", ["views", "source_width", ow]);
   // From here on a view is [3, oh·ow] (the colour stages mix channels with [3,3] products).
-  let x = g.op1("Reshape", [g.op1("MatMul", [g.op1("Reshape", [byRow, shape([0, 3 * oh, -1])]), columns]), shape([0, 3, oh * ow])]);
+  let x = g.op1("Reshape", [g.op1("MatMul", [g.op1("Reshape", [byRow, shape([0, 3 * oh, -1])]), inputs.columns]), shape([0, 3, oh * ow])]);
 
   // Colour jitter's cheap ops, grayscale and hue's channel differences are per-view [3,3]
   // matrices applied to the view's [3, oh·ow] pixels: one batched MatMul per stage, in place of the
@@ -187,10 +281,9 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
   // less time so at 64×64; the identity matrix is exact: 1·x + 0·y + 0·z = x).
   // Blend stages (see the file comment). `jitter_mix` [stages,V,3,3]: f·I + (1 − f)·α·1·wᵀ;
   // `jitter_mean` [stages,V,1,1]: (1 − f)·β, the weight of mean(gray(x)).
-  const nBlend = blendStageCount(stages);
-  const usesMean = stages.jitter.includes(JITTER_CONTRAST);
-  const mix = nBlend > 0 ? g.input("jitter_mix", "float", [nBlend, "views", 3, 3]) : "";
-  const meanWeight = nBlend > 0 && usesMean ? g.input("jitter_mean", "float", [nBlend, "views", 1, 1]) : "";
+  const usesMean = inputs.meanWeight !== undefined;
+  const mix = inputs.mix ?? "";
+  const meanWeight = inputs.meanWeight ?? "";
   const stage = (input: string, i: number) => g.op1("Gather", [input, g.constInt64(i, [])], { axis: 0 });
   let nextStage = 0;
   const blendStages = (t: string, count: number) => {
@@ -208,25 +301,24 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
   };
 
   x = blendStages(x, stages.jitter.length);
-  if (stages.hue) {
+  if (inputs.hue) {
     // Every view goes through hue; a view without it has a shift of 0, which returns its pixels
     // up to rounding (h6 → 6·frac(h6/6 + 1) moves h6 by a few ulps; a grey pixel is kept exactly).
-    x = adjustHue(g, ops, x, g.input("hue", "float", ["views", 1, 1]));
+    x = adjustHue(g, ops, x, inputs.hue);
     x = blendStages(x, stages.jitter.length);
   }
-  if (stages.grayscale) {
+  if (inputs.grayscale) {
     // gray(x) in every channel: the matrix 1·wᵀ, or the identity (exact) for a view without it.
-    x = g.op1("MatMul", [g.input("grayscale", "float", ["views", 3, 3]), x]);
+    x = g.op1("MatMul", [inputs.grayscale, x]);
   }
-  if (stages.blurKernelSize > 0) {
+  if (inputs.blurH && inputs.blurV) {
     // Rows first, then columns, as the reference: x·Bhᵀ (the three channels' rows stacked) then Bv·x, per view.
-    const bh = g.input("blur_h", "float", ["views", ow, ow]);
-    const bv = g.input("blur_v", "float", ["views", 1, oh, oh]);
+    const [bh, bv] = [inputs.blurH, inputs.blurV];
     const blurredRows = g.op1("MatMul", [g.op1("Reshape", [x, shape([0, 3 * oh, ow])]), bh]);
     x = g.op1("Reshape", [g.op1("MatMul", [bv, g.op1("Reshape", [blurredRows, shape([0, 3, oh, ow])])]), shape([0, 3, oh * ow])]);
   }
-  if (stages.solarize) {
-    const threshold = g.input("solarize", "float", ["views", 1, 1]);
+  if (inputs.solarize) {
+    const threshold = inputs.solarize;
     x = g.op1("Where", [g.op1("GreaterOrEqual", [x, threshold]), g.op1("Sub", [one(), x]), x]);
   }
 
@@ -317,10 +409,14 @@ const NO_BLUR: Float64Array = Float64Array.of(1);
  */
 function blurMatrix(kernel: Float64Array, n: number, into: Float32Array, offset: number, transpose: boolean): void {
   into.fill(0, offset, offset + n * n);
-  const half = (kernel.length - 1) / 2;
+  const k = kernel.length;
+  const half = (k - 1) / 2;
   for (let o = 0; o < n; o++) {
-    for (let t = 0; t < kernel.length; t++) {
-      const i = reflectIndex(o + t - half, n);
+    const first = o - half;
+    // Away from the edges every tap reads inside the image: no reflection to compute.
+    const inside = first >= 0 && first + k <= n;
+    for (let t = 0; t < k; t++) {
+      const i = inside ? first + t : reflectIndex(first + t, n);
       into[offset + (transpose ? i * n + o : o * n + i)] += kernel[t];
     }
   }

@@ -20,7 +20,7 @@ import type { RgbImage } from "../core/image.ts";
 import { pairDistances, viewsPerPoint } from "../core/sslmem.ts";
 import type { ViewParams } from "../core/view-params.ts";
 import type { AugmentGraphOptions } from "./augment-graph.ts";
-import { packAugmentInputs, type PackedInput } from "./augment-graph.ts";
+import { augmentChunks, packAugmentInputs, type PackedInput } from "./augment-graph.ts";
 import { ArrayPool } from "./array-pool.ts";
 import { Augmenter, toFeeds } from "./augmenter.ts";
 import type { Encoder } from "./encoder.ts";
@@ -58,6 +58,8 @@ export interface PipelineDescription {
   reason?: string;
   /** Opset of the composed graph (fused only). */
   opset?: number;
+  /** Runs a batch's views go through the augmentation in (fused only; augment-graph.ts, augmentChunks). */
+  augmentRuns?: number;
   /** ORT intra-op threads of the pipeline's sessions. */
   threads: number;
 }
@@ -117,7 +119,8 @@ export interface BatchPipelineOptions {
   augment: AugmentGraphOptions;
   target: { bytes: Uint8Array; encoder: Encoder };
   reference: { bytes: Uint8Array; encoder: Encoder };
-  config: Pick<AuditConfig, "views" | "pairing" | "distance" | "precision">;
+  /** `batchSize`: points a batch holds at most (the composed graph's runs of views are sized for it; default 1). */
+  config: Pick<AuditConfig, "views" | "pairing" | "distance" | "precision"> & Partial<Pick<AuditConfig, "batchSize">>;
   providers: ProviderChoice;
   threads?: number;
   logger?: EngineLogger;
@@ -165,10 +168,20 @@ function sessionOptions(providers: ProviderChoice, threads: number, arena: boole
   };
 }
 
+/**
+ * The augmentation as the composed graph runs it: in runs of views sized for the caches
+ * (augment-graph.ts, augmentChunks) at the configured batch size. Every batch of the composed
+ * graph holds whole points (`represent` pads to them), so at least one point's views.
+ */
+function composedAugment(options: BatchPipelineOptions): AugmentGraphOptions {
+  const perPoint = viewsPerPoint(options.config.views, options.config.pairing);
+  return { ...options.augment, chunks: augmentChunks(options.augment.out, perPoint * (options.config.batchSize ?? 1), perPoint) };
+}
+
 /** The composed graph of the pipeline's encoders and settings (fused-graph.ts). */
 function composedGraph(options: BatchPipelineOptions): FusedGraph {
   return buildFusedGraph({
-    augment: options.augment,
+    augment: composedAugment(options),
     target: options.target,
     reference: options.reference,
     pairs: options.config.views,
@@ -185,6 +198,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
   const chained = (reason?: string) => ChainedPipeline.create(options, threads, reason);
   if (options.forceChained !== undefined && options.config.precision !== "fp16") return chained();
   const build = () => composedGraph(options);
+  const augmentRuns = composedAugment(options).chunks;
   const key = composedKey(options, threads);
   let built: FusedGraph | undefined;
   if (options.cache && key) {
@@ -199,8 +213,8 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     if (cached || built?.ok) {
       try {
         const { session: shared, opset } = await session;
-        logger.info({ opset, threads, cached }, "audit batches run as one composed graph");
-        return new FusedPipeline({ arena: shared }, built?.ok ? built.model : undefined, options, { mode: "fused", opset, threads }, chained, { shared: true });
+        logger.info({ opset, threads, cached, augmentRuns }, "audit batches run as one composed graph");
+        return new FusedPipeline({ arena: shared }, built?.ok ? built.model : undefined, options, { mode: "fused", opset, augmentRuns, threads }, chained, { shared: true });
       } catch {
         // Fall through to build it again uncached, which logs and reports why it did not load.
       }
@@ -227,10 +241,10 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     logger.warn({ reason }, "encoders not composed into one graph; chaining their sessions");
     return chained(reason);
   }
-  logger.info({ opset: fused.opset, threads }, "audit batches run as one composed graph");
+  logger.info({ opset: fused.opset, threads, augmentRuns }, "audit batches run as one composed graph");
   // No copy of the model is kept (ResNet-18's is ~90 MB): after the probe, the arena session's is
   // built again.
-  return new FusedPipeline(arena ? { arena: session } : { probe: session }, undefined, options, { mode: "fused", opset: fused.opset, threads }, chained);
+  return new FusedPipeline(arena ? { arena: session } : { probe: session }, undefined, options, { mode: "fused", opset: fused.opset, augmentRuns, threads }, chained);
 }
 
 class FusedPipeline implements BatchPipeline {
@@ -403,7 +417,7 @@ function composedKey(options: BatchPipelineOptions, threads: number): string | u
   const [t, r] = [options.target.encoder.info.digest, options.reference.encoder.info.digest];
   if (!t || !r) return undefined;
   const { views, pairing, distance, precision } = options.config;
-  return JSON.stringify(["fused-v2", t, r, options.augment, views, pairing, distance, precision, options.layers ?? null, ortExecutionProviders(options.providers), threads]);
+  return JSON.stringify(["fused-v3", t, r, composedAugment(options), views, pairing, distance, precision, options.layers ?? null, ortExecutionProviders(options.providers), threads]);
 }
 
 function allFinite(values: Float32Array): boolean {

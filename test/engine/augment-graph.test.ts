@@ -7,7 +7,9 @@ import { isSslmemError } from "../../src/core/errors.ts";
 import type { RgbImage } from "../../src/core/image.ts";
 import { AugmentationPolicySchema, PRESETS, type AugmentationPolicy } from "../../src/core/policy.ts";
 import { sampleViewsForPoint, type Size, type ViewParams } from "../../src/core/view-params.ts";
-import { buildAugmentGraph, stagesForPolicy } from "../../src/engine/augment-graph.ts";
+import * as ort from "onnxruntime-node";
+import { augmentChunks, buildAugmentGraph, MAX_RUNS, packAugmentInputs, stagesForPolicy, type AugmentGraphOptions, type SourceViews } from "../../src/engine/augment-graph.ts";
+import { augmentGraphOptions, toFeeds } from "../../src/engine/augmenter.ts";
 import { Augmenter, type AugmenterOptions } from "../../src/engine/augmenter.ts";
 import { maxAbsDiff, noiseImage, toHwc, viewWith } from "../helpers/augment-images.ts";
 import { singleOpCases, wholePolicyCases, assertMatchesReference, REFERENCE_TOLERANCE } from "../helpers/policy-cases.ts";
@@ -175,5 +177,53 @@ describe("augmentation graph: normalization, layout, stages, errors", () => {
     await assert.rejects(aug.run(image, [viewWith(src, { crop: { top: 5, left: 0, height: 6, width: 3 } })]), (e) => isSslmemError(e) && e.code === "internal");
     const broken = { height: 10, width: 14, data: new Uint8Array(10) };
     await assert.rejects(aug.run(broken, [viewWith(src, {})]), (e) => isSslmemError(e) && e.code === "image_invalid");
+  });
+});
+
+describe("augmentation graph in runs of views (chunks)", () => {
+  /** The views of one graph run, bit for bit. */
+  async function views(graph: AugmentGraphOptions, opset: number, batch: SourceViews[]): Promise<Float32Array> {
+    const session = await ort.InferenceSession.create(buildAugmentGraph(graph, opset));
+    try {
+      const { views: out } = await session.run(toFeeds(packAugmentInputs(graph, batch)));
+      assert.ok(out.data instanceof Float32Array);
+      return out.data;
+    } finally {
+      await session.release();
+    }
+  }
+
+  for (const preset of ["simclr", "byol", "mae", "none"] as const) {
+    it(`gives the same views, bit for bit, as one run: ${preset}, NCHW and NHWC, opsets 13 and 17`, async () => {
+      const out = { height: 12, width: 10 };
+      const a = noiseImage(17, 14, 31);
+      const b = noiseImage(9, 13, 32);
+      for (const layout of ["NCHW", "NHWC"] as const) {
+        const graph = augmentGraphOptions({ policy: PRESETS[preset], out, layout, mean: [0.4, 0.5, 0.6], std: [0.2, 0.3, 0.25], range: [0, 1] });
+        // 5 runs over 5 views (one each, the fewest), 7, 12 (runs of unequal size) and 16.
+        for (const [na, nb] of [[3, 2], [4, 3], [6, 6], [8, 8]]) {
+          const batch = [
+            { image: a, views: sampleViewsForPoint(PRESETS[preset], "views", 3, `a${na}`, na, a, out).slice(0, na) },
+            { image: b, views: sampleViewsForPoint(PRESETS[preset], "views", 3, `b${nb}`, nb, b, out).slice(0, nb) },
+          ];
+          for (const opset of [13, 17]) {
+            const whole = await views(graph, opset, batch);
+            const inRuns = await views({ ...graph, chunks: 5 }, opset, batch);
+            assert.equal(inRuns.length, whole.length);
+            assert.ok(inRuns.every((x, i) => Object.is(x, whole[i])), `${layout}, ${na + nb} views, opset ${opset}`);
+          }
+        }
+      }
+    });
+  }
+
+  it("chooses runs of about 3 MiB of views, at most MAX_RUNS and never more than the fewest views of a batch", () => {
+    // The fixture's batch (8 points × 32 views at 32×32: 3 MiB) is one run; the convnet's at 64×64, four.
+    assert.equal(augmentChunks({ height: 32, width: 32 }, 256, 32), 1);
+    assert.equal(augmentChunks({ height: 64, width: 64 }, 256, 32), 4);
+    assert.equal(augmentChunks({ height: 64, width: 64 }, 32, 32), 1);
+    assert.equal(augmentChunks({ height: 224, width: 224 }, 256, 32), MAX_RUNS);
+    assert.equal(augmentChunks({ height: 224, width: 224 }, 256, 3), 3);
+    assert.equal(augmentChunks({ height: 224, width: 224 }, 1, 1), 1);
   });
 });

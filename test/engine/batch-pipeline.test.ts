@@ -10,6 +10,7 @@ import { AuditConfigSchema } from "../../src/core/audit-config.ts";
 import { PRESETS } from "../../src/core/policy.ts";
 import { sampleViewsForPoint } from "../../src/core/view-params.ts";
 import { augmentGraphOptions } from "../../src/engine/augmenter.ts";
+import { augmentChunks } from "../../src/engine/augment-graph.ts";
 import { createBatchPipeline, type BatchPipeline } from "../../src/engine/batch-pipeline.ts";
 import { loadEncoderPair } from "../../src/engine/load-encoders.ts";
 import { SessionCache } from "../../src/engine/session.ts";
@@ -32,11 +33,11 @@ function reduceMeanEncoder(opset: number, seed: number): Uint8Array {
   return stampedUnit(g.toModelBytes({ opset }));
 }
 
-async function pipelines(target: Uint8Array, reference: Uint8Array): Promise<{ fused: BatchPipeline; chained: BatchPipeline; release(): Promise<void> }> {
+async function pipelines(target: Uint8Array, reference: Uint8Array, batchSize = config.batchSize): Promise<{ fused: BatchPipeline; chained: BatchPipeline; release(): Promise<void> }> {
   const encoders = await loadEncoderPair(target, reference, { providers: CPU, intraOpThreads: 1 });
   const p = encoders.preprocessing;
   const augment = augmentGraphOptions({ policy: PRESETS.simclr, out: { height: p.height, width: p.width }, layout: p.layout, mean: p.mean, std: p.std, range: p.range });
-  const options = { augment, target: { bytes: target, encoder: encoders.target }, reference: { bytes: reference, encoder: encoders.reference }, config, providers: CPU, threads: 1 };
+  const options = { augment, target: { bytes: target, encoder: encoders.target }, reference: { bytes: reference, encoder: encoders.reference }, config: { ...config, batchSize }, providers: CPU, threads: 1 };
   const fused = await createBatchPipeline(options);
   const chained = await createBatchPipeline({ ...options, forceChained: "test" });
   return {
@@ -82,6 +83,31 @@ test("composed and chained pipelines give the same distances and representations
     assert.equal((await p.fused.run(b)).representations, undefined, "not computed out unless asked");
   } finally {
     await p.release();
+  }
+});
+
+test("a composed graph sized for large batches augments in runs of views: the same distances and representations, bit for bit", async () => {
+  // 1 024 points of 6 views at 16×16 are 4.7 M values: the augmentation runs in 6 runs (one point's views at most).
+  assert.equal(augmentChunks({ height: 16, width: 16 }, 1024 * 2 * config.views, 2 * config.views), 2 * config.views);
+  const [t, r] = [convEncoder({ seed: 1 }).bytes, convEncoder({ seed: 5 }).bytes];
+  const one = await pipelines(t, r);
+  const runs = await pipelines(t, r, 1024);
+  try {
+    assert.equal(one.fused.description.augmentRuns, 1);
+    assert.equal(runs.fused.description.augmentRuns, 2 * config.views);
+    const b = batch();
+    const [a, c] = [await one.fused.run(b, { representations: true }), await runs.fused.run(b, { representations: true })];
+    for (const side of ["target", "reference"] as const) {
+      assert.ok(a[side].every((x, i) => Object.is(x, c[side][i])), `${side} distances`);
+      assert.ok(a.representations![side].data.every((x, i) => Object.is(x, c.representations![side].data[i])), `${side} representations`);
+    }
+    // Representations of views that are not whole points are padded to one point's views: still no empty run.
+    const two = b.map(({ image, views }) => ({ image, views: views.slice(0, 2) }));
+    const [ra, rc] = [await one.fused.represent(two), await runs.fused.represent(two)];
+    assert.ok(ra.target.data.every((x, i) => Object.is(x, rc.target.data[i])));
+  } finally {
+    await one.release();
+    await runs.release();
   }
 });
 
