@@ -49,13 +49,6 @@ export function philox4x32(counter: readonly number[], key: readonly number[], r
   return [out[0], out[1], out[2], out[3]];
 }
 
-// The multipliers' 16-bit halves, for the high words of the round's products (mulhi32 with one
-// factor split once instead of every round).
-const M0_HI = PHILOX_M0 >>> 16;
-const M0_LO = PHILOX_M0 & 0xffff;
-const M1_HI = PHILOX_M1 >>> 16;
-const M1_LO = PHILOX_M1 & 0xffff;
-
 /**
  * Philox4x32 of one block into `out` (the stream's four words): the rounds of philox4x32 with
  * no array in or out. Views are sampled on the main thread between batch runs, ~10 blocks a view;
@@ -67,16 +60,9 @@ function philoxInto(out: Uint32Array, c0: number, c1: number, c2: number, c3: nu
       k0 = (k0 + PHILOX_W0) >>> 0;
       k1 = (k1 + PHILOX_W1) >>> 0;
     }
-    // High words as mulhi32 computes them, the constant's halves precomputed.
-    const a0 = c0 & 0xffff;
-    const b0 = c0 >>> 16;
-    const mid0 = M0_HI * a0 + M0_LO * b0 + ((M0_LO * a0) >>> 16);
-    const hi0 = (M0_HI * b0 + Math.floor(mid0 / 65536)) >>> 0;
+    const hi0 = mulhi32(PHILOX_M0, c0);
     const lo0 = Math.imul(PHILOX_M0, c0) >>> 0;
-    const a1 = c2 & 0xffff;
-    const b1 = c2 >>> 16;
-    const mid1 = M1_HI * a1 + M1_LO * b1 + ((M1_LO * a1) >>> 16);
-    const hi1 = (M1_HI * b1 + Math.floor(mid1 / 65536)) >>> 0;
+    const hi1 = mulhi32(PHILOX_M1, c2);
     const lo1 = Math.imul(PHILOX_M1, c2) >>> 0;
     c0 = (hi1 ^ c1 ^ k0) >>> 0;
     c1 = lo1;

@@ -82,11 +82,11 @@ export interface AugmentGraphOptions {
   std: Rgb;
   range: readonly [number, number];
   /**
-   * Runs the views go through the stages in (default 1; augmentChunks chooses it): a batch's views
+   * Runs the views go through the stages in (default 1; augmentRunCount chooses it): a batch's views
    * are split into this many consecutive runs of (nearly) equal size, each taken through every stage
    * before the next, then concatenated. A batch must hold at least this many views.
    */
-  chunks?: number;
+  runs?: number;
 }
 
 /**
@@ -105,10 +105,10 @@ export const RUN_VALUES = 3 * 2 ** 18;
 export const MAX_RUNS = 8;
 
 /**
- * The runs (AugmentGraphOptions.chunks) for batches of up to `maxViews` views of size `out`, never
+ * The runs (AugmentGraphOptions.runs) for batches of up to `maxViews` views of size `out`, never
  * more than `minViews`, the fewest views a batch holds (so that no run is empty).
  */
-export function augmentChunks(out: Size, maxViews: number, minViews: number): number {
+export function augmentRunCount(out: Size, maxViews: number, minViews: number): number {
   const wanted = Math.ceil((maxViews * 3 * out.height * out.width) / RUN_VALUES);
   return Math.max(1, Math.min(wanted, MAX_RUNS, Math.floor(minViews)));
 }
@@ -176,7 +176,7 @@ export const AUGMENT_INPUTS = {
   columns: "columns",
 } as const;
 
-/** The per-view graph inputs of a batch (or of one chunk of its views): value names. */
+/** The per-view graph inputs of a batch (or of one run of its views): value names. */
 interface ViewInputs {
   rowIndex: readonly [string, string];
   rowWeight: string;
@@ -195,7 +195,7 @@ interface ViewInputs {
  * Emits the augmentation into `g` (declaring its inputs) and returns the name of the views value:
  * [V,3,oh,ow] for NCHW, [V,oh,ow,3] for NHWC, normalized for the encoder.
  *
- * With `chunks` > 1 the views go through the stages in that many runs (AugmentGraphOptions,
+ * With `runs` > 1 the views go through the stages in that many runs (AugmentGraphOptions,
  * RUN_VALUES), each run's every stage before the next run's: a run's values stay in the caches
  * from stage to stage. Every stage is per view, so the views are the same either way (a test).
  */
@@ -220,13 +220,13 @@ export function emitAugmentation(g: GraphBuilder, opts: AugmentGraphOptions, ops
     ...(stages.blurKernelSize > 0 ? { blurH: g.input("blur_h", "float", ["views", ow, ow]), blurV: g.input("blur_v", "float", ["views", 1, oh, oh]) } : {}),
     ...(stages.solarize ? { solarize: g.input("solarize", "float", ["views", 1, 1]) } : {}),
   };
-  const chunks = opts.chunks ?? 1;
-  if (chunks <= 1) return augmentViews(g, ops, opts, rows, inputs);
+  const runs = opts.runs ?? 1;
+  if (runs <= 1) return augmentViews(g, ops, opts, rows, inputs);
   // Run c holds views [⌊c·V/n⌋, ⌊(c+1)·V/n⌋): none is empty while V ≥ n.
   const views = g.op1("Slice", [g.op1("Shape", [inputs.rowWeight]), g.constInt64([0]), g.constInt64([1]), g.constInt64([0])]);
-  const bound = (c: number) => (c === 0 ? g.constInt64([0]) : c === chunks ? views : g.op1("Div", [g.op1("Mul", [views, g.constInt64([c])]), g.constInt64([chunks])]));
+  const bound = (c: number) => (c === 0 ? g.constInt64([0]) : c === runs ? views : g.op1("Div", [g.op1("Mul", [views, g.constInt64([c])]), g.constInt64([runs])]));
   const parts: string[] = [];
-  for (let c = 0; c < chunks; c++) {
+  for (let c = 0; c < runs; c++) {
     const [from, to] = [bound(c), bound(c + 1)];
     const slice = (value: string, axis: 0 | 1) => g.op1("Slice", [value, from, to, g.constInt64([axis])]);
     parts.push(augmentViews(g, ops, opts, rows, mapViewInputs(inputs, slice)));
@@ -252,7 +252,7 @@ function mapViewInputs(inputs: ViewInputs, f: (value: string, axis: 0 | 1) => st
   };
 }
 
-/** The stages on the views of `inputs` (all of a batch's, or a chunk of them). */
+/** The stages on the views of `inputs` (all of a batch's, or one run of them). */
 function augmentViews(g: GraphBuilder, ops: OpsetOps, opts: AugmentGraphOptions, rows: string, inputs: ViewInputs): string {
   const { stages, out, layout } = opts;
   const { height: oh, width: ow } = out;

@@ -20,7 +20,7 @@ import type { RgbImage } from "../core/image.ts";
 import { pairDistances, viewsPerPoint } from "../core/sslmem.ts";
 import type { ViewParams } from "../core/view-params.ts";
 import type { AugmentGraphOptions } from "./augment-graph.ts";
-import { augmentChunks, packAugmentInputs, type PackedInput } from "./augment-graph.ts";
+import { augmentRunCount, packAugmentInputs, type PackedInput } from "./augment-graph.ts";
 import { ArrayPool } from "./array-pool.ts";
 import { Augmenter, toFeeds } from "./augmenter.ts";
 import type { Encoder } from "./encoder.ts";
@@ -58,7 +58,7 @@ export interface PipelineDescription {
   reason?: string;
   /** Opset of the composed graph (fused only). */
   opset?: number;
-  /** Runs a batch's views go through the augmentation in (fused only; augment-graph.ts, augmentChunks). */
+  /** Runs a batch's views go through the augmentation in (fused only; augment-graph.ts, augmentRunCount). */
   augmentRuns?: number;
   /** ORT intra-op threads of the pipeline's sessions. */
   threads: number;
@@ -170,12 +170,12 @@ function sessionOptions(providers: ProviderChoice, threads: number, arena: boole
 
 /**
  * The augmentation as the composed graph runs it: in runs of views sized for the caches
- * (augment-graph.ts, augmentChunks) at the configured batch size. Every batch of the composed
+ * (augment-graph.ts, augmentRunCount) at the configured batch size. Every batch of the composed
  * graph holds whole points (`represent` pads to them), so at least one point's views.
  */
 function composedAugment(options: BatchPipelineOptions): AugmentGraphOptions {
   const perPoint = viewsPerPoint(options.config.views, options.config.pairing);
-  return { ...options.augment, chunks: augmentChunks(options.augment.out, perPoint * (options.config.batchSize ?? 1), perPoint) };
+  return { ...options.augment, runs: augmentRunCount(options.augment.out, perPoint * (options.config.batchSize ?? 1), perPoint) };
 }
 
 /** The composed graph of the pipeline's encoders and settings (fused-graph.ts). */
@@ -198,7 +198,7 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
   const chained = (reason?: string) => ChainedPipeline.create(options, threads, reason);
   if (options.forceChained !== undefined && options.config.precision !== "fp16") return chained();
   const build = () => composedGraph(options);
-  const augmentRuns = composedAugment(options).chunks;
+  const augmentRuns = composedAugment(options).runs;
   const key = composedKey(options, threads);
   let built: FusedGraph | undefined;
   if (options.cache && key) {

@@ -8,7 +8,7 @@ import type { RgbImage } from "../../src/core/image.ts";
 import { AugmentationPolicySchema, PRESETS, type AugmentationPolicy } from "../../src/core/policy.ts";
 import { sampleViewsForPoint, type Size, type ViewParams } from "../../src/core/view-params.ts";
 import * as ort from "onnxruntime-node";
-import { augmentChunks, buildAugmentGraph, MAX_RUNS, packAugmentInputs, stagesForPolicy, type AugmentGraphOptions, type SourceViews } from "../../src/engine/augment-graph.ts";
+import { augmentRunCount, buildAugmentGraph, MAX_RUNS, packAugmentInputs, stagesForPolicy, type AugmentGraphOptions, type SourceViews } from "../../src/engine/augment-graph.ts";
 import { augmentGraphOptions, toFeeds } from "../../src/engine/augmenter.ts";
 import { Augmenter, type AugmenterOptions } from "../../src/engine/augmenter.ts";
 import { maxAbsDiff, noiseImage, toHwc, viewWith } from "../helpers/augment-images.ts";
@@ -180,7 +180,7 @@ describe("augmentation graph: normalization, layout, stages, errors", () => {
   });
 });
 
-describe("augmentation graph in runs of views (chunks)", () => {
+describe("augmentation graph in runs of views", () => {
   /** The views of one graph run, bit for bit. */
   async function views(graph: AugmentGraphOptions, opset: number, batch: SourceViews[]): Promise<Float32Array> {
     const session = await ort.InferenceSession.create(buildAugmentGraph(graph, opset));
@@ -208,7 +208,7 @@ describe("augmentation graph in runs of views (chunks)", () => {
           ];
           for (const opset of [13, 17]) {
             const whole = await views(graph, opset, batch);
-            const inRuns = await views({ ...graph, chunks: 5 }, opset, batch);
+            const inRuns = await views({ ...graph, runs: 5 }, opset, batch);
             assert.equal(inRuns.length, whole.length);
             assert.ok(inRuns.every((x, i) => Object.is(x, whole[i])), `${layout}, ${na + nb} views, opset ${opset}`);
           }
@@ -219,11 +219,11 @@ describe("augmentation graph in runs of views (chunks)", () => {
 
   it("chooses runs of about 3 MiB of views, at most MAX_RUNS and never more than the fewest views of a batch", () => {
     // The fixture's batch (8 points × 32 views at 32×32: 3 MiB) is one run; the convnet's at 64×64, four.
-    assert.equal(augmentChunks({ height: 32, width: 32 }, 256, 32), 1);
-    assert.equal(augmentChunks({ height: 64, width: 64 }, 256, 32), 4);
-    assert.equal(augmentChunks({ height: 64, width: 64 }, 32, 32), 1);
-    assert.equal(augmentChunks({ height: 224, width: 224 }, 256, 32), MAX_RUNS);
-    assert.equal(augmentChunks({ height: 224, width: 224 }, 256, 3), 3);
-    assert.equal(augmentChunks({ height: 224, width: 224 }, 1, 1), 1);
+    assert.equal(augmentRunCount({ height: 32, width: 32 }, 256, 32), 1);
+    assert.equal(augmentRunCount({ height: 64, width: 64 }, 256, 32), 4);
+    assert.equal(augmentRunCount({ height: 64, width: 64 }, 32, 32), 1);
+    assert.equal(augmentRunCount({ height: 224, width: 224 }, 256, 32), MAX_RUNS);
+    assert.equal(augmentRunCount({ height: 224, width: 224 }, 256, 3), 3);
+    assert.equal(augmentRunCount({ height: 224, width: 224 }, 1, 1), 1);
   });
 });

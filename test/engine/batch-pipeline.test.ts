@@ -10,7 +10,7 @@ import { AuditConfigSchema } from "../../src/core/audit-config.ts";
 import { PRESETS } from "../../src/core/policy.ts";
 import { sampleViewsForPoint } from "../../src/core/view-params.ts";
 import { augmentGraphOptions } from "../../src/engine/augmenter.ts";
-import { augmentChunks } from "../../src/engine/augment-graph.ts";
+import { augmentRunCount } from "../../src/engine/augment-graph.ts";
 import { createBatchPipeline, type BatchPipeline } from "../../src/engine/batch-pipeline.ts";
 import { loadEncoderPair } from "../../src/engine/load-encoders.ts";
 import { SessionCache } from "../../src/engine/session.ts";
@@ -88,7 +88,7 @@ test("composed and chained pipelines give the same distances and representations
 
 test("a composed graph sized for large batches augments in runs of views: the same distances and representations, bit for bit", async () => {
   // 1 024 points of 6 views at 16×16 are 4.7 M values: the augmentation runs in 6 runs (one point's views at most).
-  assert.equal(augmentChunks({ height: 16, width: 16 }, 1024 * 2 * config.views, 2 * config.views), 2 * config.views);
+  assert.equal(augmentRunCount({ height: 16, width: 16 }, 1024 * 2 * config.views, 2 * config.views), 2 * config.views);
   const [t, r] = [convEncoder({ seed: 1 }).bytes, convEncoder({ seed: 5 }).bytes];
   const one = await pipelines(t, r);
   const runs = await pipelines(t, r, 1024);
