@@ -92,8 +92,8 @@ export interface AugmentGraphOptions {
 /**
  * Float32 values of views one run of the stages should hold at most (3 MiB). Each stage is a pass
  * over all of a run's views; beyond the caches' size every pass goes to memory. On the 2-core
- * machine (sessions as the audit's; throwaway scripts, variants in one process): the convnet's 256
- * views at 64×64 (12 MiB a pass) went through the augmentation graph alone in 45.6 ms as one run,
+ * machine (2 threads, CPU arena, brief spinning; throwaway scripts, variants in one process): the
+ * convnet's 256 views at 64×64 (12 MiB a pass) went through the augmentation graph alone in 45.6 ms as one run,
  * 38.2 / 33.4 / 35.1 ms as 2 / 4 / 8 runs, and its composed graph (both encoders) took 0.969 of
  * the time in 4 runs, median of 12 interleaved rounds; the fixture's 256 views at 32×32 (3 MiB):
  * 13.1 ms as one run, 12.4 / 13.8 / 14.8 ms as 2 / 4 / 8, composed 1.016 of the time in 2 runs;

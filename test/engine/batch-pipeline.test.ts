@@ -97,9 +97,11 @@ test("a composed graph sized for large batches augments in runs of views: the sa
     assert.equal(runs.fused.description.augmentRuns, 2 * config.views);
     const b = batch();
     const [a, c] = [await one.fused.run(b, { representations: true }), await runs.fused.run(b, { representations: true })];
+    const [ar, cr] = [a.representations, c.representations];
+    assert.ok(ar && cr, "representations on request");
     for (const side of ["target", "reference"] as const) {
       assert.ok(a[side].every((x, i) => Object.is(x, c[side][i])), `${side} distances`);
-      assert.ok(a.representations![side].data.every((x, i) => Object.is(x, c.representations![side].data[i])), `${side} representations`);
+      assert.ok(ar[side].data.every((x, i) => Object.is(x, cr[side].data[i])), `${side} representations`);
     }
     // Representations of views that are not whole points are padded to one point's views: still no empty run.
     const two = b.map(({ image, views }) => ({ image, views: views.slice(0, 2) }));
