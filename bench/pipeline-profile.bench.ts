@@ -11,7 +11,7 @@
  *
  *   node --import tsx bench/pipeline-profile.bench.ts [fixture|conv64|resnet18] [batch points] [runs]
  *
- * Environment: THREADS (ORT intra-op threads, default 2), ARENA=1 (ORT's CPU arena on in every
+ * Environment: RUNS (the composed graph's runs of views, default the pipeline's: augmentRunCount), THREADS (ORT intra-op threads, default 2), ARENA=1 (ORT's CPU arena on in every
  * session), WAIT=brief-spin|sleep|spin (how idle pool threads wait, providers.ts; default brief-spin,
  * as the audit's composed session — every session here waits alike), PROFILE_NODES=1 (the 25 slowest non-encoder nodes, with their µs a run; PROFILE_NODES=N: the N slowest).
  * Figures are wall-clock: on a shared machine compare them within one run.
@@ -27,7 +27,7 @@ import { sampleViewsForPoint } from "../src/core/view-params.ts";
 import { openPointSet } from "../src/data/sources.ts";
 import { prepareAudit } from "../src/engine/audit.ts";
 import { augmentGraphOptions } from "../src/engine/augmenter.ts";
-import { buildAugmentGraph, packAugmentInputs } from "../src/engine/augment-graph.ts";
+import { augmentRunCount, buildAugmentGraph, packAugmentInputs } from "../src/engine/augment-graph.ts";
 import { buildFusedGraph, FUSED_OUTPUTS } from "../src/engine/fused-graph.ts";
 import { toFeeds } from "../src/engine/augmenter.ts";
 import { ArrayPool } from "../src/engine/array-pool.ts";
@@ -54,7 +54,9 @@ try {
   const enc = prepared.encoders;
   const prep = enc.preprocessing;
   const augment = augmentGraphOptions({ policy: prepared.policy, out: { height: prep.height, width: prep.width }, layout: prep.layout, mean: prep.mean, std: prep.std, range: prep.range });
-  const fused = buildFusedGraph({ augment, target: { bytes: target, encoder: enc.target }, reference: { bytes: reference, encoder: enc.reference }, pairs: K, pairing: config.pairing, distance: config.distance });
+  // The composed graph's runs of views as the audit's pipeline chooses them (batch-pipeline.ts), or RUNS.
+  const augmentRuns = Number(process.env.RUNS ?? augmentRunCount(augment.out, B * 2 * K, 2 * K));
+  const fused = buildFusedGraph({ augment: { ...augment, runs: augmentRuns }, target: { bytes: target, encoder: enc.target }, reference: { bytes: reference, encoder: enc.reference }, pairs: K, pairing: config.pairing, distance: config.distance });
   if (!fused.ok) throw new Error(fused.reason);
   const opts = (profile = false): ort.InferenceSession.SessionOptions => ({
     executionProviders: ["cpu"],
@@ -101,7 +103,7 @@ try {
   const m = Object.fromEntries(Object.entries(T).map(([k, xs]) => [k, med(xs)]));
   const encoders = m.target + m.reference;
   const augmentNodes = fromBinary(ModelProtoSchema, buildAugmentGraph(augment, fused.opset)).graph?.node.length ?? 0;
-  console.log(`${name} ${out.height}×${out.width}, batch ${B} points = ${V} views, ${threads} threads, idle threads ${wait}, augmentation graph ${augmentNodes} nodes, load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(`${name} ${out.height}×${out.width}, batch ${B} points = ${V} views, composed augmentation in ${augmentRuns} run(s), ${threads} threads, idle threads ${wait}, augmentation graph ${augmentNodes} nodes, load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   console.log(`  ms/batch (median of ${runs}): ${Object.entries(m).map(([k, t]) => `${k} ${t.toFixed(1)}`).join(", ")}`);
   console.log(`  encoders alone ${encoders.toFixed(1)} ms (${((V / encoders) * 1000).toFixed(0)} views/s); fused ${m.fused.toFixed(1)} ms (${((V / m.fused) * 1000).toFixed(0)} views/s); fused / encoders = ${(encoders / m.fused).toFixed(2)}; augment alone / encoders = ${(m.augment / encoders).toFixed(2)}; host (sample+pack) / encoders = ${((m.sample + m.pack) / encoders).toFixed(2)}`);
 
