@@ -13,7 +13,10 @@
  *
  * Environment: RUNS (the composed graph's runs of views, default the pipeline's: augmentRunCount), THREADS (ORT intra-op threads, default 2), ARENA=1 (ORT's CPU arena on in every
  * session), WAIT=brief-spin|sleep|spin (how idle pool threads wait, providers.ts; default brief-spin,
- * as the audit's composed session — every session here waits alike), PROFILE_NODES=1 (the 25 slowest non-encoder nodes, with their µs a run; PROFILE_NODES=N: the N slowest).
+ * as the audit's composed session — every session here waits alike), PROFILE_NODES=1 (the 25 slowest non-encoder nodes, with their µs a run; PROFILE_NODES=N: the N slowest),
+ * STAGES=1 (the composed graph's time beyond the encoders' own sessions with the augmentation's
+ * stages removed from the policy a group at a time: where the augmentation's time goes inside the
+ * composed run, in interleaved rounds).
  * Figures are wall-clock: on a shared machine compare them within one run.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -23,6 +26,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import * as ort from "onnxruntime-node";
 import { ModelProtoSchema } from "onnx-buf";
 import { AuditConfigSchema } from "../src/core/audit-config.ts";
+import type { AugmentationOp, AugmentationPolicy } from "../src/core/policy.ts";
 import { sampleViewsForPoint } from "../src/core/view-params.ts";
 import { openPointSet } from "../src/data/sources.ts";
 import { prepareAudit } from "../src/engine/audit.ts";
@@ -64,6 +68,7 @@ try {
     intraOpNumThreads: threads,
     executionMode: "sequential",
     enableCpuMemArena: process.env.ARENA === "1",
+    enableMemPattern: false, // as the audit's composed session (batch-pipeline.ts)
     enableProfiling: profile,
     profileFilePrefix: join(dir, "ort-profile"),
     extra: { session: { intra_op: intraOpWait(wait) } },
@@ -114,6 +119,62 @@ try {
   for (let r = 0; r < Math.max(3, Math.round(runs / 2)); r++) await sProf.run(feeds, [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference]);
   sProf.endProfiling();
   const file = readdirProfile(dir);
+
+  /**
+   * The composed graph of the policy with stages removed (each with views sampled from its own
+   * policy), against the two encoders' own sessions on views in memory: per round, each variant's
+   * median batch time minus the encoders'; the median of the rounds is printed.
+   */
+  async function stageCosts(): Promise<void> {
+    const policy = prepared.policy;
+    const without = (ops: AugmentationOp[] | undefined, drop: readonly AugmentationOp["op"][], noHue: boolean) =>
+      ops?.filter((o) => !drop.includes(o.op)).map((o) => (noHue && o.op === "colorJitter" ? { ...o, hue: 0 } : o));
+    const variant = (drop: readonly AugmentationOp["op"][], noHue = false): AugmentationPolicy => {
+      const second = without(policy.secondViewOps, drop, noHue);
+      return { ops: without(policy.ops, drop, noHue) ?? [], ...(second ? { secondViewOps: second } : {}) };
+    };
+    const variants: [string, AugmentationPolicy][] = [
+      ["all stages", policy],
+      ["without blur", variant(["gaussianBlur"])],
+      ["without hue (half the blend stages)", variant([], true)],
+      ["without colour jitter", variant(["colorJitter"])],
+      ["crop, flip, grayscale, solarize", variant(["colorJitter", "gaussianBlur"])],
+      ["crop and flip", variant(["colorJitter", "gaussianBlur", "grayscale", "solarize"])],
+    ];
+    const views = (await sAug.run(feeds)).views;
+    const encoderFeeds = [{ [sT.inputNames[0]]: views }, { [sR.inputNames[0]]: views }];
+    const composed = [];
+    for (const [label, p] of variants) {
+      const options = { ...augmentGraphOptions({ policy: p, out, layout: prep.layout, mean: prep.mean, std: prep.std, range: prep.range }), runs: augmentRuns };
+      const graph = buildFusedGraph({ augment: options, target: { bytes: target, encoder: enc.target }, reference: { bytes: reference, encoder: enc.reference }, pairs: K, pairing: config.pairing, distance: config.distance });
+      if (!graph.ok) throw new Error(graph.reason);
+      const batch = images.map((image, i) => ({ image, views: sampleViewsForPoint(p, config.pairing, config.seed, `s-${i}`, K, { height: image.height, width: image.width }, out) }));
+      composed.push({ label, session: await ort.InferenceSession.create(graph.model, opts()), feeds: toFeeds(packAugmentInputs(options, batch)) });
+    }
+    const batchTime = async (run: () => Promise<unknown>) => {
+      await run();
+      const ts: number[] = [];
+      for (let i = 0; i < runs; i++) ts.push((await time(run))[0]);
+      return med(ts);
+    };
+    const beyond: number[][] = composed.map(() => []);
+    let encodersTime = 0;
+    const rounds = 5;
+    for (let r = 0; r < rounds; r++) {
+      const encoders = await batchTime(async () => {
+        await sT.run(encoderFeeds[0]);
+        await sR.run(encoderFeeds[1]);
+      });
+      encodersTime += encoders / rounds;
+      for (const [i, c] of composed.entries()) beyond[i].push((await batchTime(() => c.session.run(c.feeds, [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference]))) - encoders);
+    }
+    console.log(`  stages (composed graph beyond the encoders' own sessions, ${encodersTime.toFixed(1)} ms a batch; median of ${rounds} rounds of ${runs} batches):`);
+    for (const [i, c] of composed.entries()) {
+      const ms = med(beyond[i]);
+      console.log(`    ${c.label.padEnd(36)} ${ms < 0 ? "−" : "+"}${Math.abs(ms).toFixed(2)} ms`);
+    }
+    for (const c of composed) await c.session.release();
+  }
   const all = JSON.parse(readFileSync(file, "utf8")) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
   // The first run allocates (the arena's regions, page faults): its events are left out.
   const firstRun = all.filter((e) => e.cat === "Session" && e.name === "model_run").sort((a, b) => a.ts - b.ts)[0];
@@ -144,6 +205,7 @@ try {
       console.log(`    ${n} ${((100 * d) / total).toFixed(2)} % (${(d / profiledRuns).toFixed(0)} µs a run)`);
     }
   }
+  if (process.env.STAGES) await stageCosts();
   for (const s of [sFused, sAug, sT, sR, sProf]) await s.release();
   await prepared.release();
   await candidates.close();
