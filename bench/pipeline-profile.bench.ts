@@ -119,7 +119,36 @@ try {
   for (let r = 0; r < Math.max(3, Math.round(runs / 2)); r++) await sProf.run(feeds, [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference]);
   sProf.endProfiling();
   const file = readdirProfile(dir);
-
+  const all = JSON.parse(readFileSync(file, "utf8")) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
+  // The first run allocates (the arena's regions, page faults): its events are left out.
+  const firstRun = all.filter((e) => e.cat === "Session" && e.name === "model_run").sort((a, b) => a.ts - b.ts)[0];
+  const events = firstRun ? all.filter((e) => e.ts >= firstRun.ts + firstRun.dur) : all;
+  const byOp = new Map<string, number>();
+  let encTime = 0;
+  let rest = 0;
+  let runTotal = 0;
+  for (const e of events) {
+    if (e.cat === "Session" && e.name === "model_run") runTotal += e.dur;
+    if (e.cat !== "Node" || !e.name.endsWith("_kernel_time")) continue;
+    const isEncoder = e.name.startsWith("target::") || e.name.startsWith("reference::");
+    if (isEncoder) encTime += e.dur;
+    else {
+      rest += e.dur;
+      const op = e.args?.op_name ?? "?";
+      byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+    }
+  }
+  const total = encTime + rest;
+  console.log(`  ORT profile: model_run ${(runTotal / 1000).toFixed(0)} ms, kernels ${(total / 1000).toFixed(0)} ms: encoders ${((100 * encTime) / total).toFixed(1)} %, rest ${((100 * rest) / total).toFixed(1)} %`);
+  const top = [...byOp.entries()].sort((a, b) => b[1] - a[1]).slice(0, 14);
+  console.log(`  rest by op type (% of kernel time): ${top.map(([op, d]) => `${op} ${((100 * d) / total).toFixed(1)}`).join(", ")}`);
+  if (process.env.PROFILE_NODES) {
+    const byNode = events.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time") && !e.name.includes("::")).reduce((mm, e) => mm.set(e.name, (mm.get(e.name) ?? 0) + e.dur), new Map<string, number>());
+    const profiledRuns = events.filter((e) => e.cat === "Session" && e.name === "model_run").length;
+    for (const [n, d] of [...byNode.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_NODES) > 1 ? Number(process.env.PROFILE_NODES) : 25)) {
+      console.log(`    ${n} ${((100 * d) / total).toFixed(2)} % (${(d / profiledRuns).toFixed(0)} µs a run)`);
+    }
+  }
   /**
    * The composed graph of the policy with stages removed (each with views sampled from its own
    * policy), against the two encoders' own sessions on views in memory: per round, each variant's
@@ -174,36 +203,6 @@ try {
       console.log(`    ${c.label.padEnd(36)} ${ms < 0 ? "−" : "+"}${Math.abs(ms).toFixed(2)} ms`);
     }
     for (const c of composed) await c.session.release();
-  }
-  const all = JSON.parse(readFileSync(file, "utf8")) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
-  // The first run allocates (the arena's regions, page faults): its events are left out.
-  const firstRun = all.filter((e) => e.cat === "Session" && e.name === "model_run").sort((a, b) => a.ts - b.ts)[0];
-  const events = firstRun ? all.filter((e) => e.ts >= firstRun.ts + firstRun.dur) : all;
-  const byOp = new Map<string, number>();
-  let encTime = 0;
-  let rest = 0;
-  let runTotal = 0;
-  for (const e of events) {
-    if (e.cat === "Session" && e.name === "model_run") runTotal += e.dur;
-    if (e.cat !== "Node" || !e.name.endsWith("_kernel_time")) continue;
-    const isEncoder = e.name.startsWith("target::") || e.name.startsWith("reference::");
-    if (isEncoder) encTime += e.dur;
-    else {
-      rest += e.dur;
-      const op = e.args?.op_name ?? "?";
-      byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
-    }
-  }
-  const total = encTime + rest;
-  console.log(`  ORT profile: model_run ${(runTotal / 1000).toFixed(0)} ms, kernels ${(total / 1000).toFixed(0)} ms: encoders ${((100 * encTime) / total).toFixed(1)} %, rest ${((100 * rest) / total).toFixed(1)} %`);
-  const top = [...byOp.entries()].sort((a, b) => b[1] - a[1]).slice(0, 14);
-  console.log(`  rest by op type (% of kernel time): ${top.map(([op, d]) => `${op} ${((100 * d) / total).toFixed(1)}`).join(", ")}`);
-  if (process.env.PROFILE_NODES) {
-    const byNode = events.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time") && !e.name.includes("::")).reduce((mm, e) => mm.set(e.name, (mm.get(e.name) ?? 0) + e.dur), new Map<string, number>());
-    const profiledRuns = events.filter((e) => e.cat === "Session" && e.name === "model_run").length;
-    for (const [n, d] of [...byNode.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_NODES) > 1 ? Number(process.env.PROFILE_NODES) : 25)) {
-      console.log(`    ${n} ${((100 * d) / total).toFixed(2)} % (${(d / profiledRuns).toFixed(0)} µs a run)`);
-    }
   }
   if (process.env.STAGES) await stageCosts();
   for (const s of [sFused, sAug, sT, sR, sProf]) await s.release();
