@@ -95,6 +95,10 @@ export const AuditInfoSchema = z.strictObject({
           .optional()
           .meta({ description: "Runs a batch's views went through the augmentation in, each run's every stage before the next (fused only): sized so that a run's values stay in the caches." }),
         threads: z.number().int().min(1).meta({ description: "ONNX Runtime intra-op threads of the pipeline's sessions." }),
+        staging: z
+          .enum(["inline", "thread"])
+          .optional()
+          .meta({ description: "Where each batch's views were sampled and packed: on a thread of their own while the batch before ran on the device (GPU providers), or on the thread that runs the batches (the CPU provider)." }),
       })
       .optional()
       .meta({ description: "How ONNX Runtime ran the audit's batches (absent for TF.js encoders)." }),

@@ -19,7 +19,8 @@ import { augmentGraphOptions } from "./augmenter.ts";
 import { createBatchPipeline, type PipelineDescription } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
 import { loadEncoderPair, type EncoderPair } from "./load-encoders.ts";
-import { checkViewBudget, PointCatalog, pointsPerChunk, type MeasureContext } from "./measure.ts";
+import { checkViewBudget, PointCatalog, pointsPerChunk, samplingSettings, type MeasureContext } from "./measure.ts";
+import { StagingThread } from "./staging.ts";
 import { DEFAULT_MEMORY_BUDGET, MemoryPlanner, type BatchPlan } from "./memory.ts";
 import { chooseProviders, ortExecutionProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
 import type { SessionCache } from "./session.ts";
@@ -45,6 +46,11 @@ export interface EngineSettings {
   onBatchPlan?: (plan: BatchPlan) => void;
   /** "auto" (default): one composed graph per batch when the encoders compose; "chained": never compose. */
   pipeline?: "auto" | "chained";
+  /**
+   * Where a batch is sampled and packed (staging.ts): "thread" while the batch before it runs,
+   * "inline" on the thread that runs it. Default: inline on the CPU provider, a thread on any other.
+   */
+  staging?: "inline" | "thread";
 }
 
 export interface AuditInputs {
@@ -127,6 +133,9 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     await releaseEncoders();
     throw e;
   }
+  const staged = engine.staging ?? (providers.provider === "cpu" ? "inline" : "thread");
+  const sampling = samplingSettings({ config, policy, target: encoders.target });
+  const staging = staged === "thread" && pipeline.packing ? new StagingThread({ sampling, packing: pipeline.packing }) : undefined;
   const context: MeasureContext = {
     config,
     policy,
@@ -136,12 +145,17 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     catalog: new PointCatalog(inputs.candidates, inputs.controls),
     ...(layers ? { layers } : {}),
     ...(planner ? { memory: planner } : {}),
+    ...(staging ? { staging } : {}),
+  };
+  const releaseAll = async () => {
+    await staging?.close();
+    await pipeline.release();
+    await releaseEncoders();
   };
   try {
     checkViewBudget(context);
   } catch (e) {
-    await pipeline.release();
-    await releaseEncoders();
+    await releaseAll();
     throw e;
   }
   return {
@@ -149,11 +163,8 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     providers,
     encoders,
     policy,
-    pipeline: pipeline.description,
-    async release() {
-      await pipeline.release();
-      await releaseEncoders();
-    },
+    pipeline: { ...pipeline.description, staging: staging ? "thread" : "inline" },
+    release: releaseAll,
   };
 }
 

@@ -62,12 +62,16 @@ export interface PipelineDescription {
   augmentRuns?: number;
   /** ORT intra-op threads of the pipeline's sessions. */
   threads: number;
+  /** Where batches are sampled and packed (staging.ts): set by the audit that runs the pipeline. */
+  staging?: "inline" | "thread";
 }
 
 /**
  * A batch whose host-side work (packing the views' parameters into graph inputs) is done: made by
- * `prepare`, so that the audit loop packs batch i+1 while batch i runs (measure.ts). Its packed
- * arrays are the pipeline's (array-pool.ts): the run takes them, once, and gives them back after.
+ * `prepare`, or by the staging thread with the pipeline's `packing` (staging.ts), so that the audit
+ * loop packs batch i+1 while batch i runs (measure.ts). Its packed arrays are the pipeline's
+ * (array-pool.ts), or the staging thread's when `giveBack` says where they go: the run takes them,
+ * once, and gives them back after.
  */
 export class PreparedBatch {
   #inputs: Record<string, PackedInput> | undefined;
@@ -75,6 +79,8 @@ export class PreparedBatch {
   constructor(
     readonly points: readonly PointViews[],
     inputs?: Record<string, PackedInput>,
+    /** Where the packed arrays go after the run, when they are not the pipeline's own. */
+    readonly giveBack?: (arrays: PackedInput["data"][]) => void,
   ) {
     this.#inputs = inputs;
   }
@@ -101,6 +107,11 @@ export interface BatchPipeline {
   readonly description: PipelineDescription;
   /** The host-side work of a batch, ahead of its run (pure CPU, no provider work). */
   prepare(batch: readonly PointViews[]): PreparedBatch;
+  /**
+   * The options `prepare` packs a batch's inputs with, for packing elsewhere (staging.ts) into a
+   * PreparedBatch this pipeline runs; undefined when `prepare` packs nothing (chained).
+   */
+  readonly packing?: AugmentGraphOptions;
   run(batch: readonly PointViews[] | PreparedBatch, options?: RunOptions): Promise<BatchDistances>;
   /**
    * Every view's representation under both encoders, for views that need not form points (the
@@ -275,6 +286,10 @@ class FusedPipeline implements BatchPipeline {
     return new PreparedBatch(batch, packAugmentInputs(this.options.augment, batch, this.#arrays));
   }
 
+  get packing(): AugmentGraphOptions {
+    return this.options.augment;
+  }
+
   /**
    * The session a batch runs in: the probe's while the memory planner probes, else the arena one.
    * Only one exists at a time (unless the arena session is the cache's): the probe's is released
@@ -320,12 +335,14 @@ class FusedPipeline implements BatchPipeline {
 
   async run(input: readonly PointViews[] | PreparedBatch, opts: RunOptions = {}): Promise<BatchDistances> {
     const batch = points(input);
-    // Packed ahead (measure.ts), or now: a batch that is run again, or was prepared by another pipeline.
-    const inputs = (input instanceof PreparedBatch ? input.take() : undefined) ?? packAugmentInputs(this.options.augment, batch, this.#arrays);
+    // Packed ahead (measure.ts, staging.ts), or now: a batch that is run again, or was prepared by another pipeline.
+    const taken = input instanceof PreparedBatch ? input.take() : undefined;
+    const inputs = taken ?? packAugmentInputs(this.options.augment, batch, this.#arrays);
+    const giveBack = (taken && input instanceof PreparedBatch ? input.giveBack : undefined) ?? ((arrays: PackedInput["data"][]) => this.#arrays.give(arrays));
     try {
       return await this.#run(batch, toFeeds(inputs), opts);
     } finally {
-      this.#arrays.give(Object.values(inputs).map((input) => input.data));
+      giveBack(Object.values(inputs).map((input) => input.data));
     }
   }
 

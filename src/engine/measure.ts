@@ -3,9 +3,10 @@
  * pipeline (batch-pipeline.ts: augmentation, both encoders on the same views, per-pair distances,
  * on the execution provider) → per-point measurements.
  *
- * Memory is bounded by one batch (plus the next one, decoded, sampled and packed ahead), never by
- * the number of points. onnxruntime-node's `run` holds the main thread while a batch runs, so the
- * next batch is staged before the run starts (as far as its files are read) or after it ends; the
+ * Memory is bounded by one batch (plus the next one, decoded, sampled and packed ahead — with a
+ * staging thread also the decoded images of the one after), never by the number of points. onnxruntime-node's `run` holds the main thread while a batch runs, so the
+ * next batch is staged before the run starts (as far as its files are read) or after it ends —
+ * unless a staging thread (staging.ts; on GPU providers) samples and packs it meanwhile; the
  * files of a folder are read on a worker thread meanwhile (data/regular-file.ts). Every random number of a view is keyed by
  * (seed, point id, view index), and each point's views go through the encoders as their own rows,
  * so a point's measurement does not depend on the batch size, the range or the order of points.
@@ -16,13 +17,13 @@ import type { PointRole, RgbImage } from "../core/image.ts";
 import type { AugmentationPolicy } from "../core/policy.ts";
 import type { PointMeasurement } from "../core/scores.types.ts";
 import { measurePoint, viewsPerPoint } from "../core/sslmem.ts";
-import { sampleViewsForPoint } from "../core/view-params.ts";
 import type { PointSet } from "../data/point-set.ts";
-import type { BatchPipeline, PreparedBatch, Representations, RunOptions } from "./batch-pipeline.ts";
+import { PreparedBatch, type BatchPipeline, type Representations, type RunOptions } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
 import { measureLayer } from "../core/layermem.ts";
 import type { ResolvedLayer } from "./layers.ts";
 import { measurePeak, type MemoryPlanner } from "./memory.ts";
+import { sampleBatch, type SamplingSettings, type StagingThread } from "./staging.ts";
 
 /** One measured point with its global index (candidates first, then controls). */
 export interface IndexedMeasurement extends PointMeasurement {
@@ -67,6 +68,8 @@ export interface MeasureContext {
   layers?: readonly ResolvedLayer[];
   /** Batch sizes from a memory budget (memory.ts); without it, the configured batch size. */
   memory?: MemoryPlanner;
+  /** Samples and packs batches off the main thread, with the pipeline's packing (staging.ts); without it, inline. */
+  staging?: StagingThread;
 }
 
 export interface MeasureOptions {
@@ -189,7 +192,7 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
       // The next batch's size depends on this batch's measured memory: no prefetch while probing.
       const { points, rest } = await next!;
       carry = rest.concat(carry);
-      const measured = await measurePeak(() => runBatch(ctx, stageBatch(ctx, points), { representations: withRepresentations, memoryProbe: true }, options.signal));
+      const measured = await measurePeak(async () => runBatch(ctx, await stageBatch(ctx, points), { representations: withRepresentations, memoryProbe: true }, options.signal));
       sizer.record(points.length, measured);
       next = load(nextSize());
       await emit(measured.value);
@@ -197,16 +200,31 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
     }
     const current = staged ?? (await stage(next!));
     if (!staged) next = load(nextSize());
-    // Stage the next batch (decode, sample, pack) while this one is queued and run: what is ready
-    // before the run starts is done then, the rest after it (see the file comment). Its failure
+    // Stage the next batch (decode, sample, pack) while this one is queued and run. Its failure
     // waits until this batch's rows are handed over, as if it had happened after them.
+    // - With a staging thread, the next batch's images are decoded first (decoding is this
+    //   thread's work, which the run would hold up), and its sampling and packing are posted to
+    //   the staging thread before the run starts, so that they go on during the run.
+    // - Inline, what is ready before the run starts is done then, the rest after it (see the file
+    //   comment).
+    let following: Promise<StagedBatch> | undefined;
+    let failure: { error: unknown } | undefined;
+    if (next && ctx.staging) {
+      try {
+        const { points, rest } = await next;
+        carry = rest.concat(carry);
+        following = stageBatch(ctx, points); // posted to the staging thread now
+        following.catch(() => {}); // awaited below
+        next = load(nextSize());
+      } catch (error) {
+        failure = { error };
+      }
+    }
     const running = runBatch(ctx, current, { representations: withRepresentations }, options.signal);
     running.catch(() => {}); // awaited below
-    let following: StagedBatch | undefined;
-    let failure: { error: unknown } | undefined;
-    if (next) {
+    if (next && !ctx.staging) {
       try {
-        following = await stage(next);
+        following = Promise.resolve(await stage(next));
         next = load(nextSize());
       } catch (error) {
         failure = { error };
@@ -214,7 +232,7 @@ export async function measurePoints(ctx: MeasureContext, options: MeasureOptions
     }
     await emit(await running);
     if (failure) throw failure.error;
-    staged = following;
+    staged = following && (await following);
   }
   return out;
 }
@@ -254,14 +272,20 @@ interface StagedBatch {
   prepared: PreparedBatch;
 }
 
-function stageBatch(ctx: MeasureContext, points: LoadedPoint[]): StagedBatch {
-  const { config, policy, target, pipeline } = ctx;
-  const out = { height: target.preprocessing.height, width: target.preprocessing.width };
-  const batch = points.map(({ id, image }) => ({
-    image,
-    views: sampleViewsForPoint(policy, config.pairing, config.seed, id, config.views, { height: image.height, width: image.width }, out),
-  }));
-  return { points, prepared: pipeline.prepare(batch) };
+/** What sampling reads of the audit (staging.ts). */
+export function samplingSettings(ctx: Pick<MeasureContext, "config" | "policy" | "target">): SamplingSettings {
+  const { config, policy, target } = ctx;
+  return { policy, pairing: config.pairing, seed: config.seed, views: config.views, out: { height: target.preprocessing.height, width: target.preprocessing.width } };
+}
+
+/** Samples and packs a batch: on the staging thread when there is one, else here. */
+async function stageBatch(ctx: MeasureContext, points: LoadedPoint[]): Promise<StagedBatch> {
+  const { staging, pipeline } = ctx;
+  if (staging) {
+    const { batch, inputs } = await staging.stage(points);
+    return { points, prepared: new PreparedBatch(batch, inputs, (arrays) => staging.giveBack(arrays)) };
+  }
+  return { points, prepared: pipeline.prepare(sampleBatch(samplingSettings(ctx), points)) };
 }
 
 /** A batch's rows, in the order of its points, and its representations when they were asked for. */
