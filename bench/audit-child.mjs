@@ -119,6 +119,7 @@ if (args.mode === "limit-server") {
     threads: args.threads,
     onBatchPlan: (p) => (plan = p),
     ...(ratio ? { memoryBudget: null } : {}),
+    ...(args.staging ? { staging: args.staging } : {}),
   });
   const perPoint = 2 * args.pairs;
   const limits = ratio ? (args.limits ?? [{}]).map((arrangement) => ({ arrangement, process: limitProcess(arrangement), seconds: 0 })) : [];

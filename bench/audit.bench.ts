@@ -29,7 +29,14 @@
  *
  * Options: --encoder fixture|conv64|resnet18|all (default all) --points-scale S (default 1)
  *          --views K (default 16) --rounds R (default 3) --providers LIST (default cpu; e.g. cuda
- *          or webgpu on a GPU host, see scripts/gpu-proof.sh)
+ *          or webgpu on a GPU host, see scripts/gpu-proof.sh) --threads LIST (the thread counts
+ *          probed; default 1…cores) --passes P (passes over the limit's arrangements; default 2).
+ *          The last two size the probes for a many-core GPU host, where 1…cores × 4 arrangements
+ *          × 2 passes of child processes would take most of a short lease. --staging inline|thread
+ *          (where batches are sampled and packed, src/engine/staging.ts; default the engine's:
+ *          inline on the cpu provider, a thread on any other). --batch-size N (the audit's
+ *          batchSize, the most points a batch holds; the memory budget may plan fewer; default the
+ *          config's, 8).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -45,6 +52,10 @@ const { values } = parseArgs({
     views: { type: "string", default: "16" },
     rounds: { type: "string", default: "3" },
     providers: { type: "string", default: "cpu" },
+    threads: { type: "string" },
+    passes: { type: "string", default: "2" },
+    staging: { type: "string" },
+    "batch-size": { type: "string" },
   },
 });
 const K = Number(values.views);
@@ -52,6 +63,13 @@ const providers = values.providers!.split(",").map((p) => p.trim()).filter(Boole
 const rounds = Number(values.rounds);
 const scale = Number(values["points-scale"]);
 const child = join(root, "bench/audit-child.mjs");
+const threadCounts = values.threads === undefined ? Array.from({ length: availableParallelism() }, (_, i) => i + 1) : values.threads.split(",").map(Number);
+if (threadCounts.length === 0 || threadCounts.some((t) => !Number.isInteger(t) || t < 1)) throw new Error(`--threads wants positive integers, got ${values.threads}`);
+const passes = Number(values.passes);
+const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
+if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) throw new Error(`--batch-size wants a positive integer, got ${values["batch-size"]}`);
+if (values.staging !== undefined && values.staging !== "inline" && values.staging !== "thread") throw new Error(`--staging wants inline or thread, got ${values.staging}`);
+if (!Number.isInteger(passes) || passes < 1) throw new Error(`--passes wants a positive integer, got ${values.passes}`);
 
 interface ChildResult {
   viewsPerSec: number;
@@ -61,7 +79,7 @@ interface ChildResult {
   peakRss: number;
   batchSize?: number;
   perPointMiB?: number | null;
-  pipeline?: { mode: string; reason?: string };
+  pipeline?: { mode: string; reason?: string; staging?: string };
   provider?: string;
 }
 
@@ -113,21 +131,21 @@ async function benchCase(c: BenchCase): Promise<Row> {
     writeFileSync(join(dir, "target.onnx"), target);
     writeFileSync(join(dir, "reference.onnx"), reference);
     await writeImages(join(dir, "images"), points, c.source);
-    const common = { target: join(dir, "target.onnx"), reference: join(dir, "reference.onnx"), size: c.size, pairs: K, providers };
+    const common = { target: join(dir, "target.onnx"), reference: join(dir, "reference.onnx"), size: c.size, pairs: K, providers, ...(values.staging ? { staging: values.staging } : {}) };
     const perPoint = 2 * K;
 
-    // The audit's threads, chosen by measurement on short runs over 1…cores threads.
-    let threads = 1;
+    // The audit's threads, chosen by measurement on short runs over 1…cores threads (--threads).
+    let threads = threadCounts[0];
     let fastestAudit = 0;
     const probePoints = Math.min(points, Math.max(4, Math.round(points / 8)));
-    for (let t = 1; t <= availableParallelism(); t++) {
+    for (const t of threadCounts) {
       const a = runChild({ ...common, mode: "audit", threads: t, images: join(dir, "images"), preprocessing: c.preprocessing, points: probePoints, batchSize: 8 });
       process.stderr.write(`  ${c.name}: ${t} thread(s): audit ${a.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
       if (a.viewsPerSec > fastestAudit) [fastestAudit, threads] = [a.viewsPerSec, t];
     }
 
     // The audit alone: batch size planned from the memory budget, peak RSS, points/s.
-    const audit = runChild({ ...common, mode: "audit", threads, images: join(dir, "images"), preprocessing: c.preprocessing });
+    const audit = runChild({ ...common, mode: "audit", threads, images: join(dir, "images"), preprocessing: c.preprocessing, ...(batchSize ? { batchSize } : {}) });
     process.stderr.write(`  ${c.name}: audit ${audit.viewsPerSec.toFixed(1)} views/s, batch ${audit.batchSize}, peak RSS ${(audit.peakRss / 2 ** 20).toFixed(0)} MiB (load ${load()})\n`);
 
     // The limit's arrangements — 1…cores threads, ORT's CPU arena on and off, idle pool threads
@@ -138,10 +156,10 @@ async function benchCase(c: BenchCase): Promise<Row> {
     // passes; each arrangement's best counts.
     const viewsPerBatch = perPoint * (audit.batchSize ?? 8);
     const limitProbe = { ...common, mode: "limit", viewsPerBatch, totalViews: Math.max(perPoint * probePoints, 2 * viewsPerBatch) };
-    const arrangements = Array.from({ length: availableParallelism() }, (_, i) => i + 1).flatMap((t) =>
+    const arrangements = threadCounts.flatMap((t) =>
       [false, true].flatMap((arena) => (["sleep", "brief-spin"] as const).map((wait) => ({ threads: t, arena, wait, best: 0 }))),
     );
-    for (let pass = 0; pass < 2; pass++) {
+    for (let pass = 0; pass < passes; pass++) {
       for (const x of arrangements) {
         const l = runChild({ ...limitProbe, threads: x.threads, limitArena: x.arena, limitWait: x.wait });
         process.stderr.write(`  ${c.name}: ${x.threads} thread(s), arena ${x.arena ? "on" : "off"}, ${x.wait}: limit ${l.viewsPerSec.toFixed(1)} views/s (load ${load()})\n`);
@@ -182,7 +200,7 @@ async function benchCase(c: BenchCase): Promise<Row> {
       ratios: ratios.map((r) => r.toFixed(2)).join(" "),
       pointsPerSec: audit.pointsPerSec ?? 0,
       peakRssMiB: audit.peakRss / 2 ** 20,
-      pipeline: audit.pipeline ? `${audit.pipeline.mode}${audit.pipeline.reason ? ` (${audit.pipeline.reason})` : ""}` : "?",
+      pipeline: audit.pipeline ? `${audit.pipeline.mode}${audit.pipeline.staging === "thread" ? ", staged on a thread" : ""}${audit.pipeline.reason ? ` (${audit.pipeline.reason})` : ""}` : "?",
       limitConfig: label(limitUsed),
       load: load(),
       provider: audit.provider ?? "?",
@@ -202,7 +220,7 @@ for (const c of chosen) {
 const help = startupMs();
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
-console.log(`\nsslmem bench — ${new Date().toISOString().slice(0, 10)}, K=${K} pairs (${2 * K} views/point), provider ${[...new Set(rows.map((r) => r.provider))].join("/")}, ${availableParallelism()} cores, median of ${rounds} rounds`);
+console.log(`\nsslmem bench — ${new Date().toISOString().slice(0, 10)}, K=${K} pairs (${2 * K} views/point), provider ${[...new Set(rows.map((r) => r.provider))].join("/")}, ${availableParallelism()} cores, median of ${rounds} rounds${values.threads === undefined && passes === 2 ? "" : `, threads probed ${threadCounts.join(",")} in ${passes} pass(es)`}${values.staging ? `, staging ${values.staging}` : ""}${batchSize ? `, batch size at most ${batchSize}` : ""}`);
 console.log("encoder    points threads(limit/audit) batch  limit views/s  audit views/s  ratio  peak RSS MiB  points/s  load (1/5/15 min)  rounds          pipeline");
 for (const r of rows) {
   const ratio = r.audit / r.limit;

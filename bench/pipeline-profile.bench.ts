@@ -16,7 +16,14 @@
  * as the audit's composed session — every session here waits alike), PROFILE_NODES=1 (the 25 slowest non-encoder nodes, with their µs a run; PROFILE_NODES=N: the N slowest),
  * STAGES=1 (the composed graph's time beyond the encoders' own sessions with the augmentation's
  * stages removed from the policy a group at a time: where the augmentation's time goes inside the
- * composed run, in interleaved rounds).
+ * composed run, in interleaved rounds), PROVIDER=webgpu|cuda (every session on that execution
+ * provider, with cpu for the ops it lacks, as the audit's; default cpu: on a GPU host, see
+ * scripts/gpu-proof.sh — the profile then also says which of the non-encoder nodes ORT placed on
+ * the cpu, each a round trip of its tensors between device and host), AUDIT=N (the audit's own
+ * loop — measurePoints over N batches of PNG files, staged as the audit stages them, on the
+ * provider's default: a thread on GPU providers — a batch's time against the composed graph's bare
+ * run and the encoders' own sessions, in interleaved rounds: what the loop adds to the run;
+ * STAGING=inline|thread overrides where it stages).
  * Figures are wall-clock: on a shared machine compare them within one run.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -30,6 +37,7 @@ import type { AugmentationOp, AugmentationPolicy } from "../src/core/policy.ts";
 import { sampleViewsForPoint } from "../src/core/view-params.ts";
 import { openPointSet } from "../src/data/sources.ts";
 import { prepareAudit } from "../src/engine/audit.ts";
+import { measurePoints } from "../src/engine/measure.ts";
 import { augmentGraphOptions } from "../src/engine/augmenter.ts";
 import { augmentRunCount, buildAugmentGraph, packAugmentInputs } from "../src/engine/augment-graph.ts";
 import { buildFusedGraph, FUSED_OUTPUTS } from "../src/engine/fused-graph.ts";
@@ -47,6 +55,11 @@ const threads = Number(process.env.THREADS ?? 2);
 const wait = process.env.WAIT ?? "brief-spin";
 if (wait !== "brief-spin" && wait !== "sleep" && wait !== "spin") throw new Error(`WAIT must be brief-spin, sleep or spin, not ${wait}`);
 const K = 16;
+const provider = ((p: string) => {
+  if (p !== "cpu" && p !== "webgpu" && p !== "cuda") throw new Error(`PROVIDER must be cpu, webgpu or cuda, not ${p}`);
+  return p;
+})(process.env.PROVIDER ?? "cpu");
+const executionProviders = provider === "cpu" ? ["cpu"] : [provider, "cpu"];
 
 const dir = mkdtempSync(join(tmpdir(), "sslmem-profile-"));
 try {
@@ -54,7 +67,7 @@ try {
   await writeImages(join(dir, "images"), B, c.source);
   const candidates = await openPointSet(join(dir, "images"));
   const config = AuditConfigSchema.parse({ views: K, seed: 0, preprocessing: c.preprocessing ?? {}, batchSize: B });
-  const prepared = await prepareAudit({ target, reference, candidates }, config, { providers: ["cpu"], threads, memoryBudget: null });
+  const prepared = await prepareAudit({ target, reference, candidates }, config, { providers: [provider], threads, memoryBudget: null });
   const enc = prepared.encoders;
   const prep = enc.preprocessing;
   const augment = augmentGraphOptions({ policy: prepared.policy, out: { height: prep.height, width: prep.width }, layout: prep.layout, mean: prep.mean, std: prep.std, range: prep.range });
@@ -63,7 +76,7 @@ try {
   const fused = buildFusedGraph({ augment: { ...augment, runs: augmentRuns }, target: { bytes: target, encoder: enc.target }, reference: { bytes: reference, encoder: enc.reference }, pairs: K, pairing: config.pairing, distance: config.distance });
   if (!fused.ok) throw new Error(fused.reason);
   const opts = (profile = false): ort.InferenceSession.SessionOptions => ({
-    executionProviders: ["cpu"],
+    executionProviders,
     graphOptimizationLevel: "all",
     intraOpNumThreads: threads,
     executionMode: "sequential",
@@ -108,7 +121,7 @@ try {
   const m = Object.fromEntries(Object.entries(T).map(([k, xs]) => [k, med(xs)]));
   const encoders = m.target + m.reference;
   const augmentNodes = fromBinary(ModelProtoSchema, buildAugmentGraph(augment, fused.opset)).graph?.node.length ?? 0;
-  console.log(`${name} ${out.height}×${out.width}, batch ${B} points = ${V} views, composed augmentation in ${augmentRuns} run(s), ${threads} threads, idle threads ${wait}, augmentation graph ${augmentNodes} nodes, load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(`${name} ${out.height}×${out.width}, batch ${B} points = ${V} views, composed augmentation in ${augmentRuns} run(s), ${threads} threads, idle threads ${wait}, augmentation graph ${augmentNodes} nodes, provider ${provider}, load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   console.log(`  ms/batch (median of ${runs}): ${Object.entries(m).map(([k, t]) => `${k} ${t.toFixed(1)}`).join(", ")}`);
   console.log(`  encoders alone ${encoders.toFixed(1)} ms (${((V / encoders) * 1000).toFixed(0)} views/s); fused ${m.fused.toFixed(1)} ms (${((V / m.fused) * 1000).toFixed(0)} views/s); fused / encoders = ${(encoders / m.fused).toFixed(2)}; augment alone / encoders = ${(m.augment / encoders).toFixed(2)}; host (sample+pack) / encoders = ${((m.sample + m.pack) / encoders).toFixed(2)}`);
 
@@ -119,7 +132,7 @@ try {
   for (let r = 0; r < Math.max(3, Math.round(runs / 2)); r++) await sProf.run(feeds, [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference]);
   sProf.endProfiling();
   const file = readdirProfile(dir);
-  const all = JSON.parse(readFileSync(file, "utf8")) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
+  const all = JSON.parse(readFileSync(file, "utf8")) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string; provider?: string } }[];
   // The first run allocates (the arena's regions, page faults): its events are left out.
   const firstRun = all.filter((e) => e.cat === "Session" && e.name === "model_run").sort((a, b) => a.ts - b.ts)[0];
   const events = firstRun ? all.filter((e) => e.ts >= firstRun.ts + firstRun.dur) : all;
@@ -141,6 +154,21 @@ try {
   const total = encTime + rest;
   console.log(`  ORT profile: model_run ${(runTotal / 1000).toFixed(0)} ms, kernels ${(total / 1000).toFixed(0)} ms: encoders ${((100 * encTime) / total).toFixed(1)} %, rest ${((100 * rest) / total).toFixed(1)} %`);
   const top = [...byOp.entries()].sort((a, b) => b[1] - a[1]).slice(0, 14);
+  if (provider !== "cpu") {
+    // Where ORT placed each node (one profiled run's events): a non-encoder node on the cpu moves
+    // its tensors between device and host.
+    const placed = new Map<string, { provider: string; op: string }>();
+    for (const e of events) if (e.cat === "Node" && e.name.endsWith("_kernel_time")) placed.set(e.name.slice(0, -"_kernel_time".length), { provider: e.args?.provider ?? "?", op: e.args?.op_name ?? "?" });
+    const count = (enc: boolean) => {
+      const m = new Map<string, number>();
+      for (const [n, x] of placed) if (n.includes("::") === enc) m.set(x.provider, (m.get(x.provider) ?? 0) + 1);
+      return [...m.entries()].map(([p, k]) => `${p} ${k}`).join(", ");
+    };
+    console.log(`  placement: encoders' nodes ${count(true)}; the rest ${count(false)}`);
+    const onCpu = [...placed.entries()].filter(([n, x]) => !n.includes("::") && x.provider.startsWith("CPU"));
+    const ops = onCpu.reduce((m, [, x]) => m.set(x.op, (m.get(x.op) ?? 0) + 1), new Map<string, number>());
+    if (onCpu.length > 0) console.log(`  non-encoder nodes on the cpu by op type: ${[...ops.entries()].map(([op, k]) => `${op} ${k}`).join(", ")}`);
+  }
   console.log(`  rest by op type (% of kernel time): ${top.map(([op, d]) => `${op} ${((100 * d) / total).toFixed(1)}`).join(", ")}`);
   if (process.env.PROFILE_NODES) {
     const byNode = events.filter((e) => e.cat === "Node" && e.name.endsWith("_kernel_time") && !e.name.includes("::")).reduce((mm, e) => mm.set(e.name, (mm.get(e.name) ?? 0) + e.dur), new Map<string, number>());
@@ -205,6 +233,38 @@ try {
     for (const c of composed) await c.session.release();
   }
   if (process.env.STAGES) await stageCosts();
+
+  /** The audit's loop per batch against the bare composed run and the encoders alone (AUDIT=N). */
+  async function auditPath(batches: number): Promise<void> {
+    await writeImages(join(dir, "audit-images"), B * batches, c!.source);
+    const set = await openPointSet(join(dir, "audit-images"));
+    const staging = process.env.STAGING;
+    if (staging !== undefined && staging !== "inline" && staging !== "thread") throw new Error(`STAGING must be inline or thread, not ${staging}`);
+    const audit = await prepareAudit({ target, reference, candidates: set }, config, { providers: [provider], threads, memoryBudget: null, ...(staging ? { staging } : {}) });
+    try {
+      await measurePoints(audit.context, { from: 0, to: B }); // warm-up: the arena session, the first run's kernels
+      const views = (await sAug.run(feeds)).views;
+      const encoderFeeds = [{ [sT.inputNames[0]]: views }, { [sR.inputNames[0]]: views }];
+      const T2: Record<string, number[]> = { audit: [], composed: [], encoders: [] };
+      for (let r = 0; r < 5; r++) {
+        T2.audit.push((await time(() => measurePoints(audit.context, { from: 0, to: B * batches })))[0] / batches);
+        const composed: number[] = [];
+        const encoders: number[] = [];
+        for (let i = 0; i < batches; i++) {
+          composed.push((await time(() => sFused.run(feeds, [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference])))[0]);
+          encoders.push((await time(async () => (await sT.run(encoderFeeds[0]), await sR.run(encoderFeeds[1]))))[0]);
+        }
+        T2.composed.push(med(composed));
+        T2.encoders.push(med(encoders));
+      }
+      const m2 = Object.fromEntries(Object.entries(T2).map(([k, xs]) => [k, med(xs)]));
+      console.log(`  audit loop (${batches} batches of ${B} points, staging ${audit.pipeline.staging}; medians of 5 rounds): ${m2.audit.toFixed(1)} ms a batch; the composed graph's bare run ${m2.composed.toFixed(1)} ms; the encoders alone ${m2.encoders.toFixed(1)} ms; audit / encoders ${(m2.encoders / m2.audit).toFixed(2)}, composed / encoders ${(m2.encoders / m2.composed).toFixed(2)}`);
+    } finally {
+      await audit.release();
+      await set.close();
+    }
+  }
+  if (process.env.AUDIT) await auditPath(Number(process.env.AUDIT));
   for (const s of [sFused, sAug, sT, sR, sProf]) await s.release();
   await prepared.release();
   await candidates.close();

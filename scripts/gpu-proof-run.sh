@@ -26,13 +26,13 @@ echo "== fixture audit (410 candidates, 300 controls, K=16)"
 mean="$("$node" -p 'require("./fixtures/manifest.json").encoders.normalization.mean.join(",")')"
 std="$("$node" -p 'require("./fixtures/manifest.json").encoders.normalization.std.join(",")')"
 for precision in fp32 fp16; do
-  start=$(date +%s.%N)
+  start=$EPOCHREALTIME
   "$node" bin/sslmem.js audit --target fixtures/encoders/target.onnx --reference fixtures/encoders/reference.onnx \
     --candidates fixtures/data/candidates --controls fixtures/data/controls.npy --mean "$mean" --std "$std" \
     --seed 1 --providers "$provider" --precision "$precision" -o "json=$work/$precision.json" --quiet
   rc=$?
-  end=$(date +%s.%N)
-  echo "$precision: exit $rc, $(echo "$end - $start" | bc) s (whole CLI: start-up, model load, 710 points × 32 views)"
+  end=$EPOCHREALTIME
+  echo "$precision: exit $rc, $("$node" -p "($end - $start).toFixed(2)") s (whole CLI: start-up, model load, 710 points × 32 views)"
 done
 "$node" -e '
 const [a, b] = process.argv.slice(1).map((f) => require(f).points.map((p) => p.score));
@@ -42,6 +42,14 @@ const d2 = ra.reduce((s, r, i) => s + (r - rb[i]) ** 2, 0);
 console.log(`Spearman(fp32, fp16) over ${n} points: ${(1 - (6 * d2) / (n * (n * n - 1))).toFixed(4)} (needs >= 0.99)`);
 ' "$work/fp32.json" "$work/fp16.json" || true
 
+# One benchmark run per encoder, so that each prints its table as it finishes. GPU_PROOF_BENCH adds
+# options (e.g. "--threads 4,16 --passes 1" on a many-core host with a short lease: the default
+# probes 1…cores threads in 4 arrangements twice); GPU_PROOF_CASE_TIMEOUT (seconds) bounds each.
 echo "== benchmark on $provider (limit = both encoders alone on this device, views in host memory)"
-"$node" bench/audit.bench.js --providers "$provider" --rounds 2
+for encoder in fixture conv64 resnet18; do
+  # shellcheck disable=SC2086 # GPU_PROOF_BENCH is a list of options
+  timeout "${GPU_PROOF_CASE_TIMEOUT:-0}" "$node" bench/audit.bench.js --encoder "$encoder" --providers "$provider" --rounds 2 ${GPU_PROOF_BENCH:-}
+  rc=$?
+  [ "$rc" = 0 ] || echo "benchmark $encoder: exit $rc$([ "$rc" = 124 ] && echo " (GPU_PROOF_CASE_TIMEOUT)")"
+done
 rm -rf "$work"

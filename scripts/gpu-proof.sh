@@ -36,11 +36,11 @@ pack() {
   mkdir -p "$app" "$stage/gpu-proof/node/bin" "$(dirname "$out")"
   echo "gpu-proof: building dist/ and the benchmark" >&2
   npx tsc -p tsconfig.build.json
-  # The benchmark and the sources it imports, compiled to JavaScript next to each other (no tsx).
+  # The benchmarks (audit, and the pipeline profile for diagnosis) and the sources they import, compiled to JavaScript next to each other (no tsx).
   npx tsc --ignoreConfig --noEmit false --outDir "$app" --rootDir . --rewriteRelativeImportExtensions \
     --target ES2022 --module NodeNext --moduleResolution NodeNext --strict --skipLibCheck \
     --resolveJsonModule --esModuleInterop --allowImportingTsExtensions --types node --lib ES2023 \
-    bench/audit.bench.ts bench/encoders.ts
+    bench/audit.bench.ts bench/encoders.ts bench/pipeline-profile.bench.ts src/engine/staging-worker.ts
   cp -r dist bin package.json "$app/"
   cp bench/audit-child.mjs "$app/bench/"
   mkdir -p "$app/fixtures"
