@@ -15,6 +15,8 @@
 #                                      lists) and the benchmark (`npm run bench` compiled) on that
 #                                      provider, which prints audit views/s against the encoders'
 #                                      own rate on that device (the "limit" column) and the ratio.
+#                                      Its app/bench/pipeline-profile.bench.js (PROVIDER=webgpu …)
+#                                      splits a batch's time on the device (see its doc comment).
 #
 # With this repository's device tool: pack here, then
 #   run(command: "tar -xJf .gpu-proof/gpu-proof.tar.xz -C /tmp && /tmp/gpu-proof/run.sh | tee $OUT/gpu-proof.txt",
@@ -36,7 +38,9 @@ pack() {
   mkdir -p "$app" "$stage/gpu-proof/node/bin" "$(dirname "$out")"
   echo "gpu-proof: building dist/ and the benchmark" >&2
   npx tsc -p tsconfig.build.json
-  # The benchmarks (audit, and the pipeline profile for diagnosis) and the sources they import, compiled to JavaScript next to each other (no tsx).
+  # The benchmarks (audit, and the pipeline profile for diagnosis) and the sources they import,
+  # compiled to JavaScript next to each other (no tsx); the staging thread's entry too, which
+  # staging.ts loads by its URL, so no import reaches it.
   npx tsc --ignoreConfig --noEmit false --outDir "$app" --rootDir . --rewriteRelativeImportExtensions \
     --target ES2022 --module NodeNext --moduleResolution NodeNext --strict --skipLibCheck \
     --resolveJsonModule --esModuleInterop --allowImportingTsExtensions --types node --lib ES2023 \

@@ -4,10 +4,11 @@
  * on the execution provider) → per-point measurements.
  *
  * Memory is bounded by one batch (plus the next one, decoded, sampled and packed ahead — with a
- * staging thread also the decoded images of the one after), never by the number of points. onnxruntime-node's `run` holds the main thread while a batch runs, so the
- * next batch is staged before the run starts (as far as its files are read) or after it ends —
- * unless a staging thread (staging.ts; on GPU providers) samples and packs it meanwhile; the
- * files of a folder are read on a worker thread meanwhile (data/regular-file.ts). Every random number of a view is keyed by
+ * staging thread also the decoded images of the one after), never by the number of points.
+ * onnxruntime-node's `run` holds the main thread while a batch runs, so the next batch is staged
+ * before the run starts (as far as its files are read) or after it ends — unless a staging thread
+ * (staging.ts; on GPU providers) samples and packs it meanwhile; the files of a folder are read on
+ * a worker thread meanwhile (data/regular-file.ts). Every random number of a view is keyed by
  * (seed, point id, view index), and each point's views go through the encoders as their own rows,
  * so a point's measurement does not depend on the batch size, the range or the order of points.
  */

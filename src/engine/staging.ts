@@ -4,14 +4,16 @@
  * is on the device.
  *
  * onnxruntime-node runs a session on the thread that calls `run` and holds it until the run ends
- * (its `run` is a setImmediate around a synchronous call). The audit loop (measure.ts) starts
- * staging batch i+1 before it awaits batch i, but whatever of the staging is JavaScript waits for
- * the run to end: staging and run take turns. On the CPU provider that costs nothing — the run
- * keeps every core busy, and a staging thread measured 0.97–1.02× the inline loop's throughput on
- * the 2-core machine — so the CPU provider stages inline. On a GPU the run leaves the host's cores
- * idle: on an H200 with ONNX Runtime's webgpu provider the fixture's batch (8 points, 256 views)
- * spent 8.1 ms in its composed run and 1.8 ms in sampling and packing, the 64×64 convnet's 19.1
- * and 11.9 ms (bench/pipeline-profile.bench.ts; README). There, this thread takes the staging.
+ * (its `run` is a setImmediate around a synchronous call): inline, whatever of the next batch's
+ * staging is JavaScript waits for the run to end, and staging and run take turns. On the CPU
+ * provider that costs nothing — the run keeps every core busy, and the fixture's audit loop ran at
+ * 0.86 of its encoders' rate staged on this thread against 0.87–0.88 inline on the 2-core machine
+ * (bench/pipeline-profile.bench.ts AUDIT=10) — so the CPU provider stages inline. On a GPU the run
+ * leaves the host's cores idle: on an H200 with ONNX Runtime's webgpu provider the fixture's batch
+ * (8 points, 256 views) spent 8.1 ms in its composed run and 1.8 ms in sampling and packing, the
+ * 64×64 convnet's 19.1 and 11.9 ms. There, this thread takes the staging; the audit loop decodes
+ * the next batch's images before the run starts and posts them here then (measure.ts) — posted
+ * after the decoding that the run held up, nothing overlapped (README, "On a GPU").
  *
  * One writer per array: the thread owns the arrays it packs into (its own ArrayPool) until it
  * hands them over with the staged batch; the pipeline's run then owns them, and gives them back
@@ -99,7 +101,7 @@ export class StagingThread {
     // Idle, the thread keeps nothing alive; a request in flight does (#ref).
     this.#worker.unref();
     this.#worker.on("message", (m: FromStaging) => this.#settle(m));
-    this.#worker.on("error", () => this.#stop(new SslmemError("engine_failure", "the staging thread failed")));
+    this.#worker.on("error", (e) => this.#stop(new SslmemError("engine_failure", "the staging thread failed", undefined, { cause: e })));
     this.#worker.on("exit", () => this.#stop(new SslmemError("engine_failure", "the staging thread stopped")));
   }
 
