@@ -66,10 +66,10 @@ const child = join(root, "bench/audit-child.mjs");
 const threadCounts = values.threads === undefined ? Array.from({ length: availableParallelism() }, (_, i) => i + 1) : values.threads.split(",").map(Number);
 if (threadCounts.length === 0 || threadCounts.some((t) => !Number.isInteger(t) || t < 1)) throw new Error(`--threads wants positive integers, got ${values.threads}`);
 const passes = Number(values.passes);
+if (!Number.isInteger(passes) || passes < 1) throw new Error(`--passes wants a positive integer, got ${values.passes}`);
 const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
 if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) throw new Error(`--batch-size wants a positive integer, got ${values["batch-size"]}`);
 if (values.staging !== undefined && values.staging !== "inline" && values.staging !== "thread") throw new Error(`--staging wants inline or thread, got ${values.staging}`);
-if (!Number.isInteger(passes) || passes < 1) throw new Error(`--passes wants a positive integer, got ${values.passes}`);
 
 interface ChildResult {
   viewsPerSec: number;

@@ -49,6 +49,7 @@ import { CASES, writeImages } from "./cases.ts";
 const name = process.argv[2] ?? "fixture";
 const c = CASES.find((x) => x.name === name);
 if (!c) throw new Error(`unknown case ${name}`);
+const source = c.source;
 const B = Number(process.argv[3] ?? (name === "resnet18" ? 2 : 8));
 const runs = Number(process.argv[4] ?? (name === "resnet18" ? 4 : 12));
 const threads = Number(process.env.THREADS ?? 2);
@@ -236,7 +237,7 @@ try {
 
   /** The audit's loop per batch against the bare composed run and the encoders alone (AUDIT=N). */
   async function auditPath(batches: number): Promise<void> {
-    await writeImages(join(dir, "audit-images"), B * batches, c!.source);
+    await writeImages(join(dir, "audit-images"), B * batches, source);
     const set = await openPointSet(join(dir, "audit-images"));
     const staging = process.env.STAGING;
     if (staging !== undefined && staging !== "inline" && staging !== "thread") throw new Error(`STAGING must be inline or thread, not ${staging}`);
