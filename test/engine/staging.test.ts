@@ -164,6 +164,9 @@ test("a batch the thread cannot stage fails with the engine's error; a closed th
   // The thread is still usable after a failed batch.
   const ok = await thread.stage([{ id: "y", image: image(8, 8, 3) }]);
   assert.equal(ok.batch.length, 1);
+  // A batch in flight when the thread is closed is refused, not left pending.
+  const refused = assert.rejects(thread.stage([{ id: "w", image: image(64, 64, 5) }]), (e: unknown) => e instanceof SslmemError);
   await thread.close();
+  await refused;
   await assert.rejects(thread.stage([{ id: "z", image: image(8, 8, 4) }]), (e: unknown) => e instanceof SslmemError);
 });
