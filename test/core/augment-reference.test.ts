@@ -100,6 +100,20 @@ describe("gaussian blur", () => {
     close(gaussianKernel1d(1, 0.5), [1], 0);
   });
 
+  it("has no tap that is subnormal in float32 (they take the CPU's slow path)", () => {
+    const minNormal = 2 ** -126;
+    for (const [size, sigma] of [[23, 0.5], [23, 0.3], [7, 0.15], [23, 0.1]] as const) {
+      const kernel = gaussianKernel1d(size, sigma);
+      const taps = Float32Array.from(kernel);
+      assert.ok(taps.every((t) => t === 0 || t >= minNormal), `σ ${sigma}, ${size} taps`);
+      // What was dropped was below BLUR_TAP_FLOOR; the rest is the normalized kernel.
+      assert.ok(kernel.some((t) => t === 0), `σ ${sigma}, ${size} taps: some tap dropped`);
+      close([kernel.reduce((a, t) => a + t, 0)], [1], 1e-12);
+    }
+    // Without subnormal taps (σ = 1 at 23 taps) nothing is dropped.
+    assert.ok(gaussianKernel1d(23, 1).every((t) => t > 0));
+  });
+
   it("reflects indices without repeating the edge pixel", () => {
     assert.deepEqual([-3, -2, -1, 0, 3, 4, 5, 6, 7].map((i) => reflectIndex(i, 4)), [3, 2, 1, 0, 3, 2, 1, 0, 1]);
     assert.equal(reflectIndex(-5, 1), 0);
