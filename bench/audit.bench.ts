@@ -22,10 +22,12 @@
  * ORT intra-op threads are chosen by measurement: a short audit is timed with 1…cores threads,
  * and the limit, at the audit's planned batch size, with 1…cores threads, each with ORT's CPU arena
  * on and off ("a") and with idle pool threads sleeping or spinning briefly as the audit's do ("s"),
- * twice; each uses its fastest (printed as "threads (limit/audit)"). (Two sessions side by side in one process do not run at
- * once — onnxruntime-node runs a session's run on the main thread — so there is no such
- * arrangement to try.) Every line prints the load average: on a shared machine the figures move
- * with it.
+ * twice; each uses its fastest (printed as "threads (limit/audit)"). (Two sessions side by side on
+ * one thread do not run at once — onnxruntime-node runs a session's run on the calling thread. Two
+ * worker threads with a one-thread session each do, on separate batches: the encoders alone ran
+ * ~4–6 % faster so on this machine, an arrangement the audit cannot use today and the limit does
+ * not include — README, the 16:18 run.) Every line prints the load average: on a shared machine
+ * the figures move with it.
  *
  * Options: --encoder fixture|conv64|resnet18|all (default all) --points-scale S (default 1)
  *          --views K (default 16) --rounds R (default 3) --providers LIST (default cpu; e.g. cuda
