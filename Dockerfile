@@ -35,6 +35,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY native ./native
 # The CPU provider ships inside onnxruntime-node; its install script only fetches the CUDA provider.
 ENV ONNXRUNTIME_NODE_INSTALL=skip \
     npm_config_audit=false \
@@ -42,7 +43,8 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip \
     npm_config_update_notifier=false
 # npm ci runs only the install scripts package.json#allowScripts approves (better-sqlite3, sharp,
 # esbuild), then the project's `prepare`, which compiles src/ into dist/ with the dev dependencies
-# (TypeScript); `npm prune --omit=dev` then drops those, so the image runs dist/ with production
+# (TypeScript) and the host augmentation addon into native/build/ (node-gyp, src/engine/host-augment.ts);
+# `npm prune --omit=dev` then drops the dev dependencies, so the image runs dist/ with production
 # dependencies alone and no TypeScript loader. Then prune what onnxruntime-node ships for other
 # platforms (macOS, Windows, the other Linux arch).
 RUN --mount=type=cache,target=/root/.npm \
@@ -67,6 +69,7 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY native ./native
 ENV ONNXRUNTIME_NODE_INSTALL=skip \
     npm_config_audit=false \
     npm_config_fund=false \
@@ -112,6 +115,7 @@ COPY --from=node /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
 COPY --from=gpu-builder /app/node_modules ./node_modules
 COPY --from=gpu-builder /app/dist ./dist
+COPY --from=gpu-builder /app/native/build/Release/sslmem_augment.node ./native/build/Release/sslmem_augment.node
 COPY package.json package-lock.json ./
 COPY bin ./bin
 ENV NODE_ENV=production \
@@ -144,6 +148,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=cpu-builder /app/node_modules ./node_modules
 COPY --from=cpu-builder /app/dist ./dist
+COPY --from=cpu-builder /app/native/build/Release/sslmem_augment.node ./native/build/Release/sslmem_augment.node
 COPY package.json package-lock.json ./
 COPY bin ./bin
 ENV NODE_ENV=production \

@@ -120,6 +120,7 @@ if (args.mode === "limit-server") {
     onBatchPlan: (p) => (plan = p),
     ...(ratio ? { memoryBudget: null } : {}),
     ...(args.staging ? { staging: args.staging } : {}),
+    ...(args.augmentation ? { augmentation: args.augmentation } : {}),
   });
   const perPoint = 2 * args.pairs;
   const limits = ratio ? (args.limits ?? [{}]).map((arrangement) => ({ arrangement, process: limitProcess(arrangement), seconds: 0 })) : [];

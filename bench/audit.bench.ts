@@ -38,7 +38,9 @@
  *          (where batches are sampled and packed, src/engine/staging.ts; default the engine's:
  *          inline on the cpu provider, a thread on any other). --batch-size N (the audit's
  *          batchSize, the most points a batch holds; the memory budget may plan fewer; default the
- *          config's, 8).
+ *          config's, 8). --augmentation graph|host (where the composed pipeline makes the views,
+ *          src/engine/batch-packing.ts; default the engine's: on the host for the cpu provider when
+ *          the addon is built, in the graph otherwise).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -57,6 +59,7 @@ const { values } = parseArgs({
     threads: { type: "string" },
     passes: { type: "string", default: "2" },
     staging: { type: "string" },
+    augmentation: { type: "string" },
     "batch-size": { type: "string" },
   },
 });
@@ -72,6 +75,7 @@ if (!Number.isInteger(passes) || passes < 1) throw new Error(`--passes wants a p
 const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
 if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) throw new Error(`--batch-size wants a positive integer, got ${values["batch-size"]}`);
 if (values.staging !== undefined && values.staging !== "inline" && values.staging !== "thread") throw new Error(`--staging wants inline or thread, got ${values.staging}`);
+if (values.augmentation !== undefined && values.augmentation !== "graph" && values.augmentation !== "host") throw new Error(`--augmentation wants graph or host, got ${values.augmentation}`);
 
 interface ChildResult {
   viewsPerSec: number;
@@ -81,7 +85,7 @@ interface ChildResult {
   peakRss: number;
   batchSize?: number;
   perPointMiB?: number | null;
-  pipeline?: { mode: string; reason?: string; staging?: string };
+  pipeline?: { mode: string; reason?: string; staging?: string; augmentation?: string };
   provider?: string;
 }
 
@@ -133,7 +137,7 @@ async function benchCase(c: BenchCase): Promise<Row> {
     writeFileSync(join(dir, "target.onnx"), target);
     writeFileSync(join(dir, "reference.onnx"), reference);
     await writeImages(join(dir, "images"), points, c.source);
-    const common = { target: join(dir, "target.onnx"), reference: join(dir, "reference.onnx"), size: c.size, pairs: K, providers, ...(values.staging ? { staging: values.staging } : {}) };
+    const common = { target: join(dir, "target.onnx"), reference: join(dir, "reference.onnx"), size: c.size, pairs: K, providers, ...(values.staging ? { staging: values.staging } : {}), ...(values.augmentation ? { augmentation: values.augmentation } : {}) };
     const perPoint = 2 * K;
 
     // The audit's threads, chosen by measurement on short runs over 1…cores threads (--threads).
@@ -202,7 +206,9 @@ async function benchCase(c: BenchCase): Promise<Row> {
       ratios: ratios.map((r) => r.toFixed(2)).join(" "),
       pointsPerSec: audit.pointsPerSec ?? 0,
       peakRssMiB: audit.peakRss / 2 ** 20,
-      pipeline: audit.pipeline ? `${audit.pipeline.mode}${audit.pipeline.staging === "thread" ? ", staged on a thread" : ""}${audit.pipeline.reason ? ` (${audit.pipeline.reason})` : ""}` : "?",
+      pipeline: audit.pipeline
+        ? `${audit.pipeline.mode}${audit.pipeline.augmentation === "host" ? ", views on the host" : audit.pipeline.augmentation === "graph" ? ", views in the graph" : ""}${audit.pipeline.staging === "thread" ? ", staged on a thread" : ""}${audit.pipeline.reason ? ` (${audit.pipeline.reason})` : ""}`
+        : "?",
       limitConfig: label(limitUsed),
       load: load(),
       provider: audit.provider ?? "?",
@@ -222,7 +228,7 @@ for (const c of chosen) {
 const help = startupMs();
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
-console.log(`\nsslmem bench — ${new Date().toISOString().slice(0, 10)}, K=${K} pairs (${2 * K} views/point), provider ${[...new Set(rows.map((r) => r.provider))].join("/")}, ${availableParallelism()} cores, median of ${rounds} rounds${values.threads === undefined && passes === 2 ? "" : `, threads probed ${threadCounts.join(",")} in ${passes} pass(es)`}${values.staging ? `, staging ${values.staging}` : ""}${batchSize ? `, batch size at most ${batchSize}` : ""}`);
+console.log(`\nsslmem bench — ${new Date().toISOString().slice(0, 10)}, K=${K} pairs (${2 * K} views/point), provider ${[...new Set(rows.map((r) => r.provider))].join("/")}, ${availableParallelism()} cores, median of ${rounds} rounds${values.threads === undefined && passes === 2 ? "" : `, threads probed ${threadCounts.join(",")} in ${passes} pass(es)`}${values.staging ? `, staging ${values.staging}` : ""}${values.augmentation ? `, views made in the ${values.augmentation}` : ""}${batchSize ? `, batch size at most ${batchSize}` : ""}`);
 console.log("encoder    points threads(limit/audit) batch  limit views/s  audit views/s  ratio  peak RSS MiB  points/s  load (1/5/15 min)  rounds          pipeline");
 for (const r of rows) {
   const ratio = r.audit / r.limit;
@@ -230,5 +236,5 @@ for (const r of rows) {
     `${r.name.padEnd(10)} ${pad(r.points, 6)} ${pad(`${r.limitConfig}/${r.threads}`, 21)} ${pad(r.batch, 5)}  ${pad(r.limit.toFixed(1), 13)}  ${pad(r.audit.toFixed(1), 13)}  ${ratio.toFixed(2)}  ${pad(r.peakRssMiB.toFixed(0), 12)}  ${pad(r.pointsPerSec.toFixed(2), 8)}  ${r.load.padEnd(17)}  ${r.ratios.padEnd(14)}  ${r.pipeline}${ratio >= 0.9 ? "" : "  (target ≥ 0.90 NOT met)"}`,
   );
 }
-console.log("threads: ORT intra-op threads chosen by measurement; limit a = with ORT's CPU arena. pipeline: fused = one composed graph per batch, chained = separate sessions (reason).");
+console.log("threads: ORT intra-op threads chosen by measurement; limit a = with ORT's CPU arena. pipeline: fused = one composed graph per batch (views made on the host CPU or in the graph), chained = separate sessions (reason).");
 console.log(`sslmem --help start-up: ${help.toFixed(0)} ms (median of 5, compiled dist/)`);

@@ -6,6 +6,8 @@
  *   augment  the augmentation graph alone (its own session);
  *   encoders target then reference alone on the views the augmentation made;
  *   fused    the composed graph (augmentation + both encoders + distances), one run;
+ *   hostViews, fusedOnHostViews   the views made on the host (host-augment.ts, the CPU provider's
+ *            audit) and the composed graph that takes them (encoders + distances), one run;
  * and ONNX Runtime's profile of the composed graph, summed per op type, split into the encoders'
  * nodes (prefixed target::/reference::) and the rest (augmentation, pooling, distances).
  *
@@ -23,7 +25,9 @@
  * loop — measurePoints over N batches of PNG files, staged as the audit stages them, on the
  * provider's default: a thread on GPU providers — a batch's time against the composed graph's bare
  * run and the encoders' own sessions, in interleaved rounds: what the loop adds to the run;
- * STAGING=inline|thread overrides where it stages).
+ * STAGING=inline|thread overrides where it stages, AUGMENTATION=graph|host where it makes the views:
+ * by default on the host for the cpu provider, in the graph on any other; "the composed graph's
+ * bare run" is the graph's own augmentation's).
  * Figures are wall-clock: on a shared machine compare them within one run.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -43,6 +47,7 @@ import { augmentRunCount, buildAugmentGraph, packAugmentInputs } from "../src/en
 import { buildFusedGraph, FUSED_OUTPUTS } from "../src/engine/fused-graph.ts";
 import { toFeeds } from "../src/engine/augmenter.ts";
 import { ArrayPool } from "../src/engine/array-pool.ts";
+import { packHostViews } from "../src/engine/host-augment.ts";
 import { intraOpWait } from "../src/engine/providers.ts";
 import { CASES, writeImages } from "./cases.ts";
 
@@ -88,6 +93,10 @@ try {
     extra: { session: { intra_op: intraOpWait(wait) } },
   });
   const sFused = await ort.InferenceSession.create(fused.model, opts());
+  // The composed graph on views made on the host (host-augment.ts), as the CPU provider's audit runs.
+  const fusedHost = buildFusedGraph({ augment, hostViews: true, target: { bytes: target, encoder: enc.target }, reference: { bytes: reference, encoder: enc.reference }, pairs: K, pairing: config.pairing, distance: config.distance });
+  if (!fusedHost.ok) throw new Error(fusedHost.reason);
+  const sFusedHost = await ort.InferenceSession.create(fusedHost.model, opts());
   const sAug = await ort.InferenceSession.create(buildAugmentGraph(augment, fused.opset), opts());
   const sT = await ort.InferenceSession.create(target, opts());
   const sR = await ort.InferenceSession.create(reference, opts());
@@ -98,7 +107,7 @@ try {
     return [performance.now() - t0, v];
   };
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const T: Record<string, number[]> = { decode: [], sample: [], pack: [], augment: [], target: [], reference: [], fused: [] };
+  const T: Record<string, number[]> = { decode: [], sample: [], pack: [], augment: [], target: [], reference: [], fused: [], hostViews: [], fusedOnHostViews: [] };
   const out = { height: prep.height, width: prep.width };
   const pool = new ArrayPool();
   for (let r = 0; r < runs + 1; r++) {
@@ -115,8 +124,11 @@ try {
     const [tR] = await time(() => sR.run({ [sR.inputNames[0]]: v }));
     const [tF] = await time(() => sFused.run(feeds, [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference]));
     pool.give(Object.values(packed).map((input) => input.data));
+    const [tHost, hostViews] = await time(() => packHostViews(augment, batch, pool));
+    const [tFH] = await time(() => sFusedHost.run(toFeeds(hostViews), [FUSED_OUTPUTS.distances.target, FUSED_OUTPUTS.distances.reference]));
+    pool.give(Object.values(hostViews).map((input) => input.data));
     if (r === 0) continue; // warm-up
-    for (const [k, t] of Object.entries({ decode: tDecode, sample: tSample, pack: tPack, augment: tAug, target: tT, reference: tR, fused: tF })) T[k].push(t);
+    for (const [k, t] of Object.entries({ decode: tDecode, sample: tSample, pack: tPack, augment: tAug, target: tT, reference: tR, fused: tF, hostViews: tHost, fusedOnHostViews: tFH })) T[k].push(t);
   }
   const V = B * 2 * K;
   const m = Object.fromEntries(Object.entries(T).map(([k, xs]) => [k, med(xs)]));
@@ -125,6 +137,7 @@ try {
   console.log(`${name} ${out.height}×${out.width}, batch ${B} points = ${V} views, composed augmentation in ${augmentRuns} run(s), ${threads} threads, idle threads ${wait}, augmentation graph ${augmentNodes} nodes, provider ${provider}, load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   console.log(`  ms/batch (median of ${runs}): ${Object.entries(m).map(([k, t]) => `${k} ${t.toFixed(1)}`).join(", ")}`);
   console.log(`  encoders alone ${encoders.toFixed(1)} ms (${((V / encoders) * 1000).toFixed(0)} views/s); fused ${m.fused.toFixed(1)} ms (${((V / m.fused) * 1000).toFixed(0)} views/s); fused / encoders = ${(encoders / m.fused).toFixed(2)}; augment alone / encoders = ${(m.augment / encoders).toFixed(2)}; host (sample+pack) / encoders = ${((m.sample + m.pack) / encoders).toFixed(2)}`);
+  console.log(`  views made on the host ${m.hostViews.toFixed(1)} ms + the composed graph on them ${m.fusedOnHostViews.toFixed(1)} ms: encoders / (both) = ${(encoders / (m.hostViews + m.fusedOnHostViews)).toFixed(2)}`);
 
   // ORT profile of the composed graph: kernel time per op type, encoders vs the rest.
   const sProf = await ort.InferenceSession.create(fused.model, opts(true));
@@ -241,7 +254,9 @@ try {
     const set = await openPointSet(join(dir, "audit-images"));
     const staging = process.env.STAGING;
     if (staging !== undefined && staging !== "inline" && staging !== "thread") throw new Error(`STAGING must be inline or thread, not ${staging}`);
-    const audit = await prepareAudit({ target, reference, candidates: set }, config, { providers: [provider], threads, memoryBudget: null, ...(staging ? { staging } : {}) });
+    const augmentation = process.env.AUGMENTATION;
+    if (augmentation !== undefined && augmentation !== "graph" && augmentation !== "host") throw new Error(`AUGMENTATION must be graph or host, not ${augmentation}`);
+    const audit = await prepareAudit({ target, reference, candidates: set }, config, { providers: [provider], threads, memoryBudget: null, ...(staging ? { staging } : {}), ...(augmentation ? { augmentation } : {}) });
     try {
       await measurePoints(audit.context, { from: 0, to: B }); // warm-up: the arena session, the first run's kernels
       const views = (await sAug.run(feeds)).views;
@@ -259,14 +274,14 @@ try {
         T2.encoders.push(med(encoders));
       }
       const m2 = Object.fromEntries(Object.entries(T2).map(([k, xs]) => [k, med(xs)]));
-      console.log(`  audit loop (${batches} batches of ${B} points, staging ${audit.pipeline.staging}; medians of 5 rounds): ${m2.audit.toFixed(1)} ms a batch; the composed graph's bare run ${m2.composed.toFixed(1)} ms; the encoders alone ${m2.encoders.toFixed(1)} ms; audit / encoders ${(m2.encoders / m2.audit).toFixed(2)}, composed / encoders ${(m2.encoders / m2.composed).toFixed(2)}`);
+      console.log(`  audit loop (${batches} batches of ${B} points, views made in the ${audit.pipeline.augmentation}, staging ${audit.pipeline.staging}; medians of 5 rounds): ${m2.audit.toFixed(1)} ms a batch; the composed graph's bare run ${m2.composed.toFixed(1)} ms; the encoders alone ${m2.encoders.toFixed(1)} ms; audit / encoders ${(m2.encoders / m2.audit).toFixed(2)}, composed / encoders ${(m2.encoders / m2.composed).toFixed(2)}`);
     } finally {
       await audit.release();
       await set.close();
     }
   }
   if (process.env.AUDIT) await auditPath(Number(process.env.AUDIT));
-  for (const s of [sFused, sAug, sT, sR, sProf]) await s.release();
+  for (const s of [sFused, sFusedHost, sAug, sT, sR, sProf]) await s.release();
   await prepared.release();
   await candidates.close();
 } finally {

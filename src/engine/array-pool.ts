@@ -23,6 +23,8 @@ export interface PackingArrays {
   float32(length: number, contents?: ArrayContents): Float32Array;
   int32(length: number, contents?: ArrayContents): Int32Array;
   uint8(length: number, contents?: ArrayContents): Uint8Array;
+  /** Takes back arrays a packer used as scratch (a pool keeps them; fresh arrays are dropped). */
+  give?(arrays: Iterable<unknown>): void;
 }
 
 /** Fresh arrays every time (no pool): always zeroed. */

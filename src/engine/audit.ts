@@ -19,8 +19,9 @@ import { augmentGraphOptions } from "./augmenter.ts";
 import { createBatchPipeline, type PipelineDescription } from "./batch-pipeline.ts";
 import type { Encoder } from "./encoder.ts";
 import { loadEncoderPair, type EncoderPair } from "./load-encoders.ts";
-import { checkViewBudget, PointCatalog, pointsPerChunk, samplingSettings, type MeasureContext } from "./measure.ts";
+import { checkViewBudget, PointCatalog, pointsPerChunk, samplingSettings, viewValuesPerPoint, type MeasureContext } from "./measure.ts";
 import { StagingThread } from "./staging.ts";
+import type { AugmentSite } from "./batch-packing.ts";
 import { DEFAULT_MEMORY_BUDGET, MemoryPlanner, type BatchPlan } from "./memory.ts";
 import { chooseProviders, ortExecutionProviders, silentLogger, type EngineLogger, type ProviderChoice, type ProviderPreference } from "./providers.ts";
 import type { SessionCache } from "./session.ts";
@@ -51,6 +52,12 @@ export interface EngineSettings {
    * "inline" on the thread that runs it. Default: inline on the CPU provider, a thread on any other.
    */
   staging?: "inline" | "thread";
+  /**
+   * Where the composed pipeline makes the views (batch-packing.ts): "host" on the CPU
+   * (host-augment.ts), "graph" in the composed graph. Default: host on the CPU provider when its
+   * addon is built, else graph.
+   */
+  augmentation?: AugmentSite;
 }
 
 export interface AuditInputs {
@@ -103,7 +110,7 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     budget === null
       ? undefined
       : new MemoryPlanner(budget, pointsPerChunk({ config, target: encoders.target }), (plan) => {
-          const fields = { budgetMiB: mib(plan.budget), perPointMiB: plan.perPoint && mib(plan.perPoint), firstPointMiB: plan.firstPoint && mib(plan.firstPoint), baseMiB: plan.base && mib(plan.base), batchSize: plan.batchSize };
+          const fields = { budgetMiB: mib(plan.budget), perPointMiB: plan.perPoint && mib(plan.perPoint), firstPointMiB: plan.firstPoint && mib(plan.firstPoint), baseMiB: plan.base && mib(plan.base), heldMiB: plan.held && mib(plan.held), batchSize: plan.batchSize };
           if (plan.note) logger.warn({ ...fields, note: plan.note }, "batch size from the memory budget");
           else logger.info(fields, "batch size from the memory budget");
           engine.onBatchPlan?.(plan);
@@ -125,6 +132,7 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
       threads: engine.threads,
       logger,
       forceChained: engine.pipeline === "chained" ? "chained pipeline requested" : undefined,
+      ...(engine.augmentation ? { augmentation: engine.augmentation } : {}),
       cache: engine.cache,
       memoryProbe: planner?.probing ?? false,
       ...(layers ? { layers: { target: layers.map((l) => l.targetTap), reference: layers.map((l) => l.referenceTap) } } : {}),
@@ -133,6 +141,8 @@ export async function prepareAudit(inputs: AuditInputs, config: AuditConfig, eng
     await releaseEncoders();
     throw e;
   }
+  // The views made on the host are held for the batch running and the next (measure.ts).
+  if (planner && pipeline.description.augmentation === "host") planner.heldPerPoint = 2 * viewValuesPerPoint({ config, target: encoders.target }) * Float32Array.BYTES_PER_ELEMENT;
   const staged = engine.staging ?? (providers.provider === "cpu" ? "inline" : "thread");
   const sampling = samplingSettings({ config, policy, target: encoders.target });
   const staging = staged === "thread" && pipeline.packing ? new StagingThread({ sampling, packing: pipeline.packing }) : undefined;

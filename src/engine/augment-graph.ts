@@ -400,6 +400,35 @@ function checkImage(image: RgbImage): void {
   }
 }
 
+/**
+ * A batch's sources, packed into one uint8 [S,Hmax,Wmax,3] array (zero padding that no view
+ * reads), with its counts; refuses an empty batch or a malformed image.
+ */
+export function packSources(batch: readonly SourceViews[], arrays: PackingArrays): { data: Uint8Array; S: number; V: number; Hmax: number; Wmax: number } {
+  for (const { image } of batch) checkImage(image);
+  const S = batch.length;
+  const V = batch.reduce((n, b) => n + b.views.length, 0);
+  if (S === 0 || V === 0) throw new SslmemError("internal", "an augmentation batch needs at least one image and one view");
+  const Hmax = Math.max(...batch.map((b) => b.image.height));
+  const Wmax = Math.max(...batch.map((b) => b.image.width));
+  const data = arrays.uint8(S * Hmax * Wmax * 3);
+  batch.forEach(({ image }, s) => {
+    const rowBytes = image.width * 3;
+    if (image.width === Wmax) data.set(image.data, s * Hmax * Wmax * 3);
+    else for (let y = 0; y < image.height; y++) data.set(image.data.subarray(y * rowBytes, (y + 1) * rowBytes), (s * Hmax + y) * Wmax * 3);
+  });
+  return { data, S, V, Hmax, Wmax };
+}
+
+/** Refuses a view whose crop is not whole pixels inside `image`. */
+export function checkCrop(view: ViewParams, image: RgbImage): void {
+  const { crop } = view;
+  const whole = Number.isInteger(crop.top) && Number.isInteger(crop.left) && Number.isInteger(crop.height) && Number.isInteger(crop.width);
+  if (!whole || crop.top < 0 || crop.left < 0 || crop.height < 1 || crop.width < 1 || crop.top + crop.height > image.height || crop.left + crop.width > image.width) {
+    throw new SslmemError("internal", "view crop lies outside the source image (views sampled for another image?)");
+  }
+}
+
 /** The kernel of a view without blur: its blur matrices are the identity. */
 const NO_BLUR: Float64Array = Float64Array.of(1);
 
@@ -429,19 +458,7 @@ function blurMatrix(kernel: Float64Array, n: number, into: Float32Array, offset:
 export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly SourceViews[], arrays: PackingArrays = FRESH_ARRAYS): Record<string, PackedInput> {
   const { stages, out } = opts;
   const { height: oh, width: ow } = out;
-  for (const { image } of batch) checkImage(image);
-  const S = batch.length;
-  const V = batch.reduce((n, b) => n + b.views.length, 0);
-  if (S === 0 || V === 0) throw new SslmemError("internal", "an augmentation batch needs at least one image and one view");
-  const Hmax = Math.max(...batch.map((b) => b.image.height));
-  const Wmax = Math.max(...batch.map((b) => b.image.width));
-
-  const sources = arrays.uint8(S * Hmax * Wmax * 3);
-  batch.forEach(({ image }, s) => {
-    const rowBytes = image.width * 3;
-    if (image.width === Wmax) sources.set(image.data, s * Hmax * Wmax * 3);
-    else for (let y = 0; y < image.height; y++) sources.set(image.data.subarray(y * rowBytes, (y + 1) * rowBytes), (s * Hmax + y) * Wmax * 3);
-  });
+  const { data: sources, S, V, Hmax, Wmax } = packSources(batch, arrays);
 
   // Row taps: every element is written below. The column and blur matrices are zeroed a view's
   // block at a time, just before the block's taps are written (array-pool.ts, ArrayContents).
@@ -470,10 +487,7 @@ export function packAugmentInputs(opts: AugmentGraphOptions, batch: readonly Sou
     const { height: H, width: W } = image;
     for (const view of views) {
       const { crop } = view;
-      const whole = Number.isInteger(crop.top) && Number.isInteger(crop.left) && Number.isInteger(crop.height) && Number.isInteger(crop.width);
-      if (!whole || crop.top < 0 || crop.left < 0 || crop.height < 1 || crop.width < 1 || crop.top + crop.height > H || crop.left + crop.width > W) {
-        throw new SslmemError("internal", "view crop lies outside the source image (views sampled for another image?)");
-      }
+      checkCrop(view, image);
       // Bilinear taps as the reference computes them: floor of the clamped source coordinate and
       // the next pixel (clamped to the image), weights 1 − frac and frac.
       // (One coordinate at a time: the arrays of sourceCoordinates, two a view, were most of the

@@ -20,9 +20,11 @@ import type { RgbImage } from "../core/image.ts";
 import { pairDistances, viewsPerPoint } from "../core/sslmem.ts";
 import type { ViewParams } from "../core/view-params.ts";
 import type { AugmentGraphOptions } from "./augment-graph.ts";
-import { augmentRunCount, packAugmentInputs, type PackedInput } from "./augment-graph.ts";
+import { augmentRunCount, type PackedInput } from "./augment-graph.ts";
 import { ArrayPool } from "./array-pool.ts";
 import { Augmenter, toFeeds } from "./augmenter.ts";
+import { packBatch, type AugmentSite, type BatchPacking } from "./batch-packing.ts";
+import { hostAugmentation } from "./host-augment.ts";
 import type { Encoder } from "./encoder.ts";
 import { buildFusedGraph, FUSED_OUTPUTS, type FusedGraph } from "./fused-graph.ts";
 import { layerDistancesOutput, type EncoderSide, type LayerTaps } from "./layer-graph.ts";
@@ -54,11 +56,16 @@ export interface BatchDistances {
 
 export interface PipelineDescription {
   mode: "fused" | "chained";
+  /**
+   * Where the views were made (fused only; batch-packing.ts): in the composed graph, or on the
+   * host CPU (host-augment.ts) for the CPU provider.
+   */
+  augmentation?: AugmentSite;
   /** Why the encoders were not composed (chained only). */
   reason?: string;
   /** Opset of the composed graph (fused only). */
   opset?: number;
-  /** Runs a batch's views go through the augmentation in (fused only; augment-graph.ts, augmentRunCount). */
+  /** Runs a batch's views go through the augmentation in (fused, augmentation in the graph; augment-graph.ts, augmentRunCount). */
   augmentRuns?: number;
   /** ORT intra-op threads of the pipeline's sessions. */
   threads: number;
@@ -111,7 +118,7 @@ export interface BatchPipeline {
    * The options `prepare` packs a batch's inputs with, for packing elsewhere (staging.ts) into a
    * PreparedBatch this pipeline runs; undefined when `prepare` packs nothing (chained).
    */
-  readonly packing?: AugmentGraphOptions;
+  readonly packing?: BatchPacking;
   run(batch: readonly PointViews[] | PreparedBatch, options?: RunOptions): Promise<BatchDistances>;
   /**
    * Every view's representation under both encoders, for views that need not form points (the
@@ -137,6 +144,11 @@ export interface BatchPipelineOptions {
   logger?: EngineLogger;
   /** Build the chained pipeline even when the encoders compose (tests, benchmarks). */
   forceChained?: string;
+  /**
+   * Where the composed pipeline makes the views (batch-packing.ts). Default: on the host for the
+   * CPU provider when the addon is built (host-augment.ts), else in the graph.
+   */
+  augmentation?: AugmentSite;
   /** LayerMem: the layer values of each encoder to measure as well (layers.ts). */
   layers?: LayerTaps;
   /** Keeps the composed session for later audits of the same encoders and settings (the service's). */
@@ -193,6 +205,7 @@ function composedAugment(options: BatchPipelineOptions): AugmentGraphOptions {
 function composedGraph(options: BatchPipelineOptions): FusedGraph {
   return buildFusedGraph({
     augment: composedAugment(options),
+    hostViews: options.augmentation === "host",
     target: options.target,
     reference: options.reference,
     pairs: options.config.views,
@@ -203,13 +216,29 @@ function composedGraph(options: BatchPipelineOptions): FusedGraph {
   });
 }
 
-export async function createBatchPipeline(options: BatchPipelineOptions): Promise<BatchPipeline> {
-  const logger = options.logger ?? silentLogger;
-  const threads = options.threads ?? availableParallelism();
-  const chained = (reason?: string) => ChainedPipeline.create(options, threads, reason);
-  if (options.forceChained !== undefined && options.config.precision !== "fp16") return chained();
+/**
+ * Where the composed pipeline makes a batch's views: as requested, else on the host for the CPU
+ * provider when the addon is built (host-augment.ts), else in the graph — with the reason when the
+ * CPU provider's views are made in the graph for want of the addon.
+ */
+function augmentSite(options: BatchPipelineOptions): { site: AugmentSite; fallback?: string } {
+  const host = hostAugmentation();
+  if (options.augmentation === "host" && "reason" in host) throw new SslmemError("invalid_config", `augmentation on the host: ${host.reason}`);
+  if (options.augmentation) return { site: options.augmentation };
+  if (options.providers.provider !== "cpu") return { site: "graph" };
+  return "addon" in host ? { site: "host" } : { site: "graph", fallback: host.reason };
+}
+
+export async function createBatchPipeline(requested: BatchPipelineOptions): Promise<BatchPipeline> {
+  const logger = requested.logger ?? silentLogger;
+  const threads = requested.threads ?? availableParallelism();
+  const chained = (reason?: string) => ChainedPipeline.create(requested, threads, reason);
+  if (requested.forceChained !== undefined && requested.config.precision !== "fp16") return chained();
+  const { site, fallback } = augmentSite(requested);
+  if (fallback) logger.warn({ reason: fallback }, "views made in the composed graph on the CPU provider");
+  const options: BatchPipelineOptions = { ...requested, augmentation: site };
   const build = () => composedGraph(options);
-  const augmentRuns = composedAugment(options).runs;
+  const augmentRuns = site === "graph" ? composedAugment(options).runs : undefined;
   const key = composedKey(options, threads);
   let built: FusedGraph | undefined;
   if (options.cache && key) {
@@ -224,8 +253,8 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     if (cached || built?.ok) {
       try {
         const { session: shared, opset } = await session;
-        logger.info({ opset, threads, cached, augmentRuns }, "audit batches run as one composed graph");
-        return new FusedPipeline({ arena: shared }, built?.ok ? built.model : undefined, options, { mode: "fused", opset, augmentRuns, threads }, chained, { shared: true });
+        logger.info({ opset, threads, cached, augmentation: site, augmentRuns }, "audit batches run as one composed graph");
+        return new FusedPipeline({ arena: shared }, built?.ok ? built.model : undefined, options, describeFused(site, opset, augmentRuns, threads), chained, { shared: true });
       } catch {
         // Fall through to build it again uncached, which logs and reports why it did not load.
       }
@@ -252,10 +281,14 @@ export async function createBatchPipeline(options: BatchPipelineOptions): Promis
     logger.warn({ reason }, "encoders not composed into one graph; chaining their sessions");
     return chained(reason);
   }
-  logger.info({ opset: fused.opset, threads, augmentRuns }, "audit batches run as one composed graph");
+  logger.info({ opset: fused.opset, threads, augmentation: site, augmentRuns }, "audit batches run as one composed graph");
   // No copy of the model is kept (ResNet-18's is ~90 MB): after the probe, the arena session's is
   // built again.
-  return new FusedPipeline(arena ? { arena: session } : { probe: session }, undefined, options, { mode: "fused", opset: fused.opset, augmentRuns, threads }, chained);
+  return new FusedPipeline(arena ? { arena: session } : { probe: session }, undefined, options, describeFused(site, fused.opset, augmentRuns, threads), chained);
+}
+
+function describeFused(site: AugmentSite, opset: number, augmentRuns: number | undefined, threads: number): PipelineDescription {
+  return { mode: "fused", augmentation: site, opset, ...(augmentRuns !== undefined ? { augmentRuns } : {}), threads };
 }
 
 class FusedPipeline implements BatchPipeline {
@@ -283,11 +316,11 @@ class FusedPipeline implements BatchPipeline {
   readonly #arrays = new ArrayPool();
 
   prepare(batch: readonly PointViews[]): PreparedBatch {
-    return new PreparedBatch(batch, packAugmentInputs(this.options.augment, batch, this.#arrays));
+    return new PreparedBatch(batch, packBatch(this.packing, batch, this.#arrays));
   }
 
-  get packing(): AugmentGraphOptions {
-    return this.options.augment;
+  get packing(): BatchPacking {
+    return { augment: this.options.augment, site: this.options.augmentation ?? "graph" };
   }
 
   /**
@@ -337,7 +370,7 @@ class FusedPipeline implements BatchPipeline {
     const batch = points(input);
     // Packed ahead (measure.ts, staging.ts), or now: a batch that is run again, or was prepared by another pipeline.
     const taken = input instanceof PreparedBatch ? input.take() : undefined;
-    const inputs = taken ?? packAugmentInputs(this.options.augment, batch, this.#arrays);
+    const inputs = taken ?? packBatch(this.packing, batch, this.#arrays);
     const giveBack = (taken && input instanceof PreparedBatch ? input.giveBack : undefined) ?? ((arrays: PackedInput["data"][]) => this.#arrays.give(arrays));
     try {
       return await this.#run(batch, toFeeds(inputs), opts);
@@ -389,7 +422,7 @@ class FusedPipeline implements BatchPipeline {
     const missing = (perPoint - (views % perPoint)) % perPoint;
     const last = batch.findLast((p) => p.views.length > 0);
     const padded = missing === 0 || !last ? batch : [...batch, { image: last.image, views: Array.from({ length: missing }, (_, i) => last.views[i % last.views.length]) }];
-    const inputs = packAugmentInputs(this.options.augment, padded, this.#arrays);
+    const inputs = packBatch(this.packing, padded, this.#arrays);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
       const session = await this.#sessionFor(opts.memoryProbe === true);
@@ -434,7 +467,7 @@ function composedKey(options: BatchPipelineOptions, threads: number): string | u
   const [t, r] = [options.target.encoder.info.digest, options.reference.encoder.info.digest];
   if (!t || !r) return undefined;
   const { views, pairing, distance, precision } = options.config;
-  return JSON.stringify(["fused-v3", t, r, composedAugment(options), views, pairing, distance, precision, options.layers ?? null, ortExecutionProviders(options.providers), threads]);
+  return JSON.stringify(["fused-v4", t, r, composedAugment(options), options.augmentation ?? "graph", views, pairing, distance, precision, options.layers ?? null, ortExecutionProviders(options.providers), threads]);
 }
 
 function allFinite(values: Float32Array): boolean {

@@ -6,6 +6,7 @@
  * never leave the execution provider.
  *
  *   sources, view parameters ─► augmentation (augment-graph.ts) ─► views [V,…]
+ *   (or the views themselves, made on the host for the CPU provider: host-augment.ts)
  *       ├─► target::encoder  ─► pool ─► n(·) ─► pair distances ─► target_distances    [P,K]
  *       └─► reference::encoder ─► pool ─► n(·) ─► pair distances ─► reference_distances [P,K]
  *   (and target_representation / reference_representation [V,D], fetched only on request)
@@ -22,6 +23,7 @@ import type { Pairing } from "../core/sslmem.ts";
 import { viewsPerPoint } from "../core/sslmem.ts";
 import { emitAugmentation, OpsetOps, type AugmentGraphOptions } from "./augment-graph.ts";
 import type { Encoder } from "./encoder.ts";
+import { HOST_VIEWS_INPUT } from "./host-augment.ts";
 import { appendEncoder, composable, defaultOpset, extraOpsets, MIN_COMPOSE_OPSET } from "./onnx/compose.ts";
 import { elemTypeCode, GraphBuilder } from "./onnx/builder.ts";
 import { emitLayerDistances, type LayerTaps } from "./layer-graph.ts";
@@ -34,6 +36,11 @@ export const FUSED_OUTPUTS = {
 
 export interface FusedGraphSpec {
   augment: AugmentGraphOptions;
+  /**
+   * The views are made on the host (host-augment.ts) and are the graph's input HOST_VIEWS_INPUT,
+   * normalized and in the encoder's layout, instead of the augmentation's output.
+   */
+  hostViews?: boolean;
   target: { bytes: Uint8Array; encoder: Encoder };
   reference: { bytes: Uint8Array; encoder: Encoder };
   pairs: number;
@@ -72,7 +79,10 @@ export function buildFusedGraph(spec: FusedGraphSpec): FusedGraph {
 
   const g = new GraphBuilder("sslmem_audit_batch");
   const ops = new OpsetOps(g, opset);
-  const views = emitAugmentation(g, spec.augment, opset);
+  const { height: oh, width: ow } = spec.augment.out;
+  const views = spec.hostViews
+    ? g.input(HOST_VIEWS_INPUT, "float", spec.augment.layout === "NHWC" ? ["views", oh, ow, 3] : ["views", 3, oh, ow])
+    : emitAugmentation(g, spec.augment, opset);
   const perPoint = viewsPerPoint(spec.pairs, spec.pairing);
   const sides = [
     ["target", spec.target, models[0]],

@@ -61,6 +61,8 @@ export interface BatchPlan {
   base?: number;
   /** Bytes the first point's run costs: its activations and the run's own (at least `perPoint`). */
   firstPoint?: number;
+  /** Bytes a point keeps outside the session for two batches at once (MemoryPlanner.heldPerPoint). */
+  held?: number;
   /** Points per batch after the probe. */
   batchSize: number;
   /** Why the plan is not from a measurement, or why the budget cannot be met. */
@@ -87,6 +89,13 @@ export type MeasuredRun = ProbeRun & { peak: number };
 export class MemoryPlanner {
   /** Set once the probe is done (tests may set it to skip the probe). */
   plan: BatchPlan | undefined;
+  /**
+   * Bytes a point keeps resident outside the composed session's run, for two batches at once —
+   * the views made on the host (host-augment.ts) for the batch running and the next, packed
+   * meanwhile — which the probe's single batches see once, and not in the arena: planBatchSize's
+   * `held`. Set by the audit before its first batch.
+   */
+  heldPerPoint = 0;
   readonly #runs: ProbeRun[] = [];
 
   constructor(
@@ -116,7 +125,7 @@ export class MemoryPlanner {
     this.#runs.push(run);
     if (this.#runs.length === 2) {
       const [one, two] = this.#runs.map(({ before, peak }) => (peak === undefined ? undefined : { before, peak }));
-      this.plan = planBatchSize(this.budget, this.maxBatch, one && two && { one, two });
+      this.plan = planBatchSize(this.budget, this.maxBatch, one && two && { one, two }, this.heldPerPoint);
       this.onPlan?.(this.plan);
     }
   }
@@ -152,10 +161,11 @@ export const ARENA_GROWTH = 2;
  *   activations(N) = firstPoint + (N − 1) · perPoint       base = min(beforeOne, beforeTwo)
  *
  * and the batch is the largest N (at most `maxBatch`, at least 1) with
- * base + ARENA_GROWTH · activations(N) within the budget. Without a probe (peaks not measurable),
- * the configured batch size.
+ * base + ARENA_GROWTH · activations(N) + N · held within the budget, `held` being the bytes a point
+ * keeps outside the session for two batches at once (MemoryPlanner.heldPerPoint). Without a probe
+ * (peaks not measurable), the configured batch size.
  */
-export function planBatchSize(budget: number, maxBatch: number, probe: { one: MeasuredRun; two: MeasuredRun } | undefined): BatchPlan {
+export function planBatchSize(budget: number, maxBatch: number, probe: { one: MeasuredRun; two: MeasuredRun } | undefined, held = 0): BatchPlan {
   if (probe === undefined) {
     return { budget, batchSize: maxBatch, note: "peak resident memory cannot be measured here; using the configured batch size" };
   }
@@ -164,10 +174,10 @@ export function planBatchSize(budget: number, maxBatch: number, probe: { one: Me
   // A point costs something, whatever the allocator's noise.
   const perPoint = Math.max(two.peak - one.peak, (two.peak - two.before) / 2, 1 << 20);
   const firstPoint = Math.max(one.peak - one.before, perPoint);
-  const fits = 1 + Math.floor((budget - base - ARENA_GROWTH * firstPoint) / (ARENA_GROWTH * perPoint));
-  const measured = { budget, perPoint, base, firstPoint };
+  const fits = Math.floor((budget - base - ARENA_GROWTH * (firstPoint - perPoint)) / (ARENA_GROWTH * perPoint + held));
+  const measured = { budget, perPoint, base, firstPoint, ...(held > 0 ? { held } : {}) };
   if (fits < 1) {
-    const need = base + ARENA_GROWTH * firstPoint;
+    const need = base + ARENA_GROWTH * firstPoint + held;
     return { ...measured, batchSize: 1, note: `one point needs about ${mib(need)} MiB, above the memory budget of ${mib(budget)} MiB` };
   }
   return { ...measured, batchSize: Math.min(maxBatch, fits) };

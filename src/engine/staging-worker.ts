@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { SslmemError } from "../core/errors.ts";
-import { packAugmentInputs, type PackedInput } from "./augment-graph.ts";
+import type { PackedInput } from "./augment-graph.ts";
+import { packBatch } from "./batch-packing.ts";
 import { ArrayPool } from "./array-pool.ts";
 import { sampleBatch, transferList, type FromStaging, type StagingInit, type ToStaging } from "./staging.ts";
 
@@ -22,7 +23,7 @@ port.on("message", (m: ToStaging) => {
   let inputs: Record<string, PackedInput> | undefined;
   try {
     const batch = sampleBatch(init.sampling, m.points);
-    inputs = packAugmentInputs(init.packing, batch, arrays);
+    inputs = packBatch(init.packing, batch, arrays);
     reply = { kind: "staged", id: m.id, views: batch.map((p) => [...p.views]), inputs };
   } catch (e) {
     reply = e instanceof SslmemError ? { kind: "failed", id: m.id, code: e.code, message: e.message } : { kind: "failed", id: m.id, code: "internal", message: "staging a batch failed" };

@@ -25,7 +25,8 @@ import { ERROR_CODES, SslmemError, type ErrorCode } from "../core/errors.ts";
 import type { RgbImage } from "../core/image.ts";
 import type { AugmentationPolicy } from "../core/policy.ts";
 import { sampleViewsForPoint, type Size, type ViewParams } from "../core/view-params.ts";
-import type { AugmentGraphOptions, PackedInput } from "./augment-graph.ts";
+import type { PackedInput } from "./augment-graph.ts";
+import type { BatchPacking } from "./batch-packing.ts";
 import type { PointViews } from "./batch-pipeline.ts";
 
 /** What sampling a point's views reads: the audit's settings and the encoders' input size. */
@@ -55,7 +56,7 @@ export function sampleBatch(s: SamplingSettings, points: readonly StagingPoint[]
 /** The thread's settings (its workerData): sampling, and the options the pipeline packs with. */
 export interface StagingInit {
   sampling: SamplingSettings;
-  packing: AugmentGraphOptions;
+  packing: BatchPacking;
 }
 
 export type PackedArray = PackedInput["data"];

@@ -135,6 +135,10 @@ describe("sslmem audit --embeddings", () => {
           return { image, views: sampleViewsForPoint(prepared.policy, cmd.config.pairing, cmd.config.seed, set.ids[local], cmd.config.views, { height: image.height, width: image.width }, out) };
         }),
       );
+      // The CLI's composed pipeline makes its views on the host on the CPU (host-augment.ts); the
+      // chained pipeline makes them with the augmentation graph: float32 rounding apart (views
+      // within ~1e-7), so its rows are held to 1e-5, the composed pipeline's own to 1e-6.
+      const tolerance = (mode: string) => (mode === "chained" ? 1e-5 : 1e-6);
       const check = async (p: PreparedAudit, mode: string) => {
         assert.equal(p.pipeline.mode, mode);
         const measured = await p.context.pipeline.run(batch, { representations: true });
@@ -145,12 +149,12 @@ describe("sslmem audit --embeddings", () => {
           for (const side of ["target", "reference"] as const) {
             const saved = run[side].data.subarray(index * block, (index + 1) * block);
             const diff = maxAbsDiff(saved, reps[side].data.subarray(p * block, (p + 1) * block));
-            assert.ok(diff <= 1e-6, `${mode} ${side} rows of point ${index}: max |Δ| ${diff}`);
+            assert.ok(diff <= tolerance(mode), `${mode} ${side} rows of point ${index}: max |Δ| ${diff}`);
             // The per-pair distances from the saved rows are the ones the engine measured.
             const fromRows = pairDistances({ data: saved, dim: 64 }, "views", "l2");
             const engine = measured[side].subarray(p * VIEWS, (p + 1) * VIEWS);
             const dd = maxAbsDiff(fromRows, engine);
-            assert.ok(dd <= 1e-6, `${mode} ${side} pair distances of point ${index}: max |Δ| ${dd}`);
+            assert.ok(dd <= tolerance(mode), `${mode} ${side} pair distances of point ${index}: max |Δ| ${dd}`);
           }
         });
       };

@@ -11,6 +11,7 @@ import { PRESETS } from "../../src/core/policy.ts";
 import { sampleViewsForPoint } from "../../src/core/view-params.ts";
 import { augmentGraphOptions } from "../../src/engine/augmenter.ts";
 import { augmentRunCount } from "../../src/engine/augment-graph.ts";
+import type { AugmentSite } from "../../src/engine/batch-packing.ts";
 import { createBatchPipeline, type BatchPipeline } from "../../src/engine/batch-pipeline.ts";
 import { loadEncoderPair } from "../../src/engine/load-encoders.ts";
 import { SessionCache } from "../../src/engine/session.ts";
@@ -33,11 +34,11 @@ function reduceMeanEncoder(opset: number, seed: number): Uint8Array {
   return stampedUnit(g.toModelBytes({ opset }));
 }
 
-async function pipelines(target: Uint8Array, reference: Uint8Array, batchSize = config.batchSize): Promise<{ fused: BatchPipeline; chained: BatchPipeline; release(): Promise<void> }> {
+async function pipelines(target: Uint8Array, reference: Uint8Array, batchSize = config.batchSize, augmentation?: AugmentSite): Promise<{ fused: BatchPipeline; chained: BatchPipeline; release(): Promise<void> }> {
   const encoders = await loadEncoderPair(target, reference, { providers: CPU, intraOpThreads: 1 });
   const p = encoders.preprocessing;
   const augment = augmentGraphOptions({ policy: PRESETS.simclr, out: { height: p.height, width: p.width }, layout: p.layout, mean: p.mean, std: p.std, range: p.range });
-  const options = { augment, target: { bytes: target, encoder: encoders.target }, reference: { bytes: reference, encoder: encoders.reference }, config: { ...config, batchSize }, providers: CPU, threads: 1 };
+  const options = { augment, target: { bytes: target, encoder: encoders.target }, reference: { bytes: reference, encoder: encoders.reference }, config: { ...config, batchSize }, providers: CPU, threads: 1, ...(augmentation ? { augmentation } : {}) };
   const fused = await createBatchPipeline(options);
   const chained = await createBatchPipeline({ ...options, forceChained: "test" });
   return {
@@ -66,32 +67,35 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-test("composed and chained pipelines give the same distances and representations", async () => {
-  const p = await pipelines(convEncoder({ seed: 1 }).bytes, convEncoder({ seed: 5 }).bytes);
-  try {
-    assert.equal(p.fused.description.mode, "fused");
-    assert.equal(p.chained.description.mode, "chained");
-    const b = batch();
-    const fused = await p.fused.run(b, { representations: true });
-    const chained = await p.chained.run(b, { representations: true });
-    assert.equal(fused.target.length, 2 * config.views, "K distances per point");
-    assert.ok(maxDiff(fused.target, chained.target) < 1e-5 && maxDiff(fused.reference, chained.reference) < 1e-5);
-    assert.ok(fused.representations && chained.representations, "representations on request");
-    assert.equal(fused.representations.target.data.length, 2 * 2 * config.views * fused.representations.target.dim, "one row per view");
-    assert.ok(maxDiff(fused.representations.target.data, chained.representations.target.data) < 1e-5);
-    assert.ok(maxDiff(fused.representations.reference.data, chained.representations.reference.data) < 1e-5);
-    assert.equal((await p.fused.run(b)).representations, undefined, "not computed out unless asked");
-  } finally {
-    await p.release();
-  }
-});
+for (const augmentation of ["host", "graph"] as const) {
+  test(`composed (views made in the ${augmentation}) and chained pipelines give the same distances and representations`, async () => {
+    const p = await pipelines(convEncoder({ seed: 1 }).bytes, convEncoder({ seed: 5 }).bytes, config.batchSize, augmentation);
+    try {
+      assert.equal(p.fused.description.mode, "fused");
+      assert.equal(p.fused.description.augmentation, augmentation);
+      assert.equal(p.chained.description.mode, "chained");
+      const b = batch();
+      const fused = await p.fused.run(b, { representations: true });
+      const chained = await p.chained.run(b, { representations: true });
+      assert.equal(fused.target.length, 2 * config.views, "K distances per point");
+      assert.ok(maxDiff(fused.target, chained.target) < 1e-5 && maxDiff(fused.reference, chained.reference) < 1e-5);
+      assert.ok(fused.representations && chained.representations, "representations on request");
+      assert.equal(fused.representations.target.data.length, 2 * 2 * config.views * fused.representations.target.dim, "one row per view");
+      assert.ok(maxDiff(fused.representations.target.data, chained.representations.target.data) < 1e-5);
+      assert.ok(maxDiff(fused.representations.reference.data, chained.representations.reference.data) < 1e-5);
+      assert.equal((await p.fused.run(b)).representations, undefined, "not computed out unless asked");
+    } finally {
+      await p.release();
+    }
+  });
+}
 
 test("a composed graph sized for large batches augments in runs of views: the same distances and representations, bit for bit", async () => {
   // 1 024 points of 6 views at 16×16 are 4.7 M values: the augmentation runs in 6 runs (one point's views at most).
   assert.equal(augmentRunCount({ height: 16, width: 16 }, 1024 * 2 * config.views, 2 * config.views), 2 * config.views);
   const [t, r] = [convEncoder({ seed: 1 }).bytes, convEncoder({ seed: 5 }).bytes];
-  const one = await pipelines(t, r);
-  const runs = await pipelines(t, r, 1024);
+  const one = await pipelines(t, r, config.batchSize, "graph");
+  const runs = await pipelines(t, r, 1024, "graph");
   try {
     assert.equal(one.fused.description.augmentRuns, 1);
     assert.equal(runs.fused.description.augmentRuns, 2 * config.views);

@@ -50,6 +50,9 @@ test("the batch plan: base + ARENA_GROWTH · (first point + (N − 1) · perPoin
   assert.equal(planBatchSize(1000 * MiB, 8, probe).batchSize, 7, "250 + 2 · 7 · 50 = 950 fits, 8 points would not");
   assert.equal(planBatchSize(1050 * MiB, 8, probe).batchSize, 8, "exactly at the budget");
   assert.equal(planBatchSize(2000 * MiB, 8, probe).batchSize, 8, "capped by the configured batch size");
+  // Views made on the host, held for two batches, count once per point on top (not doubled by the
+  // arena): 250 + 2 · 5 · 50 + 5 · 30 = 900 fits, 6 points (1 030) would not.
+  assert.deepEqual(planBatchSize(1000 * MiB, 64, probe, 30 * MiB), { budget: 1000 * MiB, perPoint: 50 * MiB, base: 250 * MiB, firstPoint: 50 * MiB, held: 30 * MiB, batchSize: 5 });
   // The first run costs more than a point more (the run's own buffers, which it keeps): only the
   // first counts it.
   assert.equal(planBatchSize(1000 * MiB, 64, { one: run(250, 450), two: run(400, 500) }).batchSize, 4, "250 + 2 · (200 + 3 · 50) = 950");

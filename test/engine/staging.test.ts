@@ -6,7 +6,8 @@ import { resolvePolicy } from "../../src/core/policy.ts";
 import { openPointSet } from "../../src/data/sources.ts";
 import { prepareAudit } from "../../src/engine/audit.ts";
 import { augmentGraphOptions } from "../../src/engine/augmenter.ts";
-import { packAugmentInputs } from "../../src/engine/augment-graph.ts";
+import { FRESH_ARRAYS } from "../../src/engine/array-pool.ts";
+import { packBatch, type AugmentSite } from "../../src/engine/batch-packing.ts";
 import type { BatchPipeline } from "../../src/engine/batch-pipeline.ts";
 import { measurePoints, samplingSettings, type IndexedMeasurement } from "../../src/engine/measure.ts";
 import { sampleBatch, StagingThread, type StagingInit, type StagingPoint } from "../../src/engine/staging.ts";
@@ -117,12 +118,12 @@ test("the CPU provider stages inline unless asked otherwise", async () => {
   }
 });
 
-function init(): StagingInit {
+function init(site: AugmentSite = "graph"): StagingInit {
   const policy = resolvePolicy("simclr");
   const out = { height: 16, width: 16 };
   return {
     sampling: { policy, pairing: "views", seed: 5, views: 2, out },
-    packing: augmentGraphOptions({ policy, out, layout: "NCHW", mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], range: [0, 1] }),
+    packing: { augment: augmentGraphOptions({ policy, out, layout: "NCHW", mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], range: [0, 1] }), site },
   };
 }
 
@@ -130,32 +131,34 @@ function image(width: number, height: number, fill: number) {
   return { width, height, data: new Uint8Array(width * height * 3).map((_, i) => (i * 7 + fill) % 256) };
 }
 
-test("the staging thread packs what the main thread packs, keeps the caller's pixels and takes arrays back", async () => {
-  const settings = init();
-  const points = [
-    { id: "a", image: image(20, 18, 1) },
-    { id: "b", image: image(24, 24, 2) },
-  ];
-  const pixels = points.map((p) => p.image.data.slice());
-  const thread = new StagingThread(settings);
-  try {
-    const staged = await thread.stage(points);
-    const here = packAugmentInputs(settings.packing, sampleBatch(settings.sampling, points));
-    assert.deepEqual(staged.batch, sampleBatch(settings.sampling, points), "same views, the caller's images");
-    assert.equal(staged.batch[0].image, points[0].image, "the batch holds the caller's image objects");
-    assert.deepEqual(Object.keys(staged.inputs).sort(), Object.keys(here).sort());
-    for (const [name, input] of Object.entries(here)) assert.deepEqual(staged.inputs[name], input, `input ${name}`);
-    points.forEach((p, i) => assert.deepEqual(p.image.data, pixels[i], "the caller's pixels are untouched (copies went to the thread)"));
+for (const site of ["graph", "host"] as const) {
+  test(`the staging thread packs what the main thread packs (views made in the ${site}), keeps the caller's pixels and takes arrays back`, async () => {
+    const settings = init(site);
+    const points = [
+      { id: "a", image: image(20, 18, 1) },
+      { id: "b", image: image(24, 24, 2) },
+    ];
+    const pixels = points.map((p) => p.image.data.slice());
+    const thread = new StagingThread(settings);
+    try {
+      const staged = await thread.stage(points);
+      const here = packBatch(settings.packing, sampleBatch(settings.sampling, points), FRESH_ARRAYS);
+      assert.deepEqual(staged.batch, sampleBatch(settings.sampling, points), "same views, the caller's images");
+      assert.equal(staged.batch[0].image, points[0].image, "the batch holds the caller's image objects");
+      assert.deepEqual(Object.keys(staged.inputs).sort(), Object.keys(here).sort());
+      for (const [name, input] of Object.entries(here)) assert.deepEqual(staged.inputs[name], input, `input ${name}`);
+      points.forEach((p, i) => assert.deepEqual(p.image.data, pixels[i], "the caller's pixels are untouched (copies went to the thread)"));
 
-    const arrays = Object.values(staged.inputs).map((input) => input.data);
-    thread.giveBack(arrays);
-    assert.ok(arrays.filter((a) => a.length > 0).every((a) => a.byteLength === 0), "given back by transfer: detached here");
-    const again = await thread.stage(points);
-    for (const [name, input] of Object.entries(here)) assert.deepEqual(again.inputs[name], input, `input ${name} packed into a recycled array`);
-  } finally {
-    await thread.close();
-  }
-});
+      const arrays = Object.values(staged.inputs).map((input) => input.data);
+      thread.giveBack(arrays);
+      assert.ok(arrays.filter((a) => a.length > 0).every((a) => a.byteLength === 0), "given back by transfer: detached here");
+      const again = await thread.stage(points);
+      for (const [name, input] of Object.entries(here)) assert.deepEqual(again.inputs[name], input, `input ${name} packed into a recycled array`);
+    } finally {
+      await thread.close();
+    }
+  });}
+
 
 test("a batch the thread cannot stage fails with the engine's error; a closed thread refuses", async () => {
   const thread = new StagingThread(init());

@@ -1,0 +1,121 @@
+/**
+ * The augmentation on the host CPU (native/augment.cc, a Node-API addon built by `npm ci`): for the
+ * cpu provider, a batch's views are made here, one view at a time through only the stages it uses,
+ * and the composed graph takes the views as its input (fused-graph.ts, `hostViews`). The graph's
+ * augmentation (augment-graph.ts) takes every view of a batch through every stage the policy may
+ * use, each stage a pass over all of the batch's views: on a CPU that traffic, not arithmetic, was
+ * what the small encoders' audits paid beyond their encoders (README, benchmarks). On a GPU the
+ * graph keeps the views on the device, and stays.
+ *
+ * Same function as the graph and the reference (src/core/augment-reference.ts): the tests hold all
+ * three together on every preset and layout.
+ */
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { GRAY_WEIGHTS, gaussianKernel1d } from "../core/augment-reference.ts";
+import { SslmemError } from "../core/errors.ts";
+import { JITTER_HUE } from "../core/view-params.ts";
+import type { PackingArrays } from "./array-pool.ts";
+import { checkCrop, packSources, type AugmentGraphOptions, type PackedInput, type SourceViews } from "./augment-graph.ts";
+
+/** The composed graph's input of host-made views (fused-graph.ts). */
+export const HOST_VIEWS_INPUT = "views";
+
+/** Per view: source, flip, jitter order ×4, grayscale, blur kernel size, solarize, crop ×4. */
+const INTS = 13;
+/** Per view: brightness, contrast, saturation, hue, solarize threshold. */
+const FLOATS = 5;
+
+interface Addon {
+  augment(
+    sources: Uint8Array,
+    sourceSizes: Int32Array,
+    ints: Int32Array,
+    floats: Float32Array,
+    taps: Float32Array,
+    out: Float32Array,
+    size: Int32Array,
+    constants: Float32Array,
+  ): void;
+}
+
+/** Where the addon is, from src/engine/ and dist/engine/ alike. */
+const ADDON_PATH = fileURLToPath(new URL("../../native/build/Release/sslmem_augment.node", import.meta.url));
+
+let loaded: { addon: Addon } | { reason: string } | undefined;
+
+/** The addon, or why it cannot be used (not built here, or built for another platform). */
+export function hostAugmentation(): { addon: Addon } | { reason: string } {
+  if (loaded) return loaded;
+  try {
+    const module: unknown = createRequire(import.meta.url)(ADDON_PATH);
+    loaded = isAddon(module) ? { addon: module } : { reason: "the host augmentation addon exports no augment function" };
+  } catch {
+    loaded = { reason: "the host augmentation addon is not built (npm ci builds it with node-gyp)" };
+  }
+  return loaded;
+}
+
+function isAddon(value: unknown): value is Addon {
+  return typeof value === "object" && value !== null && "augment" in value && typeof value.augment === "function";
+}
+
+/** The normalization out = a·x + b per channel, as the graph's last stage computes it. */
+export function normalization(opts: Pick<AugmentGraphOptions, "mean" | "std" | "range">): Float32Array {
+  const [lo, hi] = opts.range;
+  const a = opts.std.map((s) => (hi - lo) / s);
+  const b = opts.mean.map((m, c) => lo - (hi - lo) * (m / opts.std[c]));
+  return Float32Array.from([...a, ...b]);
+}
+
+/**
+ * A batch's views made on the host: { views: float32 [V,3,oh,ow] (NCHW) or [V,oh,ow,3] (NHWC) },
+ * in the batch's order of views, into arrays from `arrays`.
+ */
+export function packHostViews(opts: AugmentGraphOptions, batch: readonly SourceViews[], arrays: PackingArrays): Record<string, PackedInput> {
+  const host = hostAugmentation();
+  if ("reason" in host) throw new SslmemError("internal", host.reason);
+  const { height: oh, width: ow } = opts.out;
+  const { data: sources, S, V, Hmax, Wmax } = packSources(batch, arrays);
+  const sourceSizes = arrays.int32(S * 4, "overwritten");
+  batch.forEach(({ image }, s) => sourceSizes.set([image.height, image.width, Hmax, Wmax], s * 4));
+  let kmax = 0;
+  for (const { views } of batch) for (const view of views) kmax = Math.max(kmax, view.blur?.kernelSize ?? 0);
+  const ints = arrays.int32(V * INTS, "overwritten");
+  const floats = arrays.float32(V * FLOATS, "overwritten");
+  const taps = arrays.float32(V * kmax, "overwritten");
+  let v = 0;
+  batch.forEach(({ image, views }, s) => {
+    for (const view of views) {
+      checkCrop(view, image);
+      const j = view.jitter;
+      const order = j ? j.order : [];
+      const at = v * INTS;
+      ints[at] = s;
+      ints[at + 1] = view.flip ? 1 : 0;
+      for (let i = 0; i < 4; i++) ints[at + 2 + i] = i < order.length ? order[i] : -1;
+      ints[at + 6] = view.grayscale ? 1 : 0;
+      const k = view.blur?.kernelSize ?? 0;
+      if (view.blur && (!Number.isInteger(k) || k % 2 !== 1)) throw new SslmemError("internal", `blur kernel size must be odd, got ${k}`);
+      ints[at + 7] = k;
+      ints[at + 8] = view.solarize ? 1 : 0;
+      ints.set([view.crop.top, view.crop.left, view.crop.height, view.crop.width], at + 9);
+      const f = v * FLOATS;
+      floats[f] = j ? j.brightness : 1;
+      floats[f + 1] = j ? j.contrast : 1;
+      floats[f + 2] = j ? j.saturation : 1;
+      floats[f + JITTER_HUE] = j ? j.hue : 0;
+      floats[f + 4] = view.solarize ? view.solarize.threshold : 2;
+      if (view.blur) taps.set(gaussianKernel1d(k, view.blur.sigma), v * kmax);
+      v++;
+    }
+  });
+  const views = arrays.float32(V * 3 * oh * ow, "overwritten");
+  const size = Int32Array.of(oh, ow, opts.layout === "NHWC" ? 1 : 0, kmax);
+  try {
+    host.addon.augment(sources, sourceSizes, ints, floats, taps, views, size, Float32Array.from([...normalization(opts), ...GRAY_WEIGHTS]));
+  } finally {
+    arrays.give?.([sources, sourceSizes, ints, floats, taps]);
+  }
+  return { [HOST_VIEWS_INPUT]: { type: "float32", data: views, dims: opts.layout === "NHWC" ? [V, oh, ow, 3] : [V, 3, oh, ow] } };
+}
