@@ -50,8 +50,10 @@ export function hostAugmentation(): { addon: Addon } | { reason: string } {
   try {
     const module: unknown = createRequire(import.meta.url)(ADDON_PATH);
     loaded = isAddon(module) ? { addon: module } : { reason: "the host augmentation addon exports no augment function" };
-  } catch {
-    loaded = { reason: "the host augmentation addon is not built (npm ci builds it with node-gyp)" };
+  } catch (e) {
+    const missing = e instanceof Error && "code" in e && e.code === "MODULE_NOT_FOUND";
+    // No path or loader message goes out (they can end up in reports): what is known, in words.
+    loaded = { reason: missing ? "the host augmentation addon is not built (npm ci builds it with node-gyp)" : "the host augmentation addon did not load on this machine" };
   }
   return loaded;
 }

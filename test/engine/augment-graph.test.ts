@@ -12,21 +12,9 @@ import { augmentRunCount, buildAugmentGraph, MAX_RUNS, packAugmentInputs, stages
 import { augmentGraphOptions, toFeeds } from "../../src/engine/augmenter.ts";
 import { Augmenter, type AugmenterOptions } from "../../src/engine/augmenter.ts";
 import { maxAbsDiff, noiseImage, toHwc, viewWith } from "../helpers/augment-images.ts";
-import { singleOpCases, wholePolicyCases, assertMatchesReference, REFERENCE_TOLERANCE } from "../helpers/policy-cases.ts";
+import { EVERY_STAGE, singleOpCases, wholePolicyCases, assertMatchesReference, REFERENCE_TOLERANCE } from "../helpers/policy-cases.ts";
 
 const TOLERANCE = REFERENCE_TOLERANCE;
-
-/** A policy in which every stage is present (p > 0), for testing ops in isolation. */
-const EVERY_STAGE = AugmentationPolicySchema.parse({
-  ops: [
-    { op: "randomResizedCrop" },
-    { op: "horizontalFlip", p: 0.5 },
-    { op: "colorJitter", p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 },
-    { op: "grayscale", p: 0.2 },
-    { op: "gaussianBlur", p: 0.5, kernelSize: 5 },
-    { op: "solarize", p: 0.2 },
-  ],
-});
 
 const augmenters: Augmenter[] = [];
 after(async () => {

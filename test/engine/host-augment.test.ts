@@ -8,24 +8,14 @@ import { describe, it } from "node:test";
 import { referenceAugment } from "../../src/core/augment-reference.ts";
 import { isSslmemError } from "../../src/core/errors.ts";
 import type { RgbImage } from "../../src/core/image.ts";
-import { AugmentationPolicySchema, PRESETS, type AugmentationPolicy } from "../../src/core/policy.ts";
+import { PRESETS, type AugmentationPolicy } from "../../src/core/policy.ts";
 import { sampleViewsForPoint, type Size, type ViewParams } from "../../src/core/view-params.ts";
 import { ArrayPool } from "../../src/engine/array-pool.ts";
 import { packAugmentInputs, stagesForPolicy, type AugmentGraphOptions, type SourceViews } from "../../src/engine/augment-graph.ts";
 import { hostAugmentation, HOST_VIEWS_INPUT, normalization, packHostViews } from "../../src/engine/host-augment.ts";
 import { maxAbsDiff, noiseImage, toHwc, viewWith } from "../helpers/augment-images.ts";
-import { assertMatchesReference, singleOpCases, wholePolicyCases } from "../helpers/policy-cases.ts";
+import { assertMatchesReference, EVERY_STAGE, singleOpCases, wholePolicyCases } from "../helpers/policy-cases.ts";
 
-const EVERY_STAGE = AugmentationPolicySchema.parse({
-  ops: [
-    { op: "randomResizedCrop" },
-    { op: "horizontalFlip", p: 0.5 },
-    { op: "colorJitter", p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 },
-    { op: "grayscale", p: 0.2 },
-    { op: "gaussianBlur", p: 0.5, kernelSize: 5 },
-    { op: "solarize", p: 0.2 },
-  ],
-});
 
 function options(policy: AugmentationPolicy, out: Size, extra: Partial<AugmentGraphOptions> = {}): AugmentGraphOptions {
   return { stages: stagesForPolicy(policy, out), out, layout: "NCHW", mean: [0, 0, 0], std: [1, 1, 1], range: [0, 1], ...extra };

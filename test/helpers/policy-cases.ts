@@ -17,6 +17,18 @@ export interface PolicyCase {
   pairing: "views" | "original";
 }
 
+/** A policy in which every stage is present (p > 0), for testing ops in isolation. */
+export const EVERY_STAGE = AugmentationPolicySchema.parse({
+  ops: [
+    { op: "randomResizedCrop" },
+    { op: "horizontalFlip", p: 0.5 },
+    { op: "colorJitter", p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 },
+    { op: "grayscale", p: 0.2 },
+    { op: "gaussianBlur", p: 0.5, kernelSize: 5 },
+    { op: "solarize", p: 0.2 },
+  ],
+});
+
 /** A random valid policy: a random subset of ops in the fixed order, random parameters. */
 export function randomPolicy(rng: RandomStream): AugmentationPolicy {
   const p = () => [0, 1, rng.uniform()][rng.randint(3)];
