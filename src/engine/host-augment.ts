@@ -44,18 +44,22 @@ const ADDON_PATH = fileURLToPath(new URL("../../native/build/Release/sslmem_augm
 
 let loaded: { addon: Addon } | { reason: string } | undefined;
 
-/** The addon, or why it cannot be used (not built here, or built for another platform). */
+/** The addon, or why it cannot be used (not built here, or built for another platform); loaded once. */
 export function hostAugmentation(): { addon: Addon } | { reason: string } {
-  if (loaded) return loaded;
+  loaded ??= loadAddon(ADDON_PATH);
+  return loaded;
+}
+
+/** Loads the addon at `path`, or says why it cannot be used (exported for tests). */
+export function loadAddon(path: string): { addon: Addon } | { reason: string } {
   try {
-    const module: unknown = createRequire(import.meta.url)(ADDON_PATH);
-    loaded = isAddon(module) ? { addon: module } : { reason: "the host augmentation addon exports no augment function" };
+    const module: unknown = createRequire(import.meta.url)(path);
+    return isAddon(module) ? { addon: module } : { reason: "the host augmentation addon exports no augment function" };
   } catch (e) {
     const missing = e instanceof Error && "code" in e && e.code === "MODULE_NOT_FOUND";
     // No path or loader message goes out (they can end up in reports): what is known, in words.
-    loaded = { reason: missing ? "the host augmentation addon is not built (npm ci builds it with node-gyp)" : "the host augmentation addon did not load on this machine" };
+    return { reason: missing ? "the host augmentation addon is not built (npm ci builds it with node-gyp)" : "the host augmentation addon did not load on this machine" };
   }
-  return loaded;
 }
 
 function isAddon(value: unknown): value is Addon {

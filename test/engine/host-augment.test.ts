@@ -5,6 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { referenceAugment } from "../../src/core/augment-reference.ts";
 import { isSslmemError } from "../../src/core/errors.ts";
 import type { RgbImage } from "../../src/core/image.ts";
@@ -12,7 +15,7 @@ import { PRESETS, type AugmentationPolicy } from "../../src/core/policy.ts";
 import { sampleViewsForPoint, type Size, type ViewParams } from "../../src/core/view-params.ts";
 import { ArrayPool } from "../../src/engine/array-pool.ts";
 import { packAugmentInputs, stagesForPolicy, type AugmentGraphOptions, type SourceViews } from "../../src/engine/augment-graph.ts";
-import { hostAugmentation, HOST_VIEWS_INPUT, normalization, packHostViews } from "../../src/engine/host-augment.ts";
+import { hostAugmentation, HOST_VIEWS_INPUT, loadAddon, normalization, packHostViews } from "../../src/engine/host-augment.ts";
 import { maxAbsDiff, noiseImage, toHwc, viewWith } from "../helpers/augment-images.ts";
 import { assertMatchesReference, EVERY_STAGE, singleOpCases, wholePolicyCases } from "../helpers/policy-cases.ts";
 
@@ -43,6 +46,27 @@ describe("host augmentation", () => {
   it("is built here (npm ci builds the addon)", () => {
     const host = hostAugmentation();
     assert.ok("addon" in host, "reason" in host ? host.reason : "");
+  });
+
+  it("says why it cannot be used, without a path: not built, not an addon, no augment function", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sslmem-addon-"));
+    try {
+      writeFileSync(join(dir, "broken.node"), "not a shared object");
+      writeFileSync(join(dir, "other.cjs"), "module.exports = { something: 1 };");
+      const cases = [
+        [join(dir, "absent.node"), /is not built/],
+        [join(dir, "broken.node"), /did not load on this machine/],
+        [join(dir, "other.cjs"), /exports no augment function/],
+      ] as const;
+      for (const [path, expected] of cases) {
+        const got = loadAddon(path);
+        assert.ok("reason" in got, path);
+        assert.match(got.reason, expected);
+        assert.ok(!got.reason.includes(dir), "no path in the reason");
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("matches the reference one op at a time", () => {
