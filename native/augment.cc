@@ -61,11 +61,11 @@ struct Planes {
 
 // clip(f·x + (1 − f)·(α·gray(x) + β·mean)) per channel: brightness α = β = 0, saturation α = 1,
 // contrast β = 1 (mean = mean of gray(x), as the reference: in float32 per pixel, summed in double).
-HOT void blend(Planes p, const float* GRAY, float f, int op) {
+HOT void blend(Planes p, const float* w, float f, int op) {
   const float complement = 1.0f - f;
   if (op == SATURATION) {
     for (int i = 0; i < p.n; i++) {
-      const float gray = GRAY[0] * p.r[i] + GRAY[1] * p.g[i] + GRAY[2] * p.b[i];
+      const float gray = w[0] * p.r[i] + w[1] * p.g[i] + w[2] * p.b[i];
       const float add = complement * gray;
       p.r[i] = clip01(f * p.r[i] + add);
       p.g[i] = clip01(f * p.g[i] + add);
@@ -76,7 +76,7 @@ HOT void blend(Planes p, const float* GRAY, float f, int op) {
   float add = 0.0f;
   if (op == CONTRAST) {
     double sum = 0;
-    for (int i = 0; i < p.n; i++) sum += static_cast<double>(GRAY[0] * p.r[i] + GRAY[1] * p.g[i] + GRAY[2] * p.b[i]);
+    for (int i = 0; i < p.n; i++) sum += static_cast<double>(w[0] * p.r[i] + w[1] * p.g[i] + w[2] * p.b[i]);
     add = complement * static_cast<float>(sum / p.n);
   }
   for (int i = 0; i < p.n; i++) {
@@ -107,9 +107,9 @@ HOT void hue(Planes p, float shift) {
   }
 }
 
-HOT void grayscale(Planes p, const float* GRAY) {
+HOT void grayscale(Planes p, const float* w) {
   for (int i = 0; i < p.n; i++) {
-    const float gray = GRAY[0] * p.r[i] + GRAY[1] * p.g[i] + GRAY[2] * p.b[i];
+    const float gray = w[0] * p.r[i] + w[1] * p.g[i] + w[2] * p.b[i];
     p.r[i] = p.g[i] = p.b[i] = gray;
   }
 }
