@@ -164,6 +164,8 @@ if (args.mode === "limit-server") {
     seconds,
     batchSize: plan?.batchSize ?? config.batchSize,
     perPointMiB: plan?.perPoint ? plan.perPoint / 2 ** 20 : null,
+    // The memory plan's other terms (memory.ts, planBatchSize), for reading a plan that missed.
+    planMiB: plan?.perPoint ? { base: plan.base / 2 ** 20, firstPoint: plan.firstPoint / 2 ** 20, held: (plan.held ?? 0) / 2 ** 20 } : null,
     pipeline: prepared.pipeline,
     provider: prepared.providers.provider,
   });
