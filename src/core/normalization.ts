@@ -13,6 +13,16 @@ export interface Normalization {
   std: Rgb;
 }
 
+/**
+ * A normalization as a per-channel affine map of pixels on the [0,1] scale, out = scale·x + offset
+ * (= lo + (hi − lo)·(x − mean)/std): the one form every augmentation implementation applies (the
+ * ONNX graph, TF.js, the host addon).
+ */
+export function normalizationAffine(n: { mean: readonly number[]; std: readonly number[]; range: readonly [number, number] }): { scale: number[]; offset: number[] } {
+  const [lo, hi] = n.range;
+  return { scale: n.std.map((s) => (hi - lo) / s), offset: n.mean.map((m, c) => lo - (hi - lo) * (m / n.std[c])) };
+}
+
 export const NORMALIZE_PRESETS = {
   /** torchvision ImageNet models (ResNet, ViT, DINO, MoCo, SimCLR ports). */
   imagenet: { range: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },

@@ -43,6 +43,7 @@
  *   whose interface changed across those versions (Reduce*, Split) are written per opset.
  */
 import { SslmemError } from "../core/errors.ts";
+import { normalizationAffine } from "../core/normalization.ts";
 import type { RgbImage } from "../core/image.ts";
 import type { AugmentationOp, AugmentationPolicy } from "../core/policy.ts";
 import { GRAY_WEIGHTS, gaussianKernel1d, reflectIndex, sourceCoordinate } from "../core/augment-reference.ts";
@@ -323,9 +324,7 @@ function augmentViews(g: GraphBuilder, ops: OpsetOps, opts: AugmentGraphOptions,
   }
 
   // out = lo + (hi − lo)·(x − mean)/std = x·a + b, per channel.
-  const [lo, hi] = opts.range;
-  const a = opts.std.map((s) => (hi - lo) / s);
-  const b = opts.mean.map((m, c) => lo - (hi - lo) * (m / opts.std[c]));
+  const { scale: a, offset: b } = normalizationAffine(opts);
   if (a.some((v) => v !== 1) || b.some((v) => v !== 0)) {
     x = g.op1("Add", [g.op1("Mul", [x, g.constFloat(a, [1, 3, 1])]), g.constFloat(b, [1, 3, 1])]);
   }

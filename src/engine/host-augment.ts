@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { GRAY_WEIGHTS, gaussianKernel1d } from "../core/augment-reference.ts";
 import { SslmemError } from "../core/errors.ts";
+import { normalizationAffine } from "../core/normalization.ts";
 import { JITTER_HUE } from "../core/view-params.ts";
 import type { PackingArrays } from "./array-pool.ts";
 import { checkCrop, packSources, type AugmentGraphOptions, type PackedInput, type SourceViews } from "./augment-graph.ts";
@@ -66,12 +67,10 @@ function isAddon(value: unknown): value is Addon {
   return typeof value === "object" && value !== null && "augment" in value && typeof value.augment === "function";
 }
 
-/** The normalization out = a·x + b per channel, as the graph's last stage computes it. */
-export function normalization(opts: Pick<AugmentGraphOptions, "mean" | "std" | "range">): Float32Array {
-  const [lo, hi] = opts.range;
-  const a = opts.std.map((s) => (hi - lo) / s);
-  const b = opts.mean.map((m, c) => lo - (hi - lo) * (m / opts.std[c]));
-  return Float32Array.from([...a, ...b]);
+/** The addon's constants: the normalization's scale and offset per channel, then the grey weights. */
+export function addonConstants(opts: Pick<AugmentGraphOptions, "mean" | "std" | "range">): Float32Array {
+  const { scale, offset } = normalizationAffine(opts);
+  return Float32Array.from([...scale, ...offset, ...GRAY_WEIGHTS]);
 }
 
 /**
@@ -105,7 +104,10 @@ export function packHostViews(opts: AugmentGraphOptions, batch: readonly SourceV
       if (view.blur && (!Number.isInteger(k) || k % 2 !== 1)) throw new SslmemError("internal", `blur kernel size must be odd, got ${k}`);
       ints[at + 7] = k;
       ints[at + 8] = view.solarize ? 1 : 0;
-      ints.set([view.crop.top, view.crop.left, view.crop.height, view.crop.width], at + 9);
+      ints[at + 9] = view.crop.top;
+      ints[at + 10] = view.crop.left;
+      ints[at + 11] = view.crop.height;
+      ints[at + 12] = view.crop.width;
       const f = v * FLOATS;
       floats[f] = j ? j.brightness : 1;
       floats[f + 1] = j ? j.contrast : 1;
@@ -119,7 +121,7 @@ export function packHostViews(opts: AugmentGraphOptions, batch: readonly SourceV
   const views = arrays.float32(V * 3 * oh * ow, "overwritten");
   const size = Int32Array.of(oh, ow, opts.layout === "NHWC" ? 1 : 0, kmax);
   try {
-    host.addon.augment(sources, sourceSizes, ints, floats, taps, views, size, Float32Array.from([...normalization(opts), ...GRAY_WEIGHTS]));
+    host.addon.augment(sources, sourceSizes, ints, floats, taps, views, size, addonConstants(opts));
   } finally {
     arrays.give?.([sources, sourceSizes, ints, floats, taps]);
   }

@@ -8,14 +8,14 @@ import { describe, it } from "node:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { referenceAugment } from "../../src/core/augment-reference.ts";
+import { GRAY_WEIGHTS, referenceAugment } from "../../src/core/augment-reference.ts";
 import { isSslmemError } from "../../src/core/errors.ts";
 import type { RgbImage } from "../../src/core/image.ts";
 import { PRESETS, type AugmentationPolicy } from "../../src/core/policy.ts";
 import { sampleViewsForPoint, type Size, type ViewParams } from "../../src/core/view-params.ts";
 import { ArrayPool } from "../../src/engine/array-pool.ts";
 import { packAugmentInputs, stagesForPolicy, type AugmentGraphOptions, type SourceViews } from "../../src/engine/augment-graph.ts";
-import { hostAugmentation, HOST_VIEWS_INPUT, loadAddon, normalization, packHostViews } from "../../src/engine/host-augment.ts";
+import { hostAugmentation, HOST_VIEWS_INPUT, addonConstants, loadAddon, packHostViews } from "../../src/engine/host-augment.ts";
 import { maxAbsDiff, noiseImage, toHwc, viewWith } from "../helpers/augment-images.ts";
 import { assertMatchesReference, EVERY_STAGE, singleOpCases, wholePolicyCases } from "../helpers/policy-cases.ts";
 
@@ -126,10 +126,10 @@ describe("host augmentation", () => {
     const plain = hostViews(options(EVERY_STAGE, out), [{ image, views }]);
     const nchw = hostViews(options(EVERY_STAGE, out, extra), [{ image, views }]);
     const nhwc = hostViews(options(EVERY_STAGE, out, { ...extra, layout: "NHWC" }), [{ image, views }]);
-    const affine = normalization(extra);
+    const affine = addonConstants(extra);
     const n = 3 * out.height * out.width;
     // The graph's constants: a = (hi − lo)/std, b = lo − (hi − lo)·mean/std.
-    assert.ok(maxAbsDiff(affine, [10, 8, 2 / 0.3, -5, -5, -5]) < 1e-5);
+    assert.ok(maxAbsDiff(affine, [10, 8, 2 / 0.3, -5, -5, -5, ...GRAY_WEIGHTS]) < 1e-5);
     views.forEach((_, i) => {
       // One float32 multiply-add per value on the host's own [0,1] views.
       const expected = Float32Array.from(plain.subarray(i * n, (i + 1) * n), (x, k) => Math.fround(Math.fround(x * affine[Math.floor(k / (n / 3))]) + affine[3 + Math.floor(k / (n / 3))]));

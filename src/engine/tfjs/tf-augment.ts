@@ -20,6 +20,7 @@
  */
 import type * as tfType from "@tensorflow/tfjs";
 import { GRAY_WEIGHTS, gaussianKernel1d, reflectIndex, sourceCoordinates } from "../../core/augment-reference.ts";
+import { normalizationAffine } from "../../core/normalization.ts";
 import { SslmemError } from "../../core/errors.ts";
 import type { RgbImage } from "../../core/image.ts";
 import { JITTER_BRIGHTNESS, JITTER_CONTRAST, JITTER_HUE, JITTER_SATURATION, type Size, type ViewParams } from "../../core/view-params.ts";
@@ -291,10 +292,7 @@ export class TfAugmenter {
 
   private normalize(x: Tensor, n: number): tfType.Tensor4D {
     const tf = this.tf;
-    const { mean, std, range } = this.options;
-    const [lo, hi] = range;
-    const a = std.map((s) => (hi - lo) / s);
-    const b = mean.map((m, c) => lo - (hi - lo) * (m / std[c]));
+    const { scale: a, offset: b } = normalizationAffine(this.options);
     const y = a.some((v) => v !== 1) || b.some((v) => v !== 0) ? tf.add(tf.mul(x, tf.tensor4d(a, [1, 1, 1, 3])), tf.tensor4d(b, [1, 1, 1, 3])) : x;
     return tf.reshape<tfType.Rank.R4>(y, [n, this.options.out.height, this.options.out.width, 3]);
   }
