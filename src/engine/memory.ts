@@ -9,7 +9,7 @@
  * for the run and its peak is what the run needed; that session is the only composed one while the
  * probe runs (memory a session of an earlier audit kept counts in `base`). The audit's batches then
  * run in the arena session, made after the probe, which keeps its batches' memory and grows by
- * doubling regions: planBatchSize allows for that (ARENA_GROWTH). The probe batches are real
+ * doubling regions: planBatchSize allows for that (arenaBound). The probe batches are real
  * batches — of the audit, or of the health sample when that runs first (MemoryPlanner) — their
  * points are measured, not wasted. Where the peak cannot be reset (not Linux), the planner falls
  * back to the configured batch size and says so.
@@ -18,6 +18,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 
 /** 1.5 GiB: a ResNet-18 audit at 224×224 on CPU fits, with room for the service around it. */
 export const DEFAULT_MEMORY_BUDGET = 1.5 * 2 ** 30;
+
+const MIB = 2 ** 20;
 
 /** "1.5GiB", "1536MiB", "800M", "2G", "1073741824" → bytes (binary units; K/M/G/T ≡ KiB/MiB/GiB/TiB). */
 export function parseMemorySize(text: string): number | undefined {
@@ -140,15 +142,27 @@ export async function measurePeak<T>(run: () => Promise<T>): Promise<{ value: T 
 }
 
 /**
- * How much more than a batch's activations a planned batch may keep resident. The planned batches
- * run in the session with ONNX Runtime's CPU arena, which grows by regions of doubling size (its
- * BFC arena's default, which Node cannot configure), comes to touch all of them, and keeps them: up
- * to twice what the batch needs. ResNet-18 at 224×224 (16 pairs, this project's 2-core machine): the
- * arena session grew by ~200, ~500, ~1 000 and ~950 MiB at batches of 1, 2, 3 and 4 points — a
- * power of two above the ~200 MiB a point the runs need — while the probe's runs rose by 190–230
- * (one point) and 360–540 MiB (two points) above their start.
+ * The most resident memory ONNX Runtime's CPU arena may hold for a batch whose run needs
+ * `activations` bytes. The planned batches run in the session with the arena, a BFC arena with
+ * ORT's defaults (Node cannot configure them): its first region is 1 MiB, each further region is
+ * twice the last, and a request larger than the next region gets a region of the power of two
+ * above it (BFCArena::Extend). So the regions are powers of two, each larger than all the earlier
+ * ones together, and the arena never returns them. A run's largest tensor may be nearly all of its
+ * activations — in ResNet-18 at 224×224 the first convolution's output is 98 MiB of a point's
+ * ~150 — so it may need a region of the power of two at or above `activations`, on top of the
+ * smaller ones before it: at most twice that power of two, which is also what the arena reaches
+ * when it grows for the run's live tensors alone (it adds a region only when the earlier ones,
+ * together just under the new one, do not hold them). Measured on ResNet-18 (16 pairs, host
+ * views, batches of 1–4 points, this project's 2-core machine): the arena's session grew by 212,
+ * 429, 867 and 788 MiB — a step at 3 points, where the convolution's output (294 MiB) passed
+ * 256 MiB — while the probe measured 148–172 MiB for a first point and 104–159 for each further
+ * one. Twice the activations, the bound used before, missed that step: it planned 3 points, which
+ * peaked at 1 539 and 1 672 MiB against a 1 536 MiB budget.
  */
-export const ARENA_GROWTH = 2;
+export function arenaBound(activations: number): number {
+  const region = 2 ** Math.ceil(Math.log2(Math.max(activations, MIB) / MIB)) * MIB;
+  return 2 * region;
+}
 
 /**
  * The batch size for `budget` from the probe's two runs: resident bytes before each and their
@@ -161,7 +175,7 @@ export const ARENA_GROWTH = 2;
  *   activations(N) = firstPoint + (N − 1) · perPoint       base = min(beforeOne, beforeTwo)
  *
  * and the batch is the largest N (at most `maxBatch`, at least 1) with
- * base + ARENA_GROWTH · activations(N) + N · held within the budget, `held` being the bytes a point
+ * base + arenaBound(activations(N)) + N · held within the budget, `held` being the bytes a point
  * keeps outside the session for two batches at once (MemoryPlanner.heldPerPoint). Without a probe
  * (peaks not measurable), the configured batch size.
  */
@@ -172,15 +186,16 @@ export function planBatchSize(budget: number, maxBatch: number, probe: { one: Me
   const { one, two } = probe;
   const base = Math.min(one.before, two.before);
   // A point costs something, whatever the allocator's noise.
-  const perPoint = Math.max(two.peak - one.peak, (two.peak - two.before) / 2, 1 << 20);
+  const perPoint = Math.max(two.peak - one.peak, (two.peak - two.before) / 2, MIB);
   const firstPoint = Math.max(one.peak - one.before, perPoint);
-  const fits = Math.floor((budget - base - ARENA_GROWTH * (firstPoint - perPoint)) / (ARENA_GROWTH * perPoint + held));
+  const need = (points: number) => base + arenaBound(firstPoint + (points - 1) * perPoint) + points * held;
   const measured = { budget, perPoint, base, firstPoint, ...(held > 0 ? { held } : {}) };
-  if (fits < 1) {
-    const need = base + ARENA_GROWTH * firstPoint + held;
-    return { ...measured, batchSize: 1, note: `one point needs about ${mib(need)} MiB, above the memory budget of ${mib(budget)} MiB` };
+  if (need(1) > budget) {
+    return { ...measured, batchSize: 1, note: `one point needs about ${mib(need(1))} MiB, above the memory budget of ${mib(budget)} MiB` };
   }
-  return { ...measured, batchSize: Math.min(maxBatch, fits) };
+  let batchSize = 1;
+  while (batchSize < maxBatch && need(batchSize + 1) <= budget) batchSize++;
+  return { ...measured, batchSize };
 }
 
 function mib(bytes: number): number {
