@@ -18,13 +18,13 @@ import type { AuditConfig } from "../core/audit-config.ts";
 import { SslmemError } from "../core/errors.ts";
 import type { RgbImage } from "../core/image.ts";
 import { pairDistances, viewsPerPoint } from "../core/sslmem.ts";
-import type { ViewParams } from "../core/view-params.ts";
+import type { Size, ViewParams } from "../core/view-params.ts";
 import type { AugmentGraphOptions } from "./augment-graph.ts";
 import { augmentRunCount, type PackedInput } from "./augment-graph.ts";
 import { ArrayPool } from "./array-pool.ts";
 import { Augmenter, toFeeds } from "./augmenter.ts";
 import { packBatch, type AugmentSite, type BatchPacking } from "./batch-packing.ts";
-import { hostAugmentation } from "./host-augment.ts";
+import { hostAugmentation, type HostAugmentation } from "./host-augment.ts";
 import type { Encoder } from "./encoder.ts";
 import { buildFusedGraph, FUSED_OUTPUTS, type FusedGraph } from "./fused-graph.ts";
 import { layerDistancesOutput, type EncoderSide, type LayerTaps } from "./layer-graph.ts";
@@ -217,16 +217,35 @@ function composedGraph(options: BatchPipelineOptions): FusedGraph {
 }
 
 /**
- * Where the composed pipeline makes a batch's views: as requested, else on the host for the CPU
- * provider when the addon is built (host-augment.ts), else in the graph — with the reason when the
- * CPU provider's views are made in the graph for want of the addon.
+ * The longest side, in pixels, of views made on the host by default for a GPU provider. There the
+ * staging thread (staging.ts) makes a batch's views while the device runs the last one, and the
+ * composed graph is only the encoders; in the graph, a batch of small views is many short device
+ * dispatches. Measured on an H200 (webgpu, 16 host cores, `npm run bench`, 2026-12-04): audit ÷
+ * limit 1.11 host against 0.58 graph for 32×32 views and 1.03 against 0.58 for 64×64 (8 points a
+ * batch; 0.99 against 0.52 at 64 points, 0.75 against 0.54 at 32), but 0.76 against 1.27 for
+ * ResNet-18's 224×224, whose views one thread makes slower than the device runs them. 128 lies
+ * between the sizes measured.
  */
+export const DEVICE_HOST_VIEWS_MAX_SIDE = 128;
+
+/**
+ * Where the composed pipeline makes a batch's views by default: on the host when the addon loads
+ * (`host`, host-augment.ts) and the provider is the CPU, or a GPU provider with views of at most
+ * DEVICE_HOST_VIEWS_MAX_SIDE a side; else in the graph — with the reason when the host would have
+ * made them but the addon did not load (exported for tests).
+ */
+export function defaultAugmentSite(provider: string, out: Size, host: HostAugmentation): { site: AugmentSite; fallback?: string } {
+  const hostFirst = provider === "cpu" || Math.max(out.height, out.width) <= DEVICE_HOST_VIEWS_MAX_SIDE;
+  if (!hostFirst) return { site: "graph" };
+  return "reason" in host ? { site: "graph", fallback: host.reason } : { site: "host" };
+}
+
+/** Where the composed pipeline makes a batch's views: as requested, else defaultAugmentSite's. */
 function augmentSite(options: BatchPipelineOptions): { site: AugmentSite; fallback?: string } {
   const host = hostAugmentation();
   if (options.augmentation === "host" && "reason" in host) throw new SslmemError("invalid_config", `augmentation on the host: ${host.reason}`);
   if (options.augmentation) return { site: options.augmentation };
-  if (options.providers.provider !== "cpu") return { site: "graph" };
-  return "addon" in host ? { site: "host" } : { site: "graph", fallback: host.reason };
+  return defaultAugmentSite(options.providers.provider, options.augment.out, host);
 }
 
 export async function createBatchPipeline(requested: BatchPipelineOptions): Promise<BatchPipeline> {
@@ -235,7 +254,7 @@ export async function createBatchPipeline(requested: BatchPipelineOptions): Prom
   const chained = (reason?: string) => ChainedPipeline.create(requested, threads, reason);
   if (requested.forceChained !== undefined && requested.config.precision !== "fp16") return chained();
   const { site, fallback } = augmentSite(requested);
-  if (fallback) logger.warn({ reason: fallback }, "views made in the composed graph on the CPU provider");
+  if (fallback) logger.warn({ reason: fallback, provider: requested.providers.provider }, "views made in the composed graph, not on the host");
   const options: BatchPipelineOptions = { ...requested, augmentation: site };
   const build = () => composedGraph(options);
   const augmentRuns = site === "graph" ? composedAugment(options).runs : undefined;

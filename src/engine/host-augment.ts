@@ -1,11 +1,12 @@
 /**
  * The augmentation on the host CPU (native/augment.cc, a Node-API addon built by `npm ci`): for the
- * cpu provider, a batch's views are made here, one view at a time through only the stages it uses,
- * and the composed graph takes the views as its input (fused-graph.ts, `hostViews`). The graph's
+ * cpu provider (and small views on a GPU one), a batch's views are made here, one view at a time
+ * through only the stages it uses, and the composed graph takes the views as its input (fused-graph.ts, `hostViews`). The graph's
  * augmentation (augment-graph.ts) takes every view of a batch through every stage the policy may
  * use, each stage a pass over all of the batch's views: on a CPU that traffic, not arithmetic, was
  * what the small encoders' audits paid beyond their encoders (README, benchmarks). On a GPU the
- * graph keeps the views on the device, and stays.
+ * graph keeps large views on the device; small ones are made here too (batch-pipeline.ts,
+ * defaultAugmentSite).
  *
  * Same function as the graph and the reference (src/core/augment-reference.ts): the tests hold all
  * three together on every preset and layout.
@@ -43,16 +44,19 @@ interface Addon {
 /** Where the addon is, from src/engine/ and dist/engine/ alike. */
 const ADDON_PATH = fileURLToPath(new URL("../../native/build/Release/sslmem_augment.node", import.meta.url));
 
-let loaded: { addon: Addon } | { reason: string } | undefined;
+/** The addon, or why it cannot be used. */
+export type HostAugmentation = { addon: Addon } | { reason: string };
+
+let loaded: HostAugmentation | undefined;
 
 /** The addon, or why it cannot be used (not built here, or built for another platform); loaded once. */
-export function hostAugmentation(): { addon: Addon } | { reason: string } {
+export function hostAugmentation(): HostAugmentation {
   loaded ??= loadAddon(ADDON_PATH);
   return loaded;
 }
 
 /** Loads the addon at `path`, or says why it cannot be used (exported for tests). */
-export function loadAddon(path: string): { addon: Addon } | { reason: string } {
+export function loadAddon(path: string): HostAugmentation {
   try {
     const module: unknown = createRequire(import.meta.url)(path);
     return isAddon(module) ? { addon: module } : { reason: "the host augmentation addon exports no augment function" };

@@ -12,7 +12,8 @@ import { sampleViewsForPoint } from "../../src/core/view-params.ts";
 import { augmentGraphOptions } from "../../src/engine/augmenter.ts";
 import { augmentRunCount } from "../../src/engine/augment-graph.ts";
 import type { AugmentSite } from "../../src/engine/batch-packing.ts";
-import { createBatchPipeline, type BatchPipeline } from "../../src/engine/batch-pipeline.ts";
+import { createBatchPipeline, defaultAugmentSite, DEVICE_HOST_VIEWS_MAX_SIDE, type BatchPipeline } from "../../src/engine/batch-pipeline.ts";
+import { hostAugmentation } from "../../src/engine/host-augment.ts";
 import { loadEncoderPair } from "../../src/engine/load-encoders.ts";
 import { SessionCache } from "../../src/engine/session.ts";
 import { floatTensor, GraphBuilder } from "../../src/engine/onnx/builder.ts";
@@ -66,6 +67,23 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+test("views are made on the host for the CPU provider, and for a GPU provider when they are small; in the graph when the addon is missing", () => {
+  const host = hostAugmentation();
+  assert.ok("addon" in host, "the addon is built for the tests (npm ci)");
+  const missing = { reason: "the host augmentation addon is not built (npm ci builds it with node-gyp)" };
+  const side = (n: number) => ({ height: n, width: n });
+  assert.deepEqual(defaultAugmentSite("cpu", side(224), host), { site: "host" });
+  assert.deepEqual(defaultAugmentSite("cpu", side(32), missing), { site: "graph", fallback: missing.reason });
+  for (const gpu of ["webgpu", "cuda"]) {
+    assert.deepEqual(defaultAugmentSite(gpu, side(32), host), { site: "host" }, gpu);
+    assert.deepEqual(defaultAugmentSite(gpu, { height: DEVICE_HOST_VIEWS_MAX_SIDE, width: 64 }, host), { site: "host" }, gpu);
+    assert.deepEqual(defaultAugmentSite(gpu, { height: 64, width: DEVICE_HOST_VIEWS_MAX_SIDE + 1 }, host), { site: "graph" }, `${gpu}: the longer side counts`);
+    assert.deepEqual(defaultAugmentSite(gpu, side(224), host), { site: "graph" }, gpu);
+    assert.deepEqual(defaultAugmentSite(gpu, side(64), missing), { site: "graph", fallback: missing.reason }, gpu);
+    assert.deepEqual(defaultAugmentSite(gpu, side(224), missing), { site: "graph" }, `${gpu}: large views go to the graph anyway, nothing to warn of`);
+  }
+});
 
 for (const augmentation of ["host", "graph"] as const) {
   test(`composed (views made in the ${augmentation}) and chained pipelines give the same distances and representations`, async () => {
