@@ -44,9 +44,11 @@ console.log(`Spearman(fp32, fp16) over ${n} points: ${(1 - (6 * d2) / (n * (n * 
 
 # One benchmark run per encoder, so that each prints its table as it finishes. GPU_PROOF_BENCH adds
 # options (e.g. "--threads 4,16 --passes 1" on a many-core host with a short lease: the default
-# probes 1…cores threads in 4 arrangements twice); GPU_PROOF_CASE_TIMEOUT (seconds) bounds each.
+# probes 1…cores threads in 4 arrangements twice); GPU_PROOF_CASE_TIMEOUT (seconds) bounds each;
+# GPU_PROOF_ENCODERS names the encoders (default all three).
 echo "== benchmark on $provider (limit = both encoders alone on this device, views in host memory)"
-for encoder in fixture conv64 resnet18; do
+# shellcheck disable=SC2086 # a list of names
+for encoder in ${GPU_PROOF_ENCODERS:-fixture conv64 resnet18}; do
   # shellcheck disable=SC2086 # GPU_PROOF_BENCH is a list of options
   timeout "${GPU_PROOF_CASE_TIMEOUT:-0}" "$node" bench/audit.bench.js --encoder "$encoder" --providers "$provider" --rounds 2 ${GPU_PROOF_BENCH:-}
   rc=$?
