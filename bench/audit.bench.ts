@@ -39,8 +39,9 @@
  *          inline on the cpu provider, a thread on any other). --batch-size N (the audit's
  *          batchSize, the most points a batch holds; the memory budget may plan fewer; default the
  *          config's, 8). --augmentation graph|host (where the composed pipeline makes the views,
- *          src/engine/batch-packing.ts; default the engine's: on the host for the cpu provider when
- *          the addon is built, in the graph otherwise).
+ *          src/engine/batch-packing.ts; default the engine's: on the host when the addon is built,
+ *          for the cpu provider and for views of at most 128 a side on others; in the graph
+ *          otherwise).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";

@@ -46,8 +46,8 @@ pack() {
     --resolveJsonModule --esModuleInterop --allowImportingTsExtensions --types node --lib ES2023 \
     bench/audit.bench.ts bench/encoders.ts bench/pipeline-profile.bench.ts src/engine/staging-worker.ts
   cp -r dist bin package.json "$app/"
-  # The host augmentation addon (src/engine/host-augment.ts): the CPU provider's views; GPU
-  # providers make them in the composed graph.
+  # The host augmentation addon (src/engine/host-augment.ts): the CPU provider's views, and a GPU
+  # provider's of at most 128 pixels a side; larger ones are made in the composed graph.
   npm run --silent build:native >&2
   mkdir -p "$app/native/build/Release"
   cp native/build/Release/sslmem_augment.node "$app/native/build/Release/"

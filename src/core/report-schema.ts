@@ -89,7 +89,7 @@ export const AuditInfoSchema = z.strictObject({
         augmentation: z
           .enum(["graph", "host"])
           .optional()
-          .meta({ description: "Where the views were made (fused only): in the composed graph, on the execution provider; or on the host CPU, one view at a time through only its own stages (the CPU provider), the graph taking the views as its input." }),
+          .meta({ description: "Where the views were made (fused only): in the composed graph, on the execution provider; or on the host CPU, one view at a time through only its own stages (the CPU provider, and views of at most 128 pixels a side on a GPU provider), the graph taking the views as its input." }),
         reason: z.string().optional().meta({ description: "Why the encoders were not composed (chained only)." }),
         opset: z.number().int().optional().meta({ description: "Opset of the composed graph (fused only)." }),
         augmentRuns: z

@@ -153,7 +153,7 @@ export async function measurePeak<T>(run: () => Promise<T>): Promise<{ value: T 
  * smaller ones before it: at most twice that power of two, which is also what the arena reaches
  * when it grows for the run's live tensors alone (it adds a region only when the earlier ones,
  * together just under the new one, do not hold them). Measured on ResNet-18 (16 pairs, host
- * views, batches of 1–4 points, this project's 2-core machine): the arena's session grew by 212,
+ * views, batches of 1–4 points, this project's 2-core machine): the audit's peak rose by 212,
  * 429, 867 and 788 MiB — a step at 3 points, where the convolution's output (294 MiB) passed
  * 256 MiB — while the probe measured 148–172 MiB for a first point and 104–159 for each further
  * one. Twice the activations, the bound used before, missed that step: it planned 3 points, which
