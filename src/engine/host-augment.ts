@@ -1,12 +1,12 @@
 /**
  * The augmentation on the host CPU (native/augment.cc, a Node-API addon built by `npm ci`): for the
  * cpu provider (and small views on a GPU one), a batch's views are made here, one view at a time
- * through only the stages it uses, and the composed graph takes the views as its input (fused-graph.ts, `hostViews`). The graph's
- * augmentation (augment-graph.ts) takes every view of a batch through every stage the policy may
- * use, each stage a pass over all of the batch's views: on a CPU that traffic, not arithmetic, was
- * what the small encoders' audits paid beyond their encoders (README, benchmarks). On a GPU the
- * graph keeps large views on the device; small ones are made here too (batch-pipeline.ts,
- * defaultAugmentSite).
+ * through only the stages it uses, and the composed graph takes the views as its input
+ * (fused-graph.ts, `hostViews`). The graph's augmentation (augment-graph.ts) takes every view of a
+ * batch through every stage the policy may use, each stage a pass over all of the batch's views:
+ * on a CPU that traffic, not arithmetic, was what the small encoders' audits paid beyond their
+ * encoders (README, benchmarks). On a GPU the graph keeps large views on the device; small ones
+ * are made here too (batch-pipeline.ts, defaultAugmentSite).
  *
  * Same function as the graph and the reference (src/core/augment-reference.ts): the tests hold all
  * three together on every preset and layout.
