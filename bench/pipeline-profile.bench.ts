@@ -6,8 +6,9 @@
  *   augment  the augmentation graph alone (its own session);
  *   encoders target then reference alone on the views the augmentation made;
  *   fused    the composed graph (augmentation + both encoders + distances), one run;
- *   hostViews, fusedOnHostViews   the views made on the host (host-augment.ts, the CPU provider's
- *            audit) and the composed graph that takes them (encoders + distances), one run;
+ *   hostViews, fusedOnHostViews   the views made on the host (host-augment.ts, as the CPU
+ *            provider's audit makes them) and the composed graph that takes them (encoders +
+ *            distances), one run;
  * and ONNX Runtime's profile of the composed graph, summed per op type, split into the encoders'
  * nodes (prefixed target::/reference::) and the rest (augmentation, pooling, distances).
  *
@@ -26,7 +27,7 @@
  * provider's default: a thread on GPU providers — a batch's time against the composed graph's bare
  * run and the encoders' own sessions, in interleaved rounds: what the loop adds to the run;
  * STAGING=inline|thread overrides where it stages, AUGMENTATION=graph|host where it makes the views:
- * by default on the host for the cpu provider, in the graph on any other; "the composed graph's
+ * by default the engine's (batch-pipeline.ts, defaultAugmentSite); "the composed graph's
  * bare run" is the graph's own augmentation's).
  * Figures are wall-clock: on a shared machine compare them within one run.
  */

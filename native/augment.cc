@@ -1,6 +1,7 @@
 // The augmentation on the host CPU, one view at a time (src/engine/host-augment.ts): the same
 // function as the augmentation graph (src/engine/augment-graph.ts) and the reference
-// (src/core/augment-reference.ts), for the cpu provider. A view goes through only the stages it
+// (src/core/augment-reference.ts), for the cpu provider and a GPU provider's small views
+// (src/engine/batch-pipeline.ts, defaultAugmentSite). A view goes through only the stages it
 // uses, while its pixels sit in the caches; the graph takes every view through every stage of the
 // batch, a pass over all of the batch's views each (see the README's benchmark notes).
 //
@@ -9,8 +10,9 @@
 //   sourceSizes  Int32Array [S, 4]: height, width, Hmax, Wmax
 //   ints         Int32Array [V, INTS]: source, flip, jitter order (4 ops, −1 = none), grayscale,
 //                blur kernel size (0 = none), solarize, crop top, left, height, width
-//   floats       Float32Array [V, FLOATS]: brightness, contrast, saturation, hue, solarize
-//                threshold (float32, as the graph's inputs hold them)
+//   floats       Float32Array [V, FLOATS]: brightness, contrast, saturation, hue (at their jitter
+//                op codes, view-params.ts JITTER_*), solarize threshold (float32, as the graph's
+//                inputs hold them)
 //   taps         Float32Array [V, kmax]: the view's blur kernel (gaussianKernel1d), first taps
 //   out          Float32Array [V, 3, oh, ow] (NCHW) or [V, oh, ow, 3] (NHWC)
 //   size         Int32Array [oh, ow, nhwc, kmax]
@@ -209,7 +211,7 @@ HOT void augmentView(const Batch& b, int v, std::vector<float>& work, std::vecto
     const int op = iv[2 + i];
     if (op < 0) continue;
     if (op == HUE) {
-      const float shift = fv[3];
+      const float shift = fv[HUE];
       if (shift != 0.0f) hue(p, shift);
       continue;
     }

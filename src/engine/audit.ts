@@ -54,8 +54,8 @@ export interface EngineSettings {
   staging?: "inline" | "thread";
   /**
    * Where the composed pipeline makes the views (batch-packing.ts): "host" on the CPU
-   * (host-augment.ts), "graph" in the composed graph. Default: host on the CPU provider when its
-   * addon is built, else graph.
+   * (host-augment.ts), "graph" in the composed graph. Default: batch-pipeline.ts,
+   * defaultAugmentSite (the host for the CPU provider and a GPU provider's small views).
    */
   augmentation?: AugmentSite;
 }

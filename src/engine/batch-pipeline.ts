@@ -58,7 +58,7 @@ export interface PipelineDescription {
   mode: "fused" | "chained";
   /**
    * Where the views were made (fused only; batch-packing.ts): in the composed graph, or on the
-   * host CPU (host-augment.ts) for the CPU provider.
+   * host CPU (host-augment.ts; defaultAugmentSite says when).
    */
   augmentation?: AugmentSite;
   /** Why the encoders were not composed (chained only). */
@@ -145,8 +145,7 @@ export interface BatchPipelineOptions {
   /** Build the chained pipeline even when the encoders compose (tests, benchmarks). */
   forceChained?: string;
   /**
-   * Where the composed pipeline makes the views (batch-packing.ts). Default: on the host for the
-   * CPU provider when the addon is built (host-augment.ts), else in the graph.
+   * Where the composed pipeline makes the views (batch-packing.ts). Default: defaultAugmentSite's.
    */
   augmentation?: AugmentSite;
   /** LayerMem: the layer values of each encoder to measure as well (layers.ts). */

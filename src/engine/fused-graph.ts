@@ -6,7 +6,7 @@
  * never leave the execution provider.
  *
  *   sources, view parameters ─► augmentation (augment-graph.ts) ─► views [V,…]
- *   (or the views themselves, made on the host for the CPU provider: host-augment.ts)
+ *   (or the views themselves, made on the host: host-augment.ts, batch-pipeline.ts defaultAugmentSite)
  *       ├─► target::encoder  ─► pool ─► n(·) ─► pair distances ─► target_distances    [P,K]
  *       └─► reference::encoder ─► pool ─► n(·) ─► pair distances ─► reference_distances [P,K]
  *   (and target_representation / reference_representation [V,D], fetched only on request)

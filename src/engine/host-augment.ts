@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { GRAY_WEIGHTS, gaussianKernel1d } from "../core/augment-reference.ts";
 import { SslmemError } from "../core/errors.ts";
 import { normalizationAffine } from "../core/normalization.ts";
-import { JITTER_HUE } from "../core/view-params.ts";
+import { JITTER_BRIGHTNESS, JITTER_CONTRAST, JITTER_HUE, JITTER_SATURATION } from "../core/view-params.ts";
 import type { PackingArrays } from "./array-pool.ts";
 import { checkCrop, packSources, type AugmentGraphOptions, type PackedInput, type SourceViews } from "./augment-graph.ts";
 
@@ -25,7 +25,7 @@ export const HOST_VIEWS_INPUT = "views";
 
 /** Per view: source, flip, jitter order ×4, grayscale, blur kernel size, solarize, crop ×4. */
 const INTS = 13;
-/** Per view: brightness, contrast, saturation, hue, solarize threshold. */
+/** Per view: brightness, contrast, saturation, hue (at their jitter op codes), solarize threshold. */
 const FLOATS = 5;
 
 interface Addon {
@@ -113,9 +113,10 @@ export function packHostViews(opts: AugmentGraphOptions, batch: readonly SourceV
       ints[at + 11] = view.crop.height;
       ints[at + 12] = view.crop.width;
       const f = v * FLOATS;
-      floats[f] = j ? j.brightness : 1;
-      floats[f + 1] = j ? j.contrast : 1;
-      floats[f + 2] = j ? j.saturation : 1;
+      // The addon reads a jitter op's factor at the op's code (view-params.ts, JITTER_*).
+      floats[f + JITTER_BRIGHTNESS] = j ? j.brightness : 1;
+      floats[f + JITTER_CONTRAST] = j ? j.contrast : 1;
+      floats[f + JITTER_SATURATION] = j ? j.saturation : 1;
       floats[f + JITTER_HUE] = j ? j.hue : 0;
       floats[f + 4] = view.solarize ? view.solarize.threshold : 2;
       if (view.blur) taps.set(gaussianKernel1d(k, view.blur.sigma), v * kmax);

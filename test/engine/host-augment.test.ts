@@ -95,7 +95,7 @@ describe("host augmentation", () => {
     });
   }
 
-  it("a blur at 224×224 with a small σ (no subnormal taps) matches too", () => {
+  it("a 23-tap blur (ResNet-18's at 224×224) with a small σ (subnormal taps dropped) matches too", () => {
     const src = { height: 40, width: 36 };
     const out = { height: 48, width: 40 };
     const views = [0.3, 0.5, 1.7].map((sigma) => viewWith(src, { blur: { sigma, kernelSize: 23 } }));
@@ -136,6 +136,54 @@ describe("host augmentation", () => {
       assert.deepEqual(nchw.subarray(i * n, (i + 1) * n), expected, `view ${i} NCHW`);
       assert.deepEqual(nhwc.subarray(i * n, (i + 1) * n), toHwc(expected, out), `view ${i} NHWC`);
     });
+  });
+
+  it("the addon refuses a malformed call with a TypeError before it reads anything", () => {
+    const host = hostAugmentation();
+    assert.ok("addon" in host);
+    // One 4×4 source, one view: crop 0,0,4,4, no flip, no jitter, no grayscale, a 3-tap blur.
+    const valid = () => ({
+      sources: new Uint8Array(4 * 4 * 3).fill(128),
+      sourceSizes: Int32Array.of(4, 4, 4, 4),
+      ints: Int32Array.of(0, 0, -1, -1, -1, -1, 0, 3, 0, 0, 0, 4, 4),
+      floats: Float32Array.of(1, 1, 1, 0, 2),
+      taps: Float32Array.of(0.25, 0.5, 0.25),
+      out: new Float32Array(3 * 2 * 2),
+      size: Int32Array.of(2, 2, 0, 3),
+      constants: addonConstants({ mean: [0, 0, 0], std: [1, 1, 1], range: [0, 1] }),
+    });
+    type Args = ReturnType<typeof valid>;
+    const call = (a: Args) => host.addon.augment(a.sources, a.sourceSizes, a.ints, a.floats, a.taps, a.out, a.size, a.constants);
+    const ok = valid();
+    call(ok);
+    assert.ok(ok.out.every((x) => Math.abs(x - 128 / 255) < 1e-6), "a grey source stays grey");
+    const cases: [string, (a: Args) => void, RegExp][] = [
+      ["a source out of range", (a) => (a.ints[0] = 1), /source is out of range/],
+      ["a negative source", (a) => (a.ints[0] = -1), /source is out of range/],
+      ["a crop past the source", (a) => (a.ints[12] = 5), /crop lies outside/],
+      ["a crop of no pixels", (a) => (a.ints[11] = 0), /crop lies outside/],
+      ["a jitter op that does not exist", (a) => (a.ints[2] = 4), /jitter order is malformed/],
+      ["an even blur kernel", (a) => (a.ints[7] = 2), /blur kernel size is malformed/],
+      ["a blur kernel longer than its taps", (a) => (a.ints[7] = 5), /blur kernel size is malformed/],
+      ["a source larger than the packed sources", (a) => (a.sourceSizes[0] = 5), /malformed source sizes/],
+      ["too few source bytes", (a) => (a.sources = new Uint8Array(4 * 4 * 3 - 1)), /lengths do not match/],
+      ["too small an output", (a) => (a.out = new Float32Array(3 * 2 * 2 - 1)), /lengths do not match/],
+      ["too few taps", (a) => (a.taps = new Float32Array(2)), /lengths do not match/],
+      ["a view cut short", (a) => (a.ints = a.ints.subarray(0, 12)), /malformed sizes/],
+      ["the wrong constants", (a) => (a.constants = new Float32Array(8)), /malformed sizes/],
+      ["an output size of zero", (a) => (a.size = Int32Array.of(0, 2, 0, 3)), /malformed sizes/],
+    ];
+    for (const [label, mutate, message] of cases) {
+      const a = valid();
+      mutate(a);
+      assert.throws(() => call(a), (e: unknown) => e instanceof TypeError && "code" in e && e.code === "ERR_SSLMEM_AUGMENT" && message.test(e.message), label);
+      assert.ok(a.out.every((x) => x === 0), `${label}: nothing written`);
+    }
+    // A float array where the ints go (a call the type checker would refuse, made through Reflect).
+    const a = valid();
+    const args = [a.sources, a.sourceSizes, Float32Array.from(a.ints), a.floats, a.taps, a.out, a.size, a.constants];
+    assert.throws(() => Reflect.apply(host.addon.augment, host.addon, args), (e: unknown) => e instanceof TypeError && /not the typed array/.test(e.message));
+    assert.throws(() => Reflect.apply(host.addon.augment, host.addon, args.slice(0, 7)), (e: unknown) => e instanceof TypeError && /takes 8 arguments/.test(e.message));
   });
 
   it("refuses a crop outside its image, as the graph's packing does", () => {

@@ -157,8 +157,8 @@ for (const site of ["graph", "host"] as const) {
     } finally {
       await thread.close();
     }
-  });}
-
+  });
+}
 
 test("a batch the thread cannot stage fails with the engine's error; a closed thread refuses", async () => {
   const thread = new StagingThread(init());
